@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, builds, and runs every test.
+#   1. the whole project (CUDA code compiled when the toolkit is present; GPU tests skip loudly
+#      without a GPU) and all of CTest;
+#   2. the bad-input tests (label "asan") again under AddressSanitizer + UBSan;
+#   3. the libFuzzer targets (label "fuzz") for a bounded time, when clang is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ULTRAMOTION_FIXTURES="${ULTRAMOTION_FIXTURES:-$(cd .. && pwd)/shared/fixtures}"
+JOBS="$(nproc)"
+
+bash scripts/setup.sh
+
+echo "=== stage 1: all tests (build) ==="
+(cd build && ctest --output-on-failure -j "$JOBS" --timeout 900)
+
+echo "=== stage 2: bad-input tests under AddressSanitizer + UBSan (build-asan) ==="
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DULTRAMOTION_CUDA=OFF \
+  -DULTRAMOTION_BUILD_BENCH=OFF -DULTRAMOTION_SANITIZE=address,undefined >/dev/null
+cmake --build build-asan --target asan_tests -j "$JOBS"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ctest --output-on-failure -L asan -j "$JOBS")
+
+if [ -d tests/fuzz ] && command -v clang++ >/dev/null; then
+  echo "=== stage 3: fuzzers under ASan + UBSan (build-fuzz) ==="
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DULTRAMOTION_CUDA=OFF -DULTRAMOTION_BUILD_BENCH=OFF -DULTRAMOTION_FUZZ=ON \
+    -DULTRAMOTION_SANITIZE=address,undefined >/dev/null
+  cmake --build build-fuzz --target fuzz_targets -j "$JOBS"
+  (cd build-fuzz && ctest --output-on-failure -L fuzz)
+fi
+echo "=== all stages passed ==="

@@ -1,0 +1,13 @@
+#include "core/log.h"
+
+namespace um {
+
+void init_logging(const std::string& level) {
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%^%l%$] %v");
+  auto lvl = spdlog::level::from_str(level);
+  // from_str returns "off" for unknown names; only honour it when asked for explicitly.
+  if (lvl == spdlog::level::off && level != "off") lvl = spdlog::level::info;
+  spdlog::set_level(lvl);
+}
+
+}  // namespace um

@@ -33,7 +33,7 @@ std::string describe_device(int device) {
   UM_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
   int driver = 0;
   cudaDriverGetVersion(&driver);
-  char buf[256];
+  char buf[512];
   std::snprintf(buf, sizeof buf, "%s (sm_%d%d, %.1f GiB, %d SMs), driver %d.%d", p.name, p.major,
                 p.minor, static_cast<double>(p.totalGlobalMem) / (1 << 30), p.multiProcessorCount,
                 driver / 1000, (driver % 1000) / 10);

@@ -1,0 +1,52 @@
+// File: src/pipeline/frame_processor.cpp
+// Purpose: option parsing and the factory that picks a FrameProcessor implementation.
+#include "pipeline/frame_processor.h"
+
+#include <filesystem>
+
+namespace um::pipeline {
+
+Result<Backend> parse_backend(const std::string& s) {
+  if (s == "cpu") return Backend::kCpu;
+  if (s == "cuda") return Backend::kCuda;
+  return invalid_argument("unknown backend '" + s + "' (expected cpu or cuda)");
+}
+
+Result<Precision> parse_precision(const std::string& s) {
+  if (s == "fp32") return Precision::kFp32;
+  if (s == "fp16") return Precision::kFp16;
+  return invalid_argument("unknown precision '" + s + "' (expected fp32 or fp16)");
+}
+
+Result<DetectorResize> parse_detector_resize(const std::string& s) {
+  if (s == "stretch") return DetectorResize::kStretch;
+  if (s == "letterbox") return DetectorResize::kLetterbox;
+  return invalid_argument("unknown detector resize mode '" + s + "' (expected stretch or letterbox)");
+}
+
+const char* backend_name(Backend b) { return b == Backend::kCuda ? "cuda" : "cpu"; }
+const char* precision_name(Precision p) { return p == Precision::kFp16 ? "fp16" : "fp32"; }
+const char* detector_resize_name(DetectorResize r) {
+  return r == DetectorResize::kLetterbox ? "letterbox" : "stretch";
+}
+
+Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOptions& opt) {
+  UM_RETURN_IF_ERROR(validate_visibility_config(opt.config.visibility));
+  if (opt.backend == Backend::kCuda) {
+#ifndef UM_WITH_CUDA
+    return failed_precondition(
+        "backend cuda requested, but this build has no CUDA support (configure with "
+        "-DULTRAMOTION_CUDA=ON on a machine with the CUDA toolkit, or use --backend cpu)");
+#endif
+  }
+  for (const std::string* path : {&opt.dfine_checkpoint, &opt.sam_checkpoint}) {
+    if (path->empty()) return invalid_argument("frame processor: a checkpoint path is empty");
+    if (!std::filesystem::is_regular_file(*path)) {
+      return not_found("frame processor: checkpoint '" + *path + "' not found");
+    }
+  }
+  return unimplemented("frame processor: the model libraries (um_dfine, um_mobilesam) are not "
+                       "built yet");
+}
+
+}  // namespace um::pipeline

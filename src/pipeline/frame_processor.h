@@ -1,0 +1,82 @@
+// File: src/pipeline/frame_processor.h
+// Purpose: the per-frame pipeline behind one interface, so the gateway can be tested with any
+// implementation and a CUDA implementation can slot in beside the CPU one.
+//   Frame -> D-FINE top-1 box (score < tau_conf: no detection) -> MobileSAM (box prompt,
+//   single mask) -> mask at the native frame size -> W_in/W_edge/W_out -> quality scores ->
+//   temporal stability + visibility state -> FrameResult (every stage timed).
+//
+// Usage (gateway):
+//   ProcessorOptions opt;                       // backend, precision, checkpoints, thresholds
+//   opt.dfine_checkpoint = "models/phantom/dfine_n_phantom.pth";
+//   opt.sam_checkpoint = "models/phantom/mobilesam_phantom.pt";
+//   UM_ASSIGN_OR_RETURN(std::unique_ptr<FrameProcessor> p, create_frame_processor(opt));
+//   for each frame in stream order:  Result<FrameResult> r = p->process(frame);
+//   on a new stream:                 p->reset();
+//
+// Threading: one FrameProcessor serves one stream from one thread at a time (it keeps the
+// previous frame's mask and the visibility state). process() never throws for bad input: it
+// returns kOutOfRange/kInvalidArgument (validate_frame); a model failure comes back as the
+// um::Error status it carried.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "pipeline/frame.h"
+#include "pipeline/visibility.h"
+
+namespace um::pipeline {
+
+enum class Backend : uint8_t { kCpu, kCuda };
+enum class Precision : uint8_t { kFp32, kFp16 };
+// How D-FINE's 640x640 input is made from the frame (SPEC 1): the official stretch, or the
+// keep-ratio letterbox of the custom trainer. Boxes are mapped back accordingly.
+enum class DetectorResize : uint8_t { kStretch, kLetterbox };
+
+// "cpu" / "cuda", "fp32" / "fp16", "stretch" / "letterbox"; anything else: kInvalidArgument.
+Result<Backend> parse_backend(const std::string& s);
+Result<Precision> parse_precision(const std::string& s);
+Result<DetectorResize> parse_detector_resize(const std::string& s);
+const char* backend_name(Backend b);
+const char* precision_name(Precision p);
+const char* detector_resize_name(DetectorResize r);
+
+// Behaviour of process() that does not depend on the backend.
+struct ProcessorConfig {
+  VisibilityConfig visibility;     // tau_conf, theta_on/off/cont, lost_after_misses
+  // Feed the previous frame's low-res logits (FrameResult::low_res_logits) to MobileSAM as
+  // its mask prompt, together with the new box. Off by default (the official single-frame path).
+  bool reuse_low_res_mask = false;
+  // Also return W_in/W_edge/W_out (the quality scores need them internally either way).
+  bool output_weights = true;
+};
+
+struct ProcessorOptions {
+  Backend backend = Backend::kCpu;
+  Precision precision = Precision::kFp32;
+  DetectorResize detector_resize = DetectorResize::kStretch;
+  std::string dfine_checkpoint;   // any D-FINE variant, official or EMA layout
+  std::string sam_checkpoint;     // MobileSAM vit_t state dict
+  ProcessorConfig config;
+};
+
+class FrameProcessor {
+ public:
+  virtual ~FrameProcessor() = default;
+
+  // Runs the whole frame path on `frame` (the next frame of the stream).
+  virtual Result<FrameResult> process(const Frame& frame) = 0;
+  // Forgets the temporal state: previous mask, low-res logits, visibility (back to LOST).
+  virtual void reset() = 0;
+  // e.g. "cpu fp32"; shown in logs and on the dashboard.
+  virtual std::string description() const = 0;
+  virtual const ProcessorConfig& config() const = 0;
+};
+
+// Loads both checkpoints and builds the processor for opt.backend. Errors name the problem:
+// kNotFound (missing checkpoint), kInvalidArgument (bad thresholds), kFailedPrecondition
+// (backend cuda asked for in a build without CUDA, or no GPU present).
+Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOptions& opt);
+
+}  // namespace um::pipeline

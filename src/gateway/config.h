@@ -1,0 +1,110 @@
+// File: src/gateway/config.h
+// Purpose: the gateway's configuration: defaults from SPEC.md, a YAML file (yaml-cpp), command-line
+// overrides, and one validation pass that reports EVERY problem at once, one clear line each
+// (unknown key with its path, port clash, missing file, value out of range).
+//
+// YAML layout (configs/default.yaml is the annotated reference):
+//   plus:      {host, port, device, reconnect_ms}
+//   slicer:    {port, device, label_value, outputs: {bone_mask, weights, status}}
+//   dashboard: {enabled, port}
+//   models:    {dfine, sam, precision, backend, resize, mask_prompt_reuse, allow_synthetic}
+//   thresholds:{tau_conf, theta_on, theta_off, theta_cont}
+//   queues:    {rx_capacity, tx_capacity, max_frame_age_ms}
+//   record:    FILE (empty: no recording)
+//
+// Usage:
+//   std::vector<std::string> errors;
+//   GatewayConfig cfg;
+//   UM_RETURN_IF_ERROR(load_config_file("run.yaml", &cfg));   // parse (kInvalidArgument/kNotFound)
+//   UM_RETURN_IF_ERROR(apply_override(&cfg, "plus.port=19000"));  // CLI --set, same key paths
+//   Status s = validate_config(cfg);   // all errors together, one per line in the message
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace um::gateway {
+
+struct PlusConfig {
+  std::string host = "127.0.0.1";
+  int port = 18944;
+  std::string device = "Image_Reference";  // IMAGE device-name filter; empty accepts any
+  int reconnect_ms = 1000;                 // pause between connection attempts
+};
+
+struct SlicerOutputs {
+  bool bone_mask = true;  // BoneMask labelmap IMAGE
+  bool weights = false;   // BoneMask_Wedge / BoneMask_Win / BoneMask_Wout
+  bool status = true;     // STATUS message on every visibility-state change
+};
+
+struct SlicerConfig {
+  int port = 18945;
+  std::string device = "BoneMask";
+  int label_value = 1;  // value of bone pixels: 1 or 255
+  SlicerOutputs outputs;
+};
+
+struct DashboardConfig {
+  bool enabled = true;
+  int port = 8050;
+};
+
+struct ModelConfig {
+  std::string dfine = "models/phantom/dfine_n_phantom.pth";
+  std::string sam = "models/phantom/mobilesam_phantom.pt";
+  std::string precision = "fp32";  // fp32 | fp16
+  std::string backend = "cpu";     // cpu | cuda
+  std::string resize = "stretch";  // stretch | letterbox (D-FINE input resizing)
+  bool mask_prompt_reuse = false;  // feed the previous low-res mask as MobileSAM's mask prompt
+  // When a checkpoint file is missing: false -> error; true -> seeded synthetic weights (demo),
+  // announced loudly in the log, dashboard and metadata.
+  bool allow_synthetic = false;
+};
+
+struct Thresholds {
+  double tau_conf = 0.5;
+  double theta_on = 0.6;
+  double theta_off = 0.4;
+  double theta_cont = 0.5;
+};
+
+struct QueueConfig {
+  int rx_capacity = 2;
+  int tx_capacity = 8;
+  int max_frame_age_ms = 500;
+};
+
+struct GatewayConfig {
+  PlusConfig plus;
+  SlicerConfig slicer;
+  DashboardConfig dashboard;
+  ModelConfig models;
+  Thresholds thresholds;
+  QueueConfig queues;
+  std::string record;  // empty: no recording
+};
+
+// Parses YAML text into *cfg (fields absent from the text keep their current value). Unknown
+// keys, wrong types and YAML syntax errors are all collected: kInvalidArgument with one line per
+// problem, each naming its key path ("slicer.outputs.wedge: unknown key").
+Status parse_config_yaml(const std::string& yaml_text, GatewayConfig* cfg,
+                         const std::string& source_name = "<config>");
+// Reads a file and parses it; kNotFound when the file does not exist. Relative checkpoint and
+// record paths stay relative to the working directory (like any CLI path).
+Status load_config_file(const std::string& path, GatewayConfig* cfg);
+// One override "key.path=value" (the CLI's --set), parsed as YAML scalar; same errors as above.
+Status apply_override(GatewayConfig* cfg, const std::string& assignment);
+
+// Every problem with a fully assembled config, one human sentence each.
+std::vector<std::string> config_errors(const GatewayConfig& cfg);
+// kInvalidArgument listing config_errors() one per line, or OK.
+Status validate_config(const GatewayConfig& cfg);
+
+// The config as YAML (what is in force; shown by the dashboard and logged at start).
+std::string config_to_yaml(const GatewayConfig& cfg);
+
+}  // namespace um::gateway

@@ -1,0 +1,80 @@
+// File: src/nn/pooling_cpu.cpp
+// Purpose: torch.nn.MaxPool2d (with ceil_mode) and F.interpolate(scale_factor=2, mode='nearest')
+// on the CPU.
+#include <algorithm>
+#include <limits>
+
+#include "nn/op_util.h"
+#include "nn/ops.h"
+
+namespace um::nn {
+namespace {
+
+// PyTorch's pooling_output_shape: ceil mode may add a window, but never one that starts in the
+// right/bottom padding.
+int64_t pool_out(int64_t in, int k, int s, int pad, bool ceil_mode) {
+  const int64_t num = in + 2 * pad - k + (ceil_mode ? s - 1 : 0);
+  int64_t out = num / s + 1;
+  if (ceil_mode && (out - 1) * s >= in + pad) --out;
+  return out;
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x_in, int kernel, int stride, int pad, bool ceil_mode) {
+  static constexpr const char* kOp = "max_pool2d";
+  detail::require_cpu_f32(kOp, x_in, "x");
+  detail::require_dim(kOp, x_in, "x", 4);
+  if (kernel < 1 || stride < 1 || pad < 0 || 2 * pad > kernel) {
+    detail::fail(kOp, "invalid kernel/stride/pad " + std::to_string(kernel) + "/" +
+                          std::to_string(stride) + "/" + std::to_string(pad) + " for x " +
+                          shape_str(x_in.shape()));
+  }
+  const Tensor x = x_in.contiguous();
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  const int64_t ho = pool_out(h, kernel, stride, pad, ceil_mode);
+  const int64_t wo = pool_out(w, kernel, stride, pad, ceil_mode);
+  if (ho < 1 || wo < 1) detail::fail(kOp, "input " + shape_str(x.shape()) + " is too small");
+  Tensor y = Tensor::empty({n, c, ho, wo});
+  const float* px = x.data<float>();
+  float* py = y.data<float>();
+  for (int64_t p = 0; p < n * c; ++p) {
+    const float* xp = px + p * h * w;
+    float* yp = py + p * ho * wo;
+    for (int64_t oy = 0; oy < ho; ++oy) {
+      const int64_t y0 = std::max<int64_t>(oy * stride - pad, 0);
+      const int64_t y1 = std::min<int64_t>(oy * stride - pad + kernel, h);
+      for (int64_t ox = 0; ox < wo; ++ox) {
+        const int64_t x0 = std::max<int64_t>(ox * stride - pad, 0);
+        const int64_t x1 = std::min<int64_t>(ox * stride - pad + kernel, w);
+        float m = -std::numeric_limits<float>::infinity();
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) m = std::max(m, xp[iy * w + ix]);
+        yp[oy * wo + ox] = m;
+      }
+    }
+  }
+  return y;
+}
+
+Tensor upsample_nearest2x(const Tensor& x_in) {
+  static constexpr const char* kOp = "upsample_nearest2x";
+  detail::require_cpu_f32(kOp, x_in, "x");
+  detail::require_dim(kOp, x_in, "x", 4);
+  const Tensor x = x_in.contiguous();
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  Tensor y = Tensor::empty({n, c, 2 * h, 2 * w});
+  const float* px = x.data<float>();
+  float* py = y.data<float>();
+  for (int64_t p = 0; p < n * c; ++p) {
+    for (int64_t iy = 0; iy < h; ++iy) {
+      const float* xr = px + (p * h + iy) * w;
+      float* y0 = py + (p * 2 * h + 2 * iy) * 2 * w;
+      for (int64_t ix = 0; ix < w; ++ix) y0[2 * ix] = y0[2 * ix + 1] = xr[ix];
+      std::copy(y0, y0 + 2 * w, y0 + 2 * w);
+    }
+  }
+  return y;
+}
+
+}  // namespace um::nn

@@ -1,0 +1,45 @@
+// File: tests/nn/nn_test_util.h
+// Purpose: random tensors and element-wise comparison for the op tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace um::nn::test {
+
+inline Tensor random_tensor(const Shape& shape, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  Tensor t = Tensor::empty(shape);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
+  return t;
+}
+
+// Max |a - b| over all elements; shapes must match.
+inline float max_abs_diff(const Tensor& a_in, const Tensor& b_in) {
+  EXPECT_EQ(shape_str(a_in.shape()), shape_str(b_in.shape()));
+  if (a_in.shape() != b_in.shape()) return INFINITY;
+  const Tensor a = a_in.contiguous(), b = b_in.contiguous();
+  float m = 0.f;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const float d = std::fabs(a.data<float>()[i] - b.data<float>()[i]);
+    if (!(d <= m)) m = d;  // NaN propagates as a failure
+  }
+  return m;
+}
+
+// Element at a multi-index of a contiguous tensor.
+inline float& at(Tensor& t, std::initializer_list<int64_t> idx) {
+  int64_t off = 0, k = 0;
+  const Shape st = contiguous_strides(t.shape());
+  for (int64_t i : idx) off += i * st[k++];
+  return t.data<float>()[off];
+}
+
+}  // namespace um::nn::test

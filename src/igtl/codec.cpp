@@ -78,9 +78,12 @@ const char* reject_reason_name(RejectReason r) {
 }
 
 Status encode_into(const Message& m, std::vector<uint8_t>& out) {
-  if (m.header_version != 1 && m.header_version != 2) {
-    return invalid_argument("header version must be 1 or 2, got " +
-                            std::to_string(m.header_version));
+  return encode_as(m, m.header_version, out);
+}
+
+Status encode_as(const Message& m, uint16_t version, std::vector<uint8_t>& out) {
+  if (version != 1 && version != 2) {
+    return invalid_argument("header version must be 1 or 2, got " + std::to_string(version));
   }
   if (m.type.empty() || m.type.size() > kTypeSize) {
     return invalid_argument("message type '" + m.type + "' must have 1..12 characters");
@@ -92,15 +95,21 @@ Status encode_into(const Message& m, std::vector<uint8_t>& out) {
   const size_t header_at = out.size();
   out.resize(header_at + kHeaderSize);
   const size_t body_at = out.size();
-  if (m.header_version == 2) UM_RETURN_IF_ERROR(append_extended_header(m.message_id, m.metadata, out));
+  if (version == 2) {
+    Status ext = append_extended_header(m.message_id, m.metadata, out);
+    if (!ext.ok()) {
+      out.resize(header_at);
+      return ext;
+    }
+  }
   Status s = append_content(m, out);
   if (!s.ok()) {
     out.resize(header_at);
     return s.with_context(m.type);
   }
-  if (m.header_version == 2) append_metadata(m.metadata, out);
+  if (version == 2) append_metadata(m.metadata, out);
   Header h;
-  h.version = m.header_version;
+  h.version = version;
   h.type = m.type;
   h.device_name = m.device_name;
   h.timestamp = m.timestamp;

@@ -51,6 +51,9 @@ struct DecodeError {
 Result<std::vector<uint8_t>> encode(const Message& message);
 // Appends the encoding to `out` (reuses its capacity: the send path encodes every frame).
 Status encode_into(const Message& message, std::vector<uint8_t>& out);
+// As encode_into, but with `header_version` instead of message.header_version (the server
+// encodes one broadcast once per version its clients speak, without copying the pixels).
+Status encode_as(const Message& message, uint16_t header_version, std::vector<uint8_t>& out);
 
 // Decodes one body that belongs to `header` (body.size() must equal header.body_size).
 // On failure returns the error Status; `reason` (if non-null) receives the counted reason.

@@ -1,0 +1,67 @@
+// File: src/models/mobilesam/layers.cpp
+// Purpose: loaders of the shared MobileSAM weight bundles (see layers.h).
+#include "models/mobilesam/layers.h"
+
+namespace um::mobilesam {
+
+Linear load_linear(const io::WeightSource& w, const std::string& name, int64_t out, int64_t in,
+                   bool has_bias) {
+  Linear l;
+  l.weight = w.get(name + ".weight", {out, in});
+  if (has_bias) l.bias = w.get(name + ".bias", {out});
+  return l;
+}
+
+LayerNorm load_layer_norm(const io::WeightSource& w, const std::string& name, int64_t dim,
+                          float eps) {
+  return {w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim}), eps};
+}
+
+LayerNorm2d load_layer_norm_2d(const io::WeightSource& w, const std::string& name, int64_t dim) {
+  return {w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim}), 1e-6f};
+}
+
+Conv load_conv(const io::WeightSource& w, const std::string& name, int64_t cout, int64_t cin,
+               int k, int stride, int pad, bool has_bias, int groups) {
+  Conv c;
+  c.weight = w.get(name + ".weight", {cout, cin / groups, k, k});
+  if (has_bias) c.bias = w.get(name + ".bias", {cout});
+  c.params = nn::Conv2dParams::square(stride, pad, groups);
+  return c;
+}
+
+Conv load_conv_bn(const io::WeightSource& w, const std::string& name, int64_t cout, int64_t cin,
+                  int k, int stride, int pad, int groups) {
+  const Tensor weight = w.get(name + ".c.weight", {cout, cin / groups, k, k});
+  const std::string bn = name + ".bn.";
+  auto [fw, fb] = nn::fold_batch_norm(weight, Tensor(), w.get(bn + "weight", {cout}),
+                                      w.get(bn + "bias", {cout}), w.get(bn + "running_mean", {cout}),
+                                      w.get(bn + "running_var", {cout}), 1e-5f);
+  Conv c;
+  c.weight = std::move(fw);
+  c.bias = std::move(fb);
+  c.params = nn::Conv2dParams::square(stride, pad, groups);
+  return c;
+}
+
+Tensor Mlp::operator()(const Tensor& x) const {
+  Tensor y = x;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    y = layers[i](y);
+    if (i + 1 < layers.size()) y = nn::relu(y);
+  }
+  return y;
+}
+
+Mlp load_mlp(const io::WeightSource& w, const std::string& name, int64_t in, int64_t hidden,
+             int64_t out, int num_layers) {
+  Mlp m;
+  for (int i = 0; i < num_layers; ++i) {
+    const int64_t li = i == 0 ? in : hidden;
+    const int64_t lo = i == num_layers - 1 ? out : hidden;
+    m.layers.push_back(load_linear(w, name + ".layers." + std::to_string(i), lo, li));
+  }
+  return m;
+}
+
+}  // namespace um::mobilesam

@@ -1,0 +1,67 @@
+// File: src/models/mobilesam/layers.h
+// Purpose: the small weight bundles MobileSAM's submodules share (Linear, LayerNorm, a conv with
+// its eval-mode BatchNorm folded in, SAM's MLP head) and their loaders. Every loader reads the
+// checkpoint key with the shape it requires, so a wrong or incomplete checkpoint fails at load
+// with um::Error naming the key (io::WeightSource does the check).
+// Usage:
+//   Linear fc = load_linear(w, "mlp.fc1", 512, 128);        // keys mlp.fc1.weight / .bias
+//   Tensor y = fc(x);                                        // x [..., 128] -> [..., 512]
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/weight_source.h"
+#include "nn/ops.h"
+
+namespace um::mobilesam {
+
+// torch.nn.Linear: weight [out, in], bias [out] (may be undefined).
+struct Linear {
+  Tensor weight, bias;
+  Tensor operator()(const Tensor& x) const { return nn::linear(x, weight, bias); }
+};
+Linear load_linear(const io::WeightSource& w, const std::string& name, int64_t out, int64_t in,
+                   bool has_bias = true);
+
+// torch.nn.LayerNorm over the last dim (eps 1e-5 unless stated).
+struct LayerNorm {
+  Tensor weight, bias;
+  float eps = 1e-5f;
+  Tensor operator()(const Tensor& x) const { return nn::layer_norm(x, weight, bias, eps); }
+};
+LayerNorm load_layer_norm(const io::WeightSource& w, const std::string& name, int64_t dim,
+                          float eps = 1e-5f);
+
+// SAM's LayerNorm2d over the channels of NCHW (eps 1e-6).
+struct LayerNorm2d {
+  Tensor weight, bias;
+  float eps = 1e-6f;
+  Tensor operator()(const Tensor& x) const { return nn::layer_norm_2d(x, weight, bias, eps); }
+};
+LayerNorm2d load_layer_norm_2d(const io::WeightSource& w, const std::string& name, int64_t dim);
+
+// A conv (bias optional) ready to run: TinyViT's Conv2d_BN has its BatchNorm folded at load.
+struct Conv {
+  Tensor weight, bias;
+  nn::Conv2dParams params;
+  Tensor operator()(const Tensor& x) const { return nn::conv2d(x, weight, bias, params); }
+};
+// Plain torch.nn.Conv2d: keys <name>.weight [cout, cin/groups, k, k] and (has_bias) <name>.bias.
+Conv load_conv(const io::WeightSource& w, const std::string& name, int64_t cout, int64_t cin,
+               int k, int stride, int pad, bool has_bias, int groups = 1);
+// TinyViT Conv2d_BN: <name>.c.weight (no bias) + <name>.bn.{weight,bias,running_mean,running_var},
+// BatchNorm eps 1e-5 folded into the conv.
+Conv load_conv_bn(const io::WeightSource& w, const std::string& name, int64_t cout, int64_t cin,
+                  int k, int stride, int pad, int groups = 1);
+
+// segment_anything's MLP: Linear layers with ReLU between them (none after the last).
+struct Mlp {
+  std::vector<Linear> layers;
+  Tensor operator()(const Tensor& x) const;
+};
+Mlp load_mlp(const io::WeightSource& w, const std::string& name, int64_t in, int64_t hidden,
+             int64_t out, int num_layers);
+
+}  // namespace um::mobilesam

@@ -1,0 +1,46 @@
+// File: src/models/mobilesam/mask_decoder.h
+// Purpose: SAM's mask decoder: image embedding + prompt embeddings -> low-res mask logits
+// [1, C, 256, 256] and IoU predictions [1, C].
+// Tokens = [iou_token, 4 mask tokens, sparse prompt tokens]; src = image embedding + dense
+// prompt embedding, pos = dense PE; TwoWayTransformer; the image side is upscaled 4x by
+// ConvTranspose2d(256->64, 2/2) -> LayerNorm2d -> GELU -> ConvTranspose2d(64->32, 2/2) -> GELU;
+// each mask token passes its own 3-layer hypernetwork MLP (-> 32) and is dotted with every
+// upscaled pixel; the IoU token passes a 3-layer MLP (-> 4).
+// Selection (official SAM v1 / MobileSAM): multimask -> masks 1..3, else mask 0.
+// Usage:
+//   MaskDecoder d = MaskDecoder::load(io::WeightSource(tensors, "mask_decoder."));
+//   DecoderOutput o = d.forward(embedding, dense_pe, sparse, dense, /*multimask=*/false);
+#pragma once
+
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/weight_source.h"
+#include "models/mobilesam/layers.h"
+#include "models/mobilesam/two_way_transformer.h"
+
+namespace um::mobilesam {
+
+struct DecoderOutput {
+  Tensor low_res_logits;   // [1, C, 256, 256]
+  Tensor iou_predictions;  // [1, C]
+};
+
+class MaskDecoder {
+ public:
+  static constexpr int64_t kDim = 256, kNumMaskTokens = 4;
+  static MaskDecoder load(const io::WeightSource& w);
+  DecoderOutput forward(const Tensor& image_embedding, const Tensor& image_pe,
+                        const Tensor& sparse, const Tensor& dense, bool multimask) const;
+
+ private:
+  TwoWayTransformer transformer_;
+  Tensor iou_token_;    // [1, 256]
+  Tensor mask_tokens_;  // [4, 256]
+  Tensor up0_w_, up0_b_, up1_w_, up1_b_;  // ConvTranspose2d weights [Cin, Cout, 2, 2]
+  LayerNorm2d up_norm_;
+  std::vector<Mlp> hypernet_;  // 4 x (256 -> 256 -> 256 -> 32)
+  Mlp iou_head_;               // 256 -> 256 -> 256 -> 4
+};
+
+}  // namespace um::mobilesam

@@ -1,0 +1,121 @@
+// File: src/models/mobilesam/prompt_encoder.cpp
+// Purpose: SAM prompt encoder forward (see prompt_encoder.h). Arithmetic follows the official
+// float32 order: coords / size, 2c - 1, c @ G, 2*pi*c, sin/cos.
+#include "models/mobilesam/prompt_encoder.h"
+
+#include <cmath>
+#include <string>
+
+#include "core/status.h"
+#include "nn/ops.h"
+
+namespace um::mobilesam {
+namespace {
+constexpr float kTwoPi = static_cast<float>(2.0 * M_PI);
+}  // namespace
+
+PromptEncoder PromptEncoder::load(const io::WeightSource& w) {
+  PromptEncoder p;
+  const int64_t half = kEmbedDim / 2;
+  p.gaussian_ = w.get("pe_layer.positional_encoding_gaussian_matrix", {2, half});
+  for (int i = 0; i < 4; ++i) {
+    p.point_embed_[i] = w.get("point_embeddings." + std::to_string(i) + ".weight", {1, kEmbedDim});
+  }
+  p.not_a_point_ = w.get("not_a_point_embed.weight", {1, kEmbedDim});
+  p.no_mask_ = w.get("no_mask_embed.weight", {1, kEmbedDim});
+  // mask_downscaling: Conv(1->4, 2/2), LN2d, GELU, Conv(4->16, 2/2), LN2d, GELU, Conv(16->256, 1).
+  const int64_t mc = 16;
+  p.mask_conv0_ = load_conv(w, "mask_downscaling.0", mc / 4, 1, 2, 2, 0, true);
+  p.mask_norm0_ = load_layer_norm_2d(w, "mask_downscaling.1", mc / 4);
+  p.mask_conv1_ = load_conv(w, "mask_downscaling.3", mc, mc / 4, 2, 2, 0, true);
+  p.mask_norm1_ = load_layer_norm_2d(w, "mask_downscaling.4", mc);
+  p.mask_conv2_ = load_conv(w, "mask_downscaling.6", kEmbedDim, mc, 1, 1, 0, true);
+
+  // Dense PE of the 64x64 grid: cell centres (i + 0.5) / 64 (the official cumsum - 0.5).
+  p.dense_pe_ = Tensor::empty({1, kEmbedDim, kGrid, kGrid});
+  float* d = p.dense_pe_.data<float>();
+  std::vector<float> enc(kEmbedDim);
+  for (int64_t y = 0; y < kGrid; ++y) {
+    for (int64_t x = 0; x < kGrid; ++x) {
+      const float xs = (static_cast<float>(x + 1) - 0.5f) / static_cast<float>(kGrid);
+      const float ys = (static_cast<float>(y + 1) - 0.5f) / static_cast<float>(kGrid);
+      p.fourier(xs, ys, enc.data());
+      for (int64_t c = 0; c < kEmbedDim; ++c) d[(c * kGrid + y) * kGrid + x] = enc[c];
+    }
+  }
+  return p;
+}
+
+void PromptEncoder::fourier(float x01, float y01, float* out) const {
+  const int64_t half = kEmbedDim / 2;
+  const float cx = 2.0f * x01 - 1.0f, cy = 2.0f * y01 - 1.0f;
+  const float* g = gaussian_.data<float>();  // row 0 multiplies x, row 1 multiplies y
+  for (int64_t i = 0; i < half; ++i) {
+    const float proj = kTwoPi * (cx * g[i] + cy * g[half + i]);
+    out[i] = std::sin(proj);
+    out[half + i] = std::cos(proj);
+  }
+}
+
+EncodedPrompt PromptEncoder::encode(const std::vector<std::array<float, 2>>& points,
+                                    const std::vector<int>& labels,
+                                    const std::optional<std::array<float, 4>>& box,
+                                    const Tensor& mask) const {
+  if (points.size() != labels.size()) {
+    throw Error(StatusCode::kInvalidArgument, "PromptEncoder: " + std::to_string(points.size()) +
+                                                  " points but " + std::to_string(labels.size()) +
+                                                  " labels");
+  }
+  // Sparse tokens: the points (plus one padding point when there is no box), then the corners.
+  struct Token {
+    float x, y;
+    int kind;  // -1 padding, 0 negative, 1 positive, 2/3 box corners
+  };
+  std::vector<Token> toks;
+  const float size = static_cast<float>(kInputSize);
+  for (size_t i = 0; i < points.size(); ++i) {
+    toks.push_back({points[i][0] + 0.5f, points[i][1] + 0.5f, labels[i]});
+  }
+  if (!points.empty() && !box) toks.push_back({0.0f, 0.0f, -1});
+  if (box) {
+    toks.push_back({(*box)[0] + 0.5f, (*box)[1] + 0.5f, 2});
+    toks.push_back({(*box)[2] + 0.5f, (*box)[3] + 0.5f, 3});
+  }
+  EncodedPrompt out;
+  out.sparse = Tensor::empty({1, static_cast<int64_t>(toks.size()), kEmbedDim});
+  float* sp = out.sparse.data<float>();
+  for (size_t t = 0; t < toks.size(); ++t) {
+    float* row = sp + t * kEmbedDim;
+    const Token& k = toks[t];
+    if (k.kind == -1) {
+      const float* e = not_a_point_.data<float>();
+      for (int64_t c = 0; c < kEmbedDim; ++c) row[c] = e[c];  // PE zeroed, then + not_a_point
+      continue;
+    }
+    fourier(k.x / size, k.y / size, row);
+    const float* e = point_embed_[k.kind].data<float>();
+    for (int64_t c = 0; c < kEmbedDim; ++c) row[c] += e[c];
+  }
+
+  if (mask.defined()) {
+    if (mask.dim() != 4 || mask.size(0) != 1 || mask.size(1) != 1 ||
+        mask.size(2) != kMaskInputSize || mask.size(3) != kMaskInputSize) {
+      throw Error(StatusCode::kInvalidArgument,
+                  "PromptEncoder: mask input must be [1, 1, 256, 256], got " +
+                      shape_str(mask.shape()));
+    }
+    Tensor m = nn::gelu(mask_norm0_(mask_conv0_(mask)));
+    m = nn::gelu(mask_norm1_(mask_conv1_(m)));
+    out.dense = mask_conv2_(m);
+  } else {
+    out.dense = Tensor::empty({1, kEmbedDim, kGrid, kGrid});
+    float* d = out.dense.data<float>();
+    const float* e = no_mask_.data<float>();
+    for (int64_t c = 0; c < kEmbedDim; ++c) {
+      std::fill(d + c * kGrid * kGrid, d + (c + 1) * kGrid * kGrid, e[c]);
+    }
+  }
+  return out;
+}
+
+}  // namespace um::mobilesam

@@ -1,0 +1,170 @@
+// File: src/models/mobilesam/tiny_vit.cpp
+// Purpose: TinyViT-5M + neck forward pass and weight loading (see tiny_vit.h for the structure).
+// Activations between stages stay NCHW for the convs and become tokens [B, H*W, C] inside the
+// attention stages, as in the official code.
+#include "models/mobilesam/tiny_vit.h"
+
+#include <cmath>
+#include <string>
+
+#include "core/status.h"
+#include "models/mobilesam/window_partition.h"
+#include "nn/ops.h"
+
+namespace um::mobilesam {
+namespace {
+
+std::string idx(const std::string& base, int i) { return base + "." + std::to_string(i); }
+
+// NCHW -> tokens [B, H*W, C].
+Tensor to_tokens(const Tensor& x) {
+  const int64_t b = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
+  return x.reshape({b, c, hw}).permute({0, 2, 1}).contiguous();
+}
+// tokens [B, H*W, C] -> NCHW.
+Tensor to_nchw(const Tensor& t, int64_t h, int64_t w) {
+  const int64_t b = t.size(0), c = t.size(2);
+  return t.reshape({b, h, w, c}).permute({0, 3, 1, 2}).contiguous();
+}
+
+// attention_biases [heads, ws*ws] -> [1, heads, N, N] with N = ws*ws; the offset (|dy|, |dx|)
+// was numbered in first-seen order over itertools.product, which is |dy| * ws + |dx|.
+Tensor gather_attention_bias(const Tensor& table, int64_t heads, int64_t ws) {
+  const int64_t n = ws * ws;
+  Tensor out = Tensor::empty({1, heads, n, n});
+  const float* t = table.data<float>();
+  float* o = out.data<float>();
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t dy = std::abs(i / ws - j / ws), dx = std::abs(i % ws - j % ws);
+        o[(h * n + i) * n + j] = t[h * n + dy * ws + dx];
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor TinyVit::WindowAttention::operator()(const Tensor& x_in) const {
+  const int64_t bw = x_in.size(0), n = x_in.size(1);
+  const Tensor x = norm(x_in);
+  // qkv is interleaved PER HEAD: [.., heads, (q kd | k kd | v d)].
+  const Tensor qkv_out = qkv(x).view({bw, n, heads, 3 * key_dim});
+  const Tensor q = qkv_out.slice(3, 0, key_dim).permute({0, 2, 1, 3});
+  const Tensor k = qkv_out.slice(3, key_dim, 2 * key_dim).permute({0, 2, 1, 3});
+  const Tensor v = qkv_out.slice(3, 2 * key_dim, 3 * key_dim).permute({0, 2, 1, 3});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(key_dim));
+  const Tensor o = nn::scaled_dot_product_attention(q, k, v, bias, scale);  // [bw, h, n, d]
+  return proj(o.permute({0, 2, 1, 3}).reshape({bw, n, heads * key_dim}));
+}
+
+Tensor TinyVit::Block::forward(const Tensor& tokens, int64_t h, int64_t w) const {
+  const int64_t b = tokens.size(0);
+  Tensor a;
+  if (h == window && w == window) {
+    a = attn(tokens);
+  } else {
+    a = window_reverse(attn(window_partition(tokens, h, w, window)), b, h, w, window);
+  }
+  Tensor x = nn::add(tokens, a);
+  x = to_tokens(local_conv(to_nchw(x, h, w)));
+  const Tensor m = fc2(nn::gelu(fc1(mlp_norm(x))));
+  return nn::add(x, m);
+}
+
+TinyVit TinyVit::load(const io::WeightSource& w, const TinyVitConfig& cfg) {
+  TinyVit m;
+  m.cfg_ = cfg;
+  const int64_t d0 = cfg.dims[0];
+  m.embed0_ = load_conv_bn(w, "patch_embed.seq.0", d0 / 2, 3, 3, 2, 1);
+  m.embed1_ = load_conv_bn(w, "patch_embed.seq.2", d0, d0 / 2, 3, 2, 1);
+  const int num_stages = static_cast<int>(cfg.dims.size());
+  for (int s = 0; s < num_stages; ++s) {
+    Stage st;
+    const std::string ls = idx("layers", s);
+    const int64_t dim = cfg.dims[s];
+    for (int bi = 0; bi < cfg.depths[s]; ++bi) {
+      const std::string bs = idx(ls + ".blocks", bi);
+      if (s == 0) {
+        const int64_t hid = dim * cfg.mbconv_expand;
+        st.mbconvs.push_back({load_conv_bn(w, bs + ".conv1", hid, dim, 1, 1, 0),
+                              load_conv_bn(w, bs + ".conv2", hid, hid, 3, 1, 1, static_cast<int>(hid)),
+                              load_conv_bn(w, bs + ".conv3", dim, hid, 1, 1, 0)});
+        continue;
+      }
+      Block blk;
+      const int64_t heads = cfg.heads[s], ws = cfg.windows[s], kd = dim / heads;
+      blk.window = ws;
+      blk.attn.heads = heads;
+      blk.attn.key_dim = kd;
+      blk.attn.norm = load_layer_norm(w, bs + ".attn.norm", dim);
+      blk.attn.qkv = load_linear(w, bs + ".attn.qkv", 3 * dim, dim);
+      blk.attn.proj = load_linear(w, bs + ".attn.proj", dim, dim);
+      blk.attn.bias = gather_attention_bias(
+          w.get(bs + ".attn.attention_biases", {heads, ws * ws}), heads, ws);
+      blk.local_conv = load_conv_bn(w, bs + ".local_conv", dim, dim, 3, 1, 1, static_cast<int>(dim));
+      blk.mlp_norm = load_layer_norm(w, bs + ".mlp.norm", dim);
+      blk.fc1 = load_linear(w, bs + ".mlp.fc1", dim * cfg.mlp_ratio, dim);
+      blk.fc2 = load_linear(w, bs + ".mlp.fc2", dim, dim * cfg.mlp_ratio);
+      st.blocks.push_back(std::move(blk));
+    }
+    if (s + 1 < num_stages) {
+      const int64_t out = cfg.dims[s + 1];
+      // tiny_vit_sam.py keeps stride 1 for the merge into the last width (320/448/576), so the
+      // last two stages share the 64x64 grid.
+      const int stride = (out == 320 || out == 448 || out == 576) ? 1 : 2;
+      const std::string ds = ls + ".downsample";
+      st.downsample = PatchMerging{load_conv_bn(w, ds + ".conv1", out, dim, 1, 1, 0),
+                                   load_conv_bn(w, ds + ".conv2", out, out, 3, stride, 1,
+                                                static_cast<int>(out)),
+                                   load_conv_bn(w, ds + ".conv3", out, out, 1, 1, 0)};
+    }
+    m.stages_.push_back(std::move(st));
+  }
+  const int64_t last = cfg.dims.back();
+  m.neck_conv0_ = load_conv(w, "neck.0", cfg.neck_dim, last, 1, 1, 0, /*has_bias=*/false);
+  m.neck_norm0_ = load_layer_norm_2d(w, "neck.1", cfg.neck_dim);
+  m.neck_conv1_ = load_conv(w, "neck.2", cfg.neck_dim, cfg.neck_dim, 3, 1, 1, false);
+  m.neck_norm1_ = load_layer_norm_2d(w, "neck.3", cfg.neck_dim);
+  return m;
+}
+
+Tensor TinyVit::forward(const Tensor& input) const {
+  if (input.dim() != 4 || input.size(0) != 1 || input.size(1) != 3 ||
+      input.size(2) != cfg_.img_size || input.size(3) != cfg_.img_size) {
+    throw Error(StatusCode::kInvalidArgument,
+                "TinyVit: input must be [1, 3, " + std::to_string(cfg_.img_size) + ", " +
+                    std::to_string(cfg_.img_size) + "], got " + shape_str(input.shape()));
+  }
+  Tensor x = embed1_(nn::gelu(embed0_(input)));  // NCHW, 1/4 resolution
+  int64_t h = x.size(2), w = x.size(3);
+  bool tokens = false;  // x is NCHW until the first attention stage
+  for (const Stage& st : stages_) {
+    for (const MBConv& mb : st.mbconvs) {
+      Tensor y = nn::gelu(mb.conv1(x));
+      y = mb.conv3(nn::gelu(mb.conv2(y)));
+      x = nn::gelu(nn::add(y, x));
+    }
+    if (!st.blocks.empty() && !tokens) {
+      x = to_tokens(x);
+      tokens = true;
+    }
+    for (const Block& blk : st.blocks) x = blk.forward(x, h, w);
+    if (st.downsample) {
+      const PatchMerging& pm = *st.downsample;
+      Tensor y = tokens ? to_nchw(x, h, w) : x;
+      y = pm.conv3(nn::gelu(pm.conv2(nn::gelu(pm.conv1(y)))));
+      h = y.size(2);
+      w = y.size(3);
+      x = to_tokens(y);
+      tokens = true;
+    }
+  }
+  Tensor y = tokens ? to_nchw(x, h, w) : x;
+  y = neck_norm0_(neck_conv0_(y));
+  return neck_norm1_(neck_conv1_(y));
+}
+
+}  // namespace um::mobilesam

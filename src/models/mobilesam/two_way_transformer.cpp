@@ -1,0 +1,93 @@
+// File: src/models/mobilesam/two_way_transformer.cpp
+// Purpose: TwoWayTransformer forward and loading (see two_way_transformer.h).
+#include "models/mobilesam/two_way_transformer.h"
+
+#include <cmath>
+#include <string>
+
+#include "nn/ops.h"
+
+namespace um::mobilesam {
+
+Tensor SamAttention::operator()(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in) const {
+  const Tensor q = q_proj(q_in), k = k_proj(k_in), v = v_proj(v_in);
+  const int64_t b = q.size(0), lq = q.size(1), lk = k.size(1), c = q.size(2), d = c / heads;
+  // [B, L, C] -> [B, heads, L, d] as views; the attention op reads strided operands.
+  const Tensor qh = q.view({b, lq, heads, d}).permute({0, 2, 1, 3});
+  const Tensor kh = k.view({b, lk, heads, d}).permute({0, 2, 1, 3});
+  const Tensor vh = v.view({b, lk, heads, d}).permute({0, 2, 1, 3});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const Tensor o = nn::scaled_dot_product_attention(qh, kh, vh, Tensor(), scale);
+  return out_proj(o.permute({0, 2, 1, 3}).reshape({b, lq, c}));
+}
+
+SamAttention load_sam_attention(const io::WeightSource& w, const std::string& name, int64_t dim,
+                                int64_t internal_dim, int64_t heads) {
+  SamAttention a;
+  a.q_proj = load_linear(w, name + ".q_proj", internal_dim, dim);
+  a.k_proj = load_linear(w, name + ".k_proj", internal_dim, dim);
+  a.v_proj = load_linear(w, name + ".v_proj", internal_dim, dim);
+  a.out_proj = load_linear(w, name + ".out_proj", dim, internal_dim);
+  a.heads = heads;
+  return a;
+}
+
+TwoWayTransformer TwoWayTransformer::load(const io::WeightSource& w) {
+  TwoWayTransformer t;
+  const int64_t cross = kDim / kDownsample;
+  for (int i = 0; i < kDepth; ++i) {
+    const std::string p = "layers." + std::to_string(i);
+    Block b;
+    b.self_attn = load_sam_attention(w, p + ".self_attn", kDim, kDim, kHeads);
+    b.cross_token_to_image = load_sam_attention(w, p + ".cross_attn_token_to_image", kDim, cross,
+                                                kHeads);
+    b.cross_image_to_token = load_sam_attention(w, p + ".cross_attn_image_to_token", kDim, cross,
+                                                kHeads);
+    b.norm1 = load_layer_norm(w, p + ".norm1", kDim);
+    b.norm2 = load_layer_norm(w, p + ".norm2", kDim);
+    b.norm3 = load_layer_norm(w, p + ".norm3", kDim);
+    b.norm4 = load_layer_norm(w, p + ".norm4", kDim);
+    b.lin1 = load_linear(w, p + ".mlp.lin1", kMlpDim, kDim);
+    b.lin2 = load_linear(w, p + ".mlp.lin2", kDim, kMlpDim);
+    b.skip_first_layer_pe = (i == 0);
+    t.blocks_.push_back(std::move(b));
+  }
+  t.final_attn_ = load_sam_attention(w, "final_attn_token_to_image", kDim, cross, kHeads);
+  t.norm_final_ = load_layer_norm(w, "norm_final_attn", kDim);
+  return t;
+}
+
+std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image, const Tensor& image_pe,
+                                                     const Tensor& tokens) const {
+  const int64_t b = image.size(0), c = image.size(1), hw = image.size(2) * image.size(3);
+  // B x C x H x W -> B x HW x C
+  const Tensor key_pe = image_pe.reshape({b, c, hw}).permute({0, 2, 1}).contiguous();
+  Tensor keys = image.reshape({b, c, hw}).permute({0, 2, 1}).contiguous();
+  const Tensor& query_pe = tokens;
+  Tensor queries = tokens;
+  for (const Block& blk : blocks_) {
+    if (blk.skip_first_layer_pe) {
+      queries = blk.self_attn(queries, queries, queries);  // no PE, no residual (official)
+    } else {
+      const Tensor q = nn::add(queries, query_pe);
+      queries = nn::add(queries, blk.self_attn(q, q, queries));
+    }
+    queries = blk.norm1(queries);
+
+    Tensor q = nn::add(queries, query_pe);
+    Tensor k = nn::add(keys, key_pe);
+    queries = blk.norm2(nn::add(queries, blk.cross_token_to_image(q, k, keys)));
+
+    queries = blk.norm3(nn::add(queries, blk.lin2(nn::relu(blk.lin1(queries)))));
+
+    q = nn::add(queries, query_pe);
+    k = nn::add(keys, key_pe);
+    keys = blk.norm4(nn::add(keys, blk.cross_image_to_token(k, q, queries)));
+  }
+  const Tensor q = nn::add(queries, query_pe);
+  const Tensor k = nn::add(keys, key_pe);
+  queries = norm_final_(nn::add(queries, final_attn_(q, k, keys)));
+  return {queries, keys};
+}
+
+}  // namespace um::mobilesam

@@ -1,0 +1,53 @@
+// File: src/models/mobilesam/two_way_transformer.h
+// Purpose: SAM's TwoWayTransformer (depth 2, 8 heads, MLP 2048 with ReLU): prompt tokens and
+// image tokens attend to each other. Per block: token self-attention (the FIRST block uses no
+// positional encoding and no residual: its output replaces the queries), tokens->image
+// cross-attention, MLP on tokens, image->tokens cross-attention; post-norm (LayerNorm eps 1e-5)
+// after each. Cross-attentions project to 256/2 = 128 channels ("downsample rate 2"). A final
+// tokens->image attention and LayerNorm close it.
+// Usage:
+//   TwoWayTransformer t = TwoWayTransformer::load(w.sub("transformer."));
+//   auto [tokens_out, image_out] = t.forward(image [1,256,64,64], pe [1,256,64,64], tokens [1,N,256]);
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/weight_source.h"
+#include "models/mobilesam/layers.h"
+
+namespace um::mobilesam {
+
+// segment_anything.modeling.transformer.Attention: separate q/k/v projections to internal_dim,
+// heads, softmax(q k^T / sqrt(d)) v, out projection back to embedding_dim.
+struct SamAttention {
+  Linear q_proj, k_proj, v_proj, out_proj;
+  int64_t heads = 8;
+  Tensor operator()(const Tensor& q, const Tensor& k, const Tensor& v) const;
+};
+SamAttention load_sam_attention(const io::WeightSource& w, const std::string& name, int64_t dim,
+                                int64_t internal_dim, int64_t heads);
+
+class TwoWayTransformer {
+ public:
+  static constexpr int64_t kDim = 256, kHeads = 8, kMlpDim = 2048, kDepth = 2, kDownsample = 2;
+  static TwoWayTransformer load(const io::WeightSource& w);
+  // image [1, C, H, W], image_pe [1, C, H, W], tokens [1, N, C] ->
+  // {queries [1, N, C], keys [1, H*W, C]}.
+  std::pair<Tensor, Tensor> forward(const Tensor& image, const Tensor& image_pe,
+                                    const Tensor& tokens) const;
+
+ private:
+  struct Block {
+    SamAttention self_attn, cross_token_to_image, cross_image_to_token;
+    LayerNorm norm1, norm2, norm3, norm4;
+    Linear lin1, lin2;
+    bool skip_first_layer_pe = false;
+  };
+  std::vector<Block> blocks_;
+  SamAttention final_attn_;
+  LayerNorm norm_final_;
+};
+
+}  // namespace um::mobilesam

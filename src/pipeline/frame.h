@@ -87,7 +87,8 @@ struct QualityScores {
   float sharpness = 0;   // mean gradient magnitude of the frame on the W_edge band, normalised
   float contrast = 0;    // (mean_in - mean_out) / (mean_in + mean_out) on W_in vs W_out, >= 0
   float continuity = 0;  // share of the mask in its largest 8-connected component
-  float stability = 0;   // IoU with the previous frame's mask (or the tracker's signal)
+  float stability = 0;   // IoU with the previous frame's mask, motion-compensated
+  bool stability_valid = false;  // false when there is no previous mask to compare with
   float combined = 0;    // the aggregate the state machine compares with theta_on/theta_off
 };
 

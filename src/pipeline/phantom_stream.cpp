@@ -23,7 +23,7 @@ PhantomStream::Oscillator PhantomStream::make_oscillator(double centre, double a
   o.a1 = a1;
   o.a2 = a2;
   o.t1 = rng_.uniform({6.0, 12.0});
-  o.t2 = rng_.uniform({2.5, 5.0});
+  o.t2 = rng_.uniform({3.0, 6.0});
   o.p1 = rng_.uniform({0.0, 2.0 * std::numbers::pi});
   o.p2 = rng_.uniform({0.0, 2.0 * std::numbers::pi});
   return o;
@@ -35,8 +35,8 @@ PhantomStream::PhantomStream(uint64_t seed, PhantomStreamOptions options)
   base_.has_bone = true;
   const double w = options_.size.width, h = options_.size.height;
   // centre +- (a1 + a2) stays inside PHANTOM.md's range of each quantity:
-  cx_ = make_oscillator(0.50 * w, 0.15 * w, 0.07 * w);        // [0.28, 0.72] W  in [0.25, 0.75]
-  cy_ = make_oscillator(0.375 * h, 0.13 * h, 0.07 * h);       // [0.175, 0.575] H in [0.15, 0.6]
+  cx_ = make_oscillator(0.50 * w, 0.15 * w, 0.05 * w);        // [0.30, 0.70] W  in [0.25, 0.75]
+  cy_ = make_oscillator(0.375 * h, 0.12 * h, 0.04 * h);       // [0.215, 0.535] H in [0.15, 0.6]
   r_ = make_oscillator(0.55 * w, 0.20 * w, 0.10 * w);         // [0.25, 0.85] W  in [0.2, 0.9]
   tissue_y_ = make_oscillator(0.475 * h, 0.25 * h, 0.10 * h); // [0.125, 0.825] H in [0.05, 0.9]
 }

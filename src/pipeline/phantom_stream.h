@@ -9,7 +9,7 @@
 //   for (;;) { PhantomFrame f = stream.next(); send(f.pixels, f.params.width, ...); }
 //
 // Motion model: each moving quantity is centre + A1 sin(2 pi t / T1 + p1) + A2 sin(2 pi t / T2
-// + p2), with periods T1 in [6, 12] s and T2 in [2.5, 5] s and random phases, amplitudes chosen
+// + p2), with periods T1 in [6, 12] s and T2 in [3, 6] s and random phases, amplitudes chosen
 // to stay inside PHANTOM.md's ranges. That is smooth (bounded velocity and acceleration) and
 // peaks at about 2-5 px per frame on the demo sizes. The other quantities (thickness, wobble,
 // speckle, attenuation, echo, shadow) are drawn once per sequence; speckle is fresh every frame.

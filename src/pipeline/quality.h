@@ -1,0 +1,63 @@
+// File: src/pipeline/quality.h
+// Purpose: the concrete quality scores the visibility state machine uses (SPEC 1 asks for mask
+// sharpness on W_edge, contrast of W_in against W_out, mask continuity, temporal stability).
+// Every score is in [0, 1], higher is better, and scale-free (no dependence on the probe's gain).
+//
+// Definitions (I = the gray frame, g = |Sobel(I)| / 8, so a ramp of 1 gray level per pixel
+// gives g = 1; borders replicate):
+//   sharpness  = clamp(1 - median_frame(g) / mean_{W_edge}(g), 0, 1)
+//                How much stronger the gradient is on the mask boundary band than the frame's
+//                typical (speckle) gradient: 2x -> 0.5, 4x -> 0.75, 10x -> 0.9; a boundary drawn
+//                through plain speckle scores about 0. Empty W_edge -> 0.
+//   contrast   = clamp((mean_in - mean_out) / (mean_in + mean_out), 0, 1)
+//                mean_in = mean of I over W_in (over the mask itself when erosion left nothing),
+//                mean_out = mean of I over W_out. A bright echo over dark surroundings -> high;
+//                a mask darker than its ring -> 0. Empty W_out or zero sum -> 0.
+//   continuity = |largest 8-connected component of the mask| / |mask|  (empty mask -> 0)
+//                A bone surface is one piece; a fragmented mask is a doubtful one.
+//   stability  = IoU(mask_t, shift(mask_{t-1}, (dx, dy)))
+//                where (dx, dy) is the rounded displacement of the box centre between the two
+//                frames: motion compensation, so a bone sliding a few pixels per frame stays
+//                "stable" and what is measured is the consistency of its shape. Not available
+//                (stability_valid = false) without a previous mask of the same size.
+//   combined   = mean of sharpness, contrast and (when available) stability.
+// The state machine compares `combined` with theta_on/theta_off and `continuity` with
+// theta_cont (visibility.h), so continuity acts as a separate gate rather than being averaged.
+//
+// Usage:
+//   QualityInputs in{frame.pixels.data(), mask.data(), w.w_in.data(), w.w_edge.data(),
+//                    w.w_out.data(), width, height, prev_mask_or_null, dx, dy};
+//   QualityScores q = compute_quality(in);
+#pragma once
+
+#include <cstdint>
+
+#include "pipeline/frame.h"
+
+namespace um::pipeline {
+
+struct QualityInputs {
+  const uint8_t* frame = nullptr;  // width*height gray
+  const uint8_t* mask = nullptr;   // width*height, 0/1
+  const uint8_t* w_in = nullptr;   // mask_weights.h maps of `mask`
+  const uint8_t* w_edge = nullptr;
+  const uint8_t* w_out = nullptr;
+  int width = 0;
+  int height = 0;
+  const uint8_t* prev_mask = nullptr;  // previous frame's mask (same size) or null
+  int shift_x = 0;                     // motion of the bone since the previous frame, pixels
+  int shift_y = 0;
+};
+
+QualityScores compute_quality(const QualityInputs& in);
+
+// The individual scores, as defined above.
+float mask_sharpness(const uint8_t* frame, const uint8_t* w_edge, int width, int height);
+float mask_contrast(const uint8_t* frame, const uint8_t* mask, const uint8_t* w_in,
+                    const uint8_t* w_out, int width, int height);
+float mask_continuity(const uint8_t* mask, int width, int height);
+// IoU of `mask` with `prev` translated by (shift_x, shift_y); -1 when both are empty.
+float shifted_mask_iou(const uint8_t* mask, const uint8_t* prev, int width, int height,
+                       int shift_x, int shift_y);
+
+}  // namespace um::pipeline

@@ -216,7 +216,8 @@ void Registry::callback(const std::string& name, const std::string& help, Metric
   s.fn = std::move(fn);
 }
 
-std::vector<FamilySnapshot> Registry::collect(int64_t now_ns, int64_t window_ns) const {
+std::vector<FamilySnapshot> Registry::collect(int64_t now_ns, int64_t window_ns,
+                                              const std::string& only) const {
   // Copy the structure under the lock, call callbacks and read atomics outside it so a slow
   // callback (NVML) never blocks registration.
   struct Item {
@@ -228,6 +229,7 @@ std::vector<FamilySnapshot> Registry::collect(int64_t now_ns, int64_t window_ns)
     std::lock_guard<std::mutex> lock(mu_);
     work.reserve(families_.size());
     for (const auto& f : families_) {
+      if (!only.empty() && f->name != only) continue;
       FamilySnapshot fs;
       fs.name = f->name;
       fs.help = f->help;
@@ -262,6 +264,14 @@ std::vector<FamilySnapshot> Registry::collect(int64_t now_ns, int64_t window_ns)
     out.push_back(std::move(fs));
   }
   return out;
+}
+
+double Registry::sum(const std::string& name) const {
+  double total = 0;
+  for (const FamilySnapshot& f : collect(0, 0, name)) {
+    for (const SeriesSnapshot& s : f.series) total += s.value;
+  }
+  return total;
 }
 
 const Registry::Series* Registry::find(const std::string& name, const Labels& labels) const {

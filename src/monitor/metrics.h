@@ -161,8 +161,12 @@ class Registry {
   void callback(const std::string& name, const std::string& help, MetricType type,
                 const Labels& labels, std::function<std::optional<double>()> fn);
 
-  // window_ns: the span of the histograms' windowed statistics.
-  std::vector<FamilySnapshot> collect(int64_t now_ns, int64_t window_ns) const;
+  // window_ns: the span of the histograms' windowed statistics. `only` non-empty: just that
+  // family (health checks, sums) -- the rest is skipped, including histogram sorting.
+  std::vector<FamilySnapshot> collect(int64_t now_ns, int64_t window_ns,
+                                      const std::string& only = {}) const;
+  // Sum of all series of a counter or gauge family (0 when absent).
+  double sum(const std::string& name) const;
 
   // Convenience readers (tests, health checks); nullptr/nullopt when absent.
   const Counter* find_counter(const std::string& name, const Labels& labels = {}) const;

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev
   libopenigtlink-dev
   chromium
+  libjs-chart.js
 )
 # Python packages for the independent test peers and reference checks only (never at run time).
 PIP_PACKAGES=(numpy scipy pyigtl prometheus-client playwright)

@@ -71,6 +71,11 @@ void SlicerServer::stop() {
     c->wake();
     if (c->thread.joinable()) c->thread.join();
     c->socket.close();
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counters_.disconnected;
+    std::lock_guard<std::mutex> clock(c->mu);
+    counters_.dropped += c->dropped;
+    counters_.sent += c->sent;
   }
   listener_.close();
 }

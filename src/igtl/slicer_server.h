@@ -64,7 +64,7 @@ struct ClientStats {
 struct ServerCounters {
   uint64_t accepted = 0;
   uint64_t refused = 0;             // over max_clients
-  uint64_t disconnected = 0;
+  uint64_t disconnected = 0;        // connections that ended (peer, bad bytes, or stop())
   uint64_t broadcasts = 0;
   uint64_t dropped = 0;             // sum over clients, including disconnected ones
   uint64_t sent = 0;

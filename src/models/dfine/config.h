@@ -1,0 +1,59 @@
+// File: src/models/dfine/config.h
+// Purpose: what a D-FINE checkpoint is: the variant (N, S, M, L, X), backbone (HGNetv2 B0..B6),
+// class count and every width/depth, as read off the tensor shapes of the loaded model, plus the
+// user's options (overrides that must agree with the checkpoint, resize mode, input size).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace um::dfine {
+
+enum class Variant { kAuto, kN, kS, kM, kL, kX, kCustom };
+enum class ResizeMode { kStretch, kLetterbox };
+
+const char* variant_name(Variant v);  // "n", "s", "m", "l", "x", "custom", "auto"
+// "auto|n|s|m|l|x" (case-insensitive) -> Variant, or kInvalidArgument.
+Result<Variant> parse_variant(const std::string& s);
+Result<ResizeMode> parse_resize_mode(const std::string& s);  // "stretch" | "letterbox"
+
+struct Options {
+  Variant variant = Variant::kAuto;  // an override must match what the checkpoint holds
+  int num_classes = -1;              // -1: from the checkpoint; otherwise must match it
+  ResizeMode resize = ResizeMode::kStretch;
+  int input_height = 640, input_width = 640;  // multiples of 32; anchors follow the size
+  float letterbox_fill = 0.f;  // value of the letterbox border, in [0, 1] input units
+  int num_queries = 300;
+  int encoder_heads = 8;  // AIFI heads: not recoverable from shapes; 8 in every official config
+};
+
+struct Config {
+  Variant variant = Variant::kCustom;
+  std::string backbone;  // "B0".."B6" or "custom"
+  int num_classes = 0;
+  int input_channels = 3;  // 1 for a mono checkpoint
+  bool use_lab = false;
+  std::vector<int> return_idx;   // backbone stages fed to the encoder
+  std::vector<int> feat_strides;
+  std::vector<int64_t> encoder_in_channels;
+  int64_t hidden_dim = 0;          // encoder
+  int64_t decoder_hidden_dim = 0;
+  int64_t dim_feedforward = 0;     // encoder AIFI
+  int encoder_depth = 0;           // bottlenecks per CSP layer (round(3 * depth_mult))
+  int64_t encoder_csp_channels = 0;
+  int decoder_layers = 0;
+  int decoder_heads = 0;
+  std::vector<int> num_points;
+  int reg_max = 0;
+  std::string summary() const;  // one line for logs
+};
+
+// Picks the official variant name from the backbone and level count (B0 with 2 levels is N,
+// B0 with 3 is S, B2 M, B4 L, B5 X); anything else is kCustom.
+Variant classify_variant(const std::string& backbone, size_t levels);
+// Names the HGNetv2 preset from stem widths and layers per block ("custom" if none matches).
+std::string classify_backbone(int64_t stem_mid, int64_t stem_out, int layers_per_block);
+
+}  // namespace um::dfine

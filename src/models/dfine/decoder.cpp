@@ -1,0 +1,210 @@
+// File: src/models/dfine/decoder.cpp
+// Purpose: D-FINE decoder loading and forward pass; see decoder.h.
+#include "models/dfine/decoder.h"
+
+#include <cmath>
+#include <limits>
+
+#include "core/status.h"
+
+namespace um::dfine {
+namespace {
+
+// In-place clamp, for the query position embedding (clamp(min=-10, max=10)).
+void clamp_inplace(Tensor& x, float lo, float hi) {
+  float* p = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) p[i] = std::min(std::max(p[i], lo), hi);
+}
+
+}  // namespace
+
+std::pair<Tensor, Tensor> generate_anchors(const std::vector<std::pair<int64_t, int64_t>>& shapes,
+                                           float grid_size, float eps) {
+  int64_t total = 0;
+  for (const auto& s : shapes) total += s.first * s.second;
+  Tensor anchors = Tensor::empty({1, total, 4});
+  Tensor valid = Tensor::empty({1, total, 1});
+  float* pa = anchors.data<float>();
+  float* pv = valid.data<float>();
+  int64_t k = 0;
+  for (size_t l = 0; l < shapes.size(); ++l) {
+    const int64_t h = shapes[l].first, w = shapes[l].second;
+    const float wh = grid_size * std::pow(2.f, static_cast<float>(l));
+    for (int64_t y = 0; y < h; ++y) {
+      for (int64_t x = 0; x < w; ++x, ++k) {
+        const float a[4] = {(static_cast<float>(x) + 0.5f) / static_cast<float>(w),
+                            (static_cast<float>(y) + 0.5f) / static_cast<float>(h), wh, wh};
+        bool ok = true;
+        for (float v : a) ok = ok && v > eps && v < 1.f - eps;
+        pv[k] = ok ? 1.f : 0.f;
+        for (int i = 0; i < 4; ++i) {
+          pa[k * 4 + i] = ok ? std::log(a[i] / (1.f - a[i])) : std::numeric_limits<float>::infinity();
+        }
+      }
+    }
+  }
+  return {anchors, valid};
+}
+
+Decoder Decoder::load(const io::WeightSource& w, int num_levels, int num_queries) {
+  Decoder d;
+  d.num_queries_ = num_queries;
+  const Shape es = w.shape_of("enc_output.proj.weight");
+  if (es.size() != 2 || es[0] != es[1]) {
+    throw Error(StatusCode::kInvalidArgument, "key '" + w.prefix() + "enc_output.proj.weight': "
+                                              "expected [hidden, hidden], checkpoint has " + shape_str(es));
+  }
+  const int64_t hd = es[0];
+  d.hidden_ = hd;
+  // Optional decoder input projections (D-FINE-X: encoder width != decoder width).
+  for (int l = 0; l < num_levels; ++l) {
+    const io::WeightSource pw = w.sub("input_proj." + std::to_string(l) + ".");
+    const bool has = pw.has("conv.weight");
+    d.has_input_proj_.push_back(has);
+    if (has) {
+      d.input_proj_.push_back(ConvBN::load(pw, "norm", {hd, pw.shape_of("conv.weight")[1], 1, 1}, 1, 0,
+                                           1, Act::kNone, false));
+      d.feat_channels_.push_back(d.input_proj_.back().in_channels());
+    } else {
+      d.input_proj_.emplace_back();
+      d.feat_channels_.push_back(hd);
+    }
+  }
+  d.reg_scale_ = w.get("reg_scale", {1}).data<float>()[0];
+  d.up_ = w.get("up", {1}).data<float>()[0];
+  d.enc_proj_ = Linear::load(w.sub("enc_output.proj."), hd, hd);
+  d.enc_norm_ = LayerNormW::load(w.sub("enc_output.norm."), hd);
+  d.enc_score_ = Linear::load(w.sub("enc_score_head."));
+  const int64_t nc = d.enc_score_.out_features();
+  if (d.enc_score_.in_features() != hd) {
+    throw Error(StatusCode::kInvalidArgument, "key '" + w.prefix() + "enc_score_head.weight': expected [C, " +
+                                                  std::to_string(hd) + "], checkpoint has " +
+                                                  shape_str(d.enc_score_.weight.shape()));
+  }
+  d.enc_bbox_ = Mlp::load(w.sub("enc_bbox_head."), 3, hd, hd, 4);
+  d.query_pos_ = Mlp::load(w.sub("query_pos_head."), 2, 4, 2 * hd, hd);
+  d.pre_bbox_ = Mlp::load(w.sub("pre_bbox_head."), 3, hd, hd, 4);
+
+  const io::WeightSource dw = w.sub("decoder.");
+  const int nl = count_indexed(dw, "layers.", ".norm1.weight");
+  if (nl < 1) throw Error(StatusCode::kNotFound, "missing key '" + dw.prefix() + "layers.0.norm1.weight'");
+  const Shape last = w.shape_of("dec_bbox_head.0.layers.2.weight");
+  if (last.size() != 2 || last[0] % 4 != 0 || last[0] / 4 < 4) {
+    throw Error(StatusCode::kInvalidArgument, "key '" + w.prefix() + "dec_bbox_head.0.layers.2.weight': "
+                                              "expected [4*(reg_max+1), hidden], checkpoint has " + shape_str(last));
+  }
+  d.reg_max_ = static_cast<int>(last[0] / 4 - 1);
+  for (int i = 0; i < nl; ++i) {
+    const std::string s = std::to_string(i);
+    d.dec_score_.push_back(Linear::load(w.sub("dec_score_head." + s + "."), nc, hd));
+    d.dec_bbox_.push_back(Mlp::load(w.sub("dec_bbox_head." + s + "."), 3, hd, hd, 4 * (d.reg_max_ + 1)));
+    d.lqe_.push_back(Lqe::load(dw.sub("lqe_layers." + s + "."), d.reg_max_));
+    const io::WeightSource lw = dw.sub("layers." + s + ".");
+    Layer layer;
+    layer.self_attn.in_proj_weight = lw.get("self_attn.in_proj_weight", {3 * hd, hd});
+    layer.self_attn.in_proj_bias = lw.get("self_attn.in_proj_bias", {3 * hd});
+    layer.self_attn.out_proj_weight = lw.get("self_attn.out_proj.weight", {hd, hd});
+    layer.self_attn.out_proj_bias = lw.get("self_attn.out_proj.bias", {hd});
+    layer.norm1 = LayerNormW::load(lw.sub("norm1."), hd);
+    layer.cross = DeformableAttention::load(lw.sub("cross_attn."), hd, num_levels);
+    layer.self_attn.num_heads = layer.cross.num_heads();
+    layer.gate = Linear::load(lw.sub("gateway.gate."), 2 * hd, 2 * hd);
+    layer.gate_norm = LayerNormW::load(lw.sub("gateway.norm."), hd);
+    layer.linear1 = Linear::load(lw.sub("linear1."));
+    layer.linear2 = Linear::load(lw.sub("linear2."), hd, layer.linear1.out_features());
+    layer.norm3 = LayerNormW::load(lw.sub("norm3."), hd);
+    d.layers_.push_back(std::move(layer));
+  }
+  d.project_ = weighting_function(d.reg_max_, d.up_, d.reg_scale_);
+  return d;
+}
+
+Tensor Decoder::Layer::operator()(const Tensor& target, const Tensor& ref, const Tensor& memory,
+                                  const std::vector<std::pair<int64_t, int64_t>>& shapes,
+                                  const Tensor& pos) const {
+  const Tensor qk = nn::add(target, pos);
+  Tensor t = norm1(nn::add(target, nn::multi_head_attention(qk, qk, target, self_attn)));
+  const Tensor cross_out = cross(nn::add(t, pos), ref, memory, shapes);
+  // Gate: sigmoid(Linear(cat[x1, x2])) split in two, LayerNorm(g1 * x1 + g2 * x2).
+  const Tensor g = nn::sigmoid(gate(nn::concat({t, cross_out}, 2)));
+  const int64_t e = t.size(2);
+  const auto gs = nn::split(g, {e, e}, 2);
+  t = gate_norm(nn::add(nn::mul(gs[0], t), nn::mul(gs[1], cross_out)));
+  Tensor f = linear1(t);
+  apply_activation_inplace(f, Act::kReLU);
+  return norm3(nn::add(t, linear2(f)));
+}
+
+DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
+  if (feats.size() != input_proj_.size()) {
+    throw Error(StatusCode::kInvalidArgument, "D-FINE decoder: expected " + std::to_string(input_proj_.size()) +
+                                                  " feature levels, got " + std::to_string(feats.size()));
+  }
+  // Flatten levels into memory [B, sum(HW), hidden].
+  std::vector<std::pair<int64_t, int64_t>> shapes;
+  std::vector<Tensor> flat;
+  for (size_t l = 0; l < feats.size(); ++l) {
+    const Tensor f = has_input_proj_[l] ? input_proj_[l](feats[l]) : feats[l];
+    if (f.dim() != 4 || f.size(1) != hidden_) {
+      throw Error(StatusCode::kInvalidArgument, "D-FINE decoder: level " + std::to_string(l) + " is " +
+                                                    shape_str(f.shape()) + ", expected " +
+                                                    std::to_string(hidden_) + " channels");
+    }
+    shapes.emplace_back(f.size(2), f.size(3));
+    flat.push_back(f.view({f.size(0), hidden_, f.size(2) * f.size(3)}).permute({0, 2, 1}));
+  }
+  const Tensor memory = nn::concat(flat, 1);
+  const int64_t b = memory.size(0), len = memory.size(1);
+  if (len < num_queries_) {
+    throw Error(StatusCode::kInvalidArgument, "D-FINE decoder: " + std::to_string(len) +
+                                                  " tokens are fewer than " + std::to_string(num_queries_) +
+                                                  " queries (input too small)");
+  }
+  auto [anchors, valid] = generate_anchors(shapes);
+  if (b > 1) anchors = nn::concat(std::vector<Tensor>(static_cast<size_t>(b), anchors), 0);
+
+  // Query selection on the valid-masked memory.
+  const Tensor output_memory = enc_norm_(enc_proj_(nn::mul(memory, valid)));
+  const Tensor enc_logits = enc_score_(output_memory);  // [B, L, C]
+  const int64_t nc = enc_logits.size(2);
+  Tensor max_logit = Tensor::empty({b, len});
+  for (int64_t i = 0; i < b * len; ++i) {
+    const float* row = enc_logits.data<float>() + i * nc;
+    float m = row[0];
+    for (int64_t c = 1; c < nc; ++c) m = std::max(m, row[c]);
+    max_logit.data<float>()[i] = m;
+  }
+  const Tensor topk_ind = nn::topk(max_logit, num_queries_).second;     // [B, Q]
+  const Tensor content = nn::gather_rows(output_memory, topk_ind, 1);   // [B, Q, hidden]
+  const Tensor topk_anchors = nn::gather_rows(anchors, topk_ind, 1);    // index [B, Q] on [1, L, 4]
+  const Tensor ref_unact = nn::add(enc_bbox_(content), topk_anchors);
+
+  // Decoder layers with fine-grained distribution refinement.
+  Tensor output = content;
+  Tensor output_detach, corners_prev, ref_initial;
+  Tensor ref = nn::sigmoid(ref_unact);
+  DecoderOutput out;
+  const int last = static_cast<int>(layers_.size()) - 1;
+  for (int i = 0; i <= last; ++i) {
+    Tensor pos = query_pos_(ref);
+    clamp_inplace(pos, -10.f, 10.f);
+    output = layers_[i](output, ref, memory, shapes, pos);
+    if (i == 0) {
+      ref_initial = nn::sigmoid(nn::add(pre_bbox_(output), nn::inverse_sigmoid(ref)));
+    }
+    Tensor corners = dec_bbox_[i](output_detach.defined() ? nn::add(output, output_detach) : output);
+    if (corners_prev.defined()) corners = nn::add(corners, corners_prev);
+    const Tensor inter = distance2bbox(ref_initial, integral(corners, project_), reg_scale_);
+    if (i == last) {
+      out.logits = lqe_[i](dec_score_[i](output), corners);
+      out.boxes = inter;
+      break;
+    }
+    corners_prev = corners;
+    ref = inter;
+    output_detach = output;
+  }
+  return out;
+}
+
+}  // namespace um::dfine

@@ -1,0 +1,105 @@
+// File: src/models/dfine/layers.cpp
+// Purpose: loading and running D-FINE's basic layers (see layers.h).
+#include "models/dfine/layers.h"
+
+#include <cmath>
+
+#include "core/status.h"
+
+namespace um::dfine {
+
+void apply_activation_inplace(Tensor& x, Act act, bool lab, float lab_scale, float lab_bias) {
+  float* p = x.data<float>();
+  const int64_t n = x.numel();
+  switch (act) {
+    case Act::kNone:
+      break;
+    case Act::kReLU:
+      for (int64_t i = 0; i < n; ++i) p[i] = p[i] > 0.f ? p[i] : 0.f;
+      break;
+    case Act::kSiLU:
+      for (int64_t i = 0; i < n; ++i) p[i] = p[i] / (1.f + std::exp(-p[i]));
+      break;
+    case Act::kGELU:
+      for (int64_t i = 0; i < n; ++i)
+        p[i] = 0.5f * p[i] * (1.f + std::erf(p[i] * static_cast<float>(M_SQRT1_2)));
+      break;
+  }
+  if (lab) {
+    for (int64_t i = 0; i < n; ++i) p[i] = lab_scale * p[i] + lab_bias;
+  }
+}
+
+ConvBN ConvBN::load(const io::WeightSource& w, const std::string& bn, const Shape& weight_shape,
+                    int stride, int pad, int groups, Act act, bool lab, float eps) {
+  ConvBN c;
+  const Tensor conv_w = w.get("conv.weight", weight_shape);
+  if (conv_w.dim() != 4) {
+    throw Error(StatusCode::kInvalidArgument, "key '" + w.prefix() + "conv.weight': expected a 4-D "
+                                              "conv weight, checkpoint has " + shape_str(conv_w.shape()));
+  }
+  const int64_t cout = conv_w.size(0);
+  const io::WeightSource b = w.sub(bn + ".");
+  auto [fw, fb] = nn::fold_batch_norm(conv_w, Tensor(), b.get("weight", {cout}), b.get("bias", {cout}),
+                                      b.get("running_mean", {cout}), b.get("running_var", {cout}), eps);
+  c.weight = fw;
+  c.bias = fb;
+  c.params = nn::Conv2dParams::square(stride, pad, groups);
+  c.act = act;
+  c.lab = lab;
+  if (lab) {
+    c.lab_scale = w.get("lab.scale", {1}).data<float>()[0];
+    c.lab_bias = w.get("lab.bias", {1}).data<float>()[0];
+  }
+  return c;
+}
+
+Tensor ConvBN::operator()(const Tensor& x) const {
+  Tensor y = nn::conv2d(x, weight, bias, params);
+  apply_activation_inplace(y, act, lab, lab_scale, lab_bias);
+  return y;
+}
+
+Linear Linear::load(const io::WeightSource& w, int64_t out, int64_t in) {
+  Linear l;
+  Shape ws;
+  if (out > 0 && in > 0) ws = {out, in};
+  l.weight = w.get("weight", ws);
+  if (l.weight.dim() != 2) {
+    throw Error(StatusCode::kInvalidArgument, "key '" + w.prefix() + "weight': expected a 2-D "
+                                              "linear weight, checkpoint has " + shape_str(l.weight.shape()));
+  }
+  l.bias = w.get("bias", {l.weight.size(0)});
+  return l;
+}
+
+Mlp Mlp::load(const io::WeightSource& w, int num_layers, int64_t in, int64_t hidden, int64_t out) {
+  Mlp m;
+  for (int i = 0; i < num_layers; ++i) {
+    const int64_t li = i == 0 ? in : hidden;
+    const int64_t lo = i == num_layers - 1 ? out : hidden;
+    m.layers.push_back(Linear::load(w.sub("layers." + std::to_string(i) + "."), lo, li));
+  }
+  return m;
+}
+
+Tensor Mlp::operator()(const Tensor& x) const {
+  Tensor y = x;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    y = layers[i](y);
+    if (i + 1 < layers.size()) apply_activation_inplace(y, Act::kReLU);
+  }
+  return y;
+}
+
+LayerNormW LayerNormW::load(const io::WeightSource& w, int64_t dim) {
+  return {w.get("weight", {dim}), w.get("bias", {dim})};
+}
+
+int count_indexed(const io::WeightSource& w, const std::string& prefix, const std::string& suffix) {
+  int n = 0;
+  while (w.has(prefix + std::to_string(n) + suffix)) ++n;
+  return n;
+}
+
+}  // namespace um::dfine

@@ -1,0 +1,69 @@
+// File: src/models/dfine/layers.h
+// Purpose: the small building blocks D-FINE is made of, loaded by checkpoint key with the shapes
+// they require: a convolution with its eval-mode BatchNorm folded in at load time (plus the
+// activation and HGNetv2's learnable affine), linear layers, MLP heads and LayerNorm parameters.
+// Usage:
+//   ConvBN c = ConvBN::load(w.sub("stem.stem1."), "bn", {16, 3, 3, 3}, /*stride=*/2, /*pad=*/1,
+//                           /*groups=*/1, Act::kReLU, /*lab=*/true);
+//   Tensor y = c(x);
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/weight_source.h"
+#include "nn/ops.h"
+
+namespace um::dfine {
+
+enum class Act { kNone, kReLU, kSiLU, kGELU };
+
+// Applies act (then scale * x + bias when lab) in place on a contiguous float tensor.
+void apply_activation_inplace(Tensor& x, Act act, bool lab = false, float lab_scale = 1.f,
+                              float lab_bias = 0.f);
+
+// conv (no bias) -> BatchNorm (folded) -> activation -> learnable affine (optional).
+struct ConvBN {
+  Tensor weight, bias;  // BN folded in
+  nn::Conv2dParams params;
+  Act act = Act::kNone;
+  bool lab = false;
+  float lab_scale = 1.f, lab_bias = 0.f;
+
+  // Reads "<prefix>conv.weight" (with `weight_shape`; empty = any) and "<prefix><bn>.{weight,
+  // bias,running_mean,running_var}"; with `lab`, "<prefix>lab.{scale,bias}".
+  static ConvBN load(const io::WeightSource& w, const std::string& bn, const Shape& weight_shape,
+                     int stride, int pad, int groups, Act act, bool lab, float eps = 1e-5f);
+  Tensor operator()(const Tensor& x) const;
+  int64_t out_channels() const { return weight.size(0); }
+  int64_t in_channels() const { return weight.size(1) * params.groups; }
+};
+
+struct Linear {
+  Tensor weight, bias;
+  // "<prefix>weight" [out, in] and "<prefix>bias" [out]; out/in <= 0 means "as stored".
+  static Linear load(const io::WeightSource& w, int64_t out = -1, int64_t in = -1);
+  Tensor operator()(const Tensor& x) const { return nn::linear(x, weight, bias); }
+  int64_t out_features() const { return weight.size(0); }
+  int64_t in_features() const { return weight.size(1); }
+};
+
+// D-FINE's MLP: Linear layers "<prefix>layers.i." with ReLU between them (not after the last).
+struct Mlp {
+  std::vector<Linear> layers;
+  static Mlp load(const io::WeightSource& w, int num_layers, int64_t in, int64_t hidden,
+                  int64_t out);
+  Tensor operator()(const Tensor& x) const;
+};
+
+struct LayerNormW {
+  Tensor weight, bias;
+  static LayerNormW load(const io::WeightSource& w, int64_t dim);
+  Tensor operator()(const Tensor& x) const { return nn::layer_norm(x, weight, bias, 1e-5f); }
+};
+
+// Counts consecutive "<prefix><i><suffix>" keys from i = 0.
+int count_indexed(const io::WeightSource& w, const std::string& prefix, const std::string& suffix);
+
+}  // namespace um::dfine

@@ -1,0 +1,32 @@
+// File: src/models/dfine/preprocess.h
+// Purpose: frame -> D-FINE input tensor, exactly as the fixtures' meta.json says for the default
+// (stretch) mode: 8-bit -> /255 -> bilinear resize to the input size (align_corners=False, no
+// antialias) -> gray replicated to the stem's channel count. Letterbox mode keeps the aspect
+// ratio: the frame is resized by min(W_in/W, H_in/H), centred, and the border filled; the
+// returned geometry maps boxes back to frame pixels.
+#pragma once
+
+#include "core/tensor.h"
+#include "io/image.h"
+#include "models/dfine/config.h"
+
+namespace um::dfine {
+
+struct Geometry {
+  int frame_width = 0, frame_height = 0;
+  int input_width = 0, input_height = 0;
+  ResizeMode mode = ResizeMode::kStretch;
+  float scale = 1.f;             // letterbox: input pixels per frame pixel
+  float pad_x = 0.f, pad_y = 0.f;  // letterbox: offset of the frame inside the input
+};
+
+struct Preprocessed {
+  Tensor input;  // [1, channels, input_height, input_width]
+  Geometry geometry;
+};
+
+// channels: 3 (RGB stem; gray frames are replicated) or 1 (mono stem; RGB frames -> luma).
+// Throws um::Error (kInvalidArgument / kOutOfRange) on an empty or unsupported image.
+Preprocessed preprocess(const io::Image& frame, int channels, const Options& options);
+
+}  // namespace um::dfine

@@ -32,6 +32,12 @@ DashboardServer::DashboardServer(Monitor& monitor, DashboardOptions options)
     : monitor_(monitor), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
   const int threads = options_.threads < 2 ? 2 : options_.threads;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // httplib's default also sets SO_REUSEPORT, which lets a second process listen on a port that
+  // is already serving: keep only SO_REUSEADDR (quick restart), so a taken port is an error.
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+  });
   install_routes();
 }
 
@@ -56,6 +62,8 @@ void DashboardServer::install_routes() {
     serve_asset(find_asset("/assets/" + req.matches[1].str()), res);
     res.set_header("Cache-Control", "max-age=300");
   });
+  // Browsers ask for it on every page load; answer "nothing" instead of a 404 in the console.
+  s.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   s.Get("/api/v1/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(monitor_.metrics_json(monotonic_ns()), kJson);
     no_store(res);

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "pipeline/cpu_frame_processor.h"
+
 namespace um::pipeline {
 
 Result<Backend> parse_backend(const std::string& s) {
@@ -45,8 +47,15 @@ Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOp
       return not_found("frame processor: checkpoint '" + *path + "' not found");
     }
   }
-  return unimplemented("frame processor: the model libraries (um_dfine, um_mobilesam) are not "
-                       "built yet");
+  if (opt.backend == Backend::kCuda) {
+    // The GPU frame path (models on the CUDA op backend, W maps as a kernel) is not in this
+    // build yet: say so rather than silently running on the CPU.
+    return failed_precondition("backend cuda: the CUDA frame processor is not implemented in "
+                               "this build yet; use --backend cpu");
+  }
+  auto cpu = CpuFrameProcessor::create(opt);
+  if (!cpu.ok()) return cpu.status();
+  return std::unique_ptr<FrameProcessor>(std::move(cpu).value());
 }
 
 }  // namespace um::pipeline

@@ -1,0 +1,187 @@
+// File: src/pipeline/cpu_frame_processor.cpp
+// Purpose: the CPU frame path (see cpu_frame_processor.h).
+#include "pipeline/cpu_frame_processor.h"
+
+#include <cmath>
+#include <exception>
+#include <utility>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "models/dfine/postprocess.h"
+#include "models/mobilesam/preprocess.h"
+#include "pipeline/mask_weights.h"
+#include "pipeline/quality.h"
+
+namespace um::pipeline {
+
+Result<std::unique_ptr<CpuFrameProcessor>> CpuFrameProcessor::create(const ProcessorOptions& opt) {
+  if (opt.backend != Backend::kCpu) {
+    return invalid_argument("CpuFrameProcessor: backend must be cpu");
+  }
+  if (opt.precision != Precision::kFp32) {
+    return failed_precondition(std::string("precision ") + precision_name(opt.precision) +
+                               " is only available on the CUDA backend; the CPU path is fp32");
+  }
+  UM_RETURN_IF_ERROR(validate_visibility_config(opt.config.visibility));
+  dfine::Options dopt;
+  dopt.resize = opt.detector_resize == DetectorResize::kLetterbox ? dfine::ResizeMode::kLetterbox
+                                                                  : dfine::ResizeMode::kStretch;
+  auto det = dfine::DFine::load(opt.dfine_checkpoint, dopt);
+  if (!det.ok()) return det.status().with_context("loading D-FINE '" + opt.dfine_checkpoint + "'");
+  auto sam = mobilesam::MobileSam::load(opt.sam_checkpoint);
+  if (!sam.ok()) return sam.status().with_context("loading MobileSAM '" + opt.sam_checkpoint + "'");
+  std::shared_ptr<const dfine::DFine> detector(std::move(det).value());
+  spdlog::info("frame processor: D-FINE {} ({}), MobileSAM vit_t, cpu fp32",
+               detector->config().summary(), opt.dfine_checkpoint);
+  return std::make_unique<CpuFrameProcessor>(std::move(detector), std::move(sam).value(),
+                                             opt.config);
+}
+
+CpuFrameProcessor::CpuFrameProcessor(std::shared_ptr<const dfine::DFine> detector,
+                                     std::shared_ptr<const mobilesam::MobileSam> segmenter,
+                                     ProcessorConfig config)
+    : detector_(std::move(detector)),
+      segmenter_(std::move(segmenter)),
+      predictor_(segmenter_),
+      config_(config),
+      visibility_(config.visibility) {}
+
+void CpuFrameProcessor::reset() {
+  visibility_.reset();
+  prev_mask_.clear();
+  prev_width_ = prev_height_ = 0;
+  prev_low_res_ = Tensor();
+  predictor_.reset_image();
+}
+
+std::string CpuFrameProcessor::description() const {
+  std::string d = "cpu fp32, D-FINE " + std::string(dfine::variant_name(detector_->config().variant)) +
+                  " + MobileSAM vit_t";
+  if (config_.reuse_low_res_mask) d += ", low-res mask reuse";
+  return d;
+}
+
+Result<FrameResult> CpuFrameProcessor::process(const Frame& frame) {
+  UM_RETURN_IF_ERROR(validate_frame(frame));
+  try {
+    return run(frame);
+  } catch (const Error& e) {
+    return e.status().with_context("frame " + std::to_string(frame.id));
+  } catch (const std::exception& e) {
+    return internal_error("frame " + std::to_string(frame.id) + ": " + e.what());
+  }
+}
+
+FrameResult CpuFrameProcessor::run(const Frame& frame) {
+  FrameResult r;
+  r.frame_id = frame.id;
+  r.width = frame.width;
+  r.height = frame.height;
+  StageTimings& t = r.timings;
+  t.start_ns = monotonic_ns();
+  const size_t npix = static_cast<size_t>(frame.width) * frame.height;
+  io::Image image{frame.width, frame.height, 1, frame.pixels};
+
+  // D-FINE: preprocess, forward, post-process, top-1.
+  int64_t t0 = monotonic_ns();
+  const dfine::Preprocessed pre = detector_->preprocess(image);
+  int64_t t1 = monotonic_ns();
+  t.preprocess_ns += t1 - t0;
+  const dfine::ForwardOutput out = detector_->forward(pre.input);
+  const dfine::Detections dets = dfine::postprocess(out.pred_logits, out.pred_boxes, pre.geometry);
+  const dfine::TopBox top = dfine::top1(dets, pre.geometry);
+  t0 = monotonic_ns();
+  t.detector_ns = t0 - t1;
+  r.detector_ran = true;
+  if (top.found) {
+    r.box = {top.box[0], top.box[1], top.box[2], top.box[3], top.score};
+  }
+  // A box clamped to nothing (entirely outside the frame) is no box.
+  VisibilityObservation obs{top.found && r.box.width() > 0 && r.box.height() > 0, top.score,
+                            0.0f, 0.0f};
+  r.detected = visibility_.detected(obs);
+
+  if (r.detected) {
+    // MobileSAM: preprocess + encoder, then the box prompt.
+    t0 = monotonic_ns();
+    Result<Tensor> rgb = mobilesam::frame_to_rgb(image);
+    throw_if_error(rgb.status());
+    const mobilesam::InputGeometry g = mobilesam::input_geometry(frame.height, frame.width);
+    const Tensor input = mobilesam::normalize_and_pad(mobilesam::resize_longest_side(*rgb, g));
+    t1 = monotonic_ns();
+    t.preprocess_ns += t1 - t0;
+    const Tensor embedding = segmenter_->image_encoder().forward(input);
+    throw_if_error(predictor_.set_image_embedding(embedding, frame.height, frame.width));
+    t0 = monotonic_ns();
+    t.encoder_ns = t0 - t1;
+
+    mobilesam::Prompt prompt;
+    prompt.box = mobilesam::Box{r.box.x0, r.box.y0, r.box.x1, r.box.y1};
+    if (config_.reuse_low_res_mask && prev_low_res_.defined() && prev_width_ == frame.width &&
+        prev_height_ == frame.height) {
+      prompt.mask_input = prev_low_res_;
+    }
+    Result<mobilesam::Prediction> pred = predictor_.predict(prompt);
+    throw_if_error(pred.status());
+    const Tensor masks = pred->masks.contiguous();  // bool [1, 1, H, W]
+    const bool* m = masks.data<bool>();
+    r.mask.resize(npix);
+    int64_t area = 0;
+    for (size_t i = 0; i < npix; ++i) {
+      r.mask[i] = m[i] ? 1 : 0;
+      area += r.mask[i];
+    }
+    r.mask_area = area;
+    r.mask_iou_prediction = pred->iou_predictions.contiguous().data<float>()[0];
+    r.low_res_logits = pred->low_res_logits;
+    t1 = monotonic_ns();
+    t.decoder_ns = t1 - t0;
+
+    // Weight maps.
+    r.w_in.resize(npix);
+    r.w_edge.resize(npix);
+    r.w_out.resize(npix);
+    compute_mask_weights(r.mask.data(), frame.width, frame.height, r.w_in.data(), r.w_edge.data(),
+                         r.w_out.data());
+    t0 = monotonic_ns();
+    t.weights_ns = t0 - t1;
+
+    // Quality, with the previous mask moved by the box-centre shift.
+    const float cx = 0.5f * (r.box.x0 + r.box.x1), cy = 0.5f * (r.box.y0 + r.box.y1);
+    const bool have_prev = !prev_mask_.empty() && prev_width_ == frame.width &&
+                           prev_height_ == frame.height;
+    QualityInputs qi{frame.pixels.data(), r.mask.data(),  r.w_in.data(),
+                     r.w_edge.data(),     r.w_out.data(), frame.width,
+                     frame.height,        have_prev ? prev_mask_.data() : nullptr,
+                     static_cast<int>(std::lround(cx - prev_cx_)),
+                     static_cast<int>(std::lround(cy - prev_cy_))};
+    r.quality = compute_quality(qi);
+    obs.quality = r.quality.combined;
+    obs.continuity = r.quality.continuity;
+    prev_mask_ = r.mask;
+    prev_cx_ = cx;
+    prev_cy_ = cy;
+    prev_low_res_ = r.low_res_logits;
+  } else {
+    prev_mask_.clear();
+    prev_low_res_ = Tensor();
+  }
+  prev_width_ = frame.width;
+  prev_height_ = frame.height;
+
+  const VisibilityState before = visibility_.state();
+  r.state = visibility_.update(obs);
+  r.state_changed = r.state != before;
+  if (!config_.output_weights) {
+    r.w_in.clear();
+    r.w_edge.clear();
+    r.w_out.clear();
+  }
+  t.end_ns = monotonic_ns();
+  t.quality_ns = t.end_ns - t0;
+  t.total_ns = t.end_ns - t.start_ns;
+  return r;
+}
+
+}  // namespace um::pipeline

@@ -1,0 +1,64 @@
+// File: src/pipeline/cpu_frame_processor.h
+// Purpose: the CPU implementation of FrameProcessor (frame_processor.h): the reference frame
+// path with the real models (um::dfine::DFine, um::mobilesam) in float32 on the CPU.
+//
+// Per frame (all timed into FrameResult::timings):
+//   preprocess  D-FINE input (gray/255 -> 640x640, stretch or letterbox) and, when a box is
+//               found, MobileSAM's ResizeLongestSide(1024) + normalise + pad
+//   detector    D-FINE forward + official post-processor + top-1 box clamped to the frame
+//   (score < tau_conf: no detection; MobileSAM is skipped, mask and maps stay empty)
+//   encoder     TinyViT image embedding
+//   decoder     prompt (box, plus the previous low-res logits when reuse_low_res_mask) + mask
+//               decoder + upscaling to the native frame size; mask = logits > 0
+//   weights     W_in / W_edge / W_out (mask_weights.h)
+//   quality     quality scores (quality.h), temporal stability against the previous mask
+//               (motion-compensated by the box centre shift), visibility state (visibility.h)
+// Threading: models are immutable and may be shared by several processors; one processor is
+// used by one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/dfine/dfine.h"
+#include "models/mobilesam/mobilesam.h"
+#include "models/mobilesam/predictor.h"
+#include "pipeline/frame_processor.h"
+#include "pipeline/visibility.h"
+
+namespace um::pipeline {
+
+class CpuFrameProcessor final : public FrameProcessor {
+ public:
+  // Loads both checkpoints (opt.backend must be kCpu, opt.precision kFp32).
+  static Result<std::unique_ptr<CpuFrameProcessor>> create(const ProcessorOptions& opt);
+
+  // From models loaded elsewhere (shared between processors, or built from tensors).
+  CpuFrameProcessor(std::shared_ptr<const dfine::DFine> detector,
+                    std::shared_ptr<const mobilesam::MobileSam> segmenter,
+                    ProcessorConfig config);
+
+  Result<FrameResult> process(const Frame& frame) override;
+  void reset() override;
+  std::string description() const override;
+  const ProcessorConfig& config() const override { return config_; }
+
+ private:
+  // The throwing core of process(); process() turns um::Error into a Status.
+  FrameResult run(const Frame& frame);
+
+  std::shared_ptr<const dfine::DFine> detector_;
+  std::shared_ptr<const mobilesam::MobileSam> segmenter_;
+  mobilesam::Predictor predictor_;
+  ProcessorConfig config_;
+  VisibilityMachine visibility_;
+  // Temporal state: the previous frame's mask (empty if it had none), its size and box centre,
+  // and its low-res logits for the optional mask prompt.
+  std::vector<uint8_t> prev_mask_;
+  int prev_width_ = 0, prev_height_ = 0;
+  float prev_cx_ = 0, prev_cy_ = 0;
+  Tensor prev_low_res_;
+};
+
+}  // namespace um::pipeline

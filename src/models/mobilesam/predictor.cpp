@@ -81,6 +81,7 @@ Result<Prompt> check_prompt(const Prompt& prompt, int64_t frame_w, int64_t frame
 
 Status Predictor::set_image(const io::Image& frame) {
   reset_image();
+  if (!model_) return failed_precondition("MobileSAM predictor has no model");
   UM_ASSIGN_OR_RETURN(Tensor rgb, frame_to_rgb(frame));
   try {
     const InputGeometry g = input_geometry(frame.height, frame.width);
@@ -127,6 +128,7 @@ Result<Prediction> Predictor::predict(const Prompt& prompt) const {
   if (!has_image()) {
     return failed_precondition("MobileSAM predict: no image set (call set_image first)");
   }
+  if (!model_) return failed_precondition("MobileSAM predictor has no model");
   Prediction out;
   UM_ASSIGN_OR_RETURN(const Prompt p,
                       check_prompt(prompt, geometry_.orig_w, geometry_.orig_h, &out.box_clamped));

@@ -1,0 +1,202 @@
+// Benchmarks the exact batched assignment (src/pipeline/assignment*.h) on the shapes:
+// batch 4 x 300 x T (T = 1, 10, 50: 300 D-FINE queries against T targets) and batch
+// 256 x 64 x 64. Costs are uniform [0, 1) from splitmix64, the SAME numbers that
+// bench/assignment_vs_scipy.py feeds SciPy (it runs this binary and prints both side by side).
+//   CPU/1thread   solve_assignment_batch(..., 1): the like-for-like comparison with SciPy
+//   CPU/auto      solve_assignment_batch(..., 0): threads when the batch is big enough
+//   CUDA/kernel   costs already on the device: one launch + one stream sync per iteration
+//   CUDA/e2e      solve_assignment_batch_cuda: H2D copy, launch, D2H copy, one sync
+// Median of repetitions is the figure to quote (--benchmark_report_aggregates_only=true).
+// Without a GPU the CUDA benchmarks are skipped with a loud "no CUDA device" message.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "pipeline/assignment.h"
+#ifdef UM_WITH_CUDA
+#include <cuda_runtime.h>
+
+#include "pipeline/assignment_cuda.h"
+#endif
+
+namespace {
+
+using um::pipeline::CostMatrixView;
+
+// splitmix64 -> 24-bit float in [0, 1); mirrored in bench/assignment_vs_scipy.py.
+struct SplitMix64 {
+  uint64_t s;
+  float next() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return static_cast<float>(z >> 40) * (1.0f / 16777216.0f);
+  }
+};
+
+struct Batch {
+  std::vector<std::vector<float>> costs;
+  std::vector<CostMatrixView<float>> views;
+};
+
+// Problem b of a (batch, rows, cols) case uses seed 1000 * b + rows * 7 + cols.
+Batch make_batch(int batch, int rows, int cols) {
+  Batch out;
+  out.costs.resize(batch);
+  for (int b = 0; b < batch; ++b) {
+    SplitMix64 g{static_cast<uint64_t>(1000 * b + rows * 7 + cols)};
+    out.costs[b].resize(static_cast<size_t>(rows) * cols);
+    for (auto& x : out.costs[b]) x = g.next();
+    out.views.push_back({out.costs[b].data(), rows, cols});
+  }
+  return out;
+}
+
+void set_label(benchmark::State& state, const Batch& b) {
+  double total = 0;
+  for (const auto& r : um::pipeline::solve_assignment_batch(b.views, 1)) {
+    if (r.ok()) total += r->total_cost;
+  }
+  state.SetLabel("sum of optimal totals " + std::to_string(total));
+}
+
+void BM_AssignmentCpu(benchmark::State& state) {
+  const Batch b = make_batch(state.range(0), state.range(1), state.range(2));
+  const int threads = static_cast<int>(state.range(3));
+  for (auto _ : state) {
+    auto r = um::pipeline::solve_assignment_batch(b.views, threads);
+    benchmark::DoNotOptimize(r.data());
+  }
+  set_label(state, b);
+}
+
+#ifdef UM_WITH_CUDA
+bool cuda_ready() {
+  static const bool ok = [] {
+    const bool a = um::pipeline::cuda_assignment_available();
+    if (!a) {
+      std::fprintf(stderr, "\n*** CUDA benchmarks SKIPPED: no CUDA device (cudaGetDeviceCount "
+                           "failed or returned 0) ***\n\n");
+    } else {
+      cudaDeviceProp p{};
+      cudaGetDeviceProperties(&p, 0);
+      int driver = 0;
+      cudaDriverGetVersion(&driver);
+      std::fprintf(stderr, "CUDA device: %s (sm_%d%d), driver %d\n", p.name, p.major, p.minor,
+                   driver);
+    }
+    return a;
+  }();
+  return ok;
+}
+
+void BM_AssignmentCudaKernel(benchmark::State& state) {
+  if (!cuda_ready()) {
+    state.SkipWithError("no CUDA device");
+    return;
+  }
+  const int batch = state.range(0), rows = state.range(1), cols = state.range(2);
+  const Batch b = make_batch(batch, rows, cols);
+  std::vector<float> flat;
+  std::vector<int64_t> offsets;
+  std::vector<int> rv(batch, rows), cv(batch, cols), out_offsets;
+  for (int k = 0; k < batch; ++k) {
+    offsets.push_back(static_cast<int64_t>(flat.size()));
+    out_offsets.push_back(k * rows);
+    flat.insert(flat.end(), b.costs[k].begin(), b.costs[k].end());
+  }
+  float* d_costs;
+  int64_t* d_off;
+  int *d_rows, *d_cols, *d_oo, *d_cfr, *d_status;
+  double* d_total;
+  cudaMalloc(&d_costs, flat.size() * sizeof(float));
+  cudaMalloc(&d_off, batch * sizeof(int64_t));
+  cudaMalloc(&d_rows, batch * sizeof(int));
+  cudaMalloc(&d_cols, batch * sizeof(int));
+  cudaMalloc(&d_oo, batch * sizeof(int));
+  cudaMalloc(&d_cfr, static_cast<size_t>(batch) * rows * sizeof(int));
+  cudaMalloc(&d_status, batch * sizeof(int));
+  cudaMalloc(&d_total, batch * sizeof(double));
+  cudaMemcpy(d_costs, flat.data(), flat.size() * sizeof(float), cudaMemcpyHostToDevice);
+  cudaMemcpy(d_off, offsets.data(), batch * sizeof(int64_t), cudaMemcpyHostToDevice);
+  cudaMemcpy(d_rows, rv.data(), batch * sizeof(int), cudaMemcpyHostToDevice);
+  cudaMemcpy(d_cols, cv.data(), batch * sizeof(int), cudaMemcpyHostToDevice);
+  cudaMemcpy(d_oo, out_offsets.data(), batch * sizeof(int), cudaMemcpyHostToDevice);
+  cudaStream_t stream;
+  cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+  for (auto _ : state) {
+    const cudaError_t e = assignment_solve_cuda(d_costs, d_off, d_rows, d_cols, d_oo, batch, rows,
+                                                cols, d_cfr, d_total, d_status, stream);
+    cudaStreamSynchronize(stream);
+    if (e != cudaSuccess) {
+      state.SkipWithError(cudaGetErrorString(e));
+      break;
+    }
+  }
+  std::vector<double> totals(batch);
+  cudaMemcpy(totals.data(), d_total, batch * sizeof(double), cudaMemcpyDeviceToHost);
+  double sum = 0;
+  for (double t : totals) sum += t;
+  state.SetLabel("sum of optimal totals " + std::to_string(sum));
+  cudaStreamDestroy(stream);
+  for (void* p : {static_cast<void*>(d_costs), static_cast<void*>(d_off),
+                  static_cast<void*>(d_rows), static_cast<void*>(d_cols), static_cast<void*>(d_oo),
+                  static_cast<void*>(d_cfr), static_cast<void*>(d_status),
+                  static_cast<void*>(d_total)}) {
+    cudaFree(p);
+  }
+}
+
+void BM_AssignmentCudaEndToEnd(benchmark::State& state) {
+  if (!cuda_ready()) {
+    state.SkipWithError("no CUDA device");
+    return;
+  }
+  const Batch b = make_batch(state.range(0), state.range(1), state.range(2));
+  cudaStream_t stream;
+  cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+  for (auto _ : state) {
+    auto r = um::pipeline::solve_assignment_batch_cuda(b.views, stream);
+    if (!r.empty() && !r[0].ok()) {
+      state.SkipWithError(r[0].status().to_string().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(r.data());
+  }
+  cudaStreamDestroy(stream);
+  set_label(state, b);
+}
+#endif
+
+// (batch, rows, cols): the cases.
+void shapes(benchmark::internal::Benchmark* b, bool with_threads) {
+  for (auto s : {std::vector<int64_t>{4, 300, 1}, {4, 300, 10}, {4, 300, 50}, {256, 64, 64}}) {
+    if (with_threads) {
+      b->Args({s[0], s[1], s[2], 1});
+      b->Args({s[0], s[1], s[2], 0});
+    } else {
+      b->Args({s[0], s[1], s[2]});
+    }
+  }
+  b->Unit(benchmark::kMicrosecond)->UseRealTime()->Repetitions(7)->ReportAggregatesOnly(true);
+}
+
+BENCHMARK(BM_AssignmentCpu)
+    ->ArgNames({"batch", "rows", "cols", "threads"})
+    ->Apply([](benchmark::internal::Benchmark* b) { shapes(b, true); });
+#ifdef UM_WITH_CUDA
+BENCHMARK(BM_AssignmentCudaKernel)
+    ->ArgNames({"batch", "rows", "cols"})
+    ->Apply([](benchmark::internal::Benchmark* b) { shapes(b, false); });
+BENCHMARK(BM_AssignmentCudaEndToEnd)
+    ->ArgNames({"batch", "rows", "cols"})
+    ->Apply([](benchmark::internal::Benchmark* b) { shapes(b, false); });
+#endif
+
+}  // namespace
+
+BENCHMARK_MAIN();

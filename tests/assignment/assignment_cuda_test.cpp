@@ -1,0 +1,191 @@
+// CUDA batched assignment (src/pipeline/assignment_cuda.h) == CPU solver: same statuses, same
+// optimal totals, valid assignments, on ragged batches that mix every case the CPU tests cover
+// (300x300, 300x50, 50x300, 256 problems of 64x64, integer ties, +inf, infeasible, NaN, empty).
+// Without a GPU every test SKIPS with a loud message (cudaGetDeviceCount fails or returns 0).
+#include <gtest/gtest.h>
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "pipeline/assignment.h"
+#include "pipeline/assignment_cuda.h"
+
+namespace um::pipeline {
+namespace {
+
+#define UM_REQUIRE_CUDA_DEVICE()                                                            \
+  do {                                                                                      \
+    if (!cuda_assignment_available()) {                                                     \
+      std::fprintf(stderr,                                                                  \
+                   "\n*** SKIPPED: no CUDA device (cudaGetDeviceCount failed or returned 0)" \
+                   ": the CUDA assignment was NOT tested ***\n");                            \
+      GTEST_SKIP() << "no CUDA device";                                                     \
+    }                                                                                       \
+  } while (0)
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+struct Problem {
+  std::vector<float> cost;
+  int rows = 0, cols = 0;
+};
+
+std::vector<Problem> make_batch(unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uni(0.0f, 1.0f);
+  std::uniform_int_distribution<int> ties(0, 3), dim(1, 40);
+  std::vector<Problem> out;
+  auto add = [&](int r, int c, int mode) {
+    Problem p{std::vector<float>(static_cast<size_t>(r) * c), r, c};
+    for (auto& x : p.cost) {
+      x = mode == 1 ? static_cast<float>(ties(rng)) : uni(rng);
+      if (mode == 2 && uni(rng) < 0.35f) x = kInf;
+    }
+    out.push_back(std::move(p));
+  };
+  add(300, 300, 0);
+  add(300, 50, 0);
+  add(50, 300, 0);
+  add(300, 1, 0);
+  add(0, 5, 0);
+  add(4, 0, 0);
+  add(1, 1, 0);
+  add(120, 120, 1);
+  for (int k = 0; k < 300; ++k) add(dim(rng), dim(rng), k % 3);
+  Problem nan{{1, std::numeric_limits<float>::quiet_NaN(), 2, 3}, 2, 2};
+  Problem neg{{1, 2, -kInf, 3}, 2, 2};
+  Problem infeasible{{kInf, kInf, 1, 2}, 2, 2};
+  out.push_back(nan);
+  out.push_back(neg);
+  out.push_back(infeasible);
+  return out;
+}
+
+void compare_with_cpu(const std::vector<Problem>& batch) {
+  std::vector<CostMatrixView<float>> views;
+  for (const auto& p : batch) views.push_back({p.cost.data(), p.rows, p.cols});
+  const auto gpu = solve_assignment_batch_cuda(views);
+  const auto cpu = solve_assignment_batch(views);
+  ASSERT_EQ(gpu.size(), batch.size());
+  int checked = 0;
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const Problem& p = batch[b];
+    ASSERT_EQ(gpu[b].ok(), cpu[b].ok()) << "problem " << b << " (" << p.rows << "x" << p.cols
+                                        << "): gpu " << gpu[b].status().to_string() << ", cpu "
+                                        << cpu[b].status().to_string();
+    if (!cpu[b].ok()) {
+      EXPECT_EQ(gpu[b].status().code(), cpu[b].status().code()) << "problem " << b;
+      continue;
+    }
+    const Assignment& g = *gpu[b];
+    ASSERT_EQ(g.row_ind.size(), static_cast<size_t>(std::min(p.rows, p.cols))) << "problem " << b;
+    std::set<int> cols(g.col_ind.begin(), g.col_ind.end());
+    EXPECT_EQ(cols.size(), g.col_ind.size()) << "problem " << b << ": a column is used twice";
+    EXPECT_TRUE(std::is_sorted(g.row_ind.begin(), g.row_ind.end()));
+    double s = 0;
+    for (size_t k = 0; k < g.row_ind.size(); ++k) {
+      const float v = p.cost[static_cast<size_t>(g.row_ind[k]) * p.cols + g.col_ind[k]];
+      ASSERT_TRUE(std::isfinite(v)) << "problem " << b << ": forbidden pair chosen";
+      s += v;
+    }
+    const double scale = std::max(1.0, std::abs(cpu[b]->total_cost));
+    EXPECT_NEAR(s, g.total_cost, 1e-9 * scale) << "problem " << b << ": reported total";
+    EXPECT_NEAR(g.total_cost, cpu[b]->total_cost, 1e-9 * scale)
+        << "problem " << b << " (" << p.rows << "x" << p.cols << ") is not optimal";
+    ++checked;
+  }
+  EXPECT_GT(checked, static_cast<int>(batch.size()) / 2);
+}
+
+TEST(AssignmentCuda, MixedRaggedBatchMatchesCpu) {
+  UM_REQUIRE_CUDA_DEVICE();
+  compare_with_cpu(make_batch(1));
+  compare_with_cpu(make_batch(2));
+}
+
+TEST(AssignmentCuda, BenchmarkShapesMatchCpu) {
+  UM_REQUIRE_CUDA_DEVICE();
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> uni(0.0f, 1.0f);
+  for (auto [b, r, c] : {std::tuple{4, 300, 1}, {4, 300, 10}, {4, 300, 50}, {256, 64, 64}}) {
+    std::vector<Problem> batch(b);
+    for (auto& p : batch) {
+      p.rows = r;
+      p.cols = c;
+      p.cost.resize(static_cast<size_t>(r) * c);
+      for (auto& x : p.cost) x = uni(rng);
+    }
+    compare_with_cpu(batch);
+  }
+}
+
+TEST(AssignmentCuda, EntryPointRejectsWhatDoesNotFit) {
+  UM_REQUIRE_CUDA_DEVICE();
+  int dummy = 0;
+  // 100000 columns cannot fit one block's shared memory: refused before launching.
+  EXPECT_EQ(assignment_solve_cuda(nullptr, reinterpret_cast<const int64_t*>(&dummy), &dummy,
+                                  &dummy, &dummy, 1, 100000, 100000, &dummy,
+                                  reinterpret_cast<double*>(&dummy), &dummy, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(assignment_solve_cuda(nullptr, nullptr, nullptr, nullptr, nullptr, -1, 1, 1, nullptr,
+                                  nullptr, nullptr, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(assignment_solve_cuda(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 1, 1, nullptr,
+                                  nullptr, nullptr, nullptr),
+            cudaSuccess);  // an empty batch launches nothing
+}
+
+TEST(AssignmentCuda, DeviceEntryFlagsProblemsLargerThanTheDeclaredBounds) {
+  UM_REQUIRE_CUDA_DEVICE();
+  // Problem 1 (3x3) exceeds the declared max 2x2: status kBadShape, problem 0 still solved.
+  const std::vector<float> costs = {1, 2, 3, 0, /* problem 1: */ 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  const std::vector<int64_t> offsets = {0, 4};
+  const std::vector<int> rows = {2, 3}, cols = {2, 3}, out_offsets = {0, 2};
+  float* d_costs = nullptr;
+  int64_t* d_offsets = nullptr;
+  int *d_rows = nullptr, *d_cols = nullptr, *d_out_offsets = nullptr, *d_cfr = nullptr,
+      *d_status = nullptr;
+  double* d_total = nullptr;
+  ASSERT_EQ(cudaMalloc(&d_costs, costs.size() * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d_offsets, 2 * sizeof(int64_t)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d_rows, 2 * sizeof(int)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d_cols, 2 * sizeof(int)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d_out_offsets, 2 * sizeof(int)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d_cfr, 5 * sizeof(int)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d_status, 2 * sizeof(int)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d_total, 2 * sizeof(double)), cudaSuccess);
+  cudaMemcpy(d_costs, costs.data(), costs.size() * sizeof(float), cudaMemcpyHostToDevice);
+  cudaMemcpy(d_offsets, offsets.data(), 2 * sizeof(int64_t), cudaMemcpyHostToDevice);
+  cudaMemcpy(d_rows, rows.data(), 2 * sizeof(int), cudaMemcpyHostToDevice);
+  cudaMemcpy(d_cols, cols.data(), 2 * sizeof(int), cudaMemcpyHostToDevice);
+  cudaMemcpy(d_out_offsets, out_offsets.data(), 2 * sizeof(int), cudaMemcpyHostToDevice);
+  ASSERT_EQ(assignment_solve_cuda(d_costs, d_offsets, d_rows, d_cols, d_out_offsets, 2, 2, 2,
+                                  d_cfr, d_total, d_status, nullptr),
+            cudaSuccess);
+  std::vector<int> status(2), cfr(2);
+  std::vector<double> total(2);
+  ASSERT_EQ(cudaMemcpy(status.data(), d_status, 2 * sizeof(int), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  cudaMemcpy(cfr.data(), d_cfr, 2 * sizeof(int), cudaMemcpyDeviceToHost);
+  cudaMemcpy(total.data(), d_total, 2 * sizeof(double), cudaMemcpyDeviceToHost);
+  EXPECT_EQ(status[0], static_cast<int>(AssignmentCode::kOk));
+  EXPECT_EQ(status[1], static_cast<int>(AssignmentCode::kBadShape));
+  EXPECT_EQ(cfr, (std::vector<int>{0, 1}));  // [[1,2],[3,0]]: (0,0)+(1,1) = 1 beats 2+3
+  EXPECT_EQ(total[0], 1.0);
+  for (void* p : {static_cast<void*>(d_costs), static_cast<void*>(d_offsets),
+                  static_cast<void*>(d_rows), static_cast<void*>(d_cols),
+                  static_cast<void*>(d_out_offsets), static_cast<void*>(d_cfr),
+                  static_cast<void*>(d_status), static_cast<void*>(d_total)}) {
+    cudaFree(p);
+  }
+}
+
+}  // namespace
+}  // namespace um::pipeline

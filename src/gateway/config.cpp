@@ -43,7 +43,6 @@ const std::vector<Field>& fields() {
       {"models.resize", [](GatewayConfig& c) -> Ref { return &c.models.resize; }},
       {"models.mask_prompt_reuse",
        [](GatewayConfig& c) -> Ref { return &c.models.mask_prompt_reuse; }},
-      {"models.allow_synthetic", [](GatewayConfig& c) -> Ref { return &c.models.allow_synthetic; }},
       {"thresholds.tau_conf", [](GatewayConfig& c) -> Ref { return &c.thresholds.tau_conf; }},
       {"thresholds.theta_on", [](GatewayConfig& c) -> Ref { return &c.thresholds.theta_on; }},
       {"thresholds.theta_off", [](GatewayConfig& c) -> Ref { return &c.thresholds.theta_off; }},
@@ -249,7 +248,7 @@ std::vector<std::string> config_errors(const GatewayConfig& cfg) {
   if (!cfg.slicer.outputs.bone_mask && !cfg.slicer.outputs.weights)
     e.push_back("slicer.outputs: bone_mask and weights are both off, nothing would be sent");
 
-  if (!cfg.models.allow_synthetic) {
+  {
     for (const auto& [name, path] :
          {std::pair<const char*, std::string>{"models.dfine", cfg.models.dfine},
           {"models.sam", cfg.models.sam}}) {

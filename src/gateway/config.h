@@ -7,7 +7,7 @@
 //   plus:      {host, port, device, reconnect_ms}
 //   slicer:    {port, device, label_value, outputs: {bone_mask, weights, status}}
 //   dashboard: {enabled, port}
-//   models:    {dfine, sam, precision, backend, resize, mask_prompt_reuse, allow_synthetic}
+//   models:    {dfine, sam, precision, backend, resize, mask_prompt_reuse}
 //   thresholds:{tau_conf, theta_on, theta_off, theta_cont}
 //   queues:    {rx_capacity, tx_capacity, max_frame_age_ms}
 //   record:    FILE (empty: no recording)
@@ -60,9 +60,6 @@ struct ModelConfig {
   std::string backend = "cpu";     // cpu | cuda
   std::string resize = "stretch";  // stretch | letterbox (D-FINE input resizing)
   bool mask_prompt_reuse = false;  // feed the previous low-res mask as MobileSAM's mask prompt
-  // When a checkpoint file is missing: false -> error; true -> seeded synthetic weights (demo),
-  // announced loudly in the log, dashboard and metadata.
-  bool allow_synthetic = false;
 };
 
 struct Thresholds {

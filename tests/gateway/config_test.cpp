@@ -122,11 +122,11 @@ TEST_F(ConfigTest, PortClashIsAnError) {
   EXPECT_TRUE(has_error("port clash: plus.port and slicer.port"));
 }
 
-TEST_F(ConfigTest, MissingCheckpointIsAnErrorUnlessSyntheticAllowed) {
+TEST_F(ConfigTest, MissingCheckpointIsAnError) {
   cfg_.models.sam = (dir_ / "nope.pt").string();
   EXPECT_TRUE(has_error("models.sam: checkpoint file '" + cfg_.models.sam + "' does not exist"));
-  cfg_.models.allow_synthetic = true;
-  EXPECT_FALSE(has_error("models.sam"));
+  cfg_.models.dfine = "";
+  EXPECT_TRUE(has_error("models.dfine: no checkpoint path given"));
 }
 
 TEST_F(ConfigTest, MissingConfigFileIsNotFound) {
@@ -191,7 +191,9 @@ TEST_F(ConfigTest, ShippedExampleConfigsParse) {
     const fs::path p = um::test::source_dir() / "configs" / name;
     Status s = load_config_file(p.string(), &c);
     EXPECT_TRUE(s.ok()) << name << ": " << s.to_string();
-    c.models.allow_synthetic = true;  // the files name checkpoints relative to the repo root
+    // The files name checkpoints relative to the repository root.
+    c.models.dfine = (um::test::source_dir() / c.models.dfine).string();
+    c.models.sam = (um::test::source_dir() / c.models.sam).string();
     EXPECT_TRUE(config_errors(c).empty()) << name << ": " << validate_config(c).to_string();
   }
 }

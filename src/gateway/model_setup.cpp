@@ -1,0 +1,42 @@
+// GatewayConfig -> pipeline::ProcessorOptions -> FrameProcessor.
+#include "gateway/model_setup.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/clock.h"
+#include "pipeline/model_paths.h"
+
+namespace um::gateway {
+
+void resolve_model_paths(GatewayConfig* cfg) {
+  cfg->models.dfine = pipeline::resolve_model_path(cfg->models.dfine);
+  cfg->models.sam = pipeline::resolve_model_path(cfg->models.sam);
+}
+
+Result<pipeline::ProcessorOptions> processor_options(const GatewayConfig& cfg) {
+  pipeline::ProcessorOptions o;
+  UM_ASSIGN_OR_RETURN(o.backend, pipeline::parse_backend(cfg.models.backend));
+  UM_ASSIGN_OR_RETURN(o.precision, pipeline::parse_precision(cfg.models.precision));
+  UM_ASSIGN_OR_RETURN(o.detector_resize, pipeline::parse_detector_resize(cfg.models.resize));
+  o.dfine_checkpoint = cfg.models.dfine;
+  o.sam_checkpoint = cfg.models.sam;
+  o.config.visibility.tau_conf = static_cast<float>(cfg.thresholds.tau_conf);
+  o.config.visibility.theta_on = static_cast<float>(cfg.thresholds.theta_on);
+  o.config.visibility.theta_off = static_cast<float>(cfg.thresholds.theta_off);
+  o.config.visibility.theta_cont = static_cast<float>(cfg.thresholds.theta_cont);
+  o.config.reuse_low_res_mask = cfg.models.mask_prompt_reuse;
+  o.config.output_weights = cfg.slicer.outputs.weights;
+  return o;
+}
+
+Result<std::unique_ptr<pipeline::FrameProcessor>> make_frame_processor(const GatewayConfig& cfg) {
+  UM_ASSIGN_OR_RETURN(pipeline::ProcessorOptions o, processor_options(cfg));
+  const int64_t t0 = monotonic_ns();
+  auto p = pipeline::create_frame_processor(o);
+  if (!p.ok()) return p.status().with_context("loading models");
+  spdlog::info("[models] {} ready in {:.1f} s (D-FINE '{}', MobileSAM '{}')", (*p)->description(),
+               ns_to_ms(monotonic_ns() - t0) / 1000.0, o.dfine_checkpoint, o.sam_checkpoint);
+  return p;
+}
+
+}  // namespace um::gateway

@@ -26,4 +26,11 @@ struct Checkpoint {
 // (a pickle that asks for a global or opcode outside the safe subset, named in the message).
 Result<Checkpoint> load_checkpoint(const std::string& path);
 
+// Writes tensors (CPU) as torch.save would: a zip holding a protocol-2 pickle and one storage
+// per tensor, readable by torch.load and by load_checkpoint. `layout` wraps the state dict:
+// "plain", "ema" ({'ema': {'module': sd, 'updates'}, 'last_epoch'}), or "model" / "state_dict" /
+// "model_state_dict" / "weights" / "net" ({layout: sd, 'last_epoch'}). For tests and tools.
+Status write_torch_checkpoint(const std::string& path, const TensorMap& tensors,
+                              const std::string& layout = "plain");
+
 }  // namespace um::io

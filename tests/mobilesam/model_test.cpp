@@ -8,7 +8,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "io/checkpoint.h"
 #include "io/image.h"
@@ -16,6 +21,8 @@
 #include "models/mobilesam/mobilesam.h"
 #include "models/mobilesam/predictor.h"
 #include "test_support.h"
+
+#include <unistd.h>
 
 namespace um::mobilesam {
 namespace {
@@ -205,6 +212,50 @@ TEST_F(MobileSamFixture, RepeatedPredictionsAndMaskFeedback) {
   EXPECT_EQ(c->mask_logits.shape(), a->mask_logits.shape());
   EXPECT_GT(compare(c->low_res_logits, a->low_res_logits).max_abs, 1e-3);
   EXPECT_EQ(compare(c->low_res_logits, d->low_res_logits).max_abs, 0.0);
+}
+
+// `ultramotion segment` end to end (its own encoder forward, in a subprocess): --dump writes the
+// fixture's single.* tensors, --json reports them, --mask-out writes the thresholded mask.
+TEST_F(MobileSamFixture, CliSegmentDumpsTheReferenceOutputs) {
+  if (!std::filesystem::exists(test::cli_path())) GTEST_SKIP() << "ultramotion not built";
+  const auto dir = test::fixtures_dir() / "mobilesam";
+  const auto out = std::filesystem::temp_directory_path() /
+                   ("um_mobilesam_cli_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(out);
+  const float* b = ref("box").data<float>();
+  char box[128];
+  std::snprintf(box, sizeof box, "%.9g,%.9g,%.9g,%.9g", b[0], b[1], b[2], b[3]);
+  const std::string cmd = test::cli_path().string() + " segment --checkpoint " +
+                          (dir / "checkpoint.pt").string() + " --image " +
+                          (dir / "frame.png").string() + " --box " + box + " --json --dump " +
+                          (out / "dump.safetensors").string() + " --mask-out " +
+                          (out / "mask.png").string() + " > " + (out / "out.json").string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+
+  auto dump = io::read_safetensors((out / "dump.safetensors").string());
+  ASSERT_TRUE(dump.ok()) << dump.status().to_string();
+  expect_logits_close(dump->at("mask_logits"), ref("single.mask_logits"), "cli mask_logits");
+  expect_logits_close(dump->at("iou_predictions"), ref("single.iou_predictions"), "cli iou");
+  expect_logits_close(dump->at("low_res_logits"), ref("single.low_res_logits"), "cli low_res");
+
+  std::ifstream js(out / "out.json");
+  const nlohmann::json j = nlohmann::json::parse(js);
+  ASSERT_EQ(j.at("iou_predictions").size(), 1u);
+  EXPECT_NEAR(j.at("iou_predictions")[0].get<double>(),
+              ref("single.iou_predictions").data<float>()[0], 1e-3);
+  auto mask = io::read_image((out / "mask.png").string());
+  ASSERT_TRUE(mask.ok()) << mask.status().to_string();
+  ASSERT_EQ(mask->pixels.size(), size_t(558 * 422));
+  int64_t area = 0;
+  for (uint8_t v : mask->pixels) area += v == 255;
+  EXPECT_EQ(j.at("mask_area")[0].get<int64_t>(), area);
+  const float* l = ref("single.mask_logits").data<float>();
+  int64_t flips = 0;
+  for (size_t i = 0; i < mask->pixels.size(); ++i) {
+    if (std::fabs(l[i]) > 1e-3f && (mask->pixels[i] == 255) != (l[i] > 0.f)) ++flips;
+  }
+  EXPECT_EQ(flips, 0);
+  std::filesystem::remove_all(out);
 }
 
 }  // namespace

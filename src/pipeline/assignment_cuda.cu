@@ -80,6 +80,9 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
   unsigned char* sr = smem + L.sr;
 
   if (rows < 0 || cols < 0 || rows > max_rows || cols > max_cols) {
+    if (rows > 0) {  // the caller sized col_for_row by the true rows
+      for (int r = tid; r < rows; r += nthreads) col_for_row[out_offsets[b] + r] = -1;
+    }
     if (tid == 0) {
       status_out[b] = kBadShape;
       total_out[b] = 0.0;

@@ -50,12 +50,13 @@ std::string classify_backbone(int64_t stem_mid, int64_t stem_out, int layers_per
   return "custom";
 }
 
-Variant classify_variant(const std::string& backbone, size_t levels) {
-  if (backbone == "B0") return levels == 2 ? Variant::kN : levels == 3 ? Variant::kS : Variant::kCustom;
+Variant classify_variant(const std::string& backbone, size_t levels, int64_t hidden_dim) {
+  if (backbone == "B0" && levels == 2 && hidden_dim == 128) return Variant::kN;
   if (levels != 3) return Variant::kCustom;
-  if (backbone == "B2") return Variant::kM;
-  if (backbone == "B4") return Variant::kL;
-  if (backbone == "B5") return Variant::kX;
+  if (backbone == "B0" && hidden_dim == 256) return Variant::kS;
+  if (backbone == "B2" && hidden_dim == 256) return Variant::kM;
+  if (backbone == "B4" && hidden_dim == 256) return Variant::kL;
+  if (backbone == "B5" && hidden_dim == 384) return Variant::kX;
   return Variant::kCustom;
 }
 

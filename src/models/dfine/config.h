@@ -50,9 +50,10 @@ struct Config {
   std::string summary() const;  // one line for logs
 };
 
-// Picks the official variant name from the backbone and level count (B0 with 2 levels is N,
-// B0 with 3 is S, B2 M, B4 L, B5 X); anything else is kCustom.
-Variant classify_variant(const std::string& backbone, size_t levels);
+// Picks the official variant name from the backbone, level count and encoder width (B0 with 2
+// levels and width 128 is N; with 3 levels: B0/256 S, B2/256 M, B4/256 L, B5/384 X); anything
+// else (e.g. a custom width) is kCustom.
+Variant classify_variant(const std::string& backbone, size_t levels, int64_t hidden_dim);
 // Names the HGNetv2 preset from stem widths and layers per block ("custom" if none matches).
 std::string classify_backbone(int64_t stem_mid, int64_t stem_out, int layers_per_block);
 

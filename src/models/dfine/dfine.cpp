@@ -77,7 +77,7 @@ Result<std::unique_ptr<DFine>> DFine::from_tensors(const io::TensorMap& tensors,
   Config& c = m->config_;
   c.backbone = classify_backbone(m->backbone_.stem_mid_channels(), m->backbone_.stem_out_channels(),
                                  m->backbone_.layers_per_block());
-  c.variant = classify_variant(c.backbone, m->return_idx_.size());
+  c.variant = classify_variant(c.backbone, m->return_idx_.size(), m->encoder_.hidden_dim());
   c.num_classes = static_cast<int>(m->decoder_.num_classes());
   c.input_channels = static_cast<int>(m->backbone_.in_channels());
   c.use_lab = m->backbone_.use_lab();

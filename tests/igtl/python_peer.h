@@ -1,7 +1,7 @@
 // File: tests/igtl/python_peer.h
-// Purpose: runs tests/igtl/*.py peers (pyigtl) as child processes with a hard time limit, so an
-// interop test can drive its C++ side while the Python side runs, then collect the exit code
-// and output. The interpreter is $UM_PYTHON or python3 on PATH.
+// Purpose: runs child processes (the tests/igtl/*.py pyigtl peers, the ultramotion CLI) with a
+// hard time limit, so a test can drive its C++ side while the child runs, then collect the exit
+// code and output. The Python interpreter is $UM_PYTHON or python3 on PATH.
 #pragma once
 
 #include <fcntl.h>
@@ -31,29 +31,32 @@ inline bool python_has_module(const std::string& module) {
   return std::system(cmd.c_str()) == 0;
 }
 
-class PythonPeer {
+class ChildProcess {
  public:
-  // Starts `python script args...`; stdout+stderr go to a log file read by output().
-  PythonPeer(const std::filesystem::path& script, const std::vector<std::string>& args) {
+  // Starts argv[0] (searched on PATH) with its arguments; stdout+stderr go to a log file read
+  // by output().
+  explicit ChildProcess(std::vector<std::string> argv_s) {
     log_ = std::filesystem::temp_directory_path() /
-           ("um_pyigtl_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++) + ".log");
+           ("um_igtl_child_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++) +
+            ".log");
+    // Everything the child needs is prepared before fork(): other test threads may hold the
+    // allocator lock at that moment, so the child must not allocate.
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string log_path = log_.string();
     pid_ = ::fork();
     if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd >= 0) {
         ::dup2(fd, 1);
         ::dup2(fd, 2);
       }
-      std::vector<std::string> argv_s = {python_exe(), "-u", script.string()};
-      argv_s.insert(argv_s.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (auto& a : argv_s) argv.push_back(a.data());
-      argv.push_back(nullptr);
       ::execvp(argv[0], argv.data());
       ::_exit(127);
     }
   }
-  ~PythonPeer() {
+  ~ChildProcess() {
     if (pid_ > 0 && !done_) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
@@ -95,6 +98,21 @@ class PythonPeer {
   pid_t pid_ = -1;
   bool done_ = false;
   std::filesystem::path log_;
+};
+
+// `python -u script args...`
+class PythonPeer : public ChildProcess {
+ public:
+  PythonPeer(const std::filesystem::path& script, const std::vector<std::string>& args)
+      : ChildProcess(make_argv(script, args)) {}
+
+ private:
+  static std::vector<std::string> make_argv(const std::filesystem::path& script,
+                                            const std::vector<std::string>& args) {
+    std::vector<std::string> v = {python_exe(), "-u", script.string()};
+    v.insert(v.end(), args.begin(), args.end());
+    return v;
+  }
 };
 
 }  // namespace um::igtl::test

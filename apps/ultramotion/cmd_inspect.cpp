@@ -28,12 +28,12 @@ void run_inspect(const InspectOptions& opt) {
   for (const auto& [key, t] : ckpt.tensors) total += t.numel();
 
   if (opt.json) {
-    nlohmann::json out;
+    nlohmann::ordered_json out;
     out["path"] = opt.path;
     out["layout"] = ckpt.layout;
     out["num_tensors"] = ckpt.tensors.size();
     out["total_parameters"] = total;
-    nlohmann::json list = nlohmann::json::array();
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const auto& [key, t] : ckpt.tensors) {
       list.push_back({{"key", key}, {"dtype", um::dtype_name(t.dtype())}, {"shape", t.shape()}});
     }

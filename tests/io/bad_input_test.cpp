@@ -4,11 +4,19 @@
 #include <gtest/gtest.h>
 #include <turbojpeg.h>
 
+#include <sys/wait.h>
+#include <zip.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <cstring>
+#include <utility>
 
 #include "io/checkpoint.h"
 #include "io/image.h"
 #include "io/safetensors.h"
+#include "io/weight_source.h"
 #include "io_test_util.h"
 #include "test_support.h"
 
@@ -142,6 +150,330 @@ TEST(BadSafetensors, HeaderAndOffsetsAreValidated) {
   big[0] = 0xFF;
   test::write_bytes(p, big);
   EXPECT_TRUE(fails_with(read_safetensors(p).status(), StatusCode::kDataLoss, "JSON header"));
+}
+
+// ---- torch checkpoints ----
+
+// A pickle assembled opcode by opcode (so each test states exactly what the file holds).
+struct Pk {
+  std::string b = std::string("\x80\x02", 2);
+  Pk& op(char c) { b.push_back(c); return *this; }
+  Pk& raw(const std::string& s) { b += s; return *this; }
+  Pk& str(const std::string& s) {
+    b.push_back('X');
+    const uint32_t n = static_cast<uint32_t>(s.size());
+    b.append(reinterpret_cast<const char*>(&n), 4);
+    b += s;
+    return *this;
+  }
+  Pk& num(int32_t v) {
+    b.push_back('J');
+    b.append(reinterpret_cast<const char*>(&v), 4);
+    return *this;
+  }
+  Pk& ints(std::initializer_list<int32_t> v) {
+    op('(');
+    for (int32_t x : v) num(x);
+    return op('t');
+  }
+  // _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), offset, size, stride, ...)
+  Pk& tensor(const std::string& key, int32_t numel, int32_t offset,
+             std::initializer_list<int32_t> size, std::initializer_list<int32_t> stride) {
+    raw("ctorch._utils\n_rebuild_tensor_v2\n").op('(').op('(');
+    str("storage").raw("ctorch\nFloatStorage\n").str(key).str("cpu").num(numel).op('t').op('Q');
+    num(offset).ints(size).ints(stride).op('\x89').op('}').op('t').op('R');
+    return *this;
+  }
+  std::vector<uint8_t> bytes() const { return std::vector<uint8_t>(b.begin(), b.end()); }
+};
+
+// Writes a zip with the given entries (name -> bytes), stored uncompressed like torch does.
+void write_zip(const std::string& path,
+               const std::vector<std::pair<std::string, std::vector<uint8_t>>>& entries) {
+  int err = 0;
+  zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+  ASSERT_NE(z, nullptr);
+  for (const auto& [name, data] : entries) {
+    zip_source_t* src = zip_source_buffer(z, data.data(), data.size(), 0);
+    ASSERT_NE(src, nullptr);
+    const zip_int64_t idx = zip_file_add(z, name.c_str(), src, ZIP_FL_OVERWRITE);
+    ASSERT_GE(idx, 0);
+    zip_set_file_compression(z, static_cast<zip_uint64_t>(idx), ZIP_CM_STORE, 0);
+  }
+  ASSERT_EQ(zip_close(z), 0);
+}
+
+std::vector<uint8_t> floats(std::initializer_list<float> v) {
+  std::vector<uint8_t> out(v.size() * 4);
+  std::memcpy(out.data(), std::data(v), out.size());
+  return out;
+}
+
+// One-tensor state dict {'w': tensor} around the given pickle tensor expression.
+void write_pickle_ckpt(const std::string& path, const Pk& pk,
+                       std::vector<uint8_t> storage0 = floats({1, 2, 3, 4})) {
+  write_zip(path, {{"archive/data.pkl", pk.bytes()},
+                   {"archive/data/0", std::move(storage0)},
+                   {"archive/version", {'3', '\n'}}});
+}
+
+Status load_status(const std::string& path) { return load_checkpoint(path).status(); }
+
+TEST(BadCheckpoint, HandBuiltPickleLoads) {
+  // The builder itself is right: a well-formed one-tensor checkpoint loads, with a strided view.
+  test::TempDir dir;
+  Pk pk;
+  pk.op('}').op('(').str("w").tensor("0", 4, 1, {3}, {1}).op('u').op('.');
+  write_pickle_ckpt(dir.file("ok.pth"), pk);
+  Result<Checkpoint> r = load_checkpoint(dir.file("ok.pth"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->layout, "plain");
+  const Tensor& w = r->tensors.at("w");
+  EXPECT_EQ(w.shape(), (Shape{3}));
+  EXPECT_EQ(w.data<float>()[0], 2.0f);  // offset 1
+  Pk t;
+  t.op('}').op('(').str("w").tensor("0", 4, 0, {2, 2}, {1, 2}).op('u').op('.');  // transposed
+  write_pickle_ckpt(dir.file("t.pth"), t);
+  Result<Checkpoint> tr = load_checkpoint(dir.file("t.pth"));
+  ASSERT_TRUE(tr.ok()) << tr.status().to_string();
+  EXPECT_EQ(tr->tensors.at("w").data<float>()[1], 3.0f);  // [0][1] = storage[2]
+}
+
+TEST(BadCheckpoint, MissingEmptyAndGarbageFiles) {
+  test::TempDir dir;
+  EXPECT_TRUE(fails_with(load_status(dir.file("none.pth")), StatusCode::kNotFound, "none.pth"));
+  test::write_text(dir.file("empty.pth"), "");
+  EXPECT_TRUE(fails_with(load_status(dir.file("empty.pth")), StatusCode::kDataLoss, "too short"));
+  test::write_text(dir.file("garbage.pth"), "definitely not a checkpoint");
+  EXPECT_TRUE(fails_with(load_status(dir.file("garbage.pth")), StatusCode::kInvalidArgument,
+                         "neither a torch.save zip archive nor a safetensors file"));
+  test::write_bytes(dir.file("legacy.pth"), {0x80, 0x02, 0x8a, 0x0a});
+  EXPECT_TRUE(fails_with(load_status(dir.file("legacy.pth")), StatusCode::kInvalidArgument,
+                         "legacy"));
+}
+
+TEST(BadCheckpoint, TruncatedZipIsDataLoss) {
+  test::TempDir dir;
+  TensorMap sd;
+  sd["w"] = Tensor::from_vector(std::vector<float>(256, 1.5f), {16, 16});
+  ASSERT_TRUE(write_torch_checkpoint(dir.file("good.pth"), sd, "model").ok());
+  const std::vector<uint8_t> good = test::read_bytes(dir.file("good.pth"));
+  for (size_t keep : {size_t{30}, good.size() / 2, good.size() - 10}) {
+    SCOPED_TRACE(keep);
+    test::write_bytes(dir.file("cut.pth"),
+                      std::vector<uint8_t>(good.begin(), good.begin() + static_cast<long>(keep)));
+    EXPECT_TRUE(fails_with(load_status(dir.file("cut.pth")), StatusCode::kDataLoss,
+                           "not a readable zip archive"));
+  }
+}
+
+TEST(BadCheckpoint, CorruptStorageBytesFailTheCrc) {
+  test::TempDir dir;
+  TensorMap sd;
+  sd["w"] = Tensor::from_vector(std::vector<float>(256, 1.5f), {16, 16});
+  ASSERT_TRUE(write_torch_checkpoint(dir.file("good.pth"), sd).ok());
+  std::vector<uint8_t> bytes = test::read_bytes(dir.file("good.pth"));
+  // The storage's 1024 bytes of 1.5f (00 00 c0 3f): flip one inside it.
+  const uint8_t pattern[] = {0x00, 0x00, 0xc0, 0x3f, 0x00, 0x00, 0xc0, 0x3f};
+  auto it = std::search(bytes.begin(), bytes.end(), std::begin(pattern), std::end(pattern));
+  ASSERT_NE(it, bytes.end());
+  it[100] ^= 0x40;
+  test::write_bytes(dir.file("crc.pth"), bytes);
+  const Status s = load_status(dir.file("crc.pth"));
+  EXPECT_TRUE(fails_with(s, StatusCode::kDataLoss, "CRC"));
+}
+
+TEST(BadCheckpoint, CorruptedDataPklIsDataLoss) {
+  test::TempDir dir;
+  Pk pk;
+  pk.op('}').op('(').str("w").tensor("0", 4, 0, {4}, {1}).op('u').op('.');
+  const std::string full = pk.b;
+  // Cut short: no STOP.
+  Pk cut;
+  cut.b = full.substr(0, full.size() / 2);
+  write_pickle_ckpt(dir.file("cut.pth"), cut);
+  EXPECT_TRUE(fails_with(load_status(dir.file("cut.pth")), StatusCode::kDataLoss, "data.pkl"));
+  // Stack underflow and an undefined memo entry.
+  write_pickle_ckpt(dir.file("under.pth"), Pk().op('s').op('.'));
+  EXPECT_TRUE(fails_with(load_status(dir.file("under.pth")), StatusCode::kDataLoss,
+                         "stack underflow"));
+  write_pickle_ckpt(dir.file("memo.pth"), Pk().raw("h\x05").op('.'));
+  EXPECT_TRUE(fails_with(load_status(dir.file("memo.pth")), StatusCode::kDataLoss,
+                         "memo entry 5 is undefined"));
+  // A string whose length runs past the end.
+  write_pickle_ckpt(dir.file("len.pth"), Pk().raw(std::string("X\xff\xff\x00\x00ab", 7)));
+  EXPECT_TRUE(fails_with(load_status(dir.file("len.pth")), StatusCode::kDataLoss, "truncated"));
+  // Every single-byte corruption of a valid pickle: an error or a valid parse, never a crash.
+  int errors = 0;
+  for (size_t i = 2; i < full.size(); ++i) {
+    Pk bad;
+    bad.b = full;
+    bad.b[i] = static_cast<char>(bad.b[i] ^ 0x5a);
+    write_pickle_ckpt(dir.file("flip.pth"), bad);
+    const Status s = load_status(dir.file("flip.pth"));
+    if (!s.ok()) {
+      ++errors;
+      EXPECT_FALSE(s.message().empty());
+    }
+  }
+  EXPECT_GT(errors, static_cast<int>(full.size()) / 2);
+}
+
+TEST(BadCheckpoint, ForbiddenGlobalsAreRefusedNotExecuted) {
+  test::TempDir dir;
+  // GLOBAL 'os\nsystem', then ('touch PWNED',) REDUCE: the classic malicious pickle.
+  const std::string marker = dir.file("PWNED");
+  write_pickle_ckpt(dir.file("os.pth"),
+                    Pk().raw("cos\nsystem\n").str("touch " + marker).raw("\x85R").op('.'));
+  EXPECT_TRUE(fails_with(load_status(dir.file("os.pth")), StatusCode::kInvalidArgument,
+                         "global 'os.system'"));
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  // STACK_GLOBAL builtins.eval (protocol 4 form).
+  Pk ev;
+  ev.b = std::string("\x80\x04", 2);
+  ev.raw(std::string("\x8c\x08" "builtins" "\x8c\x04" "eval" "\x93", 17)).op('.');
+  write_pickle_ckpt(dir.file("eval.pth"), ev);
+  EXPECT_TRUE(fails_with(load_status(dir.file("eval.pth")), StatusCode::kInvalidArgument,
+                         "global 'builtins.eval'"));
+  // INST / OBJ (class instantiation by name) are outside the subset even for harmless names.
+  write_pickle_ckpt(dir.file("inst.pth"), Pk().op('(').raw("iposix\nsystem\n").op('.'));
+  EXPECT_TRUE(fails_with(load_status(dir.file("inst.pth")), StatusCode::kInvalidArgument,
+                         "opcode INST"));
+  // An allowed class used where only data may appear: a storage class cannot be called.
+  write_pickle_ckpt(dir.file("call.pth"), Pk().raw("ctorch\nFloatStorage\n").op(')').op('R').op('.'));
+  EXPECT_TRUE(fails_with(load_status(dir.file("call.pth")), StatusCode::kInvalidArgument,
+                         "cannot be called"));
+}
+
+TEST(BadCheckpoint, UnknownOpcodeIsRefused) {
+  test::TempDir dir;
+  write_pickle_ckpt(dir.file("op.pth"), Pk().op('\xff').op('.'));
+  EXPECT_TRUE(fails_with(load_status(dir.file("op.pth")), StatusCode::kInvalidArgument,
+                         "unknown pickle opcode 0xff"));
+  write_pickle_ckpt(dir.file("ext.pth"), Pk().raw("\x82\x01").op('.'));
+  EXPECT_TRUE(fails_with(load_status(dir.file("ext.pth")), StatusCode::kInvalidArgument,
+                         "opcode EXT1"));
+}
+
+TEST(BadCheckpoint, StorageShorterThanClaimedIsDataLoss) {
+  test::TempDir dir;
+  Pk pk;
+  pk.op('}').op('(').str("w").tensor("0", 100, 0, {100}, {1}).op('u').op('.');
+  write_pickle_ckpt(dir.file("short.pth"), pk, floats({1, 2}));
+  EXPECT_TRUE(fails_with(load_status(dir.file("short.pth")), StatusCode::kDataLoss,
+                         "holds 8 bytes but the pickle describes 100 float32 elements"));
+  // A view reaching past its storage, and a storage entry that is absent.
+  Pk view;
+  view.op('}').op('(').str("w").tensor("0", 4, 2, {3}, {1}).op('u').op('.');
+  write_pickle_ckpt(dir.file("view.pth"), view);
+  EXPECT_TRUE(fails_with(load_status(dir.file("view.pth")), StatusCode::kDataLoss,
+                         "does not fit its storage"));
+  Pk missing;
+  missing.op('}').op('(').str("w").tensor("7", 4, 0, {4}, {1}).op('u').op('.');
+  write_pickle_ckpt(dir.file("missing.pth"), missing);
+  EXPECT_TRUE(fails_with(load_status(dir.file("missing.pth")), StatusCode::kDataLoss,
+                         "no storage entry 'archive/data/7'"));
+}
+
+TEST(BadCheckpoint, ArchiveLevelProblems) {
+  test::TempDir dir;
+  write_zip(dir.file("nopkl.pth"), {{"archive/data/0", floats({1})}});
+  EXPECT_TRUE(fails_with(load_status(dir.file("nopkl.pth")), StatusCode::kDataLoss, "no data.pkl"));
+  write_zip(dir.file("script.pt"), {{"m/data.pkl", Pk().op('N').op('.').bytes()},
+                                    {"m/constants.pkl", Pk().op('N').op('.').bytes()}});
+  EXPECT_TRUE(fails_with(load_status(dir.file("script.pt")), StatusCode::kInvalidArgument,
+                         "TorchScript"));
+  write_zip(dir.file("big.pth"), {{"a/data.pkl", Pk().op('N').op('.').bytes()},
+                                  {"a/byteorder", {'b', 'i', 'g'}}});
+  EXPECT_TRUE(fails_with(load_status(dir.file("big.pth")), StatusCode::kInvalidArgument,
+                         "little-endian"));
+  write_pickle_ckpt(dir.file("nosd.pth"), Pk().op('}').op('(').str("epoch").num(3).op('u').op('.'));
+  EXPECT_TRUE(fails_with(load_status(dir.file("nosd.pth")), StatusCode::kInvalidArgument,
+                         "no state dict found (top level is keys 'epoch'"));
+}
+
+TEST(BadCheckpoint, DeepNestingAndCyclesDoNotCrash) {
+  test::TempDir dir;
+  // 200000 nested lists: parsed and freed without recursion.
+  Pk deep;
+  for (int i = 0; i < 200000; ++i) deep.op(']');
+  for (int i = 0; i < 199999; ++i) deep.op('a');
+  deep.op('.');
+  write_pickle_ckpt(dir.file("deep.pth"), deep);
+  EXPECT_TRUE(fails_with(load_status(dir.file("deep.pth")), StatusCode::kInvalidArgument,
+                         "no state dict"));
+  // A list that contains itself (through the memo).
+  write_pickle_ckpt(dir.file("cycle.pth"), Pk().raw("]q\x00h\x00").op('a').op('.'));
+  EXPECT_TRUE(fails_with(load_status(dir.file("cycle.pth")), StatusCode::kInvalidArgument,
+                         "no state dict"));
+}
+
+TEST(BadCheckpoint, MissingAndMisshapenTensorsThroughWeightSource) {
+  test::TempDir dir;
+  TensorMap sd;
+  sd["backbone.conv.weight"] = Tensor::zeros({16, 3, 3, 3}).to(DType::kF16);
+  ASSERT_TRUE(write_torch_checkpoint(dir.file("w.pth"), sd, "ema").ok());
+  Result<Checkpoint> r = load_checkpoint(dir.file("w.pth"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  WeightSource w(r->tensors, "backbone.");
+  try {
+    (void)w.get("conv.bias", {16});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(fails_with(e.status(), StatusCode::kNotFound, "missing key 'backbone.conv.bias'"));
+  }
+  try {
+    (void)w.get("conv.weight", {32, 3, 3, 3});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(fails_with(e.status(), StatusCode::kInvalidArgument,
+                           "key 'backbone.conv.weight': expected shape [32, 3, 3, 3] but "
+                           "checkpoint has [16, 3, 3, 3]"));
+  }
+}
+
+// ---- the CLI ----
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+CliRun run_cli(const std::string& args, const test::TempDir& dir) {
+  const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
+  const std::string cmd = "'" + test::cli_path().string() + "' " + args + " >'" + out + "' 2>'" +
+                          err + "'";
+  const int rc = std::system(cmd.c_str());
+  CliRun r;
+  r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  const auto o = test::read_bytes(out), e = test::read_bytes(err);
+  r.out.assign(o.begin(), o.end());
+  r.err.assign(e.begin(), e.end());
+  return r;
+}
+
+TEST(InspectCheckpointCli, BadFileGivesOneErrorLineAndNonZeroExit) {
+  ASSERT_TRUE(std::filesystem::exists(test::cli_path())) << test::cli_path();
+  test::TempDir dir;
+  TensorMap sd;
+  sd["w"] = Tensor::from_vector(std::vector<float>(64, 1.0f), {8, 8});
+  ASSERT_TRUE(write_torch_checkpoint(dir.file("good.pth"), sd).ok());
+  const auto good = test::read_bytes(dir.file("good.pth"));
+  test::write_bytes(dir.file("cut.pth"),
+                    std::vector<uint8_t>(good.begin(), good.begin() + static_cast<long>(good.size() / 2)));
+  write_pickle_ckpt(dir.file("os.pth"), Pk().raw("cos\nsystem\n").op('.'));
+  for (const char* name : {"cut.pth", "os.pth", "absent.pth"}) {
+    SCOPED_TRACE(name);
+    CliRun r = run_cli("inspect-checkpoint '" + dir.file(name) + "'", dir);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(name), std::string::npos) << r.err;
+  }
+  CliRun ok = run_cli("inspect-checkpoint --json '" + dir.file("good.pth") + "'", dir);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("\"layout\": \"plain\""), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("\"total_parameters\": 64"), std::string::npos) << ok.out;
 }
 
 }  // namespace

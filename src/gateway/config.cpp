@@ -3,6 +3,7 @@
 // disagree about which keys exist.
 #include "gateway/config.h"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -139,10 +140,11 @@ Status errors_to_status(const std::string& source, const std::vector<std::string
   return invalid_argument(msg);
 }
 
+// 0 means "any free port" (tests, several gateways on one machine).
 void check_port(const char* name, int port, std::vector<std::string>* errors) {
-  if (port < 1 || port > 65535)
+  if (port < 0 || port > 65535)
     errors->push_back(std::string(name) + ": port " + std::to_string(port) +
-                      " is out of range 1..65535");
+                      " is out of range 0..65535 (0 = any free port)");
 }
 
 void check_unit(const char* name, double v, std::vector<std::string>* errors) {
@@ -233,7 +235,7 @@ std::vector<std::string> config_errors(const GatewayConfig& cfg) {
                      {"dashboard.port", cfg.dashboard.port, cfg.dashboard.enabled}};
   for (size_t i = 0; i < 3; ++i)
     for (size_t j = i + 1; j < 3; ++j)
-      if (ports[i].used && ports[j].used && ports[i].port == ports[j].port)
+      if (ports[i].used && ports[j].used && ports[i].port == ports[j].port && ports[i].port != 0)
         e.push_back(std::string("port clash: ") + ports[i].name + " and " + ports[j].name +
                     " are both " + std::to_string(ports[i].port));
 
@@ -320,6 +322,17 @@ std::string config_to_yaml(const GatewayConfig& cfg) {
   YAML::Emitter out;
   out << root;
   return std::string(out.c_str()) + "\n";
+}
+
+std::string config_to_json(const GatewayConfig& cfg) {
+  GatewayConfig copy = cfg;
+  nlohmann::json root = nlohmann::json::object();
+  for (const Field& f : fields()) {
+    std::string pointer = "/";
+    for (char ch : std::string(f.path)) pointer += ch == '.' ? '/' : ch;
+    std::visit([&](auto* p) { root[nlohmann::json::json_pointer(pointer)] = *p; }, f.ref(copy));
+  }
+  return root.dump(2);
 }
 
 }  // namespace um::gateway

@@ -75,6 +75,7 @@ struct QueueConfig {
   int max_frame_age_ms = 500;
 };
 
+// Ports: 0 means "any free port" (the bound port is reported at start; tests use it).
 struct GatewayConfig {
   PlusConfig plus;
   SlicerConfig slicer;
@@ -101,7 +102,8 @@ std::vector<std::string> config_errors(const GatewayConfig& cfg);
 // kInvalidArgument listing config_errors() one per line, or OK.
 Status validate_config(const GatewayConfig& cfg);
 
-// The config as YAML (what is in force; shown by the dashboard and logged at start).
+// The config as YAML (logged at start) and as JSON (the dashboard's "config in force").
 std::string config_to_yaml(const GatewayConfig& cfg);
+std::string config_to_json(const GatewayConfig& cfg);
 
 }  // namespace um::gateway

@@ -145,7 +145,7 @@ TEST_F(ConfigTest, BadRangesAreEachReportedTogether) {
   cfg_.record = (dir_ / "no_such_dir" / "r.umrec").string();
   const auto errors = config_errors(cfg_);
   EXPECT_EQ(errors.size(), 8u);
-  EXPECT_TRUE(has_error("plus.port: port 70000 is out of range 1..65535"));
+  EXPECT_TRUE(has_error("plus.port: port 70000 is out of range 0..65535"));
   EXPECT_TRUE(has_error("slicer.label_value: 7 must be 1 or 255"));
   EXPECT_TRUE(has_error("thresholds.tau_conf"));
   EXPECT_TRUE(has_error("theta_off (0.650000) must be below theta_on"));

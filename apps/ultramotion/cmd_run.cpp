@@ -1,0 +1,66 @@
+// File: apps/ultramotion/cmd_run.cpp
+// Purpose: `ultramotion run --config FILE.yaml [overrides]`: the gateway (PLUS in, Slicer out)
+// with its dashboard, until SIGINT/SIGTERM. Every config error is reported at once, one line
+// each; exit code 2 for a bad configuration, 1 for a runtime failure.
+//   ultramotion run --config configs/default.yaml --plus-host 10.0.0.7 --set queues.tx_capacity=16
+#include <cstdio>
+#include <string>
+
+#include "command_registry.h"
+#include "gateway/cli_options.h"
+#include "gateway/model_setup.h"
+#include "gateway/session.h"
+#include "gateway/shutdown_signal.h"
+
+namespace um::cli {
+namespace {
+
+struct RunArgs {
+  std::string config;
+  gateway::ConfigOverrides overrides;
+};
+
+void run_gateway(const RunArgs& a) {
+  gateway::GatewayConfig cfg;
+  if (!a.config.empty()) {
+    Status s = gateway::load_config_file(a.config, &cfg);
+    if (!s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.message().c_str());
+      throw CommandFailed(2);
+    }
+  }
+  Status s = gateway::apply_config_overrides(a.overrides, &cfg);
+  if (s.ok()) {
+    gateway::resolve_model_paths(&cfg);
+    s = gateway::validate_config(cfg);
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    throw CommandFailed(2);
+  }
+  gateway::install_shutdown_handlers();
+  gateway::SessionOptions so;
+  so.config = cfg;
+  gateway::Session session(std::move(so));
+  throw_if_error(session.start());
+  std::printf("%s", session.where_to_look().c_str());
+  std::fflush(stdout);
+  while (!gateway::wait_for_shutdown(std::chrono::milliseconds(500))) {
+  }
+  spdlog::info("[run] signal {} received: shutting down", gateway::shutdown_signal_number());
+  session.stop();
+  if (auto e = session.first_error()) std::rethrow_exception(e);
+}
+
+void register_run(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run the gateway: PlusServer -> D-FINE + MobileSAM -> 3D Slicer, with dashboard");
+  cmd->add_option("--config", args->config, "YAML config (configs/default.yaml documents keys)");
+  gateway::add_config_overrides(cmd, args->overrides);
+  cmd->callback([args] { run_gateway(*args); });
+}
+
+}  // namespace
+UM_REGISTER_COMMAND(register_run);
+}  // namespace um::cli

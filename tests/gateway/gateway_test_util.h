@@ -1,0 +1,178 @@
+// File: tests/gateway/gateway_test_util.h
+// Purpose: what the gateway's loopback tests share: a temp folder with the fixture checkpoints
+// copied in (so nothing writes next to ../shared), a child process that can be signalled
+// (SIGINT/SIGTERM tests), a minimal OpenIGTLink reading client built on src/igtl, and a
+// wait-for-condition helper with a deadline (tests wait on conditions, never on fixed sleeps).
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "igtl/socket.h"
+#include "igtl/stream_reader.h"
+#include "test_support.h"
+
+namespace um::gateway::test {
+
+namespace fs = std::filesystem;
+
+// Polls `cond` every 20 ms until true or `timeout` passes; returns the last value.
+inline bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+// A fresh temp folder, removed at destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag) {
+    path_ = fs::temp_directory_path() / ("um_gw_" + tag + "_" + std::to_string(::getpid()));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// The fixture checkpoints (D-FINE-S, MobileSAM) as the e2e tests use them.
+inline fs::path fixture_dfine() { return um::test::fixtures_dir() / "dfine_s" / "checkpoint.pth"; }
+inline fs::path fixture_sam() { return um::test::fixtures_dir() / "mobilesam" / "checkpoint.pt"; }
+
+inline std::string python_exe() {
+  const char* env = std::getenv("UM_PYTHON");
+  return env && *env ? env : "python3";
+}
+inline bool python_has_module(const std::string& module) {
+  const std::string cmd = python_exe() + " -c 'import " + module + "' >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+// A child process whose stdout+stderr go to a log file; can be signalled.
+class Child {
+ public:
+  explicit Child(std::vector<std::string> argv_s, const fs::path& log) : log_(log) {
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string log_path = log_.string();  // prepared before fork: the child must not
+                                                 // allocate (other threads may hold the lock)
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      ::execvp(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+  ~Child() {
+    if (pid_ > 0 && !done_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  void signal(int sig) {
+    if (pid_ > 0 && !done_) ::kill(pid_, sig);
+  }
+  bool running() {
+    if (done_) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      done_ = true;
+      code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return false;
+    }
+    return true;
+  }
+  // Exit code (128 + signal if killed by one), or -1 after killing it at the timeout.
+  int wait(std::chrono::milliseconds timeout) {
+    if (wait_until([&] { return !running(); }, timeout)) return code_;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    done_ = true;
+    return -1;
+  }
+  std::string output() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool done_ = false;
+  int code_ = -1;
+  fs::path log_;
+};
+
+// A Slicer-side client on src/igtl: connects, optionally reads, and counts messages by device.
+class IgtlReader {
+ public:
+  Status connect(uint16_t port) {
+    auto s = igtl::Socket::connect("127.0.0.1", port, 2000);
+    if (!s.ok()) return s.status();
+    socket_ = std::move(s).value();
+    return Status::Ok();
+  }
+  // Reads for up to `ms`, collecting messages.
+  void pump(int ms) {
+    uint8_t buf[65536];
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < end) {
+      auto n = socket_.recv_some(buf, sizeof buf, 20);
+      if (!n.ok()) {
+        closed_ = true;
+        return;
+      }
+      if (*n == 0) continue;
+      reader_.feed(buf, *n);
+      igtl::Message m;
+      for (;;) {
+        igtl::ReadOutcome o = reader_.next(m);
+        if (o.state != igtl::ReadState::kMessage) break;
+        messages_.push_back(std::move(m));
+      }
+    }
+  }
+  const std::vector<igtl::Message>& messages() const { return messages_; }
+  size_t count(const std::string& device) const {
+    size_t n = 0;
+    for (const auto& m : messages_) n += m.device_name == device;
+    return n;
+  }
+  bool closed() const { return closed_; }
+  igtl::Socket& socket() { return socket_; }
+
+ private:
+  igtl::Socket socket_;
+  igtl::StreamReader reader_;
+  std::vector<igtl::Message> messages_;
+  bool closed_ = false;
+};
+
+}  // namespace um::gateway::test

@@ -56,6 +56,19 @@ class TempDir {
   fs::path path_;
 };
 
+// Loud skip when a fixture is missing (like UM_REQUIRE_FIXTURE, whose parameter name `path`
+// collides with `std::filesystem::path` inside its own body, so it cannot be called with an
+// expression).
+#define UM_GW_REQUIRE_FILE(p)                                                                 \
+  do {                                                                                        \
+    const std::filesystem::path um_gw_p = (p);                                                \
+    if (!std::filesystem::exists(um_gw_p)) {                                                  \
+      std::fprintf(stderr, "\n*** SKIPPED: fixture %s not found (set ULTRAMOTION_FIXTURES) ***\n", \
+                   um_gw_p.string().c_str());                                                 \
+      GTEST_SKIP() << "fixture not found: " << um_gw_p;                                       \
+    }                                                                                         \
+  } while (0)
+
 // The fixture checkpoints (D-FINE-S, MobileSAM) as the e2e tests use them.
 inline fs::path fixture_dfine() { return um::test::fixtures_dir() / "dfine_s" / "checkpoint.pth"; }
 inline fs::path fixture_sam() { return um::test::fixtures_dir() / "mobilesam" / "checkpoint.pt"; }

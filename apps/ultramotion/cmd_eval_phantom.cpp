@@ -6,12 +6,13 @@
 //       [--backend cpu|cuda] [--precision fp32|fp16] [--size HxW] [--resize stretch|letterbox]
 //       [--json] [--per-frame]
 // Defaults: the bundled phantom models (models/phantom/), 50 frames, seed 0, the demo's size
-// cycle. --json prints one JSON document on stdout (progress goes to the log on stderr).
+// cycle. --json prints one JSON document on stdout (progress and logs then go to stderr).
 // Metric definitions: src/pipeline/phantom_eval.h.
 #include <cstdio>
 #include <string>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 
 #include "command_registry.h"
 #include "core/log.h"
@@ -84,6 +85,12 @@ nlohmann::json report_json(const pipeline::PhantomEvalReport& r, const EvalArgs&
 }
 
 void run_eval(const EvalArgs& a) {
+  if (a.json) {
+    // spdlog's default logger writes to stdout; keep stdout for the JSON document alone.
+    auto err = spdlog::stderr_color_mt("eval-phantom");
+    err->set_level(spdlog::default_logger()->level());
+    spdlog::set_default_logger(err);
+  }
   pipeline::ProcessorOptions opt;
   opt.backend = pipeline::parse_backend(a.backend).value();
   opt.precision = pipeline::parse_precision(a.precision).value();

@@ -24,6 +24,7 @@ Result<std::unique_ptr<CpuFrameProcessor>> CpuFrameProcessor::create(const Proce
                                " is only available on the CUDA backend; the CPU path is fp32");
   }
   UM_RETURN_IF_ERROR(validate_visibility_config(opt.config.visibility));
+  UM_RETURN_IF_ERROR(validate_tracker_config(opt.config.tracker));
   dfine::Options dopt;
   dopt.resize = opt.detector_resize == DetectorResize::kLetterbox ? dfine::ResizeMode::kLetterbox
                                                                   : dfine::ResizeMode::kStretch;
@@ -45,10 +46,12 @@ CpuFrameProcessor::CpuFrameProcessor(std::shared_ptr<const dfine::DFine> detecto
       segmenter_(std::move(segmenter)),
       predictor_(segmenter_),
       config_(config),
-      visibility_(config.visibility) {}
+      visibility_(config.visibility),
+      tracker_(config.tracker) {}
 
 void CpuFrameProcessor::reset() {
   visibility_.reset();
+  tracker_.reset();
   prev_mask_.clear();
   prev_width_ = prev_height_ = 0;
   prev_low_res_ = Tensor();
@@ -101,6 +104,14 @@ FrameResult CpuFrameProcessor::run(const Frame& frame) {
   VisibilityObservation obs{top.found && r.box.width() > 0 && r.box.height() > 0, top.score,
                             0.0f, 0.0f};
   r.detected = visibility_.detected(obs);
+
+  // The tracker sees the confident top-1 box (or nothing) every frame, so its tracks age and
+  // miss in step with the stream.
+  std::vector<Box> detections;
+  if (r.detected) detections.push_back(r.box);
+  Result<TrackerUpdate> tracked = tracker_.update(detections);
+  throw_if_error(tracked.status());
+  if (!tracked->track_of_detection.empty()) r.track_id = tracked->track_of_detection[0];
 
   if (r.detected) {
     // MobileSAM: preprocess + encoder, then the box prompt.
@@ -155,7 +166,8 @@ FrameResult CpuFrameProcessor::run(const Frame& frame) {
                      r.w_edge.data(),     r.w_out.data(), frame.width,
                      frame.height,        have_prev ? prev_mask_.data() : nullptr,
                      static_cast<int>(std::lround(cx - prev_cx_)),
-                     static_cast<int>(std::lround(cy - prev_cy_))};
+                     static_cast<int>(std::lround(cy - prev_cy_)),
+                     &tracked->stability};
     r.quality = compute_quality(qi);
     obs.quality = r.quality.combined;
     obs.continuity = r.quality.continuity;

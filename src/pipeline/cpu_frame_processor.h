@@ -11,8 +11,9 @@
 //   decoder     prompt (box, plus the previous low-res logits when reuse_low_res_mask) + mask
 //               decoder + upscaling to the native frame size; mask = logits > 0
 //   weights     W_in / W_edge / W_out (mask_weights.h)
-//   quality     quality scores (quality.h), temporal stability against the previous mask
-//               (motion-compensated by the box centre shift), visibility state (visibility.h)
+//   quality     quality scores (quality.h); the box tracker (tracker.h) gives the temporal
+//               stability; the previous mask, moved by the box-centre shift, the informational
+//               mask_stability; then the visibility state (visibility.h)
 // Threading: models are immutable and may be shared by several processors; one processor is
 // used by one thread at a time.
 #pragma once
@@ -25,6 +26,7 @@
 #include "models/mobilesam/mobilesam.h"
 #include "models/mobilesam/predictor.h"
 #include "pipeline/frame_processor.h"
+#include "pipeline/tracker.h"
 #include "pipeline/visibility.h"
 
 namespace um::pipeline {
@@ -53,6 +55,7 @@ class CpuFrameProcessor final : public FrameProcessor {
   mobilesam::Predictor predictor_;
   ProcessorConfig config_;
   VisibilityMachine visibility_;
+  Tracker tracker_;
   // Temporal state: the previous frame's mask (empty if it had none), its size and box centre,
   // and its low-res logits for the optional mask prompt.
   std::vector<uint8_t> prev_mask_;

@@ -87,8 +87,9 @@ struct QualityScores {
   float sharpness = 0;   // mean gradient magnitude of the frame on the W_edge band, normalised
   float contrast = 0;    // (mean_in - mean_out) / (mean_in + mean_out) on W_in vs W_out, >= 0
   float continuity = 0;  // share of the mask in its largest 8-connected component
-  float stability = 0;   // IoU with the previous frame's mask, motion-compensated
-  bool stability_valid = false;  // false when there is no previous mask to compare with
+  float stability = 0;   // the tracker's temporal-stability signal (quality.h, tracker.h)
+  bool stability_valid = false;  // false when there is no previous frame to compare with
+  float mask_stability = -1;     // IoU with the previous mask, motion-compensated; -1: none
   float combined = 0;    // the aggregate the state machine compares with theta_on/theta_off
 };
 
@@ -122,6 +123,7 @@ struct FrameResult {
   std::vector<uint8_t> w_out;  // dilate5(mask) - mask
   int64_t mask_area = 0;       // number of mask pixels
   QualityScores quality;
+  int track_id = -1;           // tracker id of the bone's track (-1: no detection)
   VisibilityState state = VisibilityState::kLost;
   bool state_changed = false;  // state differs from the previous frame's (send a STATUS)
   StageTimings timings;

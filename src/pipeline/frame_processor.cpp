@@ -34,6 +34,7 @@ const char* detector_resize_name(DetectorResize r) {
 
 Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOptions& opt) {
   UM_RETURN_IF_ERROR(validate_visibility_config(opt.config.visibility));
+  UM_RETURN_IF_ERROR(validate_tracker_config(opt.config.tracker));
   if (opt.backend == Backend::kCuda) {
 #ifndef UM_WITH_CUDA
     return failed_precondition(

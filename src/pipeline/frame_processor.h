@@ -3,7 +3,7 @@
 // implementation and a CUDA implementation can slot in beside the CPU one.
 //   Frame -> D-FINE top-1 box (score < tau_conf: no detection) -> MobileSAM (box prompt,
 //   single mask) -> mask at the native frame size -> W_in/W_edge/W_out -> quality scores ->
-//   temporal stability + visibility state -> FrameResult (every stage timed).
+//   tracker (temporal stability) + visibility state -> FrameResult (every stage timed).
 //
 // Usage (gateway):
 //   ProcessorOptions opt;                       // backend, precision, checkpoints, thresholds
@@ -24,6 +24,7 @@
 
 #include "core/status.h"
 #include "pipeline/frame.h"
+#include "pipeline/tracker.h"
 #include "pipeline/visibility.h"
 
 namespace um::pipeline {
@@ -45,6 +46,7 @@ const char* detector_resize_name(DetectorResize r);
 // Behaviour of process() that does not depend on the backend.
 struct ProcessorConfig {
   VisibilityConfig visibility;     // tau_conf, theta_on/off/cont, lost_after_misses
+  TrackerConfig tracker;           // box tracker whose signal is the temporal stability
   // Feed the previous frame's low-res logits (FrameResult::low_res_logits) to MobileSAM as
   // its mask prompt, together with the new box. Off by default (the official single-frame path):
   // a MobileSAM trained with box prompts only, like the phantom model, segments worse with it

@@ -137,14 +137,19 @@ QualityScores compute_quality(const QualityInputs& in) {
   float sum = q.sharpness + q.contrast;
   int terms = 2;
   if (in.prev_mask) {
-    const float iou =
+    q.mask_stability =
         shifted_mask_iou(in.mask, in.prev_mask, in.width, in.height, in.shift_x, in.shift_y);
-    if (iou >= 0) {
-      q.stability = iou;
-      q.stability_valid = true;
-      sum += iou;
-      ++terms;
-    }
+  }
+  if (in.tracker) {
+    q.stability_valid = in.tracker->valid;
+    q.stability = in.tracker->valid ? in.tracker->stability : 0.0f;
+  } else if (q.mask_stability >= 0) {
+    q.stability_valid = true;
+    q.stability = q.mask_stability;
+  }
+  if (q.stability_valid) {
+    sum += q.stability;
+    ++terms;
   }
   q.combined = sum / static_cast<float>(terms);
   return q;

@@ -15,11 +15,16 @@
 //                a mask darker than its ring -> 0. Empty W_out or zero sum -> 0.
 //   continuity = |largest 8-connected component of the mask| / |mask|  (empty mask -> 0)
 //                A bone surface is one piece; a fragmented mask is a doubtful one.
-//   stability  = IoU(mask_t, shift(mask_{t-1}, (dx, dy)))
+//   stability  = the tracker's TemporalStability::stability (tracker.h: IoU of the bone's
+//                track box with its previous box, times 1 - |score change|), when the caller
+//                passes a tracker signal; not available (stability_valid = false) when that
+//                signal is not valid (first frame of a track). Callers without a tracker get
+//                mask_stability in its place.
+//   mask_stability = IoU(mask_t, shift(mask_{t-1}, (dx, dy))), -1 without a previous mask
 //                where (dx, dy) is the rounded displacement of the box centre between the two
 //                frames: motion compensation, so a bone sliding a few pixels per frame stays
-//                "stable" and what is measured is the consistency of its shape. Not available
-//                (stability_valid = false) without a previous mask of the same size.
+//                "stable" and what is measured is the consistency of its shape (reported for
+//                the dashboard; the box-level tracker signal is what the state machine uses).
 //   combined   = mean of sharpness, contrast and (when available) stability.
 // The state machine compares `combined` with theta_on/theta_off and `continuity` with
 // theta_cont (visibility.h), so continuity acts as a separate gate rather than being averaged.
@@ -33,6 +38,7 @@
 #include <cstdint>
 
 #include "pipeline/frame.h"
+#include "pipeline/tracker.h"
 
 namespace um::pipeline {
 
@@ -47,6 +53,8 @@ struct QualityInputs {
   const uint8_t* prev_mask = nullptr;  // previous frame's mask (same size) or null
   int shift_x = 0;                     // motion of the bone since the previous frame, pixels
   int shift_y = 0;
+  // The tracker's signal for this frame, or null (then mask_stability stands in for it).
+  const TemporalStability* tracker = nullptr;
 };
 
 QualityScores compute_quality(const QualityInputs& in);

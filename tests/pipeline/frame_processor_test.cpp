@@ -105,6 +105,7 @@ TEST_F(FrameProcessorTest, FixtureFrameThroughTheWholePath) {
   EXPECT_GT(r->quality.combined, 0.6f);
   EXPECT_GT(r->quality.continuity, 0.9f);
   EXPECT_FALSE(r->quality.stability_valid);
+  EXPECT_EQ(r->quality.mask_stability, -1.0f);
   EXPECT_EQ(r->state, VisibilityState::kRelocalizing);
   EXPECT_TRUE(r->state_changed);
 
@@ -125,7 +126,10 @@ TEST_F(FrameProcessorTest, FixtureFrameThroughTheWholePath) {
   auto r2 = processor_->process(fixture_frame(8));
   ASSERT_TRUE(r2.ok());
   EXPECT_TRUE(r2->quality.stability_valid);
-  EXPECT_FLOAT_EQ(r2->quality.stability, 1.0f);
+  EXPECT_FLOAT_EQ(r2->quality.stability, 1.0f);      // tracker: same box, same score
+  EXPECT_FLOAT_EQ(r2->quality.mask_stability, 1.0f);  // same mask
+  EXPECT_EQ(r2->track_id, r->track_id);
+  EXPECT_GE(r->track_id, 1);
   EXPECT_EQ(r2->mask, r->mask);
   EXPECT_EQ(r2->state, VisibilityState::kVisible);
 }
@@ -142,6 +146,7 @@ TEST_F(FrameProcessorTest, BoneFreeFrameIsNotDetectedAndStaysLost) {
   EXPECT_EQ(r->timings.encoder_ns, 0) << "MobileSAM is skipped without a detection";
   EXPECT_EQ(r->state, VisibilityState::kLost);
   EXPECT_FALSE(r->state_changed);
+  EXPECT_EQ(r->track_id, -1);
 }
 
 TEST_F(FrameProcessorTest, ReusingTheLowResMaskFeedsThePreviousLogits) {

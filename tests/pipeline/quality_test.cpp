@@ -90,6 +90,29 @@ TEST(Quality, StabilityCompensatesTheGivenMotion) {
   EXPECT_FLOAT_EQ(comp.combined, (comp.sharpness + comp.contrast + 1.0f) / 3.0f);
 }
 
+TEST(Quality, TrackerSignalIsTheStabilityWhenGiven) {
+  const int w = 40, h = 30;
+  const Bytes frame(static_cast<size_t>(w) * h, 100);
+  const Bytes prev = rect(w, h, 5, 5, 15, 15);
+  const Bytes cur = rect(w, h, 8, 7, 18, 17);
+  const MaskWeights mw = compute_mask_weights(cur, w, h);
+  TemporalStability ts;
+  ts.valid = true;
+  ts.stability = 0.25f;
+  QualityInputs in{frame.data(), cur.data(), mw.w_in.data(), mw.w_edge.data(), mw.w_out.data(),
+                   w, h, prev.data(), 3, 2, &ts};
+  QualityScores q = compute_quality(in);
+  EXPECT_TRUE(q.stability_valid);
+  EXPECT_FLOAT_EQ(q.stability, 0.25f);
+  EXPECT_FLOAT_EQ(q.mask_stability, 1.0f);  // still reported, motion-compensated
+  EXPECT_FLOAT_EQ(q.combined, (q.sharpness + q.contrast + 0.25f) / 3.0f);
+  // A tracker without a previous match: no stability term, even with a previous mask.
+  ts.valid = false;
+  q = compute_quality(in);
+  EXPECT_FALSE(q.stability_valid);
+  EXPECT_FLOAT_EQ(q.combined, 0.5f * (q.sharpness + q.contrast));
+}
+
 TEST(Quality, PhantomTruthScoresHighAndAMisplacedMaskLow) {
   PhantomGenerator gen(21);
   int checked = 0;

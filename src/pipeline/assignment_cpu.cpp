@@ -108,7 +108,58 @@ AssignmentCode solve_wide(const T* cost, int nr, int nc, Workspace& w) {
   w.sr.resize(nr);
   w.sc.resize(nc);
 
+  // A cheap start that keeps the duals feasible (reduced costs c - u - v >= 0, 0 on matched
+  // pairs, and for nr < nc the dual optimality rule v_j <= 0 with v_j = 0 on unmatched columns),
+  // so the augmentation below only has to place the rows it leaves free:
+  //  - square: LAPJV's column reduction, v_j = min_i c_ij, column j matched to its minimising
+  //    row while that row is free;
+  //  - wide (nr < nc): row reduction, u_i = min_j c_ij (v stays 0), row i matched to its
+  //    minimising column while that column is free. (Column reduction would make v_j > 0 on
+  //    columns that stay unmatched, which breaks optimality there.)
+  // Ties prefer a free partner, so a constant matrix still gives the identity, as in SciPy.
+  // About 60% of the rows of a random square matrix, and most rows of a 10 x 300 one, are
+  // placed here without any search.
+  if (nr == nc) {
+    for (int j = 0; j < nc; ++j) {
+      double best = kInf;
+      int imin = -1;
+      for (int i = 0; i < nr; ++i) {
+        const double c = static_cast<double>(cost[static_cast<size_t>(i) * nc + j]);
+        if (c < best || (c == best && imin >= 0 && w.col4row[imin] != -1 && w.col4row[i] == -1)) {
+          best = c;
+          imin = i;
+        }
+      }
+      if (imin < 0) return AssignmentCode::kInfeasible;  // a column with only forbidden entries
+      w.v[j] = best;
+      if (w.col4row[imin] == -1) {
+        w.col4row[imin] = j;
+        w.row4col[j] = imin;
+      }
+    }
+  } else {
+    for (int i = 0; i < nr; ++i) {
+      const T* crow = cost + static_cast<size_t>(i) * nc;
+      double best = kInf;
+      int jmin = -1;
+      for (int j = 0; j < nc; ++j) {
+        const double c = static_cast<double>(crow[j]);
+        if (c < best || (c == best && jmin >= 0 && w.row4col[jmin] != -1 && w.row4col[j] == -1)) {
+          best = c;
+          jmin = j;
+        }
+      }
+      if (jmin < 0) return AssignmentCode::kInfeasible;  // a row with only forbidden entries
+      w.u[i] = best;
+      if (w.row4col[jmin] == -1) {
+        w.row4col[jmin] = i;
+        w.col4row[i] = jmin;
+      }
+    }
+  }
+
   for (int cur_row = 0; cur_row < nr; ++cur_row) {
+    if (w.col4row[cur_row] != -1) continue;  // matched by the column reduction
     double min_val = 0.0;
     const int sink = shortest_augmenting_path(cost, nc, cur_row, w, min_val);
     if (sink < 0) return AssignmentCode::kInfeasible;

@@ -12,7 +12,11 @@
 namespace um::nn {
 namespace {
 
-// PyTorch's area_pixel_compute_source_index with the scale computed from the sizes (float).
+// PyTorch's area_pixel_compute_source_index with the scale computed from the sizes in float.
+// The rounding matters at the 1e-5 level, which calibrated networks amplify: PyTorch evaluates
+// `scale * (dst + 0.5) - 0.5` with a double literal, i.e. in double from the float scale, and
+// takes lambda from that double before storing it as float (a float source index near 500 would
+// lose ~3e-5 of lambda). align_corners=True stays in float (`scale * dst`).
 struct Taps {
   std::vector<int64_t> i0, i1;
   std::vector<float> l1;  // weight of i1; i0 gets 1 - l1
@@ -29,15 +33,15 @@ Taps make_taps(int64_t in, int64_t out, bool align_corners) {
     scale = static_cast<float>(in) / static_cast<float>(out);
   }
   for (int64_t o = 0; o < out; ++o) {
-    float src = align_corners ? scale * static_cast<float>(o)
-                              : scale * (static_cast<float>(o) + 0.5f) - 0.5f;
-    if (src < 0.f) src = 0.f;
+    double src = align_corners ? static_cast<double>(scale * static_cast<float>(o))
+                               : static_cast<double>(scale) * (static_cast<double>(o) + 0.5) - 0.5;
+    if (src < 0.0) src = 0.0;
     int64_t i0 = static_cast<int64_t>(src);
     if (i0 > in - 1) i0 = in - 1;
     const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
     t.i0[o] = i0;
     t.i1[o] = i1;
-    t.l1[o] = std::min(src - static_cast<float>(i0), 1.f);
+    t.l1[o] = static_cast<float>(std::min(std::max(src - static_cast<double>(i0), 0.0), 1.0));
   }
   return t;
 }

@@ -139,13 +139,9 @@ TEST_P(DFineFixture, ReproducesOfficialModel) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, DFineFixture, ::testing::Values("dfine_n"));
-// OPEN: dfine_s does not reproduce within the README bounds yet. Measured: backbone/encoder
-// levels within 1.0e-4..2.6e-4 of their scale (mean error ~5e-6 of scale), but the decoder's
-// query selection picks some different tokens near the top-300 boundary and matched logits differ
-// by up to ~1.5e-2 (top score 0.13133 vs 0.13112). dfine_s is the only fixture whose frame is
-// resized by non-dyadic ratios; the cause is not yet identified. Enable once fixed.
-INSTANTIATE_TEST_SUITE_P(DISABLED_OpenDiscrepancy, DFineFixture, ::testing::Values("dfine_s"));
+// dfine_s is the fixture whose frame is resized by non-dyadic ratios (422x558 -> 640): it only
+// reproduces with PyTorch's exact source-index rounding in resize_bilinear (see resample_cpu.cpp).
+INSTANTIATE_TEST_SUITE_P(Fixtures, DFineFixture, ::testing::Values("dfine_s", "dfine_n"));
 
 }  // namespace
 }  // namespace um::dfine

@@ -71,6 +71,25 @@ TEST(ResizeBilinear, KnownTorchValues) {
   EXPECT_FLOAT_EQ(y3.data<float>()[1], 7.f);
 }
 
+TEST(ResizeBilinear, SourceIndexRoundingMatchesTorch) {
+  // On a 0/1 checkerboard row the output is the interpolation weight itself. PyTorch computes
+  // src = float_scale * (dst + 0.5) - 0.5 in double and takes lambda from that double; rounding
+  // src to float first would be off by up to ~3e-5 at indices near 400.
+  const int64_t in = 422, out = 640;
+  Tensor x = Tensor::empty({1, 1, 1, in});
+  for (int64_t i = 0; i < in; ++i) x.data<float>()[i] = static_cast<float>(i % 2);
+  const Tensor y = resize_bilinear(x, 1, out, false);
+  const float scale = static_cast<float>(in) / static_cast<float>(out);
+  for (int64_t o = 0; o < out; ++o) {
+    double src = std::max(0.0, double(scale) * (o + 0.5) - 0.5);
+    const int64_t i0 = std::min<int64_t>(static_cast<int64_t>(src), in - 1);
+    const int64_t i1 = std::min<int64_t>(i0 + 1, in - 1);
+    const float l1 = static_cast<float>(src - i0);
+    const float want = (1.f - l1) * static_cast<float>(i0 % 2) + l1 * static_cast<float>(i1 % 2);
+    EXPECT_NEAR(y.data<float>()[o], want, 1e-6) << "dst " << o;
+  }
+}
+
 TEST(ResizeBilinear, SeparableAndIdentity) {
   const Tensor x = random_tensor({1, 2, 7, 9}, 5);
   EXPECT_LT(max_abs_diff(resize_bilinear(x, 7, 9, false), x), 1e-6f);

@@ -91,6 +91,11 @@ void run_eval(const EvalArgs& a) {
     err->set_level(spdlog::default_logger()->level());
     spdlog::set_default_logger(err);
   }
+  // Cheap checks first, so a bad option fails before seconds of model loading.
+  if (a.frames < 1) {
+    throw Error(invalid_argument("eval-phantom: --frames must be >= 1, got " +
+                                 std::to_string(a.frames)));
+  }
   pipeline::ProcessorOptions opt;
   opt.backend = pipeline::parse_backend(a.backend).value();
   opt.precision = pipeline::parse_precision(a.precision).value();

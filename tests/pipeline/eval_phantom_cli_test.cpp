@@ -62,23 +62,4 @@ TEST(EvalPhantomCli, WholeFramePathMeetsTheQualityGate) {
   EXPECT_LE(j["false_detections"].get<int>(), j["empty_frames"].get<int>());
 }
 
-TEST(EvalPhantomCli, UnavailableOptionsFailClearly) {
-#ifndef UM_WITH_CUDA
-  const CliRun cuda = run("eval-phantom --frames 1 --backend cuda " + model_args(), true);
-  EXPECT_EQ(cuda.exit_code, 1);
-  EXPECT_NE(cuda.out.find("backend cuda"), std::string::npos) << cuda.out;
-#endif
-  const CliRun size = run("eval-phantom --frames 1 --size 10x10 " + model_args(), true);
-  EXPECT_EQ(size.exit_code, 1);
-  EXPECT_NE(size.out.find("[128, 2048]"), std::string::npos) << size.out;
-  const CliRun bad = run("eval-phantom --frames 1 --precision int8", true);
-  EXPECT_EQ(bad.exit_code, 1);
-  EXPECT_NE(bad.out.find("int8"), std::string::npos) << bad.out;
-  const CliRun missing = run("eval-phantom --frames 1 --dfine /nonexistent.pth", true);
-  EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.out.find("/nonexistent.pth"), std::string::npos) << missing.out;
-  const CliRun zero = run("eval-phantom --frames 0 " + model_args(), true);
-  EXPECT_EQ(zero.exit_code, 1);
-}
-
 }  // namespace

@@ -1,0 +1,60 @@
+// Error paths of `ultramotion eval-phantom` (label asan: they also run under ASan + UBSan):
+// unavailable backend, bad size/precision/frame count, missing checkpoint -> exit 1 with a
+// message naming the problem, before any inference.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "test_support.h"
+
+namespace {
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;  // stdout, or stdout+stderr when merged
+};
+
+CliRun run(const std::string& args, bool merge_stderr) {
+  const std::string cmd = um::test::cli_path().string() + " " + args +
+                          (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string model_args() {
+  const auto dir = um::test::source_dir() / "models/phantom";
+  return "--dfine " + (dir / "dfine_n_phantom.pth").string() + " --sam " +
+         (dir / "mobilesam_phantom.pt").string();
+}
+
+TEST(EvalPhantomCliErrors, UnavailableOptionsFailClearly) {
+#ifndef UM_WITH_CUDA
+  const CliRun cuda = run("eval-phantom --frames 1 --backend cuda " + model_args(), true);
+  EXPECT_EQ(cuda.exit_code, 1);
+  EXPECT_NE(cuda.out.find("backend cuda"), std::string::npos) << cuda.out;
+#endif
+  const CliRun size = run("eval-phantom --frames 1 --size 10x10 " + model_args(), true);
+  EXPECT_EQ(size.exit_code, 1);
+  EXPECT_NE(size.out.find("[128, 2048]"), std::string::npos) << size.out;
+  const CliRun bad = run("eval-phantom --frames 1 --precision int8", true);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("int8"), std::string::npos) << bad.out;
+  const CliRun missing = run("eval-phantom --frames 1 --dfine /nonexistent.pth", true);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("/nonexistent.pth"), std::string::npos) << missing.out;
+  const CliRun zero = run("eval-phantom --frames 0 " + model_args(), true);
+  EXPECT_EQ(zero.exit_code, 1);
+  EXPECT_NE(zero.out.find("--frames"), std::string::npos) << zero.out;
+}
+
+}  // namespace

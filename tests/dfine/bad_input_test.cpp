@@ -103,6 +103,7 @@ std::pair<int, std::string> run_cli(const std::string& args) {
 }
 
 TEST(DFineBadInput, CliReportsOneErrorLine) {
+  ASSERT_TRUE(std::filesystem::exists(um::test::cli_path())) << um::test::cli_path();
   const auto bad = std::filesystem::temp_directory_path() / ("bad_dfine_" + std::to_string(::getpid()) + ".safetensors");
   io::TensorMap sd = test::make_dfine_state_dict(test::small_spec(1));
   sd["decoder.enc_score_head.weight"] = Tensor::zeros({1, 63});

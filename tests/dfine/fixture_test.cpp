@@ -155,6 +155,7 @@ TEST(DFineCli, DetectJsonAndDumpOnFixture) {
   const auto dir = um::test::fixtures_dir() / "dfine_n";
   const std::filesystem::path path = dir / "checkpoint.pth";
   UM_REQUIRE_FIXTURE(path);
+  ASSERT_TRUE(std::filesystem::exists(um::test::cli_path())) << um::test::cli_path();
   const auto dump = std::filesystem::temp_directory_path() / ("dfine_dump_" + std::to_string(::getpid()) + ".safetensors");
   const std::string cmd = um::test::cli_path().string() + " detect --checkpoint " + path.string() +
                           " --image " + (dir / "frame.png").string() + " --json --dump " + dump.string();

@@ -163,6 +163,10 @@ void Gateway::stop() {
 
 uint16_t Gateway::slicer_port() const { return server_ ? server_->port() : 0; }
 
+std::vector<igtl::ClientStats> Gateway::slicer_clients() const {
+  return server_ ? server_->client_stats() : std::vector<igtl::ClientStats>{};
+}
+
 // --- RX (PLUS client thread) ------------------------------------------------------------------
 
 void Gateway::on_image(igtl::Message&& message) {

@@ -97,6 +97,8 @@ class Gateway {
   std::exception_ptr first_error() const { return errors_.first(); }
   std::string first_error_description() const { return errors_.first_description(); }
   GatewayStats stats() const;
+  // Per-client statistics of the Slicer server (empty before start / after stop).
+  std::vector<igtl::ClientStats> slicer_clients() const;
   const GatewayConfig& config() const { return config_; }
   monitor::PipelineMetrics& metrics() { return metrics_; }
   std::string processor_description() const { return processor_description_; }

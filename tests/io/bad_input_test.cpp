@@ -301,7 +301,7 @@ TEST(BadCheckpoint, CorruptedDataPklIsDataLoss) {
   EXPECT_TRUE(fails_with(load_status(dir.file("memo.pth")), StatusCode::kDataLoss,
                          "memo entry 5 is undefined"));
   // A string whose length runs past the end.
-  write_pickle_ckpt(dir.file("len.pth"), Pk().raw(std::string("X\xff\xff\x00\x00ab", 7)));
+  write_pickle_ckpt(dir.file("len.pth"), Pk().raw(std::string("X\xff\xff\x00\x00" "ab", 7)));
   EXPECT_TRUE(fails_with(load_status(dir.file("len.pth")), StatusCode::kDataLoss, "truncated"));
   // Every single-byte corruption of a valid pickle: an error or a valid parse, never a crash.
   int errors = 0;

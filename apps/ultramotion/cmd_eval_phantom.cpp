@@ -37,20 +37,6 @@ struct EvalArgs {
   bool per_frame = false;
 };
 
-// "558x422" (H x W) -> FrameSize, sides in [128, 2048].
-Result<pipeline::FrameSize> parse_size(const std::string& s) {
-  int h = 0, w = 0;
-  char x = 0, extra = 0;
-  if (std::sscanf(s.c_str(), "%d%c%d%c", &h, &x, &w, &extra) != 3 || (x != 'x' && x != 'X')) {
-    return invalid_argument("--size '" + s + "': expected HxW, e.g. 558x422");
-  }
-  if (h < pipeline::kMinFrameSide || h > pipeline::kMaxFrameSide || w < pipeline::kMinFrameSide ||
-      w > pipeline::kMaxFrameSide) {
-    return out_of_range("--size '" + s + "': each side must be in [128, 2048]");
-  }
-  return pipeline::FrameSize{h, w};
-}
-
 nlohmann::json report_json(const pipeline::PhantomEvalReport& r, const EvalArgs& a,
                            const pipeline::ProcessorOptions& opt) {
   nlohmann::json j = {
@@ -105,7 +91,7 @@ void run_eval(const EvalArgs& a) {
   pipeline::PhantomEvalOptions eo;
   eo.frames = a.frames;
   eo.seed = a.seed;
-  if (!a.size.empty()) eo.size = parse_size(a.size).value();
+  if (!a.size.empty()) eo.size = pipeline::parse_frame_size(a.size).value();
   eo.on_frame = [&](int i, const pipeline::PhantomFrameEval& f) {
     spdlog::info("frame {}/{} {}x{} bone={} detected={} score={:.3f} box IoU {:.4f} mask IoU "
                  "{:.4f} ({:.0f} ms)",

@@ -4,12 +4,26 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace um::pipeline {
 
 const std::vector<FrameSize>& phantom_default_sizes() {
   static const std::vector<FrameSize> sizes = {{558, 422}, {480, 640}, {600, 800}, {512, 512}};
   return sizes;
+}
+
+Result<FrameSize> parse_frame_size(const std::string& text) {
+  int h = 0, w = 0;
+  char x = 0, extra = 0;
+  if (std::sscanf(text.c_str(), "%d%c%d%c", &h, &x, &w, &extra) != 3 || (x != 'x' && x != 'X')) {
+    return invalid_argument("frame size '" + text + "': expected HxW, e.g. 558x422");
+  }
+  if (h < kMinFrameSide || h > kMaxFrameSide || w < kMinFrameSide || w > kMaxFrameSide) {
+    return out_of_range("frame size '" + text + "': each side must be in [" +
+                        std::to_string(kMinFrameSide) + ", " + std::to_string(kMaxFrameSide) + "]");
+  }
+  return FrameSize{h, w};
 }
 
 double PhantomRng::rayleigh() {

@@ -18,7 +18,10 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
+
+#include "core/status.h"
 
 #include "pipeline/frame.h"
 
@@ -32,6 +35,10 @@ struct FrameSize {
 
 // The demo's size cycle, H x W: 558x422, 480x640, 600x800, 512x512.
 const std::vector<FrameSize>& phantom_default_sizes();
+
+// "558x422" (H x W, as the demo sizes are written) -> FrameSize. kInvalidArgument for another
+// form, kOutOfRange for a side outside [kMinFrameSide, kMaxFrameSide].
+Result<FrameSize> parse_frame_size(const std::string& text);
 
 // A closed range [lo, hi] that a quantity is drawn from uniformly.
 struct Range {

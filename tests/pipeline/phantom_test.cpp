@@ -233,5 +233,15 @@ TEST(PhantomStream, RendersTheSameSequenceAsItsParameters) {
   }
 }
 
+TEST(Phantom, ParseFrameSize) {
+  EXPECT_EQ(*parse_frame_size("558x422"), (FrameSize{558, 422}));
+  EXPECT_EQ(*parse_frame_size("600X800"), (FrameSize{600, 800}));
+  EXPECT_EQ(parse_frame_size("558").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(parse_frame_size("558x422x3").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(parse_frame_size("558*422").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(parse_frame_size("100x422").status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(parse_frame_size("558x4096").status().code(), StatusCode::kOutOfRange);
+}
+
 }  // namespace
 }  // namespace um::pipeline

@@ -134,8 +134,15 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias,
   const bool pointwise = kh == 1 && kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                          p.pad_h == 0 && p.pad_w == 0;
   const bool is_depthwise = cin_g == 1 && g > 1;
-  std::vector<float> cols;
-  if (!pointwise && !is_depthwise) cols.resize(static_cast<size_t>(kdim * npix));
+  // im2col scratch, reused across calls on this thread: no zero-fill (im2col writes every
+  // element) and no fresh pages per convolution.
+  thread_local std::vector<float> cols_storage;
+  float* cols = nullptr;
+  if (!pointwise && !is_depthwise) {
+    const size_t need = static_cast<size_t>(kdim * npix);
+    if (cols_storage.size() < need) cols_storage.resize(need);
+    cols = cols_storage.data();
+  }
 
   for (int64_t b = 0; b < n; ++b) {
     const float* xb = px + b * cin * h * w;
@@ -148,8 +155,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias,
       const float* xg = xb + gi * cin_g * h * w;
       const float* src = xg;
       if (!pointwise) {
-        im2col(xg, cin_g, h, w, kh, kw, p, ho, wo, cols.data());
-        src = cols.data();
+        im2col(xg, cin_g, h, w, kh, kw, p, ho, wo, cols);
+        src = cols;
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(cout_g),
                   static_cast<int>(npix), static_cast<int>(kdim), 1.f, pw + gi * cout_g * kdim,

@@ -41,7 +41,10 @@ const charts = {
                                         ['p99', '#d64545']], 'ms'),
   fps: lineChart('chart-fps', [['in', '#2fb36d'], ['out', '#4aa3ff']], 'frames/s'),
   drops: lineChart('chart-drops', [['drops/s', '#d64545']], 'drops/s'),
-  visibility: lineChart('chart-visibility', [['state', '#2fb36d']], 'state', { stepped: true }),
+  visibility: lineChart('chart-visibility', [['state', '#2fb36d']], 'state', {
+    stepped: 'before', borderWidth: 4,
+    // Each stretch coloured by the state it shows.
+    segment: { borderColor: (ctx) => STATE_COLOURS[STATE_NAMES[ctx.p1.parsed.y]] } }),
   stages: new Chart($('chart-stages'), {
     type: 'bar',
     data: { labels: [], datasets: [
@@ -73,7 +76,23 @@ function addPoint(p) {
   pushPoint(charts.fps, 0, p.t_s, p.fps_in);
   pushPoint(charts.fps, 1, p.t_s, p.fps_out);
   pushPoint(charts.drops, 0, p.t_s, p.drop_rate);
-  pushPoint(charts.visibility, 0, p.t_s, STATE_LEVEL[p.state] ?? 0);
+}
+
+// The visibility chart is drawn from the exact transition times the server keeps
+// (visibility.timeline), over the same span as the other charts.
+function drawVisibility(m) {
+  const fps = charts.fps.data.datasets[0].data;
+  const from = fps.length ? fps[0].x : 0;
+  const level = (s) => STATE_LEVEL[s] ?? 0;
+  let inForce = 'unknown';
+  const pts = [];
+  for (const c of m.visibility.timeline) {
+    if (c.t_s <= from) { inForce = c.state; continue; }
+    pts.push({ x: c.t_s, y: level(c.state) });
+  }
+  pts.unshift({ x: from, y: level(inForce) });
+  pts.push({ x: m.uptime_s, y: level(m.visibility.state) });
+  charts.visibility.data.datasets[0].data = pts;
 }
 
 function table(id, header, rows) {
@@ -154,6 +173,7 @@ function render(m) {
 
   addPoint({ t_s: m.uptime_s, fps_in: m.fps.in, fps_out: m.fps.out, drop_rate: m.drops.rate_per_s,
              state: m.visibility.state, rx_to_tx_ms: rx.count ? rx : null });
+  drawVisibility(m);
   for (const c of [charts.latency, charts.fps, charts.drops, charts.visibility]) c.update();
 
   if (m.frame && m.frame.seq !== lastFrameSeq) {

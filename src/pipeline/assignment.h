@@ -9,10 +9,13 @@
 //
 // Algorithm: shortest augmenting paths with dual potentials (Jonker-Volgenant style, as in
 // Crouse, "On implementing 2D rectangular assignment algorithms", IEEE TAES 2016, which is what
-// SciPy implements). Rows are augmented one at a time; when rows > cols the problem is solved
-// transposed. O(min^2 * max) worst case. Potentials and path lengths are kept in double even for
+// SciPy implements). When rows > cols the problem is solved transposed. Unlike SciPy, the duals
+// start from a feasible reduction (column reduction for square problems as in LAPJV, row
+// reduction for wide ones) that already places most rows, so only the rest are augmented, one
+// at a time. O(min^2 * max) worst case. Potentials and path lengths are kept in double even for
 // float input, so float and double inputs reach the same optimum as SciPy's float64 solver up to
-// the input rounding.
+// the input rounding. Where several assignments are optimal, the one returned may differ from
+// SciPy's; the total does not.
 //
 // Results (same contract as SciPy): row_ind ascending, col_ind[k] the column paired with
 // row_ind[k]; total_cost = sum of C[row_ind[k]][col_ind[k]] accumulated in double.

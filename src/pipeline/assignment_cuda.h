@@ -5,7 +5,8 @@
 //
 // Design: ONE LAUNCH for the whole batch, one thread block per problem. A block keeps its
 // problem's potentials, path and matching in shared memory (about 25 bytes per column and 13 per
-// row); the cost matrix is read from global memory (cached). Each step of a Dijkstra search is
+// row); the cost matrix is read from global memory (cached). The duals start from the same
+// reduction as on the CPU (minima found in parallel). Each step of a Dijkstra search is
 // one parallel pass over the unvisited columns plus a block arg-min (one __syncthreads per
 // step). Potentials and path lengths are double, as on the CPU, so both backends reach the same
 // optimal total (assignments may differ where several optima tie). Nothing in the launch waits

@@ -29,6 +29,11 @@ Status PlusSimulator::start() {
                             " is out of range (0, 1000]");
   options_.source_options.fps = options_.fps;
   UM_ASSIGN_OR_RETURN(source_, make_frame_source(options_.source, options_.source_options));
+  for (int i = 0; i < options_.preload_frames; ++i) {
+    UM_ASSIGN_OR_RETURN(std::optional<SourceImage> img, source_->next());
+    if (!img) break;
+    preloaded_.push_back(std::move(*img));
+  }
   UM_ASSIGN_OR_RETURN(listener_, igtl::Listener::listen(options_.host, options_.port));
   port_ = listener_.port();
   stop_ = false;
@@ -170,7 +175,12 @@ void PlusSimulator::send_to_all(const igtl::Message& message, bool is_frame) {
 }
 
 Result<pipeline::Frame> PlusSimulator::make_frame() {
-  UM_ASSIGN_OR_RETURN(std::optional<SourceImage> img, source_->next());
+  std::optional<SourceImage> img;
+  if (!preloaded_.empty()) {
+    img = preloaded_[preload_next_++ % preloaded_.size()];
+  } else {
+    UM_ASSIGN_OR_RETURN(img, source_->next());
+  }
   if (!img) return not_found("source exhausted");
   pipeline::Frame f;
   f.id = next_id_++;

@@ -52,6 +52,9 @@ struct PlusSimulatorOptions {
   int keepalive_ms = 250;
   pipeline::ImageGeometry geometry = default_geometry();  // spacing, direction, image centre
   uint64_t seed = 1;                 // bursts
+  // > 0: read this many frames from the source at start and cycle through them, so the frame
+  // rate is not limited by phantom rendering or image decoding (maximum-rate benchmarks).
+  int preload_frames = 0;
 
   static pipeline::ImageGeometry default_geometry() {
     pipeline::ImageGeometry g;
@@ -121,6 +124,8 @@ class PlusSimulator {
   pipeline::FrameSize new_size_;                  // guarded by mu_
   PlusSimulatorCounters counters_;                // guarded by mu_
   uint64_t next_id_ = 1;                          // stream thread only
+  std::vector<SourceImage> preloaded_;            // stream thread only (after start)
+  size_t preload_next_ = 0;                       // stream thread only
 };
 
 }  // namespace um::gateway

@@ -14,6 +14,7 @@
 #include "pipeline/mask_weights.h"
 #include "pipeline/phantom.h"
 #include "pipeline/phantom_eval.h"
+#include "pipeline/phantom_stream.h"
 #include "test_support.h"
 
 namespace um::pipeline {
@@ -180,6 +181,33 @@ TEST_F(FrameProcessorTest, ReusingTheLowResMaskFeedsThePreviousLogits) {
   auto plain = processor_->process(to_frame(truth, 3));
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(plain->mask, first->mask);
+}
+
+TEST_F(FrameProcessorTest, MovingPhantomIsAcquiredTrackedAndVisible) {
+  // The simulator's moving phantom through the real path: LOST -> RELOCALIZING on the first
+  // detection, VISIBLE on the next good frame, one track id throughout, and the tracker's
+  // stability (box IoU x score consistency) high while the bone slides a few pixels per frame.
+  PhantomStream stream(3, {.size = {558, 422}, .absent_fraction = 0.0});
+  const VisibilityState expected[] = {VisibilityState::kRelocalizing, VisibilityState::kVisible,
+                                      VisibilityState::kVisible, VisibilityState::kVisible};
+  int track = -1;
+  for (int i = 0; i < 4; ++i) {
+    const PhantomFrame truth = stream.next();
+    auto r = processor_->process(to_frame(truth, static_cast<uint64_t>(i)));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_TRUE(r->detected) << "frame " << i;
+    EXPECT_EQ(r->state, expected[i]) << "frame " << i << " quality " << r->quality.combined;
+    EXPECT_GT(mask_iou(r->mask, truth.mask), 0.85) << "frame " << i;
+    if (i == 0) {
+      track = r->track_id;
+      EXPECT_FALSE(r->quality.stability_valid);
+    } else {
+      EXPECT_EQ(r->track_id, track) << "frame " << i;
+      EXPECT_TRUE(r->quality.stability_valid);
+      EXPECT_GT(r->quality.stability, 0.6f) << "frame " << i;
+      EXPECT_GT(r->quality.mask_stability, 0.6f) << "frame " << i;
+    }
+  }
 }
 
 TEST_F(FrameProcessorTest, BadFramesAreErrorsNotCrashes) {

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <new>
 
 #include "io/file_bytes.h"
 
@@ -87,8 +88,8 @@ bool png_read_rows(png_structp png, png_infop info, png_bytepp rows) {
   return true;
 }
 
-Result<Image> decode_png(const std::vector<uint8_t>& bytes, const std::string& path) {
-  PngIo io{bytes.data(), bytes.size(), 0, {0}};
+Result<Image> decode_png(const uint8_t* data, size_t size, const std::string& path) {
+  PngIo io{data, size, 0, {0}};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &io, png_on_error, png_on_warning);
   if (png == nullptr) return resource_exhausted("libpng: cannot create a read struct");
   png_infop info = png_create_info_struct(png);
@@ -120,11 +121,11 @@ Result<Image> decode_png(const std::vector<uint8_t>& bytes, const std::string& p
   return img;
 }
 
-Result<Image> decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& path) {
+Result<Image> decode_jpeg(const uint8_t* data, size_t size, const std::string& path) {
   std::unique_ptr<void, int (*)(tjhandle)> tj(tjInitDecompress(), &tjDestroy);
   if (!tj) return resource_exhausted("libturbojpeg: cannot create a decompressor");
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj.get(), bytes.data(), static_cast<unsigned long>(bytes.size()), &width,
+  if (tjDecompressHeader3(tj.get(), data, static_cast<unsigned long>(size), &width,
                           &height, &subsamp, &colorspace) != 0) {
     return data_loss(path + ": corrupt JPEG header: " + tjGetErrorStr2(tj.get()));
   }
@@ -143,7 +144,7 @@ Result<Image> decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& 
   img.channels = gray ? 1 : 3;
   img.pixels.resize(static_cast<size_t>(width) * height * img.channels);
   // STOPONWARNING: a truncated JPEG is an error here, not a half-gray frame.
-  if (tjDecompress2(tj.get(), bytes.data(), static_cast<unsigned long>(bytes.size()),
+  if (tjDecompress2(tj.get(), data, static_cast<unsigned long>(size),
                     img.pixels.data(), width, 0, height, gray ? TJPF_GRAY : TJPF_RGB,
                     TJFLAG_STOPONWARNING | TJFLAG_ACCURATEDCT) != 0) {
     return data_loss(path + ": corrupt JPEG: " + tjGetErrorStr2(tj.get()));
@@ -178,17 +179,23 @@ void png_on_write_error(png_structp png, png_const_charp msg) {
 
 }  // namespace
 
+Result<Image> decode_image(const uint8_t* data, size_t size, const std::string& what) {
+  try {  // only allocation can throw here (pixel buffers); report it as a Status
+    if (size >= 8 && std::memcmp(data, kPngMagic, 8) == 0) return decode_png(data, size, what);
+    if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) {
+      return decode_jpeg(data, size, what);
+    }
+  } catch (const std::bad_alloc&) {
+    return resource_exhausted(what + ": out of memory decoding the image");
+  }
+  return invalid_argument(what + ": not a PNG or JPEG image (" +
+                          (size == 0 ? std::string("empty file") : "unrecognised magic bytes") +
+                          ")");
+}
+
 Result<Image> read_image(const std::string& path) {
   UM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_file_bytes(path));
-  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngMagic, 8) == 0) {
-    return decode_png(bytes, path);
-  }
-  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) {
-    return decode_jpeg(bytes, path);
-  }
-  return invalid_argument(path + ": not a PNG or JPEG image (" +
-                          (bytes.empty() ? std::string("empty file")
-                                         : "unrecognised magic bytes") + ")");
+  return decode_image(bytes.data(), bytes.size(), path);
 }
 
 Status write_png(const std::string& path, const Image& image) {

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <limits>
+#include <new>
 #include <nlohmann/json.hpp>
 
 #include "io/file_bytes.h"
@@ -131,10 +132,16 @@ Result<TensorMap> parse_safetensors(const uint8_t* data, size_t size) {
 }
 
 Result<TensorMap> read_safetensors(const std::string& path) {
-  UM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_file_bytes(path));
-  Result<TensorMap> r = parse_safetensors(bytes.data(), bytes.size());
-  if (!r.ok()) return r.status().with_context(path);
-  return r;
+  try {  // allocation failures surface as um::Error / bad_alloc; this API returns Status only
+    UM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_file_bytes(path));
+    Result<TensorMap> r = parse_safetensors(bytes.data(), bytes.size());
+    if (!r.ok()) return r.status().with_context(path);
+    return r;
+  } catch (const Error& e) {
+    return e.status().with_context(path);
+  } catch (const std::bad_alloc&) {
+    return resource_exhausted(path + ": out of memory");
+  }
 }
 
 Status write_safetensors(const std::string& path, const TensorMap& tensors) {
@@ -156,7 +163,8 @@ Status write_safetensors(const std::string& path, const TensorMap& tensors) {
     offset += n;
     ordered.push_back(std::move(c));
   }
-  std::string text = header.dump();
+  // Keys are bytes to us; invalid UTF-8 is replaced rather than thrown on by the JSON writer.
+  std::string text = header.dump(-1, ' ', false, json::error_handler_t::replace);
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
   std::vector<uint8_t> out(8 + text.size() + offset);
   const uint64_t header_len = text.size();

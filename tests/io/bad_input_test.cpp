@@ -5,7 +5,6 @@
 #include <turbojpeg.h>
 
 #include <sys/wait.h>
-#include <zip.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -18,10 +17,16 @@
 #include "io/safetensors.h"
 #include "io/weight_source.h"
 #include "io_test_util.h"
+#include "pickle_builder.h"
 #include "test_support.h"
 
 namespace um::io {
 namespace {
+
+using test::floats;
+using test::Pk;
+using test::write_pickle_ckpt;
+using test::write_zip;
 
 ::testing::AssertionResult fails_with(const Status& s, StatusCode code, const std::string& needle) {
   if (s.ok()) return ::testing::AssertionFailure() << "unexpectedly OK";
@@ -153,69 +158,6 @@ TEST(BadSafetensors, HeaderAndOffsetsAreValidated) {
 }
 
 // ---- torch checkpoints ----
-
-// A pickle assembled opcode by opcode (so each test states exactly what the file holds).
-struct Pk {
-  std::string b = std::string("\x80\x02", 2);
-  Pk& op(char c) { b.push_back(c); return *this; }
-  Pk& raw(const std::string& s) { b += s; return *this; }
-  Pk& str(const std::string& s) {
-    b.push_back('X');
-    const uint32_t n = static_cast<uint32_t>(s.size());
-    b.append(reinterpret_cast<const char*>(&n), 4);
-    b += s;
-    return *this;
-  }
-  Pk& num(int32_t v) {
-    b.push_back('J');
-    b.append(reinterpret_cast<const char*>(&v), 4);
-    return *this;
-  }
-  Pk& ints(std::initializer_list<int32_t> v) {
-    op('(');
-    for (int32_t x : v) num(x);
-    return op('t');
-  }
-  // _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), offset, size, stride, ...)
-  Pk& tensor(const std::string& key, int32_t numel, int32_t offset,
-             std::initializer_list<int32_t> size, std::initializer_list<int32_t> stride) {
-    raw("ctorch._utils\n_rebuild_tensor_v2\n").op('(').op('(');
-    str("storage").raw("ctorch\nFloatStorage\n").str(key).str("cpu").num(numel).op('t').op('Q');
-    num(offset).ints(size).ints(stride).op('\x89').op('}').op('t').op('R');
-    return *this;
-  }
-  std::vector<uint8_t> bytes() const { return std::vector<uint8_t>(b.begin(), b.end()); }
-};
-
-// Writes a zip with the given entries (name -> bytes), stored uncompressed like torch does.
-void write_zip(const std::string& path,
-               const std::vector<std::pair<std::string, std::vector<uint8_t>>>& entries) {
-  int err = 0;
-  zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
-  ASSERT_NE(z, nullptr);
-  for (const auto& [name, data] : entries) {
-    zip_source_t* src = zip_source_buffer(z, data.data(), data.size(), 0);
-    ASSERT_NE(src, nullptr);
-    const zip_int64_t idx = zip_file_add(z, name.c_str(), src, ZIP_FL_OVERWRITE);
-    ASSERT_GE(idx, 0);
-    zip_set_file_compression(z, static_cast<zip_uint64_t>(idx), ZIP_CM_STORE, 0);
-  }
-  ASSERT_EQ(zip_close(z), 0);
-}
-
-std::vector<uint8_t> floats(std::initializer_list<float> v) {
-  std::vector<uint8_t> out(v.size() * 4);
-  std::memcpy(out.data(), std::data(v), out.size());
-  return out;
-}
-
-// One-tensor state dict {'w': tensor} around the given pickle tensor expression.
-void write_pickle_ckpt(const std::string& path, const Pk& pk,
-                       std::vector<uint8_t> storage0 = floats({1, 2, 3, 4})) {
-  write_zip(path, {{"archive/data.pkl", pk.bytes()},
-                   {"archive/data/0", std::move(storage0)},
-                   {"archive/version", {'3', '\n'}}});
-}
 
 Status load_status(const std::string& path) { return load_checkpoint(path).status(); }
 

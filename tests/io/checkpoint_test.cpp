@@ -8,10 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "io/safetensors.h"
 #include "io/weight_source.h"
 #include "io_test_util.h"
+#include "pickle_builder.h"
 #include "test_support.h"
 
 namespace um::io {
@@ -196,6 +198,76 @@ TEST(Checkpoint, StripsModulePrefixAndReadsSafetensors) {
   ASSERT_TRUE(s.ok()) << s.status().to_string();
   EXPECT_EQ(s->layout, "safetensors");
   EXPECT_TRUE(s->tensors.count("module.backbone.w"));
+}
+
+TEST(Checkpoint, EmaIsPreferredOverModelWhenBothArePresent) {
+  // A D-FINE training checkpoint: {'model': sd, 'ema': {'module': sd_ema, 'updates': N}, ...}.
+  test::TempDir dir;
+  test::Pk pk;
+  pk.op('}').op('(');
+  pk.str("model").op('}').op('(').str("w").tensor("0", 4, 0, {4}, {1}).op('u');
+  pk.str("ema").op('}').op('(').str("module").op('}').op('(');
+  pk.str("w").tensor("1", 4, 0, {4}, {1}).op('u');
+  pk.str("updates").num(10).op('u');
+  pk.str("date").str("2026-11-26").op('u').op('.');
+  test::write_zip(dir.file("both.pth"), {{"both/data.pkl", pk.bytes()},
+                                         {"both/data/0", test::floats({1, 1, 1, 1})},
+                                         {"both/data/1", test::floats({2, 2, 2, 2})}});
+  Result<Checkpoint> r = load_checkpoint(dir.file("both.pth"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->layout, "ema");
+  EXPECT_EQ(r->tensors.at("w").data<float>()[0], 2.0f);
+}
+
+TEST(Checkpoint, ReadsProtocol4MemoAndParameters) {
+  // What torch.save(..., pickle_protocol=4) and nn.Parameter objects produce: FRAME,
+  // SHORT_BINUNICODE, STACK_GLOBAL, MEMOIZE/BINGET, _rebuild_parameter around the tensor.
+  test::TempDir dir;
+  auto short_str = [](const std::string& s) {
+    std::string out(1, '\x8c');
+    out.push_back(static_cast<char>(s.size()));
+    return out + s;
+  };
+  // Opcode bytes that may contain NUL, kept whole (a plain const char* would stop at the NUL).
+  auto ops = [](auto&& literal) { return std::string(literal, sizeof(literal) - 1); };
+  std::string body;
+  body += "}";                                                       // root dict
+  body += std::string("(") + short_str("state_dict");
+  body += short_str("collections") + short_str("OrderedDict") + "\x93" + ")R";
+  body += std::string("(") + short_str("layer.weight");
+  body += short_str("torch._utils") + short_str("_rebuild_parameter") + "\x93";
+  body += short_str("torch._utils") + short_str("_rebuild_tensor_v2") + "\x93\x94";  // memo 0
+  body += std::string("((") + short_str("storage") + short_str("torch") + short_str("HalfStorage") + "\x93";
+  body += short_str("0") + short_str("cpu") + "K\x06" "tQ";           // numel 6
+  body += ops("K\x00" "K\x02K\x03\x86" "K\x03K\x01\x86" "\x89") + short_str("collections") +
+          short_str("OrderedDict") + "\x93)Rt" "R";                  // tensor
+  body += "\x88}\x87R";                                              // Parameter(t, True, {})
+  body += short_str("layer.bias");
+  body += ops("h\x00");                                                   // memo 0: rebuild_tensor_v2
+  body += std::string("((") + short_str("storage") + short_str("torch") + short_str("FloatStorage") + "\x93";
+  body += short_str("1") + short_str("cpu") + ops("K\x02" "tQ" "K\x00K\x02\x85K\x01\x85\x89}tR");
+  body += "u";                                                       // SETITEMS (state dict)
+  body += short_str("epoch") + "G" + std::string("\x40\x09\x21\xfb\x54\x44\x2d\x18", 8);  // pi
+  body += "u.";
+  std::string pk = std::string("\x80\x04\x95", 3);
+  const uint64_t frame = body.size();
+  pk.append(reinterpret_cast<const char*>(&frame), 8);
+  pk += body;
+  const uint16_t half[6] = {0x3c00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600};  // 1..6
+  std::vector<uint8_t> h(sizeof(half));
+  std::memcpy(h.data(), half, sizeof(half));
+  test::write_zip(dir.file("p4.pt"), {{"p4/data.pkl", std::vector<uint8_t>(pk.begin(), pk.end())},
+                                      {"p4/data/0", h},
+                                      {"p4/data/1", test::floats({0.5f, -0.5f})},
+                                      {"p4/byteorder", {'l', 'i', 't', 't', 'l', 'e'}}});
+  Result<Checkpoint> r = load_checkpoint(dir.file("p4.pt"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->layout, "state_dict");
+  const Tensor& w = r->tensors.at("layer.weight");
+  EXPECT_EQ(w.dtype(), DType::kF16);
+  EXPECT_EQ(w.shape(), (Shape{2, 3}));
+  EXPECT_FLOAT_EQ(WeightSource(r->tensors).get("layer.weight", {2, 3}).data<float>()[5], 6.0f);
+  EXPECT_EQ(r->tensors.at("layer.bias").data<float>()[1], -0.5f);
 }
 
 }  // namespace

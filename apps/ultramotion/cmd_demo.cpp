@@ -9,7 +9,6 @@
 #include "command_registry.h"
 #include "gateway/cli_options.h"
 #include "gateway/frame_source.h"
-#include "gateway/model_setup.h"
 #include "gateway/session.h"
 #include "gateway/shutdown_signal.h"
 
@@ -28,14 +27,9 @@ struct DemoArgs {
 void run_demo(const DemoArgs& a) {
   gateway::GatewayConfig cfg;
   cfg.slicer.outputs.weights = true;  // the demo shows every output
-  Status s = a.config.empty() ? Status::Ok() : gateway::load_config_file(a.config, &cfg);
-  if (s.ok()) s = gateway::apply_config_overrides(a.overrides, &cfg);
+  Status s = gateway::build_config(a.config, a.overrides, &cfg);
   Result<pipeline::FrameSize> size = gateway::parse_frame_size(a.size);
   if (s.ok() && !size.ok()) s = size.status();
-  if (s.ok()) {
-    gateway::resolve_model_paths(&cfg);
-    s = gateway::validate_config(cfg);
-  }
   if (!s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
     throw CommandFailed(2);

@@ -8,7 +8,6 @@
 
 #include "command_registry.h"
 #include "gateway/cli_options.h"
-#include "gateway/model_setup.h"
 #include "gateway/session.h"
 #include "gateway/shutdown_signal.h"
 
@@ -22,18 +21,7 @@ struct RunArgs {
 
 void run_gateway(const RunArgs& a) {
   gateway::GatewayConfig cfg;
-  if (!a.config.empty()) {
-    Status s = gateway::load_config_file(a.config, &cfg);
-    if (!s.ok()) {
-      std::fprintf(stderr, "error: %s\n", s.message().c_str());
-      throw CommandFailed(2);
-    }
-  }
-  Status s = gateway::apply_config_overrides(a.overrides, &cfg);
-  if (s.ok()) {
-    gateway::resolve_model_paths(&cfg);
-    s = gateway::validate_config(cfg);
-  }
+  Status s = gateway::build_config(a.config, a.overrides, &cfg);
   if (!s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
     throw CommandFailed(2);

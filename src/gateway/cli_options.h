@@ -4,7 +4,7 @@
 // applied after the config file, in the order: named flags, then --set (so --set wins).
 // Usage:
 //   ConfigOverrides ov; add_config_overrides(cmd, ov);
-//   ... after parsing: UM_RETURN_IF_ERROR(apply_config_overrides(ov, &cfg));
+//   ... after parsing: UM_RETURN_IF_ERROR(build_config(file, ov, &cfg));  // every problem at once
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gateway/config.h"
+#include "gateway/model_setup.h"
 
 namespace um::gateway {
 
@@ -70,6 +71,44 @@ inline Status apply_config_overrides(const ConfigOverrides& ov, GatewayConfig* c
   }
   if (!errors.empty()) return invalid_argument("command-line overrides:" + errors);
   return Status::Ok();
+}
+
+// The whole start-up check: reads `file` (if not empty), applies the overrides, resolves the
+// checkpoint paths and validates, collecting the problems of EVERY step into one
+// kInvalidArgument, one line each (a missing config file alone is kNotFound).
+inline Status build_config(const std::string& file, const ConfigOverrides& ov, GatewayConfig* cfg) {
+  std::vector<std::string> lines;
+  auto take = [&lines](const Status& s) {
+    if (s.ok()) return;
+    std::string m = s.message();
+    // Sub-lists ("...: N problem(s)\n  - a\n  - b") are flattened into our own list.
+    size_t at = m.find("\n  - ");
+    if (at == std::string::npos) {
+      lines.push_back(m);
+      return;
+    }
+    const std::string prefix = m.substr(0, m.find(':'));
+    while (at != std::string::npos) {
+      const size_t next = m.find("\n  - ", at + 5);
+      lines.push_back((prefix == "invalid configuration" || prefix == "command-line overrides"
+                           ? std::string()
+                           : prefix + ": ") +
+                      m.substr(at + 5, next == std::string::npos ? std::string::npos : next - at - 5));
+      at = next;
+    }
+  };
+  if (!file.empty()) {
+    Status s = load_config_file(file, cfg);
+    if (s.code() == StatusCode::kNotFound) return s;
+    take(s);
+  }
+  take(apply_config_overrides(ov, cfg));
+  resolve_model_paths(cfg);
+  take(validate_config(*cfg));
+  if (lines.empty()) return Status::Ok();
+  std::string msg = "invalid configuration: " + std::to_string(lines.size()) + " problem(s)";
+  for (const auto& l : lines) msg += "\n  - " + l;
+  return invalid_argument(msg);
 }
 
 }  // namespace um::gateway

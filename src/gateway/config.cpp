@@ -206,8 +206,8 @@ Status apply_override(GatewayConfig* cfg, const std::string& assignment) {
   }
   if (value.empty()) node = YAML::Node(YAML::NodeType::Null);
   std::vector<std::string> errors;
-  set_field(*f, node, cfg, &errors);
-  return errors_to_status("--set", errors);
+  set_field(*f, node, cfg, &errors);  // one field: at most one error, returned as one line
+  return errors.empty() ? Status::Ok() : invalid_argument(errors.front());
 }
 
 std::vector<std::string> config_errors(const GatewayConfig& cfg) {

@@ -3,6 +3,8 @@
 // bad range), all reported together.
 #include "gateway/config.h"
 
+#include "gateway/cli_options.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -171,6 +173,26 @@ TEST_F(ConfigTest, OverridesUseTheSameKeyPaths) {
   EXPECT_NE(unknown.message().find("plus.prot: unknown key"), std::string::npos);
   EXPECT_FALSE(apply_override(&cfg_, "noequals").ok());
   EXPECT_FALSE(apply_override(&cfg_, "thresholds.tau_conf=high").ok());
+}
+
+TEST_F(ConfigTest, StartupCheckReportsFileOverrideAndValidationProblemsTogether) {
+  const fs::path file = dir_ / "run.yaml";
+  std::ofstream(file) << "plus: {port: 8050, prot: 1}\nmodels: {dfine: " << cfg_.models.dfine
+                      << ", sam: " << (dir_ / "gone.pt").string() << "}\n";
+  ConfigOverrides ov;
+  ov.named.emplace_back("slicer.label_value", "3");
+  ov.set.push_back("queues.rx_capacity=x");
+  GatewayConfig c;
+  Status s = build_config(file.string(), ov, &c);
+  ASSERT_EQ(s.code(), StatusCode::kInvalidArgument);
+  const std::string& m = s.message();
+  EXPECT_NE(m.find("5 problem(s)"), std::string::npos) << m;
+  EXPECT_NE(m.find("plus.prot: unknown key"), std::string::npos) << m;                 // parse
+  EXPECT_NE(m.find("queues.rx_capacity: expected an integer, got 'x'"), std::string::npos) << m;
+  EXPECT_NE(m.find("port clash: plus.port and dashboard.port"), std::string::npos) << m;
+  EXPECT_NE(m.find("slicer.label_value: 3 must be 1 or 255"), std::string::npos) << m;
+  EXPECT_NE(m.find("gone.pt' does not exist"), std::string::npos) << m;
+  EXPECT_EQ(build_config((dir_ / "absent.yaml").string(), {}, &c).code(), StatusCode::kNotFound);
 }
 
 TEST_F(ConfigTest, YamlRoundTrip) {

@@ -37,8 +37,8 @@ class Socket {
   // Half-close for writing then close: lets queued bytes go out before the FIN.
   void shutdown_both();
 
-  // Sends every byte or fails: kUnavailable (peer gone/reset) or kDeadlineExceeded-like
-  // kUnavailable("send timed out") when the peer does not drain within timeout_ms.
+  // Sends every byte or fails with kUnavailable: peer gone/reset, or "send timed out" when the
+  // peer does not drain its receive buffer within timeout_ms.
   Status send_all(const void* data, size_t size, int timeout_ms);
   // Non-blocking attempt: returns bytes written (possibly 0 when the socket buffer is full).
   Result<size_t> send_some(const void* data, size_t size);

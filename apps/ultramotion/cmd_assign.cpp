@@ -20,8 +20,9 @@
 // assignment avoids the +inf entries, "invalid_entry" for NaN/-inf) gets [] and a null total,
 // and the document gains "errors": [null | "message", ...]; the exit code is then 2.
 // Malformed JSON or a bad shape: "error: INVALID_ARGUMENT: ..." on stderr, exit 1, no output.
-// --device cuda solves the whole batch in one GPU launch (float32 costs; the CPU path uses the
-// numbers as double, like SciPy).
+// --device cuda solves the whole batch in one GPU launch in float32 (a finite cost beyond the
+// float32 range is an INVALID_ARGUMENT error there); the CPU path uses the numbers as double,
+// like SciPy.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -164,6 +165,19 @@ std::vector<Result<Assignment>> solve(const std::vector<Matrix>& problems,
     std::vector<pipeline::CostMatrixView<double>> views;
     for (const auto& m : problems) views.push_back({m.data.data(), m.rows, m.cols});
     return pipeline::solve_assignment_batch(views, threads);
+  }
+  // Input is checked before the device: a finite cost beyond float range would silently become
+  // a forbidden pair on the GPU.
+  for (size_t b = 0; b < problems.size(); ++b) {
+    for (size_t k = 0; k < problems[b].data.size(); ++k) {
+      const double x = problems[b].data[k];
+      if (std::isfinite(x) && std::abs(x) > std::numeric_limits<float>::max()) {
+        throw Error(invalid_argument(
+            "problem " + std::to_string(b) + " entry [" + std::to_string(k / problems[b].cols) +
+            "][" + std::to_string(k % problems[b].cols) +
+            "] is outside the float32 range that --device cuda solves in"));
+      }
+    }
   }
 #ifdef UM_WITH_CUDA
   if (!pipeline::cuda_assignment_available()) {

@@ -104,6 +104,13 @@ TEST(AssignCli, BadInputIsAClearError) {
   }
 }
 
+TEST(AssignCli, CudaRejectsCostsBeyondFloatRangeBeforeTouchingTheDevice) {
+  const CliRun r = assign(R"({"costs": [[1, 1e300], [2, 3]]})", "--device cuda");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("problem 0 entry [0][1] is outside the float32 range"), std::string::npos)
+      << r.err;
+}
+
 TEST(AssignCli, UnknownDeviceIsRejected) {
   const CliRun r = assign(R"({"costs": [[1]]})", "--device tpu");
   EXPECT_NE(r.exit_code, 0);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "nn/ops.h"
@@ -11,14 +12,19 @@
 namespace um::mobilesam {
 namespace {
 
-std::string fmt(float v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+// snprintf rather than string concatenation: GCC 12 reports a false -Wrestrict on
+// `"(" + std::string` chains.
+std::string box_str(const Box& b) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "(%g, %g, %g, %g)", double(b.x0), double(b.y0), double(b.x1),
+                double(b.y1));
   return buf;
 }
 
-std::string box_str(const Box& b) {
-  return "(" + fmt(b.x0) + ", " + fmt(b.y0) + ", " + fmt(b.x1) + ", " + fmt(b.y1) + ")";
+std::string point_str(size_t i, const Point& p) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "point %zu (%g, %g)", i, double(p.x), double(p.y));
+  return buf;
 }
 
 }  // namespace
@@ -53,7 +59,7 @@ Result<Prompt> check_prompt(const Prompt& prompt, int64_t frame_w, int64_t frame
   }
   for (size_t i = 0; i < prompt.points.size(); ++i) {
     const Point& p = prompt.points[i];
-    const std::string name = "point " + std::to_string(i) + " (" + fmt(p.x) + ", " + fmt(p.y) + ")";
+    const std::string name = point_str(i, p);
     if (!std::isfinite(p.x) || !std::isfinite(p.y)) {
       return invalid_argument(name + " has a non-finite coordinate");
     }

@@ -3,8 +3,10 @@
 // float32 order: coords / size, 2c - 1, c @ G, 2*pi*c, sin/cos.
 #include "models/mobilesam/prompt_encoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "nn/ops.h"

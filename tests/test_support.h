@@ -25,11 +25,12 @@ inline std::filesystem::path cli_path() { return binary_dir() / "ultramotion"; }
 }  // namespace um::test
 
 // Skips the current test, loudly, when a fixture file or folder is missing.
-#define UM_REQUIRE_FIXTURE(path)                                                              \
+#define UM_REQUIRE_FIXTURE(fixture_path)                                                      \
   do {                                                                                        \
-    if (!std::filesystem::exists(path)) {                                                     \
+    const std::filesystem::path um_fixture_path_{fixture_path};                               \
+    if (!std::filesystem::exists(um_fixture_path_)) {                                         \
       std::fprintf(stderr, "\n*** SKIPPED: fixture %s not found (set ULTRAMOTION_FIXTURES) ***\n", \
-                   std::filesystem::path(path).string().c_str());                             \
-      GTEST_SKIP() << "fixture not found: " << (path);                                        \
+                   um_fixture_path_.string().c_str());                                        \
+      GTEST_SKIP() << "fixture not found: " << um_fixture_path_.string();                     \
     }                                                                                         \
   } while (0)

@@ -21,13 +21,6 @@ constexpr const char* kJson = "application/json";
 void no_store(httplib::Response& res) { res.set_header("Cache-Control", "no-store"); }
 }  // namespace
 
-const Asset* find_asset(std::string_view url_path) {
-  for (size_t i = 0; i < generated::kAssetCount; ++i) {
-    if (generated::kAssets[i].path == url_path) return &generated::kAssets[i];
-  }
-  return nullptr;
-}
-
 DashboardServer::DashboardServer(Monitor& monitor, DashboardOptions options)
     : monitor_(monitor), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
   const int threads = options_.threads < 2 ? 2 : options_.threads;

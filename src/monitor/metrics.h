@@ -19,7 +19,7 @@
 //   LatencyHistogram  durations in ns. Two views of the same samples:
 //     - fixed buckets (cumulative since start): exported to Prometheus as _bucket{le}/_sum/_count.
 //       Bucket-derived percentiles are only as precise as the bucket width (see
-//       kLatencyBucketBoundsNs: about 20-25% relative steps above 1 ms).
+//       kLatencyBucketBoundsNs: relative steps of 20-33% between 1 ms and 1 s).
 //     - a bounded ring of the last kRecentSamples (1024) samples with their record time: the
 //       windowed statistics (p50/p95/p99/max/mean over the last `window_ns`) are EXACT
 //       nearest-rank percentiles over those samples. If more than 1024 samples fall inside the
@@ -75,7 +75,7 @@ class Gauge {
 };
 
 // Upper bounds (ns) of the latency buckets; an implicit +Inf bucket follows. Chosen to resolve
-// the interesting range of a 25-60 fps pipeline (0.1 ms .. 1 s) in ~20-25% steps.
+// the interesting range of a 25-60 fps pipeline (0.1 ms .. 1 s) in 20-33% steps.
 inline constexpr std::array<int64_t, 34> kLatencyBucketBoundsNs = {
     50'000,      100'000,     250'000,     500'000,     750'000,     1'000'000,
     1'250'000,   1'500'000,   2'000'000,   2'500'000,   3'000'000,   4'000'000,

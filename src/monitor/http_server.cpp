@@ -148,12 +148,25 @@ Status DashboardServer::start() {
     server_->listen_after_bind();
     running_ = false;
   });
+  wait_until_listening();
   spdlog::info("dashboard: http://{}:{}/", options_.host, port_);
   return Status::Ok();
 }
 
+// httplib's Server::stop() does nothing until listen_after_bind() has marked the server running
+// on its thread; a stop() that came earlier would leave that thread in accept() forever (and
+// join() with it). So start() returns only once the loop runs (or has already ended).
+void DashboardServer::wait_until_listening() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running() && running_.load() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 void DashboardServer::stop() {
   stopping_ = true;
+  if (thread_.joinable()) wait_until_listening();
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
   running_ = false;

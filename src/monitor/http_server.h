@@ -54,6 +54,7 @@ class DashboardServer {
 
  private:
   void install_routes();
+  void wait_until_listening();
 
   Monitor& monitor_;
   DashboardOptions options_;

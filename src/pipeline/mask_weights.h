@@ -17,7 +17,8 @@
 //   compute_mask_weights(mask_ptr, width, height, in_ptr, edge_ptr, out_ptr);  // no allocation
 //
 // CPU implementation: separable (a square min/max is a row pass then a column pass), branch-free
-// inner loops the compiler vectorises; about 6 passes over the frame. A CUDA kernel with the
+// inner loops the compiler vectorises; the mask is binarised once and the scratch buffers are
+// per-thread and reused, so the per-frame path does not allocate. A CUDA kernel with the
 // same contract can live beside it (mask_weights_cuda.cu) when the GPU path needs it.
 #pragma once
 

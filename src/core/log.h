@@ -1,5 +1,5 @@
 // File: src/core/log.h
-// Purpose: one logging set-up for the whole program (spdlog). Modules log through spdlog's
+// Purpose: one logging set-up for the whole program (spdlog, to stderr). Modules log through spdlog's
 // default logger (spdlog::info(...)); init_logging() sets the pattern and level once, in main.
 #pragma once
 

@@ -42,6 +42,8 @@ inline void add_config_overrides(CLI::App* cmd, ConfigOverrides& ov) {
       {"--precision", "models.precision", "fp32 | fp16"},
       {"--label-value", "slicer.label_value", "bone label value: 1 or 255"},
       {"--record", "record", "record received frames and results to FILE"},
+      {"--kpi-log", "kpi_log.file", "write the dashboard's figures to FILE as JSON lines"},
+      {"--kpi-interval-ms", "kpi_log.interval_ms", "KPI log interval in milliseconds"},
   };
   for (const Flag& f : kFlags) {
     const std::string key = f.key;

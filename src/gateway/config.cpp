@@ -53,6 +53,8 @@ const std::vector<Field>& fields() {
       {"queues.max_frame_age_ms",
        [](GatewayConfig& c) -> Ref { return &c.queues.max_frame_age_ms; }},
       {"record", [](GatewayConfig& c) -> Ref { return &c.record; }},
+      {"kpi_log.file", [](GatewayConfig& c) -> Ref { return &c.kpi_log.file; }},
+      {"kpi_log.interval_ms", [](GatewayConfig& c) -> Ref { return &c.kpi_log.interval_ms; }},
   };
   return kFields;
 }
@@ -294,6 +296,15 @@ std::vector<std::string> config_errors(const GatewayConfig& cfg) {
     else if (fs::is_directory(cfg.record, ec))
       e.push_back("record: '" + cfg.record + "' is a folder, expected a file name");
   }
+  if (!cfg.kpi_log.file.empty()) {
+    std::error_code ec;
+    fs::path parent = fs::path(cfg.kpi_log.file).parent_path();
+    if (!parent.empty() && !fs::is_directory(parent, ec))
+      e.push_back("kpi_log.file: folder '" + parent.string() + "' does not exist");
+  }
+  if (cfg.kpi_log.interval_ms < 10 || cfg.kpi_log.interval_ms > 3600000)
+    e.push_back("kpi_log.interval_ms: " + std::to_string(cfg.kpi_log.interval_ms) +
+                " is out of range 10..3600000");
   return e;
 }
 

@@ -11,6 +11,7 @@
 //   thresholds:{tau_conf, theta_on, theta_off, theta_cont}
 //   queues:    {rx_capacity, tx_capacity, max_frame_age_ms}
 //   record:    FILE (empty: no recording)
+//   kpi_log:   {file, interval_ms}   (file empty: no KPI log)
 //
 // Usage:
 //   std::vector<std::string> errors;
@@ -75,6 +76,12 @@ struct QueueConfig {
   int max_frame_age_ms = 500;
 };
 
+// `--kpi-log FILE`: the monitor's figures as JSON lines every interval_ms.
+struct KpiLogConfig {
+  std::string file;  // empty: no KPI log
+  int interval_ms = 1000;
+};
+
 // Ports: 0 means "any free port" (the bound port is reported at start; tests use it).
 struct GatewayConfig {
   PlusConfig plus;
@@ -84,6 +91,7 @@ struct GatewayConfig {
   Thresholds thresholds;
   QueueConfig queues;
   std::string record;  // empty: no recording
+  KpiLogConfig kpi_log;
 };
 
 // Parses YAML text into *cfg (fields absent from the text keep their current value). Unknown

@@ -44,6 +44,16 @@ Status Session::start() {
       return s.with_context("dashboard on port " + std::to_string(cfg.dashboard.port));
     }
   }
+  if (!cfg.kpi_log.file.empty()) {
+    kpi_logger_ = std::make_unique<monitor::KpiLogger>(
+        *monitor_, cfg.kpi_log.file, std::chrono::milliseconds(cfg.kpi_log.interval_ms));
+    Status s = kpi_logger_->start();
+    if (!s.ok()) {
+      kpi_logger_.reset();
+      stop();
+      return s.with_context("kpi_log.file " + cfg.kpi_log.file);
+    }
+  }
   std::unique_ptr<pipeline::FrameProcessor> processor = std::move(options_.processor);
   if (!processor) {
     auto p = make_frame_processor(cfg);
@@ -66,6 +76,7 @@ Status Session::start() {
 void Session::stop() {
   if (gateway_) gateway_->stop();
   if (simulator_) simulator_->stop();
+  if (kpi_logger_) kpi_logger_->stop();  // after the gateway: the last line holds the final figures
   if (dashboard_) dashboard_->stop();
 }
 

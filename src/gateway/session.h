@@ -20,6 +20,7 @@
 #include "gateway/gateway.h"
 #include "gateway/plus_simulator.h"
 #include "monitor/http_server.h"
+#include "monitor/kpi_logger.h"
 #include "monitor/monitor.h"
 
 namespace um::gateway {
@@ -55,6 +56,7 @@ class Session {
   SessionOptions options_;
   std::unique_ptr<monitor::Monitor> monitor_;
   std::unique_ptr<monitor::DashboardServer> dashboard_;
+  std::unique_ptr<monitor::KpiLogger> kpi_logger_;
   std::unique_ptr<PlusSimulator> simulator_;
   std::unique_ptr<Gateway> gateway_;
 };

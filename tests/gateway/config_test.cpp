@@ -160,6 +160,18 @@ TEST_F(ConfigTest, BadRangesAreEachReportedTogether) {
   EXPECT_NE(s.message().find("8 problem(s)"), std::string::npos);
 }
 
+TEST_F(ConfigTest, KpiLogIsValidated) {
+  cfg_.kpi_log.file = (dir_ / "no_such_dir" / "kpi.jsonl").string();
+  cfg_.kpi_log.interval_ms = 5;
+  const auto errors = config_errors(cfg_);
+  EXPECT_EQ(errors.size(), 2u);
+  EXPECT_TRUE(has_error("kpi_log.file: folder"));
+  EXPECT_TRUE(has_error("kpi_log.interval_ms: 5 is out of range 10..3600000"));
+  ASSERT_TRUE(apply_override(&cfg_, "kpi_log.file=" + (dir_ / "kpi.jsonl").string()).ok());
+  ASSERT_TRUE(apply_override(&cfg_, "kpi_log.interval_ms=250").ok());
+  EXPECT_TRUE(config_errors(cfg_).empty());
+}
+
 TEST_F(ConfigTest, OverridesUseTheSameKeyPaths) {
   ASSERT_TRUE(apply_override(&cfg_, "plus.port=19100").ok());
   EXPECT_EQ(cfg_.plus.port, 19100);

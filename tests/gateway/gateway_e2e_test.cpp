@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <fstream>
 #include <set>
 
 #include "gateway/recording.h"
@@ -40,6 +41,8 @@ TEST(GatewayEndToEnd, PyigtlClientReceivesBoneMasksInOrderWithGeometryAndMetadat
   so.config.models.sam = (tmp.path() / "sam.pt").string();
   so.config.slicer.label_value = 255;
   so.config.record = (tmp.path() / "e2e.umrec").string();
+  so.config.kpi_log.file = (tmp.path() / "kpi.jsonl").string();
+  so.config.kpi_log.interval_ms = 200;
   so.with_simulator = true;
   so.simulator.fps = 5;
   so.simulator.source_options.size = {kH, kW};
@@ -136,6 +139,15 @@ TEST(GatewayEndToEnd, PyigtlClientReceivesBoneMasksInOrderWithGeometryAndMetadat
   }
   EXPECT_TRUE((*reader)->complete());
   EXPECT_EQ(n, st.frames_processed);
+
+  // --kpi-log: JSON lines of the dashboard's figures; the last one, written at stop, holds the
+  // final frame counts.
+  std::ifstream kpi(tmp.path() / "kpi.jsonl");
+  std::vector<nlohmann::json> kpi_lines;
+  for (std::string line; std::getline(kpi, line);) kpi_lines.push_back(nlohmann::json::parse(line));
+  ASSERT_GE(kpi_lines.size(), 2u);
+  EXPECT_EQ(kpi_lines.back()["frames"]["sent"].get<uint64_t>(), st.frames_sent);
+  EXPECT_EQ(kpi_lines.back()["frames"]["received"].get<uint64_t>(), st.frames_received);
 }
 
 }  // namespace

@@ -324,7 +324,12 @@ void Gateway::sync_external_counters() {
   if (client_) {
     const igtl::PlusClientCounters c = client_->counters();
     if (c.superseded > seen_superseded_) {
-      drop_counter("rx", "burst_superseded").inc(c.superseded - seen_superseded_);
+      // Frames a PLUS burst superseded did arrive: they count as received for fps-in and for
+      // the drop ratio (otherwise drops could exceed receptions), and as dropped.
+      const uint64_t n = c.superseded - seen_superseded_;
+      drop_counter("rx", "burst_superseded").inc(n);
+      const int64_t now = monotonic_ns();
+      for (uint64_t i = 0; i < n; ++i) metrics_.frame_received(now);
       seen_superseded_ = c.superseded;
     }
     if (c.reconnects > seen_reconnects_) {

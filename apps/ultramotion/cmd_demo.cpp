@@ -42,15 +42,7 @@ void run_demo(const DemoArgs& a) {
   so.simulator.fps = a.fps;
   so.simulator.source_options.size = size.value();
   so.simulator.source_options.seed = a.seed;
-  gateway::Session session(std::move(so));
-  throw_if_error(session.start());
-  std::printf("%s", session.where_to_look().c_str());
-  std::fflush(stdout);
-  while (!gateway::wait_for_shutdown(std::chrono::milliseconds(500))) {
-  }
-  spdlog::info("[demo] signal {} received: shutting down", gateway::shutdown_signal_number());
-  session.stop();
-  if (auto e = session.first_error()) std::rethrow_exception(e);
+  gateway::serve_until_signal(std::move(so), "demo");
 }
 
 void register_demo(CLI::App& app) {

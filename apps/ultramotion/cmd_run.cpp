@@ -29,15 +29,7 @@ void run_gateway(const RunArgs& a) {
   gateway::install_shutdown_handlers();
   gateway::SessionOptions so;
   so.config = cfg;
-  gateway::Session session(std::move(so));
-  throw_if_error(session.start());
-  std::printf("%s", session.where_to_look().c_str());
-  std::fflush(stdout);
-  while (!gateway::wait_for_shutdown(std::chrono::milliseconds(500))) {
-  }
-  spdlog::info("[run] signal {} received: shutting down", gateway::shutdown_signal_number());
-  session.stop();
-  if (auto e = session.first_error()) std::rethrow_exception(e);
+  gateway::serve_until_signal(std::move(so), "run");
 }
 
 void register_run(CLI::App& app) {

@@ -3,7 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <cstdio>
+
 #include "gateway/model_setup.h"
+#include "gateway/shutdown_signal.h"
 
 namespace um::gateway {
 
@@ -107,6 +111,18 @@ std::string Session::where_to_look() const {
   if (!cfg.record.empty()) s += "  recording        : " + cfg.record + "\n";
   s += "  stop with Ctrl-C (SIGINT) or SIGTERM\n";
   return s;
+}
+
+void serve_until_signal(SessionOptions options, const char* tag) {
+  Session session(std::move(options));
+  throw_if_error(session.start());
+  std::printf("%s", session.where_to_look().c_str());
+  std::fflush(stdout);
+  while (!wait_for_shutdown(std::chrono::milliseconds(500))) {
+  }
+  spdlog::info("[{}] signal {} received: shutting down", tag, shutdown_signal_number());
+  session.stop();
+  if (auto e = session.first_error()) std::rethrow_exception(e);
 }
 
 }  // namespace um::gateway

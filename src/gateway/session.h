@@ -61,4 +61,9 @@ class Session {
   std::unique_ptr<Gateway> gateway_;
 };
 
+// What `run` and `demo` do once configured: start the session, print where to look, serve until
+// SIGINT/SIGTERM (install_shutdown_handlers() first), stop in order, and rethrow the first stage
+// error. `tag` prefixes the log line ("run", "demo"). Throws um::Error when start() fails.
+void serve_until_signal(SessionOptions options, const char* tag);
+
 }  // namespace um::gateway

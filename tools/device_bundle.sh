@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Packs binaries built HERE (Debian 12, with nvcc) plus the shared libraries they need into
+# .devbin/devbin.tar.xz, for the GPU machine: it has CUDA, cmake and PyTorch but none of our
+# Debian -dev libraries, and only 64 MiB of working tree travel (xz keeps OpenBLAS small).
+#   bash tools/device_bundle.sh build-cuda ultramotion bench/bench_assignment tests/assignment/assignment_cuda_test
+# On the device (carry [".devbin"]):
+#   mkdir -p /tmp/d && tar -C /tmp/d -xJf .devbin/devbin.tar.xz && export LD_LIBRARY_PATH=/tmp/d/lib
+#   /tmp/d/bin/assignment_cuda_test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="$1"; shift
+stage=$(mktemp -d)
+mkdir -p "$stage/bin" "$stage/lib" .devbin
+for target in "$@"; do cp "$build/$target" "$stage/bin/"; done
+strip "$stage"/bin/*
+for b in "$stage"/bin/*; do ldd "$b" | awk '/=>/ {print $3}'; done | sort -u |
+  grep -v -E 'lib(c|m|pthread|dl|rt|gcc_s|stdc\+\+)\.so|ld-linux' | xargs -r -I{} cp -L {} "$stage/lib/"
+tar -C "$stage" -cJf .devbin/devbin.tar.xz bin lib
+rm -rf "$stage"
+grep -qx '/.devbin/' .git/info/exclude 2>/dev/null || echo '/.devbin/' >> .git/info/exclude
+ls -la .devbin/devbin.tar.xz

@@ -178,7 +178,9 @@ TEST(DFineCli, DetectJsonAndDumpOnFixture) {
     EXPECT_NEAR(dets[i]["score"].get<float>(), rs.data<float>()[i], 1e-4f);
     EXPECT_EQ(dets[i]["label"].get<int64_t>(), rl.data<int64_t>()[i]);
     for (int k = 0; k < 4; ++k) EXPECT_NEAR(dets[i]["box"][k].get<float>(), ref->at("boxes").data<float>()[i * 4 + k], 0.05f);
-    if (i > 0) EXPECT_LE(dets[i]["score"].get<float>(), dets[i - 1]["score"].get<float>());
+    if (i > 0) {
+      EXPECT_LE(dets[i]["score"].get<float>(), dets[i - 1]["score"].get<float>());
+    }
   }
   auto dumped = io::read_safetensors(dump.string());
   std::filesystem::remove(dump);

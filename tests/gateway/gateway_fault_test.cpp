@@ -201,8 +201,9 @@ TEST_F(GatewayFaultTest, MalformedMessagesAreCountedAndSkippedAndNewFrameSizeIsH
     if (m.device_name != "BoneMask") continue;
     const auto size = image_size(m);
     EXPECT_TRUE(size == std::make_pair(160u, 200u) || size == std::make_pair(320u, 256u));
-    if (i + 1 < slicer.messages().size() && slicer.messages()[i + 1].device_name == "BoneMask_Wedge")
+    if (i + 1 < slicer.messages().size() && slicer.messages()[i + 1].device_name == "BoneMask_Wedge") {
       EXPECT_EQ(image_size(slicer.messages()[i + 1]), size);
+    }
   }
   session->stop();
 }

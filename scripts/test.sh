@@ -8,11 +8,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ULTRAMOTION_FIXTURES="${ULTRAMOTION_FIXTURES:-$(cd .. && pwd)/shared/fixtures}"
 JOBS="$(nproc)"
+SUMMARY="$(mktemp)"
+trap 'rm -f "$SUMMARY"' EXIT
+# Runs ctest in a build folder, keeping its "N% tests passed, F tests failed out of T" line.
+run_ctest() {
+  local dir="$1"; shift
+  (cd "$dir" && ctest --output-on-failure "$@") | tee -a "$SUMMARY"
+}
 
 bash scripts/setup.sh
 
 echo "=== stage 1: all tests (build) ==="
-(cd build && ctest --output-on-failure -j "$JOBS" --timeout 900)
+run_ctest build -j "$JOBS" --timeout 900
 
 echo "=== stage 2: bad-input tests under AddressSanitizer + UBSan (build-asan) ==="
 # -O1 -g1: the tests it runs are small, and this build is the slowest part of CI on 2 cores.
@@ -20,8 +27,8 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEB
   -DULTRAMOTION_CUDA=OFF \
   -DULTRAMOTION_BUILD_BENCH=OFF -DULTRAMOTION_SANITIZE=address,undefined >/dev/null
 cmake --build build-asan --target asan_tests -j "$JOBS"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  ctest --output-on-failure -L asan -j "$JOBS")
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  run_ctest build-asan -L asan -j "$JOBS"
 
 if [ -d tests/fuzz ] && command -v clang++ >/dev/null; then
   echo "=== stage 3: fuzzers under ASan + UBSan (build-fuzz) ==="
@@ -29,6 +36,9 @@ if [ -d tests/fuzz ] && command -v clang++ >/dev/null; then
     -DULTRAMOTION_CUDA=OFF -DULTRAMOTION_BUILD_BENCH=OFF -DULTRAMOTION_FUZZ=ON \
     -DULTRAMOTION_SANITIZE=address,undefined >/dev/null
   cmake --build build-fuzz --target fuzz_targets -j "$JOBS"
-  (cd build-fuzz && ctest --output-on-failure -L fuzz)
+  run_ctest build-fuzz -L fuzz
 fi
 echo "=== all stages passed ==="
+# One plain closing line over every stage (each stage also printed its own ctest summary).
+awk '/tests passed, .* tests failed out of/ {total += $NF; failed += $4}
+     END {printf "summary: %d passed, %d failed\n", total - failed, failed}' "$SUMMARY"

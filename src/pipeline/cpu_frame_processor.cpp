@@ -12,6 +12,7 @@
 #include "models/mobilesam/preprocess.h"
 #include "pipeline/mask_weights.h"
 #include "pipeline/quality.h"
+#include "pipeline/synthetic_weights.h"
 
 namespace um::pipeline {
 
@@ -28,15 +29,25 @@ Result<std::unique_ptr<CpuFrameProcessor>> CpuFrameProcessor::create(const Proce
   dfine::Options dopt;
   dopt.resize = opt.detector_resize == DetectorResize::kLetterbox ? dfine::ResizeMode::kLetterbox
                                                                   : dfine::ResizeMode::kStretch;
-  auto det = dfine::DFine::load(opt.dfine_checkpoint, dopt);
+  // Synthetic weights only for a checkpoint file that is absent and only with the opt-in
+  // (synthetic_models_label); a present file that fails to load stays an error.
+  const std::string synthetic = synthetic_models_label(opt);
+  const bool synth_dfine = synthetic.find("dfine") != std::string::npos;
+  const bool synth_sam = synthetic.find("sam") != std::string::npos;
+  auto det = synth_dfine ? dfine::DFine::from_tensors(synthetic_dfine_n_weights(), dopt)
+                         : dfine::DFine::load(opt.dfine_checkpoint, dopt);
   if (!det.ok()) return det.status().with_context("loading D-FINE '" + opt.dfine_checkpoint + "'");
-  auto sam = mobilesam::MobileSam::load(opt.sam_checkpoint);
+  auto sam = synth_sam ? mobilesam::MobileSam::from_tensors(synthetic_mobilesam_vit_t_weights())
+                       : mobilesam::MobileSam::load(opt.sam_checkpoint);
   if (!sam.ok()) return sam.status().with_context("loading MobileSAM '" + opt.sam_checkpoint + "'");
   std::shared_ptr<const dfine::DFine> detector(std::move(det).value());
-  spdlog::info("frame processor: D-FINE {} ({}), MobileSAM vit_t, cpu fp32",
-               detector->config().summary(), opt.dfine_checkpoint);
-  return std::make_unique<CpuFrameProcessor>(std::move(detector), std::move(sam).value(),
-                                             opt.config);
+  spdlog::info("frame processor: D-FINE {} ({}), MobileSAM vit_t ({}), cpu fp32",
+               detector->config().summary(), synth_dfine ? "SYNTHETIC" : opt.dfine_checkpoint,
+               synth_sam ? "SYNTHETIC" : opt.sam_checkpoint);
+  auto p = std::make_unique<CpuFrameProcessor>(std::move(detector), std::move(sam).value(),
+                                               opt.config);
+  p->synthetic_ = synthetic == "none" ? "" : synthetic;
+  return p;
 }
 
 CpuFrameProcessor::CpuFrameProcessor(std::shared_ptr<const dfine::DFine> detector,
@@ -62,6 +73,7 @@ std::string CpuFrameProcessor::description() const {
   std::string d = "cpu fp32, D-FINE " + std::string(dfine::variant_name(detector_->config().variant)) +
                   " + MobileSAM vit_t";
   if (config_.reuse_low_res_mask) d += ", low-res mask reuse";
+  if (!synthetic_.empty()) d += ", SYNTHETIC weights (" + synthetic_ + ")";
   return d;
 }
 

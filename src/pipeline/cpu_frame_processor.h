@@ -33,7 +33,8 @@ namespace um::pipeline {
 
 class CpuFrameProcessor final : public FrameProcessor {
  public:
-  // Loads both checkpoints (opt.backend must be kCpu, opt.precision kFp32).
+  // Loads both checkpoints (opt.backend must be kCpu, opt.precision kFp32), or seeded synthetic
+  // weights for a missing file when opt.allow_synthetic.
   static Result<std::unique_ptr<CpuFrameProcessor>> create(const ProcessorOptions& opt);
 
   // From models loaded elsewhere (shared between processors, or built from tensors).
@@ -62,6 +63,9 @@ class CpuFrameProcessor final : public FrameProcessor {
   int prev_width_ = 0, prev_height_ = 0;
   float prev_cx_ = 0, prev_cy_ = 0;
   Tensor prev_low_res_;
+  // Models built from synthetic weights ("dfine", "sam", "dfine,sam"; empty: none), shown in
+  // description().
+  std::string synthetic_;
 };
 
 }  // namespace um::pipeline

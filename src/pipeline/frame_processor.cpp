@@ -32,6 +32,23 @@ const char* detector_resize_name(DetectorResize r) {
   return r == DetectorResize::kLetterbox ? "letterbox" : "stretch";
 }
 
+namespace {
+bool checkpoint_missing(const std::string& path) {
+  std::error_code ec;
+  return path.empty() || !std::filesystem::exists(path, ec);
+}
+}  // namespace
+
+std::string synthetic_models_label(const ProcessorOptions& opt) {
+  if (!opt.allow_synthetic) return "none";
+  const bool d = checkpoint_missing(opt.dfine_checkpoint);
+  const bool s = checkpoint_missing(opt.sam_checkpoint);
+  if (d && s) return "dfine,sam";
+  if (d) return "dfine";
+  if (s) return "sam";
+  return "none";
+}
+
 Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOptions& opt) {
   UM_RETURN_IF_ERROR(validate_visibility_config(opt.config.visibility));
   UM_RETURN_IF_ERROR(validate_tracker_config(opt.config.tracker));
@@ -43,9 +60,15 @@ Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOp
 #endif
   }
   for (const std::string* path : {&opt.dfine_checkpoint, &opt.sam_checkpoint}) {
+    if (opt.allow_synthetic && checkpoint_missing(*path)) continue;  // synthetic weights
     if (path->empty()) return invalid_argument("frame processor: a checkpoint path is empty");
+    if (!std::filesystem::exists(*path)) {
+      return not_found("frame processor: checkpoint '" + *path +
+                       "' not found (models.allow_synthetic: true would run seeded synthetic "
+                       "weights instead, for demos only)");
+    }
     if (!std::filesystem::is_regular_file(*path)) {
-      return not_found("frame processor: checkpoint '" + *path + "' not found");
+      return invalid_argument("frame processor: checkpoint '" + *path + "' is not a file");
     }
   }
   if (opt.backend == Backend::kCuda) {

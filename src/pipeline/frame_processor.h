@@ -62,8 +62,18 @@ struct ProcessorOptions {
   DetectorResize detector_resize = DetectorResize::kStretch;
   std::string dfine_checkpoint;   // any D-FINE variant, official or EMA layout
   std::string sam_checkpoint;     // MobileSAM vit_t state dict
+  // A checkpoint FILE that does not exist is replaced by seeded synthetic weights
+  // (synthetic_weights.h) instead of failing. Off by default: a clinical gateway must never run
+  // random weights unasked (`run` needs models.allow_synthetic; `demo` turns it on). A file that
+  // exists but does not load is an error either way.
+  bool allow_synthetic = false;
   ProcessorConfig config;
 };
+
+// Which models create_frame_processor(opt) builds from synthetic weights: "dfine", "sam",
+// "dfine,sam", or "none" (always "none" without opt.allow_synthetic). For logs, the dashboard
+// and the BoneMask metadata key `synthetic_weights`.
+std::string synthetic_models_label(const ProcessorOptions& opt);
 
 class FrameProcessor {
  public:
@@ -79,7 +89,7 @@ class FrameProcessor {
 };
 
 // Loads both checkpoints and builds the processor for opt.backend. Errors name the problem:
-// kNotFound (missing checkpoint), kInvalidArgument (bad thresholds), kFailedPrecondition
+// kNotFound (missing checkpoint, unless opt.allow_synthetic), kInvalidArgument (bad thresholds), kFailedPrecondition
 // (backend cuda asked for in a build without CUDA, or no GPU present).
 Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOptions& opt);
 

@@ -27,6 +27,8 @@ struct DemoArgs {
 void run_demo(const DemoArgs& a) {
   gateway::GatewayConfig cfg;
   cfg.slicer.outputs.weights = true;  // the demo shows every output
+  // Missing model files -> seeded synthetic weights, said loudly (log, dashboard, metadata).
+  cfg.models.allow_synthetic = true;
   Status s = gateway::build_config(a.config, a.overrides, &cfg);
   Result<pipeline::FrameSize> size = gateway::parse_frame_size(a.size);
   if (s.ok() && !size.ok()) s = size.status();

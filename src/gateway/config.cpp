@@ -42,6 +42,8 @@ const std::vector<Field>& fields() {
       {"models.precision", [](GatewayConfig& c) -> Ref { return &c.models.precision; }},
       {"models.backend", [](GatewayConfig& c) -> Ref { return &c.models.backend; }},
       {"models.resize", [](GatewayConfig& c) -> Ref { return &c.models.resize; }},
+      {"models.allow_synthetic",
+       [](GatewayConfig& c) -> Ref { return &c.models.allow_synthetic; }},
       {"models.mask_prompt_reuse",
        [](GatewayConfig& c) -> Ref { return &c.models.mask_prompt_reuse; }},
       {"thresholds.tau_conf", [](GatewayConfig& c) -> Ref { return &c.thresholds.tau_conf; }},
@@ -257,10 +259,16 @@ std::vector<std::string> config_errors(const GatewayConfig& cfg) {
          {std::pair<const char*, std::string>{"models.dfine", cfg.models.dfine},
           {"models.sam", cfg.models.sam}}) {
       std::error_code ec;
+      const bool exists = !path.empty() && fs::exists(path, ec);
+      if (!exists && cfg.models.allow_synthetic) continue;  // seeded synthetic weights
       if (path.empty())
         e.push_back(std::string(name) + ": no checkpoint path given");
+      else if (!exists)
+        e.push_back(std::string(name) + ": checkpoint file '" + path +
+                    "' does not exist (models.allow_synthetic: true runs seeded synthetic "
+                    "weights instead, for demos only)");
       else if (!fs::is_regular_file(path, ec))
-        e.push_back(std::string(name) + ": checkpoint file '" + path + "' does not exist");
+        e.push_back(std::string(name) + ": checkpoint '" + path + "' is not a file");
     }
   }
   check_one_of("models.precision", cfg.models.precision, {"fp32", "fp16"}, &e);

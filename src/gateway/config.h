@@ -7,7 +7,7 @@
 //   plus:      {host, port, device, reconnect_ms}
 //   slicer:    {port, device, label_value, outputs: {bone_mask, weights, status}}
 //   dashboard: {enabled, port}
-//   models:    {dfine, sam, precision, backend, resize, mask_prompt_reuse}
+//   models:    {dfine, sam, precision, backend, resize, mask_prompt_reuse, allow_synthetic}
 //   thresholds:{tau_conf, theta_on, theta_off, theta_cont}
 //   queues:    {rx_capacity, tx_capacity, max_frame_age_ms}
 //   record:    FILE (empty: no recording)
@@ -61,6 +61,10 @@ struct ModelConfig {
   std::string backend = "cpu";     // cpu | cuda
   std::string resize = "stretch";  // stretch | letterbox (D-FINE input resizing)
   bool mask_prompt_reuse = false;  // feed the previous low-res mask as MobileSAM's mask prompt
+  // A checkpoint file that does not exist -> seeded synthetic weights (pipeline/synthetic_weights.h)
+  // instead of a config error. Off for `run` (a clinical gateway never runs random weights
+  // unasked); `demo` turns it on. Present-but-broken files are an error either way.
+  bool allow_synthetic = false;
 };
 
 struct Thresholds {

@@ -61,6 +61,7 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<pipeline::FrameProcessor>
   tx_options_.label_value = config_.slicer.label_value;
   tx_options_.outputs = config_.slicer.outputs;
   tx_options_.weights_note = runtime_.weights_note;
+  tx_options_.synthetic_weights = runtime_.synthetic_weights;
 
   count_queue_drops(rx_slot_, metrics_, "rx_slot");
   count_queue_drops(outbox_, metrics_, "outbox");

@@ -56,6 +56,9 @@ namespace um::gateway {
 struct GatewayRuntime {
   // Text for the "Weights" metadata key ("trained", or a loud SYNTHETIC note).
   std::string weights_note = "trained";
+  // Metadata "SyntheticWeights": which models run on synthetic weights ("dfine", "sam",
+  // "dfine,sam") or "none" (pipeline::synthetic_models_label).
+  std::string synthetic_weights = "none";
   // Slicer server bind address ("0.0.0.0" to accept remote Slicer instances).
   std::string slicer_host = "0.0.0.0";
   // Tests: PLUS client timings (faster reconnects keep fault tests short).

@@ -153,6 +153,7 @@ std::vector<igtl::Message> build_tx_messages(const OutputItem& item, const TxOpt
   md.push_back({"Quality", float_str(r.quality.combined)});
   md.push_back({"LabelValue", std::to_string(o.label_value)});
   md.push_back({"Weights", o.weights_note});
+  md.push_back({"SyntheticWeights", o.synthetic_weights});
 
   const uint64_t ts = igtl::timestamp_from_ns(f.source_timestamp_ns);
   std::vector<igtl::Message> out;

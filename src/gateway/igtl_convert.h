@@ -53,6 +53,7 @@ struct TxOptions {
   int label_value = 1;
   SlicerOutputs outputs;
   std::string weights_note = "trained";  // metadata "Weights"
+  std::string synthetic_weights = "none";  // metadata "SyntheticWeights": "dfine,sam", "sam", ...
   std::string status_device = "UltraMotion";
   // wall_clock_ns() - monotonic_ns() at start: turns monotonic stage times into UTC for metadata.
   int64_t wall_minus_monotonic_ns = 0;

@@ -25,12 +25,27 @@ Result<pipeline::ProcessorOptions> processor_options(const GatewayConfig& cfg) {
   o.config.visibility.theta_off = static_cast<float>(cfg.thresholds.theta_off);
   o.config.visibility.theta_cont = static_cast<float>(cfg.thresholds.theta_cont);
   o.config.reuse_low_res_mask = cfg.models.mask_prompt_reuse;
+  o.allow_synthetic = cfg.models.allow_synthetic;
   o.config.output_weights = cfg.slicer.outputs.weights;
   return o;
 }
 
+std::string synthetic_weights_detail(const pipeline::ProcessorOptions& o) {
+  const std::string label = pipeline::synthetic_models_label(o);
+  if (label == "none") return {};
+  std::string d = "SYNTHETIC (seeded random) weights, detections are meaningless:";
+  if (label.find("dfine") != std::string::npos)
+    d += " D-FINE checkpoint '" + o.dfine_checkpoint + "' not found;";
+  if (label.find("sam") != std::string::npos)
+    d += " MobileSAM checkpoint '" + o.sam_checkpoint + "' not found;";
+  d.pop_back();
+  return d;
+}
+
 Result<std::unique_ptr<pipeline::FrameProcessor>> make_frame_processor(const GatewayConfig& cfg) {
   UM_ASSIGN_OR_RETURN(pipeline::ProcessorOptions o, processor_options(cfg));
+  const std::string synthetic = pipeline::synthetic_models_label(o);
+  if (synthetic != "none") spdlog::warn("[models] {}", synthetic_weights_detail(o));
   const int64_t t0 = monotonic_ns();
   auto p = pipeline::create_frame_processor(o);
   if (!p.ok()) return p.status().with_context("loading models");

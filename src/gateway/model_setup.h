@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "core/status.h"
 #include "gateway/config.h"
@@ -20,8 +21,13 @@ void resolve_model_paths(GatewayConfig* cfg);
 // The pipeline options the config asks for (kInvalidArgument for unknown enum strings).
 Result<pipeline::ProcessorOptions> processor_options(const GatewayConfig& cfg);
 
+// Empty when every model has its checkpoint; otherwise one loud line naming which models run on
+// synthetic weights and the missing file of each (for the log and the dashboard banner).
+std::string synthetic_weights_detail(const pipeline::ProcessorOptions& o);
+
 // Loads both checkpoints and builds the processor (seconds on the CPU). Errors as
-// pipeline::create_frame_processor: kNotFound, kInvalidArgument, kFailedPrecondition.
+// pipeline::create_frame_processor: kNotFound, kInvalidArgument, kFailedPrecondition. A missing
+// file with models.allow_synthetic gives synthetic weights and a warning in the log.
 Result<std::unique_ptr<pipeline::FrameProcessor>> make_frame_processor(const GatewayConfig& cfg);
 
 }  // namespace um::gateway

@@ -59,7 +59,22 @@ Status Session::start() {
     }
   }
   std::unique_ptr<pipeline::FrameProcessor> processor = std::move(options_.processor);
+  GatewayRuntime runtime = options_.runtime;
   if (!processor) {
+    // Synthetic weights for missing checkpoints (models.allow_synthetic): said in the log
+    // (make_frame_processor), on the dashboard banner and in every BoneMask's metadata.
+    Result<pipeline::ProcessorOptions> po = processor_options(cfg);
+    if (!po.ok()) {
+      stop();
+      return po.status();
+    }
+    const std::string synthetic = pipeline::synthetic_models_label(*po);
+    if (synthetic != "none") {
+      const std::string detail = synthetic_weights_detail(*po);
+      monitor_->set_synthetic_weights(true, detail);
+      runtime.weights_note = detail;
+      runtime.synthetic_weights = synthetic;
+    }
     auto p = make_frame_processor(cfg);
     if (!p.ok()) {
       stop();
@@ -67,7 +82,7 @@ Status Session::start() {
     }
     processor = std::move(p).value();
   }
-  gateway_ = std::make_unique<Gateway>(cfg, std::move(processor), *monitor_, options_.runtime);
+  gateway_ = std::make_unique<Gateway>(cfg, std::move(processor), *monitor_, std::move(runtime));
   Status s = gateway_->start();
   if (!s.ok()) {
     gateway_.reset();

@@ -89,7 +89,7 @@ TEST(GatewayEndToEnd, PyigtlClientReceivesBoneMasksInOrderWithGeometryAndMetadat
     for (const char* key : {"FrameId", "SourceDevice", "SourceTimestamp", "ReceiveTime",
                             "InferenceStart", "InferenceEnd", "InferenceMs", "SendTime", "State",
                             "Detected", "Score", "Box", "MaskArea", "Quality", "LabelValue",
-                            "Weights"})
+                            "Weights", "SyntheticWeights"})
       EXPECT_TRUE(md.contains(key)) << "metadata key " << key << " missing: " << md.dump();
     const int64_t id = std::stoll(md["FrameId"].get<std::string>());
     EXPECT_GT(id, last_id) << "frames out of order";
@@ -98,6 +98,7 @@ TEST(GatewayEndToEnd, PyigtlClientReceivesBoneMasksInOrderWithGeometryAndMetadat
     EXPECT_EQ(md["SourceDevice"], "Image_Reference");
     EXPECT_EQ(md["LabelValue"], "255");
     EXPECT_EQ(md["Weights"], "trained");
+    EXPECT_EQ(md["SyntheticWeights"], "none");
     const std::set<std::string> states = {"VISIBLE", "RELOCALIZING", "LOST"};
     EXPECT_TRUE(states.count(md["State"].get<std::string>())) << md["State"];
     // The header timestamp is the SOURCE frame's acquisition time, and the times are ordered.

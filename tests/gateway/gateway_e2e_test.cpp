@@ -52,7 +52,7 @@ TEST(GatewayEndToEnd, PyigtlClientReceivesBoneMasksInOrderWithGeometryAndMetadat
   ASSERT_TRUE(session.start().ok());
   const uint16_t port = session.gateway()->slicer_port();
 
-  test::Child client({test::python_exe(), "-u",
+  test::ChildProcess client({test::python_exe(), "-u",
                       (um::test::source_dir() / "tests/gateway/slicer_client.py").string(),
                       "--port", std::to_string(port), "--count", "3", "--timeout", "400"},
                      tmp.path() / "client.log");

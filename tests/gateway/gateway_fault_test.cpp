@@ -278,7 +278,7 @@ TEST_P(GatewaySignalTest, CleanShutdownLeavesACompleteRecording) {
       << ", sam: " << (tmp_->path() / "sam.pt").string() << "}\n"
       << "record: " << rec.string() << "\n";
   }
-  test::Child run({um::test::cli_path().string(), "run", "--config", yaml.string()},
+  test::ChildProcess run({um::test::cli_path().string(), "run", "--config", yaml.string()},
                   tmp_->path() / "run.log");
   // Wait until at least two frames are recorded (the writer flushes every record).
   ASSERT_TRUE(wait_until([&] {
@@ -308,7 +308,7 @@ TEST_P(GatewaySignalTest, CleanShutdownLeavesACompleteRecording) {
 
   if (sig != SIGINT) return;
   // Replay the recording offline through the same pipeline: the same masks come out.
-  test::Child replay({um::test::cli_path().string(), "replay", rec.string(), "--dfine",
+  test::ChildProcess replay({um::test::cli_path().string(), "replay", rec.string(), "--dfine",
                       (tmp_->path() / "dfine.pth").string(), "--sam",
                       (tmp_->path() / "sam.pt").string(), "--json", "--min-mask-iou", "0.99"},
                      tmp_->path() / "replay.log");

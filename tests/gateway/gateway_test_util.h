@@ -5,9 +5,7 @@
 // wait-for-condition helper with a deadline (tests wait on conditions, never on fixed sleeps).
 #pragma once
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +20,7 @@
 
 #include "igtl/socket.h"
 #include "igtl/stream_reader.h"
+#include "child_process.h"
 #include "test_support.h"
 
 namespace um::gateway::test {
@@ -73,75 +72,9 @@ class TempDir {
 inline fs::path fixture_dfine() { return um::test::fixtures_dir() / "dfine_s" / "checkpoint.pth"; }
 inline fs::path fixture_sam() { return um::test::fixtures_dir() / "mobilesam" / "checkpoint.pt"; }
 
-inline std::string python_exe() {
-  const char* env = std::getenv("UM_PYTHON");
-  return env && *env ? env : "python3";
-}
-inline bool python_has_module(const std::string& module) {
-  const std::string cmd = python_exe() + " -c 'import " + module + "' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
-
-// A child process whose stdout+stderr go to a log file; can be signalled.
-class Child {
- public:
-  explicit Child(std::vector<std::string> argv_s, const fs::path& log) : log_(log) {
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string log_path = log_.string();  // prepared before fork: the child must not
-                                                 // allocate (other threads may hold the lock)
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      ::execvp(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~Child() {
-    if (pid_ > 0 && !done_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  void signal(int sig) {
-    if (pid_ > 0 && !done_) ::kill(pid_, sig);
-  }
-  bool running() {
-    if (done_) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      done_ = true;
-      code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return false;
-    }
-    return true;
-  }
-  // Exit code (128 + signal if killed by one), or -1 after killing it at the timeout.
-  int wait(std::chrono::milliseconds timeout) {
-    if (wait_until([&] { return !running(); }, timeout)) return code_;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    done_ = true;
-    return -1;
-  }
-  std::string output() const {
-    std::ifstream in(log_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool done_ = false;
-  int code_ = -1;
-  fs::path log_;
-};
+using um::test::ChildProcess;
+using um::test::python_exe;
+using um::test::python_has_module;
 
 // A Slicer-side client on src/igtl: connects, optionally reads, and counts messages by device.
 class IgtlReader {

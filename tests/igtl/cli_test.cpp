@@ -34,7 +34,7 @@ TEST(IgtlCli, DumpPrintsTypeDeviceSizeTimestampAndMetadata) {
   img.metadata.push_back({"State", "VISIBLE"});
   ASSERT_TRUE(server.broadcast(img).ok());
   ASSERT_TRUE(server.broadcast(make_status_message("UltraMotion", 13, "warming up")).ok());
-  EXPECT_EQ(dump.wait(20000), 0) << dump.output();
+  EXPECT_EQ(dump.wait(std::chrono::seconds(20)), 0) << dump.output();
   server.stop();
   const std::string out = dump.output();
   EXPECT_NE(out.find("#1 IMAGE device='BoneMask' header_v2"), std::string::npos) << out;
@@ -54,7 +54,7 @@ TEST(IgtlCli, DumpExitsTwoWhenNothingArrives) {
   ASSERT_TRUE(server.start().ok());
   ChildProcess dump({cli(), "igtl-dump", "--connect", "127.0.0.1:" + std::to_string(server.port()),
                      "--timeout", "0.3"});
-  EXPECT_EQ(dump.wait(20000), 2) << dump.output();
+  EXPECT_EQ(dump.wait(std::chrono::seconds(20)), 2) << dump.output();
   server.stop();
 }
 
@@ -81,7 +81,7 @@ TEST(IgtlCli, SendDeliversPixelsSpacingAndMetadata) {
   ChildProcess send({cli(), "igtl-send", "--connect", "127.0.0.1:" + std::to_string(server.port()),
                      "--image", path.string(), "--device", "Probe", "--spacing", "0.2,0.3",
                      "--meta", "Site=phantom"});
-  EXPECT_EQ(send.wait(20000), 0) << send.output();
+  EXPECT_EQ(send.wait(std::chrono::seconds(20)), 0) << send.output();
   ASSERT_TRUE(test::wait_until([&] {
     std::lock_guard<std::mutex> l(mu);
     return !got.empty();
@@ -103,25 +103,25 @@ TEST(IgtlCli, SendDeliversPixelsSpacingAndMetadata) {
 TEST(IgtlCli, ErrorPathsExitOneWithANamedError) {
   {
     ChildProcess p({cli(), "igtl-dump", "--connect", "no-port-here"});
-    EXPECT_EQ(p.wait(20000), 1);
+    EXPECT_EQ(p.wait(std::chrono::seconds(20)), 1);
     EXPECT_NE(p.output().find("INVALID_ARGUMENT"), std::string::npos) << p.output();
   }
   {
     ChildProcess p({cli(), "igtl-dump", "--connect", "127.0.0.1:" + std::to_string(test::free_port()),
                     "--timeout", "1"});
-    EXPECT_EQ(p.wait(20000), 1);
+    EXPECT_EQ(p.wait(std::chrono::seconds(20)), 1);
     EXPECT_NE(p.output().find("UNAVAILABLE"), std::string::npos) << p.output();
   }
   {
     ChildProcess p({cli(), "igtl-send", "--connect", "127.0.0.1:1", "--image",
                     "/nonexistent/frame.png"});
-    EXPECT_EQ(p.wait(20000), 1);
+    EXPECT_EQ(p.wait(std::chrono::seconds(20)), 1);
     EXPECT_NE(p.output().find("NOT_FOUND"), std::string::npos) << p.output();
   }
   {
     ChildProcess p({cli(), "igtl-send", "--connect", "127.0.0.1:1", "--image", "x.png",
                     "--spacing", "0.2"});
-    EXPECT_EQ(p.wait(20000), 1);
+    EXPECT_EQ(p.wait(std::chrono::seconds(20)), 1);
     EXPECT_NE(p.output().find("--spacing"), std::string::npos) << p.output();
   }
 }

@@ -66,7 +66,7 @@ TEST(PyigtlInterop, PyigtlServerToOurCodecAndBack) {
   for (const auto& m : test::reference_messages("ultramotion", kEchoNames)) {
     ASSERT_TRUE(test::send_message(s, m).ok());
   }
-  const int rc = py.wait(30000);
+  const int rc = py.wait(std::chrono::seconds(30));
   EXPECT_EQ(rc, 0) << py.output();
   EXPECT_NE(py.output().find("PYIGTL OK"), std::string::npos) << py.output();
 }
@@ -93,7 +93,7 @@ TEST(PyigtlInterop, PyigtlClientOfOurSlicerServer) {
     std::lock_guard<std::mutex> l(mu);
     return received.size() >= 4;
   }, 20000)) << py.output();
-  const int rc = py.wait(30000);
+  const int rc = py.wait(std::chrono::seconds(30));
   EXPECT_EQ(rc, 0) << py.output();
   EXPECT_NE(py.output().find("PYIGTL OK"), std::string::npos) << py.output();
   server.stop();

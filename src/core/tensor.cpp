@@ -121,10 +121,8 @@ std::shared_ptr<Storage> Storage::allocate(size_t bytes, Device device) {
     throw Error(StatusCode::kFailedPrecondition,
                 "no CUDA backend in this build (or not initialised): cannot allocate on " + device.str());
   }
-  void* p = a.allocate(padded, device.index);
-  const int idx = device.index;
-  auto free_fn = a.free;
-  return std::make_shared<Storage>(p, bytes, device, [free_fn, idx](void* q) { free_fn(q, idx); });
+  DeviceBlock block = a.allocate(padded, device.index);
+  return std::make_shared<Storage>(block.data, bytes, device, std::move(block.deleter));
 }
 
 std::shared_ptr<Storage> Storage::wrap(void* data, size_t bytes, Device device,
@@ -152,8 +150,8 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   if (device.is_cpu()) {
     std::memset(t.raw_data(), 0, t.nbytes());
   } else {
-    std::vector<uint8_t> z(t.nbytes(), 0);
-    device_copier().copy(t.raw_data(), device, z.data(), Device::cpu(), t.nbytes());
+    if (!device_copier().zero) throw Error(StatusCode::kFailedPrecondition, "no CUDA backend to zero " + device.str());
+    device_copier().zero(t.raw_data(), device, t.nbytes());
   }
   return t;
 }
@@ -294,6 +292,12 @@ void Tensor::copy_from(const Tensor& src) {
   if (src.shape_ != shape_) {
     throw Error(StatusCode::kInvalidArgument, "copy_from(): shape " + shape_str(src.shape_) + " into " + shape_str(shape_));
   }
+  if (device().is_cuda() && src.device().is_cuda() &&
+      (!is_contiguous() || !src.is_contiguous() || src.dtype_ != dtype_)) {
+    if (!device_copier().copy_strided) throw Error(StatusCode::kFailedPrecondition, "no CUDA backend for a device copy");
+    device_copier().copy_strided(*this, src);
+    return;
+  }
   if (!device().is_cpu() || !src.device().is_cpu()) {
     if (!is_contiguous() || !src.is_contiguous() || src.dtype_ != dtype_) {
       throw Error(StatusCode::kFailedPrecondition, "copy_from() across devices needs contiguous tensors of one dtype");
@@ -340,15 +344,14 @@ void Tensor::copy_from(const Tensor& src) {
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return *this;
-  if (!device().is_cpu()) throw Error(StatusCode::kFailedPrecondition, "Tensor::to(dtype) on a device tensor");
-  Tensor out = empty(shape_, dtype);
+  Tensor out = empty(shape_, dtype, device());
   out.copy_from(*this);
   return out;
 }
 
 Tensor Tensor::to(Device device) const {
   if (device == this->device()) return *this;
-  Tensor src = this->device().is_cpu() ? contiguous() : *this;
+  Tensor src = contiguous();  // on its own device (a GPU gather for a strided view)
   Tensor out = empty(shape_, dtype_, device);
   out.copy_from(src);
   return out;

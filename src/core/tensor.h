@@ -67,10 +67,14 @@ class Storage {
   Deleter deleter_;
 };
 
-// Installed by the CUDA backend: allocate/free device memory for Storage::allocate.
+// Installed by the CUDA backend: device memory for Storage::allocate. The returned deleter
+// gives the block back to where it came from (the caching pool that was current at allocation).
+struct DeviceBlock {
+  void* data = nullptr;
+  Storage::Deleter deleter;
+};
 struct DeviceAllocator {
-  std::function<void*(size_t bytes, int device_index)> allocate;
-  std::function<void(void*, int device_index)> free;
+  std::function<DeviceBlock(size_t bytes, int device_index)> allocate;
 };
 void set_device_allocator(DeviceAllocator allocator);
 
@@ -125,7 +129,8 @@ class Tensor {
   // Copies.
   Tensor contiguous() const;  // returns *this when already contiguous
   Tensor clone() const;
-  // Converts the element type (CPU): any of f32/f16/bf16/i64/i32/u8/bool to any other.
+  // Converts the element type: any of f32/f16/bf16/i64/i32/u8/bool to any other (on the
+  // tensor's device).
   Tensor to(DType dtype) const;
   // Copies to another device (needs the CUDA backend for CUDA devices).
   Tensor to(Device device) const;
@@ -148,8 +153,15 @@ Shape contiguous_strides(const Shape& shape);
 
 // Hooks the CUDA backend installs so Tensor::to(Device) and copy_from work across devices.
 struct DeviceCopier {
-  // Copies `bytes` contiguous bytes between any two devices (synchronously).
+  // Copies `bytes` contiguous bytes between any two devices. Host<->device copies are
+  // synchronous (and counted as host synchronisations); device->device copies are queued on the
+  // current stream and never block.
   std::function<void(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes)> copy;
+  // Device tensors of one shape, any strides and dtypes: dst = src converted (queued on the
+  // current stream). Makes contiguous(), clone(), to(dtype) and copy_from work on the GPU.
+  std::function<void(const Tensor& dst, const Tensor& src)> copy_strided;
+  // Zeroes `bytes` of device memory (queued on the current stream).
+  std::function<void(void* dst, Device dev, size_t bytes)> zero;
 };
 void set_device_copier(DeviceCopier copier);
 

@@ -61,3 +61,19 @@ void gemm_strided(const MatView& a, const MatView& b, float* c, int64_t ldc, flo
 void softmax_row(float* v, int64_t n);
 
 }  // namespace um::nn::detail
+
+// The device dispatch every public op starts with (after its argument checks):
+//   UM_NN_CUDA_DISPATCH(x, conv2d_cuda(x, weight, bias, p));
+// returns the CUDA implementation's result when x lives on a CUDA device. Without the CUDA
+// backend, the CPU checks that follow refuse the device tensor with a clear message.
+#ifdef UM_WITH_CUDA
+#include "nn/ops_cuda.h"
+#define UM_NN_CUDA_DISPATCH(tensor, call) \
+  do {                                    \
+    if ((tensor).device().is_cuda()) return ::um::nn::detail::call; \
+  } while (0)
+#else
+#define UM_NN_CUDA_DISPATCH(tensor, call) \
+  do {                                    \
+  } while (0)
+#endif

@@ -4,6 +4,9 @@
 #include <cstdio>
 
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/device_pool.h"
+#include "core/cuda/stream_context.h"
+#include "core/cuda/strided_copy.h"
 #include "core/tensor.h"
 
 namespace um::cuda {
@@ -41,20 +44,23 @@ std::string describe_device(int device) {
 }
 
 void install_tensor_backend() {
-  set_device_allocator({
-      [](size_t bytes, int dev) {
-        void* p = nullptr;
-        UM_CUDA_CHECK(cudaSetDevice(dev));
-        UM_CUDA_CHECK(cudaMalloc(&p, bytes));
-        return p;
-      },
-      [](void* p, int) { cudaFree(p); },
-  });
-  set_device_copier({[](void* dst, Device dd, const void* src, Device sd, size_t bytes) {
-    // A synchronous copy is a host synchronisation: count it (never used inside a frame).
-    ++g_host_syncs;
-    UM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, copy_kind(dd, sd)));
+  set_device_allocator({[](size_t bytes, int dev) {
+    DevicePool* pool = &current_pool(dev);
+    return DeviceBlock{pool->allocate(bytes), [pool](void* p) { pool->release(p); }};
   }});
+  set_device_copier({
+      [](void* dst, Device dd, const void* src, Device sd, size_t bytes) {
+        cudaStream_t s = current_stream();
+        UM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, copy_kind(dd, sd), s));
+        // A copy that involves the host must be complete when it returns (the host buffer may
+        // be pageable and reused): a counted synchronisation, never used inside a frame.
+        if (dd.is_cpu() || sd.is_cpu()) synchronize(s);
+      },
+      [](const Tensor& dst, const Tensor& src) { copy_strided(dst, src); },
+      [](void* dst, Device, size_t bytes) {
+        UM_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, current_stream()));
+      },
+  });
 }
 
 void synchronize(cudaStream_t stream) {

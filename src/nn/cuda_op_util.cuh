@@ -1,0 +1,72 @@
+// File: src/nn/cuda_op_util.cuh
+// Purpose: what every <op>_cuda.cu shares: argument checks that name the op, float32/float16
+// dispatch, element load/store through float, and the launch helpers (current stream, checked
+// launch). Internal to um_nn.
+// Usage:
+//   require_cuda_float("layer_norm", x, "x");
+//   UM_DISPATCH_FLOAT(x.dtype(), T, { my_kernel<T><<<grid, 256, 0, stream()>>>(...); });
+//   check_launch("layer_norm");
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <string>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/stream_context.h"
+#include "core/tensor.h"
+#include "nn/op_util.h"
+
+namespace um::nn::detail {
+
+inline cudaStream_t stream() { return um::cuda::current_stream(); }
+
+inline void require_cuda_float(const char* op, const Tensor& t, const char* name) {
+  if (!t.defined()) fail(op, std::string(name) + " is undefined");
+  if (!t.device().is_cuda()) {
+    throw Error(StatusCode::kFailedPrecondition, std::string(op) + ": " + name + " is on " +
+                                                     t.device().str() + ", expected a CUDA tensor");
+  }
+  if (t.dtype() != DType::kF32 && t.dtype() != DType::kF16) {
+    fail(op, std::string(name) + " must be float32 or float16, got " + dtype_name(t.dtype()));
+  }
+}
+
+// Same device and dtype as the reference tensor (weights follow the activation's precision).
+inline void require_like(const char* op, const Tensor& t, const char* name, const Tensor& ref) {
+  require_cuda_float(op, t, name);
+  if (t.dtype() != ref.dtype()) {
+    fail(op, std::string(name) + " is " + dtype_name(t.dtype()) + " but the input is " +
+                 dtype_name(ref.dtype()));
+  }
+}
+
+inline void check_launch(const char* op) { UM_CUDA_CHECK_LAST(op); }
+
+inline int blocks_for(int64_t n, int threads = 256) {
+  const int64_t b = (n + threads - 1) / threads;
+  return static_cast<int>(b < 1 ? 1 : (b > 65535LL * 32 ? 65535LL * 32 : b));
+}
+
+template <typename T> __device__ __forceinline__ float to_f(T v) { return static_cast<float>(v); }
+template <> __device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
+template <typename T> __device__ __forceinline__ T from_f(float v) { return static_cast<T>(v); }
+template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
+
+}  // namespace um::nn::detail
+
+// Runs `body` with `T` bound to float or __half according to `dtype`.
+#define UM_DISPATCH_FLOAT(dtype, T, ...)                    \
+  do {                                                      \
+    if ((dtype) == ::um::DType::kF32) {                     \
+      using T = float;                                      \
+      __VA_ARGS__                                           \
+    } else if ((dtype) == ::um::DType::kF16) {              \
+      using T = __half;                                     \
+      __VA_ARGS__                                           \
+    } else {                                                \
+      ::um::nn::detail::fail("cuda op", "unsupported dtype"); \
+    }                                                       \
+  } while (0)

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "nn/op_util.h"
 #include "nn/ops.h"
 
 namespace um::nn {
@@ -37,6 +38,7 @@ void check_cpu_f32(const Tensor& t, const char* name) {
 
 Tensor layer_norm_2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in,
                      float eps) {
+  UM_NN_CUDA_DISPATCH(x_in, layer_norm_2d_cuda(x_in, weight_in, bias_in, eps));
   check_cpu_f32(x_in, "x");
   check_cpu_f32(weight_in, "weight");
   check_cpu_f32(bias_in, "bias");

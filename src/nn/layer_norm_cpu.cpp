@@ -11,6 +11,7 @@ namespace um::nn {
 
 Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, float eps) {
   static constexpr const char* kOp = "layer_norm";
+  UM_NN_CUDA_DISPATCH(x_in, layer_norm_cuda(x_in, weight, bias, eps));
   detail::require_cpu_f32(kOp, x_in, "x");
   if (x_in.dim() < 1) detail::fail(kOp, "x must have at least one dim");
   const int64_t c = x_in.size(-1);

@@ -77,6 +77,7 @@ using detail::MatView;
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   static constexpr const char* kOp = "linear";
+  UM_NN_CUDA_DISPATCH(x, linear_cuda(x, weight, bias));
   detail::require_cpu_f32(kOp, x, "x");
   detail::require_cpu_f32(kOp, weight, "weight");
   if (x.dim() < 1 || weight.dim() != 2 || x.size(-1) != weight.size(1)) {
@@ -121,6 +122,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   static constexpr const char* kOp = "matmul";
+  UM_NN_CUDA_DISPATCH(a, matmul_cuda(a, b));
   detail::require_cpu_f32(kOp, a, "a");
   detail::require_cpu_f32(kOp, b, "b");
   if (a.dim() < 2 || b.dim() < 2 || a.size(-1) != b.size(-2)) {

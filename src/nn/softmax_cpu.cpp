@@ -27,6 +27,7 @@ void softmax_row(float* v, int64_t n) {
 
 Tensor softmax(const Tensor& x_in, int64_t dim) {
   static constexpr const char* kOp = "softmax";
+  UM_NN_CUDA_DISPATCH(x_in, softmax_cuda(x_in, dim));
   detail::require_cpu_f32(kOp, x_in, "x");
   const int64_t d = detail::normalize_dim(kOp, dim, x_in.dim());
   Tensor y = x_in.contiguous().clone();

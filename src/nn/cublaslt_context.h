@@ -1,0 +1,49 @@
+// File: src/nn/cublaslt_context.h
+// Purpose: the one GEMM entry point of the CUDA dense ops (linear, matmul, attention fallback):
+// a row-major, strided-batched C = alpha * A @ B (+ bias per column) through cuBLASLt, with
+// float32 compute for both float32 (true fp32, not TF32) and float16 (fp32 accumulate) data.
+// Per thread: one cublasLtHandle_t, one persistent 32 MiB workspace (cudaMalloc'd ONCE, on the
+// first GEMM of that thread and device: that first call must not be inside a graph capture), and
+// a per-shape cache of descriptors, layouts and the heuristic's algorithm, so a warm call only
+// sets the bias pointer and launches cublasLtMatmul on um::cuda::current_stream() (capturable,
+// no host synchronisation, no allocation). Internal to um_nn.
+// Usage:
+//   LtGemm g;  g.dtype = DType::kF32;  g.m = rows; g.n = out; g.k = in;
+//   g.a = {x_ptr, rs, cs, 0};  g.b = {w_ptr, 1, in, 0};  g.c = out_ptr;  g.bias = b_ptr;
+//   if (!lt_operand_ok(g.a, g.m, g.k)) ... make it contiguous ...;
+//   lt_gemm(g);
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace um::nn::detail {
+
+// A strided 2-D device matrix: element (i, j) at data[i * rs + j * cs] (in elements); matrix
+// number t of a batch starts at data + t * batch_stride.
+struct LtMatrix {
+  const void* data = nullptr;
+  int64_t rs = 0, cs = 0;
+  int64_t batch_stride = 0;
+};
+
+struct LtGemm {
+  DType dtype = DType::kF32;  // of A, B, C and bias: kF32 or kF16
+  int64_t m = 0, n = 0, k = 0, batch = 1;
+  LtMatrix a;  // [m, k]
+  LtMatrix b;  // [k, n]
+  void* c = nullptr;  // [m, n] row-major, contiguous, batch stride m * n
+  const void* bias = nullptr;  // [n] contiguous, added to every row (the BIAS epilogue) or null
+  float alpha = 1.f;
+};
+
+// True when cuBLASLt can read the [rows, cols] view in place (one of its strides is 1 and the
+// other a valid leading dimension); otherwise the caller passes a contiguous copy.
+bool lt_operand_ok(const LtMatrix& v, int64_t rows, int64_t cols);
+
+// Runs the GEMM on the current stream; throws um::Error (bad arguments) or um::CudaError. m, n,
+// k and batch must be >= 1 and both operands lt_operand_ok.
+void lt_gemm(const LtGemm& g);
+
+}  // namespace um::nn::detail

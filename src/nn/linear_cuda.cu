@@ -1,0 +1,194 @@
+// File: src/nn/linear_cuda.cu
+// Purpose: linear (x @ W^T + b, bias fused as cuBLASLt's BIAS epilogue) and batched matmul with
+// NumPy broadcasting of the leading dims on CUDA tensors, float32 (true fp32) or float16 (fp32
+// accumulate). Strided operands reach cuBLASLt in place when one of their last two strides is 1
+// (transposed/permuted views); otherwise, and for batch layouts one stride cannot describe, the
+// operand is first made contiguous (one copy kernel). A batch-broadcast right operand
+// (x[B, m, k] @ w[k, n]) folds into one [B*m, k] GEMM; a broadcast left operand is materialised
+// (cuBLASLt's strided batch is not used with a zero stride).
+#include <algorithm>
+#include <string>
+
+#include "nn/cublaslt_context.h"
+#include "nn/cuda_op_util.cuh"
+#include "nn/ops_cuda.h"
+
+namespace um::nn::detail {
+namespace {
+
+// out[r, j] = bias[j] (or 0): linear with in_features == 0, where no GEMM runs.
+template <typename T>
+__global__ void fill_rows_kernel(T* out, const T* bias, int64_t rows, int64_t cols) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * cols;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    out[i] = bias ? bias[i % cols] : from_f<T>(0.f);
+  }
+}
+
+// Collapses the batch dims of one operand into a single stride: true when every non-trivial dim
+// steps by (next stride) * (next size); an operand broadcast over all of them gets stride 0.
+bool collapse_batch(const Shape& batch, const Shape& strides, int64_t* stride) {
+  int64_t span = -1;
+  *stride = 0;
+  for (int64_t i = static_cast<int64_t>(batch.size()) - 1; i >= 0; --i) {
+    if (batch[i] == 1) continue;
+    if (span < 0) {
+      *stride = strides[i];
+    } else if (strides[i] != span) {
+      return false;
+    }
+    span = strides[i] * batch[i];
+  }
+  return true;
+}
+
+}  // namespace
+
+Tensor linear_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in) {
+  static constexpr const char* kOp = "linear";
+  require_cuda_float(kOp, x_in, "x");
+  require_like(kOp, weight_in, "weight", x_in);
+  if (x_in.dim() < 1 || weight_in.dim() != 2 || x_in.size(-1) != weight_in.size(1)) {
+    fail(kOp, "x " + shape_str(x_in.shape()) + " does not match weight " +
+                  shape_str(weight_in.shape()));
+  }
+  const int64_t out_f = weight_in.size(0), in_f = weight_in.size(1);
+  Tensor bias;
+  if (bias_in.defined()) {
+    require_like(kOp, bias_in, "bias", x_in);
+    if (bias_in.dim() != 1 || bias_in.size(0) != out_f) {
+      fail(kOp, "bias " + shape_str(bias_in.shape()) + " does not match weight " +
+                    shape_str(weight_in.shape()));
+    }
+    bias = bias_in.contiguous();
+  }
+  Shape out_shape = x_in.shape();
+  out_shape.back() = out_f;
+  Tensor out = Tensor::empty(out_shape, x_in.dtype(), x_in.device());
+  int64_t rows = 1;
+  for (int64_t i = 0; i + 1 < x_in.dim(); ++i) rows *= x_in.size(i);
+  if (rows == 0 || out_f == 0) return out;
+  if (in_f == 0) {
+    UM_DISPATCH_FLOAT(x_in.dtype(), T, {
+      fill_rows_kernel<T><<<blocks_for(rows * out_f), 256, 0, stream()>>>(
+          static_cast<T*>(out.raw_data()),
+          bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr, rows, out_f);
+    });
+    check_launch(kOp);
+    return out;
+  }
+  // x as a [rows, in] view: its leading dims must collapse into one row stride.
+  Tensor x = x_in;
+  LtMatrix a{nullptr, in_f, 1, 0};
+  {
+    int64_t row_stride = 0;
+    const Shape lead(x.shape().begin(), x.shape().end() - 1);
+    const Shape lead_st(x.strides().begin(), x.strides().end() - 1);
+    if (x.dim() >= 2 && collapse_batch(lead, lead_st, &row_stride)) {
+      a = {nullptr, rows == 1 ? in_f : row_stride, x.strides().back(), 0};
+    } else if (x.dim() == 1) {
+      a = {nullptr, in_f, x.strides().back(), 0};
+    }
+    if (!lt_operand_ok(a, rows, in_f)) {
+      x = x.contiguous();
+      a = {nullptr, in_f, 1, 0};
+    }
+    a.data = x.raw_data();
+  }
+  Tensor w = weight_in;
+  LtMatrix b{w.raw_data(), w.strides()[1], w.strides()[0], 0};  // weight^T: [in, out]
+  if (!lt_operand_ok(b, in_f, out_f)) {
+    w = weight_in.contiguous();
+    b = {w.raw_data(), 1, in_f, 0};
+  }
+  LtGemm g;
+  g.dtype = x.dtype();
+  g.m = rows;
+  g.n = out_f;
+  g.k = in_f;
+  g.a = a;
+  g.b = b;
+  g.c = out.raw_data();
+  g.bias = bias.defined() ? bias.raw_data() : nullptr;
+  lt_gemm(g);
+  return out;
+}
+
+Tensor matmul_cuda(const Tensor& a_in, const Tensor& b_in) {
+  static constexpr const char* kOp = "matmul";
+  require_cuda_float(kOp, a_in, "a");
+  require_like(kOp, b_in, "b", a_in);
+  if (a_in.dim() < 2 || b_in.dim() < 2 || a_in.size(-1) != b_in.size(-2)) {
+    fail(kOp, "cannot multiply " + shape_str(a_in.shape()) + " by " + shape_str(b_in.shape()));
+  }
+  const int64_t m = a_in.size(-2), k = a_in.size(-1), n = b_in.size(-1);
+  const int64_t nb = std::max(a_in.dim(), b_in.dim()) - 2;
+  Shape batch(nb), sa(nb, 0), sb(nb, 0);
+  for (int64_t i = 0; i < nb; ++i) {
+    const int64_t ia = i - (nb - (a_in.dim() - 2)), ib = i - (nb - (b_in.dim() - 2));
+    const int64_t da = ia >= 0 ? a_in.size(ia) : 1, db = ib >= 0 ? b_in.size(ib) : 1;
+    if (da != db && da != 1 && db != 1) {
+      fail(kOp, "batch dims of " + shape_str(a_in.shape()) + " and " + shape_str(b_in.shape()) +
+                    " do not broadcast");
+    }
+    batch[i] = std::max(da, db);
+    sa[i] = (ia >= 0 && da != 1) ? a_in.strides()[ia] : 0;
+    sb[i] = (ib >= 0 && db != 1) ? b_in.strides()[ib] : 0;
+  }
+  Shape out_shape = batch;
+  out_shape.push_back(m);
+  out_shape.push_back(n);
+  const int64_t nbatch = shape_numel(batch);
+  if (k == 0) return Tensor::zeros(out_shape, a_in.dtype(), a_in.device());
+  Tensor out = Tensor::empty(out_shape, a_in.dtype(), a_in.device());
+  if (nbatch == 0 || m == 0 || n == 0) return out;
+
+  // The operand as its broadcast [batch..., r, c] view made contiguous (batch stride r * c).
+  auto materialise = [&](const Tensor& t, const Shape& st, int64_t r, int64_t c) {
+    Shape shape = batch, strides = st;
+    shape.push_back(r);
+    shape.push_back(c);
+    strides.push_back(t.strides()[t.dim() - 2]);
+    strides.push_back(t.strides()[t.dim() - 1]);
+    return Tensor(t.storage(), shape, strides, t.offset(), t.dtype()).contiguous();
+  };
+  Tensor a = a_in, b = b_in;
+  int64_t bsa = 0, bsb = 0;
+  const bool a_ok = collapse_batch(batch, sa, &bsa), b_ok = collapse_batch(batch, sb, &bsb);
+  LtMatrix va{a.raw_data(), a.strides()[a.dim() - 2], a.strides()[a.dim() - 1], bsa};
+  LtMatrix vb{b.raw_data(), b.strides()[b.dim() - 2], b.strides()[b.dim() - 1], bsb};
+  LtGemm g;
+  g.dtype = a.dtype();
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.batch = nbatch;
+  g.c = out.raw_data();
+  // x[B.., m, k] @ w[k, n] with A's rows stacked evenly: one GEMM of B*m rows.
+  if (nbatch > 1 && b_ok && bsb == 0 && a_ok && bsa != 0 && va.cs == 1 &&
+      (m == 1 || bsa == m * va.rs)) {
+    LtMatrix folded{va.data, m == 1 ? bsa : va.rs, 1, 0};
+    if (lt_operand_ok(folded, nbatch * m, k) && lt_operand_ok(vb, k, n)) {
+      g.m = nbatch * m;
+      g.batch = 1;
+      g.a = folded;
+      g.b = vb;
+      lt_gemm(g);
+      return out;
+    }
+  }
+  if (!a_ok || (nbatch > 1 && bsa == 0) || !lt_operand_ok(va, m, k)) {
+    a = materialise(a_in, sa, m, k);
+    va = {a.raw_data(), k, 1, m * k};
+  }
+  if (!b_ok || (nbatch > 1 && bsb == 0) || !lt_operand_ok(vb, k, n)) {
+    b = materialise(b_in, sb, k, n);
+    vb = {b.raw_data(), n, 1, k * n};
+  }
+  g.a = va;
+  g.b = vb;
+  lt_gemm(g);
+  return out;
+}
+
+}  // namespace um::nn::detail

@@ -18,6 +18,7 @@ using detail::MatView;
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const Tensor& bias_in, float scale) {
   static constexpr const char* kOp = "scaled_dot_product_attention";
+  UM_NN_CUDA_DISPATCH(q, scaled_dot_product_attention_cuda(q, k, v, bias_in, scale));
   detail::require_cpu_f32(kOp, q, "q");
   detail::require_cpu_f32(kOp, k, "k");
   detail::require_cpu_f32(kOp, v, "v");
@@ -78,9 +79,19 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 Tensor multi_head_attention(const Tensor& query, const Tensor& key, const Tensor& value,
                             const MultiheadAttentionWeights& w) {
   static constexpr const char* kOp = "multi_head_attention";
-  detail::require_cpu_f32(kOp, query, "query");
-  detail::require_cpu_f32(kOp, key, "key");
-  detail::require_cpu_f32(kOp, value, "value");
+  // Device-agnostic: built from linear and scaled_dot_product_attention (which dispatch) and
+  // views. On the CPU everything is float32; a CUDA query takes the CUDA ops' checks (device,
+  // float32/float16, same dtype), which run inside those ops.
+  if (!query.defined() || !key.defined() || !value.defined()) detail::fail(kOp, "undefined input");
+  if (!query.device().is_cuda()) {
+    detail::require_cpu_f32(kOp, query, "query");
+    detail::require_cpu_f32(kOp, key, "key");
+    detail::require_cpu_f32(kOp, value, "value");
+  } else if (!key.device().is_cuda() || !value.device().is_cuda()) {
+    throw Error(StatusCode::kFailedPrecondition,
+                std::string(kOp) + ": query is on " + query.device().str() + " but key is on " +
+                    key.device().str() + " and value on " + value.device().str());
+  }
   if (query.dim() != 3 || key.dim() != 3 || value.dim() != 3) {
     fail(kOp, "query " + shape_str(query.shape()) + ", key " + shape_str(key.shape()) +
                   ", value " + shape_str(value.shape()) + " must be [B, L, E]");
@@ -124,7 +135,7 @@ Tensor multi_head_attention(const Tensor& query, const Tensor& key, const Tensor
   auto heads = [&](const Tensor& t, int64_t len) {
     return Tensor(t.storage(), {b, nh, len, hd},
                   {t.strides()[0], hd * t.strides()[2], t.strides()[1], t.strides()[2]},
-                  t.offset(), DType::kF32);
+                  t.offset(), t.dtype());
   };
   Tensor o = scaled_dot_product_attention(heads(q, lq), heads(kk, lk), heads(vv, lk), Tensor(),
                                           1.f / std::sqrt(static_cast<float>(hd)));

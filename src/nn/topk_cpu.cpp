@@ -15,6 +15,7 @@ namespace um::nn {
 
 std::pair<Tensor, Tensor> topk(const Tensor& x_in, int64_t k) {
   static constexpr const char* kOp = "topk";
+  UM_NN_CUDA_DISPATCH(x_in, topk_cuda(x_in, k));
   detail::require_cpu_f32(kOp, x_in, "x");
   if (x_in.dim() < 1 || k < 0 || k > x_in.size(-1)) {
     detail::fail(kOp, "k=" + std::to_string(k) + " out of range for x " + shape_str(x_in.shape()));
@@ -52,6 +53,7 @@ std::pair<Tensor, Tensor> topk(const Tensor& x_in, int64_t k) {
 Tensor gather_rows(const Tensor& x_in, const Tensor& index_in, int64_t dim) {
   static constexpr const char* kOp = "gather_rows";
   if (!x_in.defined() || !index_in.defined()) detail::fail(kOp, "undefined input");
+  UM_NN_CUDA_DISPATCH(x_in, gather_rows_cuda(x_in, index_in, dim));
   if (!x_in.device().is_cpu() || !index_in.device().is_cpu()) {
     throw Error(StatusCode::kFailedPrecondition, "gather_rows: inputs must be on the CPU");
   }

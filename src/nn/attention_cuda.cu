@@ -1,0 +1,167 @@
+// File: src/nn/attention_cuda.cu
+// Purpose: fused scaled dot-product attention on CUDA tensors: softmax(scale * q k^T + bias) v in
+// one kernel with an online (flash-attention style) softmax, float32 scores, statistics and
+// accumulators for float32 and float16 data. Any strides for q, k, v (permuted head views read
+// in place); bias broadcast to [B, H, Lq, Lk] through zero strides (TinyViT's [H, 49, 49]).
+// Grid: x = batch * head, y = tiles of kRows query rows. Block: one warp per query row. For
+// every tile of 32 keys the block stages K and V in shared memory (float32, rows padded to D+1
+// so that lane j reading key j's row is bank-conflict free); lane j scores key j, the warp
+// reduces max/sum by shuffles, then each lane updates the output dims lane, lane+32, ... .
+// Covers D <= 128 (every model here: 16 and 32); larger D is refused with a clear error.
+#include <cmath>
+#include <string>
+
+#include "nn/cuda_op_util.cuh"
+#include "nn/ops_cuda.h"
+
+namespace um::nn::detail {
+namespace {
+
+constexpr int kRows = 8;       // query rows (warps) per block
+constexpr int kKeys = 32;      // keys per shared-memory tile (one per lane)
+constexpr int kMaxD = 128;
+constexpr int kDChunks = kMaxD / 32;
+
+struct Strides4 {
+  int64_t s[4];
+};
+
+template <typename T>
+__global__ void __launch_bounds__(kRows * 32)
+    attention_kernel(const T* q, Strides4 qs, const T* k, Strides4 ks, const T* v, Strides4 vs,
+                     const T* bias, Strides4 bs, T* out, int heads, int64_t lq, int64_t lk,
+                     int d, float scale) {
+  __shared__ float sk[kKeys][kMaxD + 1];
+  __shared__ float sv[kKeys][kMaxD + 1];
+  __shared__ float sq[kRows][kMaxD];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t bh = blockIdx.x;
+  const int64_t bi = bh / heads, hi = bh % heads;
+  const int64_t row = int64_t{blockIdx.y} * kRows + warp;
+  const bool active = row < lq;
+  const T* qb = q + bi * qs.s[0] + hi * qs.s[1];
+  const T* kb = k + bi * ks.s[0] + hi * ks.s[1];
+  const T* vb = v + bi * vs.s[0] + hi * vs.s[1];
+  const T* brow = bias && active ? bias + bi * bs.s[0] + hi * bs.s[1] + row * bs.s[2] : nullptr;
+  if (active) {
+    for (int c = lane; c < d; c += 32) sq[warp][c] = to_f(qb[row * qs.s[2] + c * qs.s[3]]);
+  }
+  float m = -INFINITY, l = 0.f;
+  float acc[kDChunks];
+#pragma unroll
+  for (int t = 0; t < kDChunks; ++t) acc[t] = 0.f;
+
+  for (int64_t t0 = 0; t0 < lk; t0 += kKeys) {
+    const int valid = static_cast<int>(lk - t0 < kKeys ? lk - t0 : kKeys);
+    __syncthreads();  // previous tile fully consumed (and sq written before the first tile)
+    for (int idx = threadIdx.x; idx < kKeys * d; idx += kRows * 32) {
+      const int j = idx / d, c = idx % d;
+      float kv = 0.f, vv = 0.f;
+      if (j < valid) {
+        const int64_t key = t0 + j;
+        kv = to_f(kb[key * ks.s[2] + c * ks.s[3]]);
+        vv = to_f(vb[key * vs.s[2] + c * vs.s[3]]);
+      }
+      sk[j][c] = kv;
+      sv[j][c] = vv;
+    }
+    __syncthreads();
+    if (!active) continue;
+    float s = -INFINITY;
+    if (lane < valid) {
+      float dot = 0.f;
+      for (int c = 0; c < d; ++c) dot += sq[warp][c] * sk[lane][c];
+      s = dot * scale;
+      if (brow) s += to_f(brow[(t0 + lane) * bs.s[3]]);
+    }
+    float tile_max = s;
+    for (int o = 16; o > 0; o >>= 1) tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, o));
+    const float m_new = fmaxf(m, tile_max);
+    // While every score so far is -inf, use 0 as the reference so that exp() gives 0, not NaN.
+    const float ref = m_new == -INFINITY ? 0.f : m_new;
+    const float p = lane < valid ? expf(s - ref) : 0.f;
+    const float rescale = expf(m - ref);  // 0 on the first tile (m = -inf)
+    float psum = p;
+    for (int o = 16; o > 0; o >>= 1) psum += __shfl_xor_sync(0xffffffffu, psum, o);
+    l = l * rescale + psum;
+#pragma unroll
+    for (int t = 0; t < kDChunks; ++t) acc[t] *= rescale;
+    for (int j = 0; j < valid; ++j) {
+      const float pj = __shfl_sync(0xffffffffu, p, j);
+#pragma unroll
+      for (int t = 0; t < kDChunks; ++t) {
+        const int c = lane + 32 * t;
+        if (c < d) acc[t] += pj * sv[j][c];
+      }
+    }
+    m = m_new;
+  }
+  if (!active) return;
+  // An all -inf row leaves l = 0: 0/0 = NaN, as torch and the CPU reference give.
+  const float inv = 1.f / l;
+  T* orow = out + (bh * lq + row) * d;
+#pragma unroll
+  for (int t = 0; t < kDChunks; ++t) {
+    const int c = lane + 32 * t;
+    if (c < d) orow[c] = from_f<T>(acc[t] * inv);
+  }
+}
+
+Strides4 strides_of(const Tensor& t) {
+  Strides4 s{};
+  for (int i = 0; i < 4; ++i) s.s[i] = t.strides()[i];
+  return s;
+}
+
+}  // namespace
+
+Tensor scaled_dot_product_attention_cuda(const Tensor& q, const Tensor& k, const Tensor& v,
+                                         const Tensor& bias, float scale) {
+  static constexpr const char* kOp = "scaled_dot_product_attention";
+  require_cuda_float(kOp, q, "q");
+  require_like(kOp, k, "k", q);
+  require_like(kOp, v, "v", q);
+  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || k.shape() != v.shape() ||
+      q.size(0) != k.size(0) || q.size(1) != k.size(1) || q.size(3) != k.size(3)) {
+    fail(kOp, "q " + shape_str(q.shape()) + ", k " + shape_str(k.shape()) + ", v " +
+                  shape_str(v.shape()) + " are not [B, H, Lq, D], [B, H, Lk, D], [B, H, Lk, D]");
+  }
+  const int64_t b = q.size(0), h = q.size(1), lq = q.size(2), lk = k.size(2), d = q.size(3);
+  Strides4 bst{};
+  if (bias.defined()) {
+    require_like(kOp, bias, "bias", q);
+    const Shape want = {b, h, lq, lk};
+    if (bias.dim() > 4) fail(kOp, "bias " + shape_str(bias.shape()) + " has too many dims");
+    for (int64_t i = 0; i < 4; ++i) {
+      const int64_t bi = i - (4 - bias.dim());
+      const int64_t sz = bi >= 0 ? bias.size(bi) : 1;
+      if (sz != 1 && sz != want[i]) {
+        fail(kOp, "bias " + shape_str(bias.shape()) + " does not broadcast to " + shape_str(want));
+      }
+      bst.s[i] = (bi >= 0 && sz != 1) ? bias.strides()[bi] : 0;
+    }
+  }
+  if (d > kMaxD) {
+    fail(kOp, "head dim " + std::to_string(d) + " exceeds the CUDA kernel's maximum " +
+                  std::to_string(kMaxD));
+  }
+  Tensor out = Tensor::empty({b, h, lq, d}, q.dtype(), q.device());
+  if (out.numel() == 0) return out;
+  if (lk == 0) return Tensor::zeros({b, h, lq, d}, q.dtype(), q.device());  // empty softmax: sum 0
+  const int64_t tiles = (lq + kRows - 1) / kRows;
+  if (b * h > 0x7fffffffLL || tiles > 65535) {
+    fail(kOp, "q " + shape_str(q.shape()) + " exceeds the CUDA launch grid");
+  }
+  const dim3 grid(static_cast<unsigned>(b * h), static_cast<unsigned>(tiles));
+  UM_DISPATCH_FLOAT(q.dtype(), T, {
+    attention_kernel<T><<<grid, kRows * 32, 0, stream()>>>(
+        static_cast<const T*>(q.raw_data()), strides_of(q), static_cast<const T*>(k.raw_data()),
+        strides_of(k), static_cast<const T*>(v.raw_data()), strides_of(v),
+        bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr, bst,
+        static_cast<T*>(out.raw_data()), static_cast<int>(h), lq, lk, static_cast<int>(d), scale);
+  });
+  check_launch(kOp);
+  return out;
+}
+
+}  // namespace um::nn::detail

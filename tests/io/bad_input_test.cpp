@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <cstring>
@@ -416,6 +417,37 @@ TEST(InspectCheckpointCli, BadFileGivesOneErrorLineAndNonZeroExit) {
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("\"layout\": \"plain\""), std::string::npos) << ok.out;
   EXPECT_NE(ok.out.find("\"total_parameters\": 64"), std::string::npos) << ok.out;
+}
+
+TEST(ConvertCheckpointCli, WritesFloat16CopyThatLoadsBackWithinRounding) {
+  ASSERT_TRUE(std::filesystem::exists(test::cli_path())) << test::cli_path();
+  test::TempDir dir;
+  TensorMap sd;
+  sd["w"] = Tensor::from_vector({0.1f, -2.5f, 3.14159f, 65504.f}, {2, 2});
+  Tensor steps = Tensor::empty({1}, DType::kI64);
+  steps.data<int64_t>()[0] = 7;
+  sd["num_batches_tracked"] = steps;
+  ASSERT_TRUE(write_torch_checkpoint(dir.file("in.pth"), sd, "ema").ok());
+  CliRun r = run_cli("convert-checkpoint '" + dir.file("in.pth") + "' '" + dir.file("out.pth") + "'", dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Result<Checkpoint> back = load_checkpoint(dir.file("out.pth"));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  const Tensor w = back->tensors.at("w");
+  ASSERT_EQ(w.dtype(), DType::kF16);
+  const Tensor w32 = w.to(DType::kF32);
+  for (int i = 0; i < 4; ++i) {
+    const float ref = sd["w"].data<float>()[i];
+    EXPECT_NEAR(w32.data<float>()[i], ref, std::fabs(ref) * 1e-3f) << i;
+  }
+  EXPECT_EQ(back->tensors.at("num_batches_tracked").dtype(), DType::kI64);
+  EXPECT_EQ(back->tensors.at("num_batches_tracked").data<int64_t>()[0], 7);
+  // A bad dtype or an unreadable input: one error line, non-zero exit.
+  for (const std::string args : {"--dtype f8 '" + dir.file("in.pth") + "' '" + dir.file("x.pth") + "'",
+                                 "'" + dir.file("absent.pth") + "' '" + dir.file("x.pth") + "'"}) {
+    CliRun bad = run_cli("convert-checkpoint " + args, dir);
+    EXPECT_NE(bad.exit_code, 0);
+    EXPECT_EQ(bad.err.rfind("error: ", 0), 0u) << bad.err;
+  }
 }
 
 }  // namespace

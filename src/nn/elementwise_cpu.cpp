@@ -3,6 +3,7 @@
 // Binary ops follow NumPy broadcasting; dimensions that are laid out back-to-back in both operands
 // are merged first, so the inner loop is as long as possible (a per-channel bias over NCHW runs
 // H*W-long inner loops with a fixed operand).
+// Each public op hands CUDA tensors to its <op>_cuda twin (elementwise_cuda.cu).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -103,20 +104,25 @@ Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f) {
 }  // namespace
 
 Tensor relu(const Tensor& x) {
+  UM_NN_CUDA_DISPATCH(x, unary_cuda(detail::UnaryOp::kRelu, x, 0.f));
   return unary("relu", x, [](float v) { return v > 0.f ? v : 0.f; });
 }
 Tensor silu(const Tensor& x) {
+  UM_NN_CUDA_DISPATCH(x, unary_cuda(detail::UnaryOp::kSilu, x, 0.f));
   return unary("silu", x, [](float v) { return v / (1.f + std::exp(-v)); });
 }
 Tensor gelu(const Tensor& x) {
+  UM_NN_CUDA_DISPATCH(x, unary_cuda(detail::UnaryOp::kGelu, x, 0.f));
   return unary("gelu", x, [](float v) {
     return 0.5f * v * (1.f + std::erf(v * static_cast<float>(M_SQRT1_2)));
   });
 }
 Tensor sigmoid(const Tensor& x) {
+  UM_NN_CUDA_DISPATCH(x, unary_cuda(detail::UnaryOp::kSigmoid, x, 0.f));
   return unary("sigmoid", x, [](float v) { return 1.f / (1.f + std::exp(-v)); });
 }
 Tensor inverse_sigmoid(const Tensor& x, float eps) {
+  UM_NN_CUDA_DISPATCH(x, unary_cuda(detail::UnaryOp::kInverseSigmoid, x, eps));
   // D-FINE: x = x.clamp(0, 1); log(x.clamp(min=eps) / (1 - x).clamp(min=eps)).
   return unary("inverse_sigmoid", x, [eps](float v) {
     v = std::min(std::max(v, 0.f), 1.f);
@@ -125,27 +131,34 @@ Tensor inverse_sigmoid(const Tensor& x, float eps) {
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  UM_NN_CUDA_DISPATCH(a, binary_cuda(detail::BinaryOp::kAdd, a, b));
   return binary("add", a, b, [](float u, float v) { return u + v; });
 }
 Tensor sub(const Tensor& a, const Tensor& b) {
+  UM_NN_CUDA_DISPATCH(a, binary_cuda(detail::BinaryOp::kSub, a, b));
   return binary("sub", a, b, [](float u, float v) { return u - v; });
 }
 Tensor mul(const Tensor& a, const Tensor& b) {
+  UM_NN_CUDA_DISPATCH(a, binary_cuda(detail::BinaryOp::kMul, a, b));
   return binary("mul", a, b, [](float u, float v) { return u * v; });
 }
 Tensor div(const Tensor& a, const Tensor& b) {
+  UM_NN_CUDA_DISPATCH(a, binary_cuda(detail::BinaryOp::kDiv, a, b));
   return binary("div", a, b, [](float u, float v) { return u / v; });
 }
 Tensor add_scalar(const Tensor& x, float s) {
+  UM_NN_CUDA_DISPATCH(x, unary_cuda(detail::UnaryOp::kAddScalar, x, s));
   return unary("add_scalar", x, [s](float v) { return v + s; });
 }
 Tensor mul_scalar(const Tensor& x, float s) {
+  UM_NN_CUDA_DISPATCH(x, unary_cuda(detail::UnaryOp::kMulScalar, x, s));
   return unary("mul_scalar", x, [s](float v) { return v * s; });
 }
 
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   static constexpr const char* kOp = "concat";
   if (xs.empty()) fail(kOp, "no tensors given");
+  UM_NN_CUDA_DISPATCH(xs[0], concat_cuda(xs, dim));
   for (const auto& t : xs) detail::require_cpu_f32(kOp, t, "input");
   const int64_t nd = xs[0].dim();
   const int64_t d = detail::normalize_dim(kOp, dim, nd);

@@ -59,6 +59,7 @@ uint32_t alignment(const void* p, int64_t batch_stride_bytes, int64_t batch) {
 }
 
 struct Plan {
+  bool supported = true;  // false: cuBLASLt offered no algorithm, gemm_fallback runs
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
   cublasLtMatmulAlgo_t algo{};
@@ -158,14 +159,8 @@ Plan make_plan(LtContext& ctx, const LtGemm& g, const LtOperand& oa, const LtOpe
   UM_LT_CHECK(cublasLtMatmulAlgoGetHeuristic(ctx.handle(), p.desc, p.la, p.lb, p.lc, p.lc, pref, 1,
                                              &result, &returned));
   if (returned < 1 || result.state != CUBLAS_STATUS_SUCCESS) {
-    cublasLtMatrixLayoutDestroy(p.la);
-    cublasLtMatrixLayoutDestroy(p.lb);
-    cublasLtMatrixLayoutDestroy(p.lc);
-    cublasLtMatmulDescDestroy(p.desc);
-    throw Error(StatusCode::kInternal,
-                "cuBLASLt has no algorithm for m=" + std::to_string(g.m) + " n=" +
-                    std::to_string(g.n) + " k=" + std::to_string(g.k) + " batch=" +
-                    std::to_string(g.batch) + " " + dtype_name(g.dtype));
+    p.supported = false;
+    return p;
   }
   p.algo = result.algo;
   return p;
@@ -208,6 +203,10 @@ void lt_gemm(const LtGemm& g) {
   auto it = ctx.plans().find(key);
   if (it == ctx.plans().end()) it = ctx.plans().emplace(key, make_plan(ctx, g, oa, ob, type, align)).first;
   Plan& p = it->second;
+  if (!p.supported) {
+    gemm_fallback(g);
+    return;
+  }
   if (g.bias) {
     UM_LT_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
                                                sizeof(g.bias)));

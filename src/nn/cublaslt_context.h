@@ -43,7 +43,12 @@ struct LtGemm {
 bool lt_operand_ok(const LtMatrix& v, int64_t rows, int64_t cols);
 
 // Runs the GEMM on the current stream; throws um::Error (bad arguments) or um::CudaError. m, n,
-// k and batch must be >= 1 and both operands lt_operand_ok.
+// k and batch must be >= 1 and both operands lt_operand_ok. Where cuBLASLt has no algorithm for
+// the configuration, gemm_fallback runs instead (remembered per shape key).
 void lt_gemm(const LtGemm& g);
+
+// A plain CUDA GEMM of the same contract (any strides), float32 accumulation
+// (gemm_fallback_cuda.cu).
+void gemm_fallback(const LtGemm& g);
 
 }  // namespace um::nn::detail

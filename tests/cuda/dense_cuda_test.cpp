@@ -15,6 +15,7 @@
 #include "core/cuda/cuda_runtime.h"
 #include "core/status.h"
 #include "cuda_test_support.h"
+#include "nn/cublaslt_context.h"
 #include "nn/ops.h"
 
 namespace um {
@@ -143,6 +144,33 @@ TEST(DenseCuda, MatmulHalf) {
                   kF16Tol);
   EXPECT_GPU_NEAR(nn::matmul(to_gpu(a, DType::kF16), to_gpu(b, DType::kF16).select(0, 1)),
                   nn::matmul(a, b.select(0, 1)), kF16Tol);
+}
+
+// The plain-kernel GEMM that runs where cuBLASLt offers no algorithm: batched, a transposed
+// operand, bias and alpha, against the CPU matmul.
+TEST(DenseCuda, GemmFallbackMatchesCpu) {
+  UM_REQUIRE_CUDA();
+  const Tensor a = random_cpu({3, 6, 10}, 45), bt = random_cpu({3, 4, 10}, 46);
+  const Tensor bias = random_cpu({4}, 47);
+  const Tensor ag = to_gpu(a), btg = to_gpu(bt), biasg = to_gpu(bias);
+  Tensor out = Tensor::empty({3, 6, 4}, DType::kF32, Device::cuda());
+  nn::detail::LtGemm g;
+  g.dtype = DType::kF32;
+  g.m = 6;
+  g.n = 4;
+  g.k = 10;
+  g.batch = 3;
+  g.a = {ag.raw_data(), 10, 1, 60};
+  g.b = {btg.raw_data(), 1, 10, 40};  // bt[t].transpose(): [10, 4]
+  g.c = out.raw_data();
+  g.bias = biasg.raw_data();
+  g.alpha = 0.5f;
+  nn::detail::gemm_fallback(g);
+  Tensor ref = nn::matmul(a, bt.transpose(1, 2));
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    ref.data<float>()[i] = 0.5f * ref.data<float>()[i] + bias.data<float>()[i % 4];
+  }
+  EXPECT_GPU_NEAR(out, ref, kF32Tol);
 }
 
 // ---- softmax / layer norms ---------------------------------------------------------------------

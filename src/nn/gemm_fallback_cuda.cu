@@ -1,0 +1,42 @@
+// File: src/nn/gemm_fallback_cuda.cu
+// Purpose: the safety net behind lt_gemm (cublaslt_context.h): when cuBLASLt's heuristic offers
+// no algorithm for a configuration (an unusual alignment/leading-dimension/epilogue combination),
+// the GEMM still runs, here: one thread per output element, float32 accumulation, any strides,
+// bias added per column. Slow but obviously correct; the models' shapes are not expected to
+// need it.
+#include "nn/cublaslt_context.h"
+#include "nn/cuda_op_util.cuh"
+
+namespace um::nn::detail {
+namespace {
+
+template <typename T>
+__global__ void gemm_fallback_kernel(const T* a, LtMatrix va, const T* b, LtMatrix vb, T* c,
+                                     const T* bias, int64_t batch, int64_t m, int64_t n,
+                                     int64_t k, float alpha) {
+  const int64_t total = batch * m * n;
+  for (int64_t t = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; t < total;
+       t += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t j = t % n, i = (t / n) % m, bt = t / (m * n);
+    const T* ar = a + bt * va.batch_stride + i * va.rs;
+    const T* bc = b + bt * vb.batch_stride + j * vb.cs;
+    float acc = 0.f;
+    for (int64_t p = 0; p < k; ++p) acc += to_f(ar[p * va.cs]) * to_f(bc[p * vb.rs]);
+    acc *= alpha;
+    if (bias) acc += to_f(bias[j]);
+    c[t] = from_f<T>(acc);
+  }
+}
+
+}  // namespace
+
+void gemm_fallback(const LtGemm& g) {
+  UM_DISPATCH_FLOAT(g.dtype, T, {
+    gemm_fallback_kernel<T><<<blocks_for(g.batch * g.m * g.n), 256, 0, stream()>>>(
+        static_cast<const T*>(g.a.data), g.a, static_cast<const T*>(g.b.data), g.b,
+        static_cast<T*>(g.c), static_cast<const T*>(g.bias), g.batch, g.m, g.n, g.k, g.alpha);
+  });
+  check_launch("gemm (fallback)");
+}
+
+}  // namespace um::nn::detail

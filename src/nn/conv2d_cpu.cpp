@@ -109,9 +109,11 @@ Shape conv2d_output_shape(const Shape& x, const Shape& weight, const Conv2dParam
 Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias,
               const Conv2dParams& p) {
   static constexpr const char* kOp = "conv2d";
+  // Shape checks need no data, so they come first for every device.
+  const Shape out_shape = conv2d_output_shape(x_in.shape(), weight_in.shape(), p);
+  UM_NN_CUDA_DISPATCH(x_in, conv2d_cuda(x_in, weight_in, bias, p));
   detail::require_cpu_f32(kOp, x_in, "x");
   detail::require_cpu_f32(kOp, weight_in, "weight");
-  const Shape out_shape = conv2d_output_shape(x_in.shape(), weight_in.shape(), p);
   if (bias.defined()) {
     detail::require_cpu_f32(kOp, bias, "bias");
     if (bias.dim() != 1 || bias.size(0) != weight_in.size(0)) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "nn/op_util.h"
 #include "nn/ops.h"
 
 namespace um::nn {
@@ -38,6 +39,9 @@ void check_cpu_f32(const Tensor& t, const char* name) {
 
 Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, int stride,
                         int pad) {
+  // A device input goes to conv_transpose2d_cuda.cu, which makes the same argument checks
+  // next to its dtype/device checks.
+  UM_NN_CUDA_DISPATCH(x_in, conv_transpose2d_cuda(x_in, w_in, bias_in, stride, pad));
   check_cpu_f32(x_in, "x");
   check_cpu_f32(w_in, "weight");
   if (x_in.dim() != 4) fail("x must be [N, Cin, H, W], got " + shape_str(x_in.shape()));

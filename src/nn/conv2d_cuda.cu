@@ -1,0 +1,196 @@
+// File: src/nn/conv2d_cuda.cu
+// Purpose: conv2d on the GPU (declared in nn/ops_cuda.h, reached through nn::conv2d when x lives
+// on a CUDA device): torch.nn.Conv2d with zero padding, stride, dilation and groups (D-FINE's and
+// TinyViT's depthwise convs are groups == channels), NCHW in and out, via cuDNN's
+// cudnnConvolutionForward. Also the per-channel bias kernel shared with conv_transpose2d_cuda.
+// Precision: float32 runs true fp32 FMA kernels (no TF32); float16 tensors use tensor cores with
+// a float32 compute type (cuDNN's "pseudo half" configuration), so sums accumulate in float32.
+// Graph capture: the descriptors and the algorithm are chosen once per (device, dtype, shapes,
+// params) on the host by cudnnGetConvolutionForwardAlgorithm_v7, a heuristic that never touches
+// the GPU; the workspace is a Tensor from the current DevicePool. A warm call therefore only
+// queues kernels on um::cuda::current_stream(): no allocation from the driver, no host sync.
+#include <cuda_fp16.h>
+
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "nn/cuda_op_util.cuh"
+#include "nn/cudnn_context.h"
+#include "nn/ops_cuda.h"
+
+namespace um::nn::detail {
+namespace {
+
+constexpr const char* kOp = "conv2d";
+
+// Everything cudnnConvolutionForward needs besides the data pointers, for one configuration.
+struct ForwardPlan {
+  TensorDesc x, y;
+  FilterDesc w;
+  ConvDesc conv;
+  cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  size_t workspace_bytes = 0;
+};
+
+// device, dtype, x [N, C, H, W], weight [K, C/g, kh, kw], stride, pad, dilation, groups.
+using PlanKey = std::array<int64_t, 16>;
+
+// Picks the first algorithm of cuDNN's heuristic ranking that keeps the precision contract and
+// fits the workspace cap, and leaves the descriptor's math type set to that algorithm's (cuDNN
+// runs an algorithm with the math type on the descriptor, not the one it ranked it with).
+void choose_algorithm(cudnnHandle_t handle, DType dtype, ForwardPlan& plan) {
+  std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
+  int returned = 0;
+  UM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
+      handle, plan.x.get(), plan.w.get(), plan.conv.get(), plan.y.get(),
+      static_cast<int>(perf.size()), &returned, perf.data()));
+  for (int i = 0; i < returned; ++i) {
+    const cudnnConvolutionFwdAlgoPerf_t& r = perf[static_cast<size_t>(i)];
+    if (r.status != CUDNN_STATUS_SUCCESS || !math_type_allowed(dtype, r.mathType)) continue;
+    if (cudnnSetConvolutionMathType(plan.conv.get(), r.mathType) != CUDNN_STATUS_SUCCESS) continue;
+    size_t bytes = 0;
+    if (cudnnGetConvolutionForwardWorkspaceSize(handle, plan.x.get(), plan.w.get(),
+                                                plan.conv.get(), plan.y.get(), r.algo,
+                                                &bytes) != CUDNN_STATUS_SUCCESS ||
+        bytes > kMaxConvWorkspaceBytes) {
+      continue;
+    }
+    plan.algo = r.algo;
+    plan.workspace_bytes = bytes;
+    return;
+  }
+  // Implicit GEMM supports every configuration (and needs no workspace): the safe fallback.
+  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv.get(), conv_math_type(dtype)));
+  plan.algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  UM_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, plan.x.get(), plan.w.get(),
+                                                         plan.conv.get(), plan.y.get(), plan.algo,
+                                                         &plan.workspace_bytes));
+}
+
+std::unique_ptr<ForwardPlan> make_plan(cudnnHandle_t handle, const Tensor& x, const Tensor& w,
+                                       const Conv2dParams& p, const Shape& out_shape) {
+  auto plan = std::make_unique<ForwardPlan>();
+  const cudnnDataType_t type = cudnn_data_type(x.dtype());
+  plan->x.set_nchw(type, cudnn_dim(kOp, x.size(0)), cudnn_dim(kOp, x.size(1)),
+                   cudnn_dim(kOp, x.size(2)), cudnn_dim(kOp, x.size(3)));
+  plan->w.set_kchw(type, cudnn_dim(kOp, w.size(0)), cudnn_dim(kOp, w.size(1)),
+                   cudnn_dim(kOp, w.size(2)), cudnn_dim(kOp, w.size(3)));
+  // CROSS_CORRELATION is what PyTorch calls convolution (no kernel flip). Compute type float
+  // for both dtypes: float16 data then accumulates in float32.
+  UM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv.get(), p.pad_h, p.pad_w, p.stride_h,
+                                                 p.stride_w, p.dilation_h, p.dilation_w,
+                                                 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  UM_CUDNN_CHECK(cudnnSetConvolutionGroupCount(plan->conv.get(), p.groups));
+  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv.get(), conv_math_type(x.dtype())));
+  int n = 0, c = 0, h = 0, wd = 0;
+  UM_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(plan->conv.get(), plan->x.get(),
+                                                       plan->w.get(), &n, &c, &h, &wd));
+  const Shape cudnn_shape{n, c, h, wd};
+  if (cudnn_shape != out_shape) {
+    throw Error(StatusCode::kInternal, std::string(kOp) + ": cuDNN computes output " +
+                                           shape_str(cudnn_shape) + " but PyTorch's rule gives " +
+                                           shape_str(out_shape));
+  }
+  plan->y.set_nchw(type, n, c, h, wd);
+  choose_algorithm(handle, x.dtype(), *plan);
+  return plan;
+}
+
+// The thread's plan for this configuration (plans are host-side only; one thread's cache is
+// never seen by another, matching the per-thread cuDNN handle).
+const ForwardPlan& plan_for(cudnnHandle_t handle, const Tensor& x, const Tensor& w,
+                            const Conv2dParams& p, const Shape& out_shape) {
+  thread_local std::map<PlanKey, std::unique_ptr<ForwardPlan>> cache;
+  int device = 0;
+  UM_CUDA_CHECK(cudaGetDevice(&device));
+  const PlanKey key{device,    static_cast<int64_t>(x.dtype()),
+                    x.size(0), x.size(1), x.size(2), x.size(3),
+                    w.size(0), w.size(2), w.size(3),
+                    p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w,
+                    p.groups};
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+  // A pipeline uses a few dozen shapes; a caller sweeping shapes must not grow this forever.
+  if (cache.size() >= 1024) cache.clear();
+  return *cache.emplace(key, make_plan(handle, x, w, p, out_shape)).first->second;
+}
+
+// One block row per (n, c) plane (grid-stride in y for more than 65535 planes), threads along
+// the plane's pixels.
+template <typename T>
+__global__ void add_bias_kernel(T* __restrict__ y, const T* __restrict__ bias, int64_t planes,
+                                int64_t channels, int64_t plane_size) {
+  for (int64_t plane = blockIdx.y; plane < planes; plane += gridDim.y) {
+    const float b = to_f(bias[plane % channels]);
+    T* row = y + plane * plane_size;
+    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < plane_size;
+         i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+      row[i] = from_f<T>(to_f(row[i]) + b);
+    }
+  }
+}
+
+}  // namespace
+
+void add_channel_bias(const Tensor& y, const Tensor& bias_in, const char* op) {
+  if (y.numel() == 0) return;
+  const Tensor bias = bias_in.contiguous();
+  const int64_t channels = y.size(1);
+  const int64_t planes = y.size(0) * channels;
+  const int64_t plane_size = y.numel() / planes;
+  constexpr int kThreads = 256;
+  const int64_t bx = (plane_size + kThreads - 1) / kThreads;
+  const dim3 grid(static_cast<unsigned>(bx < 1024 ? bx : 1024),
+                  static_cast<unsigned>(planes < 65535 ? planes : 65535));
+  UM_DISPATCH_FLOAT(y.dtype(), T, {
+    add_bias_kernel<T><<<grid, kThreads, 0, stream()>>>(
+        static_cast<T*>(y.raw_data()), static_cast<const T*>(bias.raw_data()), planes, channels,
+        plane_size);
+  });
+  check_launch(op);
+}
+
+Tensor conv2d_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias,
+                   const Conv2dParams& p) {
+  require_cuda_float(kOp, x_in, "x");
+  require_like(kOp, weight_in, "weight", x_in);
+  if (weight_in.device() != x_in.device()) {
+    fail(kOp, "weight is on " + weight_in.device().str() + " but x is on " + x_in.device().str());
+  }
+  const Shape out_shape = conv2d_output_shape(x_in.shape(), weight_in.shape(), p);
+  if (bias.defined()) {
+    require_like(kOp, bias, "bias", x_in);
+    if (bias.device() != x_in.device()) {
+      fail(kOp, "bias is on " + bias.device().str() + " but x is on " + x_in.device().str());
+    }
+    if (bias.dim() != 1 || bias.size(0) != weight_in.size(0)) {
+      fail(kOp, "bias " + shape_str(bias.shape()) + " does not match weight " +
+                    shape_str(weight_in.shape()));
+    }
+  }
+  Tensor y = Tensor::empty(out_shape, x_in.dtype(), x_in.device());
+  if (y.numel() == 0) return y;  // empty batch: nothing to compute (cuDNN refuses N == 0)
+  if (x_in.size(1) == 0) fail(kOp, "x " + shape_str(x_in.shape()) + " has no channels");
+
+  const Tensor x = cudnn_operand(x_in);
+  const Tensor w = cudnn_operand(weight_in);
+  cudnnHandle_t handle = cudnn_handle();
+  const ForwardPlan& plan = plan_for(handle, x, w, p, out_shape);
+  Tensor workspace;  // back to the pool after the call; reuse is stream-ordered
+  if (plan.workspace_bytes > 0) {
+    workspace = Tensor::empty({static_cast<int64_t>(plan.workspace_bytes)}, DType::kU8,
+                              x.device());
+  }
+  // Scaling factors are float for both float and half data (cuDNN's rule for non-double types).
+  const float alpha = 1.f, beta = 0.f;
+  UM_CUDNN_CHECK(cudnnConvolutionForward(
+      handle, &alpha, plan.x.get(), x.raw_data(), plan.w.get(), w.raw_data(), plan.conv.get(),
+      plan.algo, workspace.defined() ? workspace.raw_data() : nullptr, plan.workspace_bytes, &beta,
+      plan.y.get(), y.raw_data()));
+  if (bias.defined()) add_channel_bias(y, bias, kOp);
+  return y;
+}
+
+}  // namespace um::nn::detail

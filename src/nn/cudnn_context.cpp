@@ -1,0 +1,96 @@
+// File: src/nn/cudnn_context.cpp
+// Purpose: the per-thread cuDNN handle and the RAII descriptor wrappers declared in
+// cudnn_context.h. Compiled to nothing without the CUDA backend (the CMake glob picks up every
+// .cpp in src/nn, also in -DULTRAMOTION_CUDA=OFF builds).
+#ifdef UM_WITH_CUDA
+
+#include "nn/cudnn_context.h"
+
+#include <cuda_runtime_api.h>
+
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "core/cuda/stream_context.h"
+#include "nn/op_util.h"
+
+namespace um::nn::detail {
+namespace {
+
+// Owns one thread's handles (one per device), destroyed when the thread ends. Errors at
+// destruction are ignored: at process exit the driver may already be shutting down.
+struct ThreadHandles {
+  std::unordered_map<int, cudnnHandle_t> by_device;
+  ~ThreadHandles() {
+    for (auto& [device, handle] : by_device) (void)cudnnDestroy(handle);
+  }
+};
+
+}  // namespace
+
+cudnnHandle_t cudnn_handle() {
+  thread_local ThreadHandles handles;
+  int device = 0;
+  UM_CUDA_CHECK(cudaGetDevice(&device));
+  auto it = handles.by_device.find(device);
+  if (it == handles.by_device.end()) {
+    cudnnHandle_t h = nullptr;
+    UM_CUDNN_CHECK(cudnnCreate(&h));
+    it = handles.by_device.emplace(device, h).first;
+  }
+  UM_CUDNN_CHECK(cudnnSetStream(it->second, um::cuda::current_stream()));
+  return it->second;
+}
+
+cudnnDataType_t cudnn_data_type(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return CUDNN_DATA_FLOAT;
+    case DType::kF16: return CUDNN_DATA_HALF;
+    default: fail("cudnn", std::string("unsupported dtype ") + dtype_name(dtype));
+  }
+}
+
+int cudnn_dim(const char* op, int64_t v) {
+  if (v < 0 || v > INT_MAX) {
+    fail(op, "dimension " + std::to_string(v) + " does not fit a cuDNN descriptor");
+  }
+  return static_cast<int>(v);
+}
+
+TensorDesc::TensorDesc() { UM_CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc_)); }
+TensorDesc::~TensorDesc() { (void)cudnnDestroyTensorDescriptor(desc_); }
+void TensorDesc::set_nchw(cudnnDataType_t type, int n, int c, int h, int w) {
+  UM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc_, CUDNN_TENSOR_NCHW, type, n, c, h, w));
+}
+
+FilterDesc::FilterDesc() { UM_CUDNN_CHECK(cudnnCreateFilterDescriptor(&desc_)); }
+FilterDesc::~FilterDesc() { (void)cudnnDestroyFilterDescriptor(desc_); }
+void FilterDesc::set_kchw(cudnnDataType_t type, int k, int c, int h, int w) {
+  UM_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc_, type, CUDNN_TENSOR_NCHW, k, c, h, w));
+}
+
+ConvDesc::ConvDesc() { UM_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&desc_)); }
+ConvDesc::~ConvDesc() { (void)cudnnDestroyConvolutionDescriptor(desc_); }
+
+Tensor cudnn_operand(const Tensor& t) {
+  Tensor c = t.contiguous();
+  if (reinterpret_cast<uintptr_t>(c.raw_data()) % 16 != 0) c = c.clone();
+  return c;
+}
+
+cudnnMathType_t conv_math_type(DType dtype) {
+  return dtype == DType::kF16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+}
+
+bool math_type_allowed(DType dtype, cudnnMathType_t math) {
+  if (dtype == DType::kF32) return math == CUDNN_FMA_MATH;
+  // float16 data: tensor-core or FMA kernels both keep the float32 compute type; conversion of
+  // float32 data down to half (ALLOW_CONVERSION) never applies to half tensors anyway.
+  return math == CUDNN_TENSOR_OP_MATH || math == CUDNN_DEFAULT_MATH || math == CUDNN_FMA_MATH;
+}
+
+}  // namespace um::nn::detail
+
+#endif  // UM_WITH_CUDA

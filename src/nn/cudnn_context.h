@@ -1,0 +1,102 @@
+// File: src/nn/cudnn_context.h
+// Purpose: what the cuDNN-backed ops (conv2d_cuda.cu, conv_transpose2d_cuda.cu) share: the
+// calling thread's cuDNN handle bound to um::cuda::current_stream(), RAII descriptors, a
+// checked-call macro that throws um::CudaError, and the bias-add kernel launcher. Internal to
+// um_nn; only compiled with the CUDA backend.
+// Usage:
+//   cudnnHandle_t h = cudnn_handle();            // stream already set to current_stream()
+//   TensorDesc x; x.set_nchw(CUDNN_DATA_FLOAT, n, c, h, w);
+//   UM_CUDNN_CHECK(cudnnConvolutionForward(h, ...));
+// Threads: one handle per thread (and device), created on the thread's first cuDNN op (the
+// un-captured warm-up frame) and destroyed when the thread ends. cuDNN handles must not be used
+// by two threads at once; a per-thread handle makes that impossible by construction.
+#pragma once
+
+#ifdef UM_WITH_CUDA
+
+#include <cudnn.h>
+
+#include <cstdint>
+
+#include "core/cuda/cuda_check.h"
+#include "core/tensor.h"
+
+#define UM_CUDNN_CHECK(expr) \
+  UM_CUDA_CHECK_GEN(expr, CUDNN_STATUS_SUCCESS, cudnnGetErrorString, "cuDNN")
+
+namespace um::nn::detail {
+
+// The calling thread's handle for the current device, with cudnnSetStream(current_stream())
+// already applied (the stream scope may change between calls, so it is set on every call).
+cudnnHandle_t cudnn_handle();
+
+// CUDNN_DATA_FLOAT or CUDNN_DATA_HALF for a float32/float16 tensor (anything else throws).
+cudnnDataType_t cudnn_data_type(DType dtype);
+
+// Casts a dimension for a cuDNN descriptor (int), refusing values that do not fit.
+int cudnn_dim(const char* op, int64_t v);
+
+class TensorDesc {
+ public:
+  TensorDesc();
+  ~TensorDesc();
+  TensorDesc(const TensorDesc&) = delete;
+  TensorDesc& operator=(const TensorDesc&) = delete;
+  void set_nchw(cudnnDataType_t type, int n, int c, int h, int w);
+  cudnnTensorDescriptor_t get() const { return desc_; }
+
+ private:
+  cudnnTensorDescriptor_t desc_ = nullptr;
+};
+
+class FilterDesc {
+ public:
+  FilterDesc();
+  ~FilterDesc();
+  FilterDesc(const FilterDesc&) = delete;
+  FilterDesc& operator=(const FilterDesc&) = delete;
+  // [k, c, h, w] in NCHW (PyTorch's [out, in/groups, kh, kw] for a forward conv).
+  void set_kchw(cudnnDataType_t type, int k, int c, int h, int w);
+  cudnnFilterDescriptor_t get() const { return desc_; }
+
+ private:
+  cudnnFilterDescriptor_t desc_ = nullptr;
+};
+
+class ConvDesc {
+ public:
+  ConvDesc();
+  ~ConvDesc();
+  ConvDesc(const ConvDesc&) = delete;
+  ConvDesc& operator=(const ConvDesc&) = delete;
+  cudnnConvolutionDescriptor_t get() const { return desc_; }
+
+ private:
+  cudnnConvolutionDescriptor_t desc_ = nullptr;
+};
+
+// The math type a convolution of `dtype` is allowed to run with: float32 must be true fp32
+// (CUDNN_FMA_MATH: on Ampere and later CUDNN_DEFAULT_MATH permits TF32 tensor cores, whose
+// 10-bit mantissa would break the ~1e-4 agreement with the CPU reference); float16 uses tensor
+// cores with float32 accumulation (the convolution's compute type is CUDNN_DATA_FLOAT).
+cudnnMathType_t conv_math_type(DType dtype);
+// Whether an algorithm that cuDNN reports with `math` keeps that precision contract.
+bool math_type_allowed(DType dtype, cudnnMathType_t math);
+
+// Largest workspace an algorithm may ask for; algorithms wanting more are skipped (the block
+// stays cached in the device pool for the life of the pipeline).
+constexpr size_t kMaxConvWorkspaceBytes = size_t{256} << 20;
+
+// `t` as a contiguous tensor whose data pointer is 16-byte aligned (a contiguous view with an
+// element offset, e.g. x.slice(0, 1, 2), may not be; vectorised cuDNN kernels assume aligned
+// operands). Returns t itself when it already is; otherwise a copy on the current stream.
+Tensor cudnn_operand(const Tensor& t);
+
+// y[n, c, :, :] += bias[c] for a contiguous NCHW y of y's dtype (float32 or float16, added in
+// float32), queued on the current stream. Used instead of cudnnAddTensor so the add is one
+// obviously correct kernel.
+void add_channel_bias(const Tensor& y, const Tensor& bias, const char* op);
+
+}  // namespace um::nn::detail
+
+#endif  // UM_WITH_CUDA

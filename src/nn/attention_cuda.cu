@@ -7,7 +7,12 @@
 // every tile of 32 keys the block stages K and V in shared memory (float32, rows padded to D+1
 // so that lane j reading key j's row is bank-conflict free); lane j scores key j, the warp
 // reduces max/sum by shuffles, then each lane updates the output dims lane, lane+32, ... .
+// Split-KV: when (batch * head * query tiles) blocks would leave the GPU mostly idle and the keys
+// are many (SAM's 7 tokens attending to 4096 image positions), blockIdx.z splits the keys; each
+// split writes its unnormalised accumulator and (max, sum) to float32 workspace Tensors, and a
+// second kernel merges them (out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M)).
 // Covers D <= 128 (every model here: 16 and 32); larger D is refused with a clear error.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -30,7 +35,8 @@ template <typename T>
 __global__ void __launch_bounds__(kRows * 32)
     attention_kernel(const T* q, Strides4 qs, const T* k, Strides4 ks, const T* v, Strides4 vs,
                      const T* bias, Strides4 bs, T* out, int heads, int64_t lq, int64_t lk,
-                     int d, float scale) {
+                     int d, float scale, int64_t keys_per_split, float* part_acc,
+                     float* part_ml) {
   __shared__ float sk[kKeys][kMaxD + 1];
   __shared__ float sv[kKeys][kMaxD + 1];
   __shared__ float sq[kRows][kMaxD];
@@ -51,8 +57,11 @@ __global__ void __launch_bounds__(kRows * 32)
 #pragma unroll
   for (int t = 0; t < kDChunks; ++t) acc[t] = 0.f;
 
-  for (int64_t t0 = 0; t0 < lk; t0 += kKeys) {
-    const int valid = static_cast<int>(lk - t0 < kKeys ? lk - t0 : kKeys);
+  const int64_t split = blockIdx.z;
+  const int64_t t_begin = split * keys_per_split;
+  const int64_t t_end = t_begin + keys_per_split < lk ? t_begin + keys_per_split : lk;
+  for (int64_t t0 = t_begin; t0 < t_end; t0 += kKeys) {
+    const int valid = static_cast<int>(t_end - t0 < kKeys ? t_end - t0 : kKeys);
     __syncthreads();  // previous tile fully consumed (and sq written before the first tile)
     for (int idx = threadIdx.x; idx < kKeys * d; idx += kRows * 32) {
       const int j = idx / d, c = idx % d;
@@ -97,6 +106,19 @@ __global__ void __launch_bounds__(kRows * 32)
     m = m_new;
   }
   if (!active) return;
+  if (part_acc) {  // split-KV: the merge kernel normalises
+    const int64_t slot = (bh * lq + row) * gridDim.z + split;
+#pragma unroll
+    for (int t = 0; t < kDChunks; ++t) {
+      const int c = lane + 32 * t;
+      if (c < d) part_acc[slot * d + c] = acc[t];
+    }
+    if (lane == 0) {
+      part_ml[slot * 2] = m;
+      part_ml[slot * 2 + 1] = l;
+    }
+    return;
+  }
   // An all -inf row leaves l = 0: 0/0 = NaN, as torch and the CPU reference give.
   const float inv = 1.f / l;
   T* orow = out + (bh * lq + row) * d;
@@ -104,6 +126,29 @@ __global__ void __launch_bounds__(kRows * 32)
   for (int t = 0; t < kDChunks; ++t) {
     const int c = lane + 32 * t;
     if (c < d) orow[c] = from_f<T>(acc[t] * inv);
+  }
+}
+
+// One warp per (batch * head, query row): merges the splits' partial results.
+template <typename T>
+__global__ void merge_splits_kernel(const float* part_acc, const float* part_ml, T* out,
+                                    int64_t rows, int splits, int d) {
+  const int64_t r = int64_t{blockIdx.x} * kRows + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (r >= rows) return;
+  const float* ml = part_ml + r * splits * 2;
+  float mx = -INFINITY;
+  for (int s = 0; s < splits; ++s) mx = fmaxf(mx, ml[2 * s]);
+  const float ref = mx == -INFINITY ? 0.f : mx;
+  float l = 0.f;
+  for (int s = 0; s < splits; ++s) l += ml[2 * s + 1] * expf(ml[2 * s] - ref);
+  const float inv = 1.f / l;  // 0/0 = NaN for an all -inf row, as on the CPU
+  for (int c = lane; c < d; c += 32) {
+    float v = 0.f;
+    for (int s = 0; s < splits; ++s) {
+      v += part_acc[(r * splits + s) * d + c] * expf(ml[2 * s] - ref);
+    }
+    out[r * d + c] = from_f<T>(v * inv);
   }
 }
 
@@ -152,15 +197,44 @@ Tensor scaled_dot_product_attention_cuda(const Tensor& q, const Tensor& k, const
   if (b * h > 0x7fffffffLL || tiles > 65535) {
     fail(kOp, "q " + shape_str(q.shape()) + " exceeds the CUDA launch grid");
   }
-  const dim3 grid(static_cast<unsigned>(b * h), static_cast<unsigned>(tiles));
+  // Split the keys only when the blocks would not fill the GPU (~2 waves of 132 SMs) and each
+  // split still gets at least kMinKeysPerSplit keys.
+  constexpr int64_t kTargetBlocks = 264, kMinKeysPerSplit = 256;
+  const int64_t blocks = b * h * tiles;
+  int64_t splits = 1;
+  if (blocks < kTargetBlocks && lk >= 2 * kMinKeysPerSplit) {
+    splits = std::min<int64_t>(kTargetBlocks / blocks, lk / kMinKeysPerSplit);
+    splits = std::max<int64_t>(1, std::min<int64_t>(splits, 64));
+  }
+  // Whole key tiles per split; recount so that no split is empty.
+  const int64_t key_tiles = (lk + kKeys - 1) / kKeys;
+  const int64_t keys_per_split = ((key_tiles + splits - 1) / splits) * kKeys;
+  splits = (lk + keys_per_split - 1) / keys_per_split;
+  Tensor part_acc, part_ml;
+  if (splits > 1) {
+    part_acc = Tensor::empty({b * h * lq * splits * d}, DType::kF32, q.device());
+    part_ml = Tensor::empty({b * h * lq * splits * 2}, DType::kF32, q.device());
+  }
+  float* pacc = splits > 1 ? part_acc.data<float>() : nullptr;
+  float* pml = splits > 1 ? part_ml.data<float>() : nullptr;
+  const dim3 grid(static_cast<unsigned>(b * h), static_cast<unsigned>(tiles),
+                  static_cast<unsigned>(splits));
   UM_DISPATCH_FLOAT(q.dtype(), T, {
     attention_kernel<T><<<grid, kRows * 32, 0, stream()>>>(
         static_cast<const T*>(q.raw_data()), strides_of(q), static_cast<const T*>(k.raw_data()),
         strides_of(k), static_cast<const T*>(v.raw_data()), strides_of(v),
         bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr, bst,
-        static_cast<T*>(out.raw_data()), static_cast<int>(h), lq, lk, static_cast<int>(d), scale);
+        static_cast<T*>(out.raw_data()), static_cast<int>(h), lq, lk, static_cast<int>(d), scale,
+        keys_per_split, pacc, pml);
+    check_launch(kOp);
+    if (splits > 1) {
+      const int64_t rows = b * h * lq;
+      merge_splits_kernel<T><<<static_cast<unsigned>((rows + kRows - 1) / kRows), kRows * 32, 0,
+                               stream()>>>(pacc, pml, static_cast<T*>(out.raw_data()), rows,
+                                           static_cast<int>(splits), static_cast<int>(d));
+      check_launch(kOp);
+    }
   });
-  check_launch(kOp);
   return out;
 }
 

@@ -278,6 +278,12 @@ TEST(DenseCuda, AttentionWithBias) {
   Tensor mask = random_cpu({1, 1, 17, 45}, 88);
   for (int64_t i = 0; i < mask.numel(); i += 3) mask.data<float>()[i] = -INFINITY;
   expect_attention({2, 3, 17, 45, 32}, 89, mask);
+  // Split keys (few query blocks, 1000 keys: 3 splits of 352) with the first 600 keys masked, so
+  // that a whole split sees only -inf, and a bias on the rest.
+  Tensor key_mask = random_cpu({1, 1, 1, 1000}, 150, -2.f, 2.f);
+  for (int64_t i = 0; i < 600; ++i) key_mask.data<float>()[i] = -INFINITY;
+  expect_attention({1, 2, 3, 1000, 32}, 151, key_mask);
+  expect_attention({1, 2, 3, 1000, 32}, 152, random_cpu({2, 3, 1000}, 153, -3.f, 3.f));
 }
 
 TEST(DenseCuda, AttentionStridedHeadViews) {
@@ -313,6 +319,13 @@ TEST(DenseCuda, AttentionHalf) {
                                                     to_gpu(bias, DType::kF16), 0.125f);
   EXPECT_EQ(y.dtype(), DType::kF16);
   EXPECT_GPU_NEAR(y, nn::scaled_dot_product_attention(q, k, v, bias, 0.125f), kF16Tol);
+  // SAM's token -> image attention in float16 (the split-key path).
+  const Tensor qs = f16_rounded(random_cpu({1, 8, 7, 16}, 154, -2.f, 2.f));
+  const Tensor ks = f16_rounded(random_cpu({1, 8, 4096, 16}, 155, -2.f, 2.f));
+  const Tensor vs = f16_rounded(random_cpu({1, 8, 4096, 16}, 156));
+  EXPECT_GPU_NEAR(nn::scaled_dot_product_attention(to_gpu(qs, DType::kF16), to_gpu(ks, DType::kF16),
+                                                   to_gpu(vs, DType::kF16), Tensor(), 0.25f),
+                  nn::scaled_dot_product_attention(qs, ks, vs, Tensor(), 0.25f), kF16Tol);
 }
 
 TEST(DenseCuda, AttentionRejectsBadInput) {

@@ -84,7 +84,9 @@ __global__ void __launch_bounds__(kRows * 32)
       if (brow) s += to_f(brow[(t0 + lane) * bs.s[3]]);
     }
     float tile_max = s;
-    for (int o = 16; o > 0; o >>= 1) tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, o));
+    for (int o = 16; o > 0; o >>= 1) {
+      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, o));
+    }
     const float m_new = fmaxf(m, tile_max);
     // While every score so far is -inf, use 0 as the reference so that exp() gives 0, not NaN.
     const float ref = m_new == -INFINITY ? 0.f : m_new;

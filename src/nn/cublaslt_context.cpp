@@ -143,8 +143,9 @@ Plan make_plan(LtContext& ctx, const LtGemm& g, const LtOperand& oa, const LtOpe
 
   cublasLtMatmulPreference_t pref = nullptr;
   UM_LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-  std::unique_ptr<void, void (*)(void*)> guard(
-      pref, [](void* q) { cublasLtMatmulPreferenceDestroy(static_cast<cublasLtMatmulPreference_t>(q)); });
+  std::unique_ptr<void, void (*)(void*)> guard(pref, [](void* q) {
+    cublasLtMatmulPreferenceDestroy(static_cast<cublasLtMatmulPreference_t>(q));
+  });
   const uint64_t ws = kWorkspaceBytes;
   UM_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                    &ws, sizeof(ws)));
@@ -201,7 +202,9 @@ void lt_gemm(const LtGemm& g) {
                                     align[0], align[1], align[2]};
   LtContext& ctx = context();
   auto it = ctx.plans().find(key);
-  if (it == ctx.plans().end()) it = ctx.plans().emplace(key, make_plan(ctx, g, oa, ob, type, align)).first;
+  if (it == ctx.plans().end()) {
+    it = ctx.plans().emplace(key, make_plan(ctx, g, oa, ob, type, align)).first;
+  }
   Plan& p = it->second;
   if (!p.supported) {
     gemm_fallback(g);

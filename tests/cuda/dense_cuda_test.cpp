@@ -38,10 +38,10 @@ float scale_of(const Tensor& ref) {
   return m;
 }
 
-#define EXPECT_GPU_NEAR(gpu, ref, tol)                                             \
-  do {                                                                             \
-    const Tensor um_ref_ = (ref);                                                  \
-    EXPECT_LE(max_abs_diff_gpu((gpu), um_ref_), (tol) * scale_of(um_ref_)) << #gpu; \
+#define EXPECT_GPU_NEAR(gpu, ref, tol)                                            \
+  do {                                                                            \
+    const Tensor um_ref_ = (ref);                                                 \
+    EXPECT_LE(max_abs_diff_gpu((gpu), um_ref_), (tol)*scale_of(um_ref_)) << #gpu; \
   } while (0)
 
 // The float16-rounded copy of a CPU tensor (what a float16 GPU run actually sees).
@@ -91,7 +91,8 @@ TEST(DenseCuda, LinearHalf) {
   UM_REQUIRE_CUDA();
   const Tensor x = f16_rounded(random_cpu({2, 50, 128}, 15));
   const Tensor w = f16_rounded(random_cpu({96, 128}, 16)), b = f16_rounded(random_cpu({96}, 17));
-  const Tensor y = nn::linear(to_gpu(x, DType::kF16), to_gpu(w, DType::kF16), to_gpu(b, DType::kF16));
+  const Tensor y =
+      nn::linear(to_gpu(x, DType::kF16), to_gpu(w, DType::kF16), to_gpu(b, DType::kF16));
   EXPECT_EQ(y.dtype(), DType::kF16);
   EXPECT_GPU_NEAR(y, nn::linear(x, w, b), kF16Tol);
 }
@@ -119,8 +120,8 @@ TEST(DenseCuda, MatmulStridedOperands) {
   UM_REQUIRE_CUDA();
   // k^T as a transposed view (rs == 1): q @ k^T of attention shape.
   const Tensor q = random_cpu({1, 8, 49, 32}, 30), k = random_cpu({1, 8, 49, 32}, 31);
-  EXPECT_GPU_NEAR(nn::matmul(to_gpu(q), to_gpu(k).transpose(2, 3)), nn::matmul(q, k.transpose(2, 3)),
-                  kF32Tol);
+  EXPECT_GPU_NEAR(nn::matmul(to_gpu(q), to_gpu(k).transpose(2, 3)),
+                  nn::matmul(q, k.transpose(2, 3)), kF32Tol);
   // A permuted batch that does not collapse into one stride (materialised).
   const Tensor ap = random_cpu({3, 2, 7, 16}, 32), b = random_cpu({2, 3, 16, 5}, 33);
   EXPECT_GPU_NEAR(nn::matmul(to_gpu(ap).permute({1, 0, 2, 3}), to_gpu(b)),
@@ -139,7 +140,8 @@ TEST(DenseCuda, MatmulStridedOperands) {
 
 TEST(DenseCuda, MatmulHalf) {
   UM_REQUIRE_CUDA();
-  const Tensor a = f16_rounded(random_cpu({4, 40, 64}, 38)), b = f16_rounded(random_cpu({4, 64, 24}, 39));
+  const Tensor a = f16_rounded(random_cpu({4, 40, 64}, 38)),
+               b = f16_rounded(random_cpu({4, 64, 24}, 39));
   EXPECT_GPU_NEAR(nn::matmul(to_gpu(a, DType::kF16), to_gpu(b, DType::kF16)), nn::matmul(a, b),
                   kF16Tol);
   EXPECT_GPU_NEAR(nn::matmul(to_gpu(a, DType::kF16), to_gpu(b, DType::kF16).select(0, 1)),
@@ -227,8 +229,9 @@ TEST(DenseCuda, LayerNorm2dMatchesCpu) {
                   nn::layer_norm_2d(x, w, b, 1e-6f), kF32Tol);
   // From an NHWC tensor permuted to NCHW (strided).
   const Tensor nhwc = random_cpu({1, 6, 7, 32}, 63);
-  EXPECT_GPU_NEAR(nn::layer_norm_2d(to_gpu(nhwc).permute({0, 3, 1, 2}), to_gpu(w), to_gpu(b), 1e-6f),
-                  nn::layer_norm_2d(nhwc.permute({0, 3, 1, 2}), w, b, 1e-6f), kF32Tol);
+  EXPECT_GPU_NEAR(
+      nn::layer_norm_2d(to_gpu(nhwc).permute({0, 3, 1, 2}), to_gpu(w), to_gpu(b), 1e-6f),
+      nn::layer_norm_2d(nhwc.permute({0, 3, 1, 2}), w, b, 1e-6f), kF32Tol);
   const Tensor xh = f16_rounded(x), wh = f16_rounded(w), bh = f16_rounded(b);
   EXPECT_GPU_NEAR(nn::layer_norm_2d(to_gpu(xh, DType::kF16), to_gpu(wh, DType::kF16),
                                     to_gpu(bh, DType::kF16), 1e-6f),
@@ -250,20 +253,21 @@ void expect_attention(const AttnCase& c, uint32_t seed, const Tensor& bias_cpu) 
   const Tensor bias_gpu = bias_cpu.defined() ? to_gpu(bias_cpu) : Tensor();
   SCOPED_TRACE("B" + std::to_string(c.b) + " H" + std::to_string(c.h) + " Lq" +
                std::to_string(c.lq) + " Lk" + std::to_string(c.lk) + " D" + std::to_string(c.d));
-  EXPECT_GPU_NEAR(nn::scaled_dot_product_attention(to_gpu(q), to_gpu(k), to_gpu(v), bias_gpu, scale),
-                  ref, kF32Tol);
+  EXPECT_GPU_NEAR(
+      nn::scaled_dot_product_attention(to_gpu(q), to_gpu(k), to_gpu(v), bias_gpu, scale), ref,
+      kF32Tol);
 }
 
 TEST(DenseCuda, AttentionShapesOfTheModels) {
   UM_REQUIRE_CUDA();
-  expect_attention({6, 4, 49, 49, 32}, 70, Tensor());       // TinyViT window, no bias
-  expect_attention({1, 8, 7, 4096, 16}, 71, Tensor());      // SAM tokens -> image
-  expect_attention({1, 8, 4096, 7, 16}, 72, Tensor());      // SAM image -> tokens
-  expect_attention({1, 8, 7, 7, 32}, 73, Tensor());         // SAM token self-attention
-  expect_attention({1, 8, 300, 300, 32}, 74, Tensor());     // D-FINE decoder self-attention
-  expect_attention({1, 8, 400, 400, 32}, 75, Tensor());     // D-FINE encoder (20 x 20)
-  expect_attention({2, 2, 40, 33, 128}, 76, Tensor());      // D = 128, key tile boundary + 1
-  expect_attention({1, 3, 5, 70, 20}, 77, Tensor());        // D not a multiple of 32
+  expect_attention({6, 4, 49, 49, 32}, 70, Tensor());    // TinyViT window, no bias
+  expect_attention({1, 8, 7, 4096, 16}, 71, Tensor());   // SAM tokens -> image
+  expect_attention({1, 8, 4096, 7, 16}, 72, Tensor());   // SAM image -> tokens
+  expect_attention({1, 8, 7, 7, 32}, 73, Tensor());      // SAM token self-attention
+  expect_attention({1, 8, 300, 300, 32}, 74, Tensor());  // D-FINE decoder self-attention
+  expect_attention({1, 8, 400, 400, 32}, 75, Tensor());  // D-FINE encoder (20 x 20)
+  expect_attention({2, 2, 40, 33, 128}, 76, Tensor());   // D = 128, key tile boundary + 1
+  expect_attention({1, 3, 5, 70, 20}, 77, Tensor());     // D not a multiple of 32
 }
 
 TEST(DenseCuda, AttentionWithBias) {
@@ -294,11 +298,11 @@ TEST(DenseCuda, AttentionStridedHeadViews) {
   const Tensor g = to_gpu(qkv);
   auto head = [](const Tensor& t, int64_t i) { return t.select(2, i).permute({0, 2, 1, 3}); };
   const Tensor bias = random_cpu({h, l, l}, 91);
-  const Tensor ref = nn::scaled_dot_product_attention(head(qkv, 0), head(qkv, 1), head(qkv, 2),
-                                                      bias, 0.25f);
-  EXPECT_GPU_NEAR(nn::scaled_dot_product_attention(head(g, 0), head(g, 1), head(g, 2),
-                                                   to_gpu(bias), 0.25f),
-                  ref, kF32Tol);
+  const Tensor ref =
+      nn::scaled_dot_product_attention(head(qkv, 0), head(qkv, 1), head(qkv, 2), bias, 0.25f);
+  EXPECT_GPU_NEAR(
+      nn::scaled_dot_product_attention(head(g, 0), head(g, 1), head(g, 2), to_gpu(bias), 0.25f),
+      ref, kF32Tol);
   // Bias as a transposed view.
   const Tensor bias_t = random_cpu({h, l, l}, 92);
   EXPECT_GPU_NEAR(nn::scaled_dot_product_attention(head(g, 0), head(g, 1), head(g, 2),
@@ -314,9 +318,9 @@ TEST(DenseCuda, AttentionHalf) {
   const Tensor k = f16_rounded(random_cpu({4, 4, 49, 32}, 94, -2.f, 2.f));
   const Tensor v = f16_rounded(random_cpu({4, 4, 49, 32}, 95));
   const Tensor bias = f16_rounded(random_cpu({4, 49, 49}, 96));
-  const Tensor y = nn::scaled_dot_product_attention(to_gpu(q, DType::kF16), to_gpu(k, DType::kF16),
-                                                    to_gpu(v, DType::kF16),
-                                                    to_gpu(bias, DType::kF16), 0.125f);
+  const Tensor y =
+      nn::scaled_dot_product_attention(to_gpu(q, DType::kF16), to_gpu(k, DType::kF16),
+                                       to_gpu(v, DType::kF16), to_gpu(bias, DType::kF16), 0.125f);
   EXPECT_EQ(y.dtype(), DType::kF16);
   EXPECT_GPU_NEAR(y, nn::scaled_dot_product_attention(q, k, v, bias, 0.125f), kF16Tol);
   // SAM's token -> image attention in float16 (the split-key path).
@@ -365,7 +369,8 @@ TEST(DenseCuda, MultiHeadAttentionMatchesCpu) {
 // Values on a coarse grid so that many are equal: the tie order (lower index first) is tested.
 Tensor tied_scores(const Shape& shape, uint32_t seed) {
   Tensor t = random_cpu(shape, seed, -4.f, 4.f);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = std::round(t.data<float>()[i] * 8.f) / 8.f;
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.data<float>()[i] = std::round(t.data<float>()[i] * 8.f) / 8.f;
   return t;
 }
 

@@ -7,6 +7,7 @@
 // (x[B, m, k] @ w[k, n]) folds into one [B*m, k] GEMM; a broadcast left operand is materialised
 // (cuBLASLt's strided batch is not used with a zero stride).
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "nn/cublaslt_context.h"
@@ -61,6 +62,9 @@ Tensor linear_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
                     shape_str(weight_in.shape()));
     }
     bias = bias_in.contiguous();
+    // The BIAS epilogue has been seen to fault on bias vectors below 16-byte alignment (a slice
+    // of a packed in_proj bias at an odd offset): such a bias gets its own block (a few bytes).
+    if (reinterpret_cast<uintptr_t>(bias.raw_data()) % 16 != 0) bias = bias.clone();
   }
   Shape out_shape = x_in.shape();
   out_shape.back() = out_f;

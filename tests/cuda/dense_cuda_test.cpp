@@ -79,6 +79,12 @@ TEST(DenseCuda, LinearStridedOperands) {
   const Tensor wt = random_cpu({32, 24}, 12);
   EXPECT_GPU_NEAR(nn::linear(to_gpu(qkv).slice(2, 32, 64), to_gpu(wt).transpose(0, 1), to_gpu(b)),
                   nn::linear(qkv.slice(2, 32, 64), wt.transpose(0, 1), b), kF32Tol);
+  // A bias slice 4 bytes off its allocation (copied to an aligned block for the epilogue).
+  EXPECT_GPU_NEAR(nn::linear(to_gpu(qkv).slice(2, 0, 32), to_gpu(wt).transpose(0, 1),
+                             to_gpu(random_cpu({25}, 18)).slice(0, 1, 25)),
+                  nn::linear(qkv.slice(2, 0, 32), wt.transpose(0, 1),
+                             random_cpu({25}, 18).slice(0, 1, 25)),
+                  kF32Tol);
   // A weight/bias taken as row slices of packed in_proj parameters.
   const Tensor win = random_cpu({72, 32}, 13), bin = random_cpu({72}, 14);
   EXPECT_GPU_NEAR(nn::linear(to_gpu(qkv).slice(2, 0, 32), to_gpu(win).slice(0, 24, 48),

@@ -4,6 +4,32 @@
 
 namespace um::mobilesam {
 
+Tensor placed(const Tensor& t, const Placement& p) {
+  if (!t.defined()) return t;
+  // Convert on the host (round to nearest even, as the GPU would), then one synchronous copy.
+  return t.to(p.dtype).to(p.device);
+}
+
+void Linear::place(const Placement& p) {
+  weight = placed(weight, p);
+  bias = placed(bias, p);
+}
+void LayerNorm::place(const Placement& p) {
+  weight = placed(weight, p);
+  bias = placed(bias, p);
+}
+void LayerNorm2d::place(const Placement& p) {
+  weight = placed(weight, p);
+  bias = placed(bias, p);
+}
+void Conv::place(const Placement& p) {
+  weight = placed(weight, p);
+  bias = placed(bias, p);
+}
+void Mlp::place(const Placement& p) {
+  for (Linear& l : layers) l.place(p);
+}
+
 Linear load_linear(const io::WeightSource& w, const std::string& name, int64_t out, int64_t in,
                    bool has_bias) {
   Linear l;

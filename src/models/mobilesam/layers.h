@@ -3,8 +3,11 @@
 // its eval-mode BatchNorm folded in, SAM's MLP head) and their loaders. Every loader reads the
 // checkpoint key with the shape it requires, so a wrong or incomplete checkpoint fails at load
 // with um::Error naming the key (io::WeightSource does the check).
+// Placement: every bundle is built on the CPU in float32, then place() moves it, once, to the
+// model's device in its compute dtype (MobileSam::load(path, device, dtype)).
 // Usage:
 //   Linear fc = load_linear(w, "mlp.fc1", 512, 128);        // keys mlp.fc1.weight / .bias
+//   fc.place({Device::cuda(), DType::kF16});                 // optional, at load
 //   Tensor y = fc(x);                                        // x [..., 128] -> [..., 512]
 #pragma once
 
@@ -17,10 +20,21 @@
 
 namespace um::mobilesam {
 
+// Where a model's tensors live and the dtype its activations compute in.
+struct Placement {
+  Device device = Device::cpu();
+  DType dtype = DType::kF32;
+  bool is_cpu_f32() const { return device.is_cpu() && dtype == DType::kF32; }
+};
+// t converted to p.dtype ON THE HOST, then copied to p.device (a synchronous copy: load time
+// only, and the tensor is ready on every stream when it returns). Undefined stays undefined.
+Tensor placed(const Tensor& t, const Placement& p);
+
 // torch.nn.Linear: weight [out, in], bias [out] (may be undefined).
 struct Linear {
   Tensor weight, bias;
   Tensor operator()(const Tensor& x) const { return nn::linear(x, weight, bias); }
+  void place(const Placement& p);
 };
 Linear load_linear(const io::WeightSource& w, const std::string& name, int64_t out, int64_t in,
                    bool has_bias = true);
@@ -30,6 +44,7 @@ struct LayerNorm {
   Tensor weight, bias;
   float eps = 1e-5f;
   Tensor operator()(const Tensor& x) const { return nn::layer_norm(x, weight, bias, eps); }
+  void place(const Placement& p);
 };
 LayerNorm load_layer_norm(const io::WeightSource& w, const std::string& name, int64_t dim,
                           float eps = 1e-5f);
@@ -39,6 +54,7 @@ struct LayerNorm2d {
   Tensor weight, bias;
   float eps = 1e-6f;
   Tensor operator()(const Tensor& x) const { return nn::layer_norm_2d(x, weight, bias, eps); }
+  void place(const Placement& p);
 };
 LayerNorm2d load_layer_norm_2d(const io::WeightSource& w, const std::string& name, int64_t dim);
 
@@ -47,6 +63,7 @@ struct Conv {
   Tensor weight, bias;
   nn::Conv2dParams params;
   Tensor operator()(const Tensor& x) const { return nn::conv2d(x, weight, bias, params); }
+  void place(const Placement& p);
 };
 // Plain torch.nn.Conv2d: keys <name>.weight [cout, cin/groups, k, k] and (has_bias) <name>.bias.
 Conv load_conv(const io::WeightSource& w, const std::string& name, int64_t cout, int64_t cin,
@@ -60,6 +77,7 @@ Conv load_conv_bn(const io::WeightSource& w, const std::string& name, int64_t co
 struct Mlp {
   std::vector<Linear> layers;
   Tensor operator()(const Tensor& x) const;
+  void place(const Placement& p);
 };
 Mlp load_mlp(const io::WeightSource& w, const std::string& name, int64_t in, int64_t hidden,
              int64_t out, int num_layers);

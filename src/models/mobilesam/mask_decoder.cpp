@@ -12,8 +12,10 @@ namespace um::mobilesam {
 MaskDecoder MaskDecoder::load(const io::WeightSource& w) {
   MaskDecoder d;
   d.transformer_ = TwoWayTransformer::load(w.sub("transformer."));
-  d.iou_token_ = w.get("iou_token.weight", {1, kDim});
-  d.mask_tokens_ = w.get("mask_tokens.weight", {kNumMaskTokens, kDim});
+  d.output_tokens_ = nn::concat({w.get("iou_token.weight", {1, kDim}),
+                                 w.get("mask_tokens.weight", {kNumMaskTokens, kDim})},
+                                0)
+                         .unsqueeze(0);  // [1, 5, 256]
   d.up0_w_ = w.get("output_upscaling.0.weight", {kDim, kDim / 4, 2, 2});
   d.up0_b_ = w.get("output_upscaling.0.bias", {kDim / 4});
   d.up_norm_ = load_layer_norm_2d(w, "output_upscaling.1", kDim / 4);
@@ -25,6 +27,18 @@ MaskDecoder MaskDecoder::load(const io::WeightSource& w) {
   }
   d.iou_head_ = load_mlp(w, "iou_prediction_head", kDim, 256, kNumMaskTokens, 3);
   return d;
+}
+
+void MaskDecoder::place(const Placement& p) {
+  transformer_.place(p);
+  output_tokens_ = placed(output_tokens_, p);
+  up0_w_ = placed(up0_w_, p);
+  up0_b_ = placed(up0_b_, p);
+  up1_w_ = placed(up1_w_, p);
+  up1_b_ = placed(up1_b_, p);
+  up_norm_.place(p);
+  for (Mlp& m : hypernet_) m.place(p);
+  iou_head_.place({p.device, DType::kF32});  // the IoU score stays float32
 }
 
 DecoderOutput MaskDecoder::forward(const Tensor& image_embedding, const Tensor& image_pe,
@@ -40,9 +54,7 @@ DecoderOutput MaskDecoder::forward(const Tensor& image_embedding, const Tensor& 
                     ", sparse " + shape_str(sparse.shape()) + ", dense " +
                     shape_str(dense.shape()));
   }
-  const Tensor output_tokens =
-      nn::concat({iou_token_, mask_tokens_}, 0).unsqueeze(0);  // [1, 5, 256]
-  const Tensor tokens = nn::concat({output_tokens, sparse}, 1);
+  const Tensor tokens = nn::concat({output_tokens_, sparse}, 1);
   const Tensor src = nn::add(image_embedding, dense);
   const int64_t c = src.size(1), h = src.size(2), w = src.size(3);
 
@@ -62,11 +74,11 @@ DecoderOutput MaskDecoder::forward(const Tensor& image_embedding, const Tensor& 
   const Tensor hyper_in = nn::concat(hyper, 1);                         // [1, 4, 32]
   const Tensor masks = nn::matmul(hyper_in, up.reshape({1, uc, uh * uw}))
                            .reshape({1, kNumMaskTokens, uh, uw});
-  const Tensor iou = iou_head_(iou_token_out);  // [1, 4]
+  const Tensor iou = iou_head_(iou_token_out.to(DType::kF32));  // [1, 4], float32 head
 
   DecoderOutput out;
   const int64_t first = multimask ? 1 : 0, last = multimask ? kNumMaskTokens : 1;
-  out.low_res_logits = masks.slice(1, first, last).contiguous();
+  out.low_res_logits = masks.slice(1, first, last).contiguous().to(DType::kF32);
   out.iou_predictions = iou.slice(1, first, last).contiguous();
   return out;
 }

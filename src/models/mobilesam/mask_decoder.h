@@ -7,6 +7,8 @@
 // each mask token passes its own 3-layer hypernetwork MLP (-> 32) and is dotted with every
 // upscaled pixel; the IoU token passes a 3-layer MLP (-> 4).
 // Selection (official SAM v1 / MobileSAM): multimask -> masks 1..3, else mask 0.
+// Precision: the decoder computes in the placement's dtype except the IoU head, which stays
+// float32 (its input token is converted); low_res_logits and iou_predictions are float32.
 // Usage:
 //   MaskDecoder d = MaskDecoder::load(io::WeightSource(tensors, "mask_decoder."));
 //   DecoderOutput o = d.forward(embedding, dense_pe, sparse, dense, /*multimask=*/false);
@@ -30,13 +32,14 @@ class MaskDecoder {
  public:
   static constexpr int64_t kDim = 256, kNumMaskTokens = 4;
   static MaskDecoder load(const io::WeightSource& w);
+  void place(const Placement& p);
+  // image_embedding, image_pe, sparse, dense: the placement's device and dtype. Outputs float32.
   DecoderOutput forward(const Tensor& image_embedding, const Tensor& image_pe,
                         const Tensor& sparse, const Tensor& dense, bool multimask) const;
 
  private:
   TwoWayTransformer transformer_;
-  Tensor iou_token_;    // [1, 256]
-  Tensor mask_tokens_;  // [4, 256]
+  Tensor output_tokens_;  // [1, 5, 256]: iou_token then the 4 mask_tokens, concatenated at load
   Tensor up0_w_, up0_b_, up1_w_, up1_b_;  // ConvTranspose2d weights [Cin, Cout, 2, 2]
   LayerNorm2d up_norm_;
   std::vector<Mlp> hypernet_;  // 4 x (256 -> 256 -> 256 -> 32)

@@ -92,7 +92,10 @@ Status Predictor::set_image(const io::Image& frame) {
   try {
     const InputGeometry g = input_geometry(frame.height, frame.width);
     Tensor resized = resize_longest_side(rgb, g);
-    Tensor emb = model_->image_encoder().forward(normalize_and_pad(resized));
+    // A CUDA model gets its input uploaded (a host sync: this is the convenience path; the
+    // frame path without host involvement is device_path.h).
+    Tensor emb = model_->image_encoder().forward(placed(normalize_and_pad(resized),
+                                                        model_->placement()));
     geometry_ = g;
     resized_rgb_ = std::move(resized);
     embedding_ = std::move(emb);
@@ -104,8 +107,9 @@ Status Predictor::set_image(const io::Image& frame) {
 
 Status Predictor::set_image_embedding(const Tensor& embedding, int64_t frame_h, int64_t frame_w) {
   reset_image();
-  if (!embedding.defined() || embedding.dtype() != DType::kF32 ||
-      embedding.shape() != Shape{1, 256, 64, 64}) {
+  const bool dtype_ok = embedding.defined() && (embedding.dtype() == DType::kF32 ||
+                                                (model_ && embedding.dtype() == model_->dtype()));
+  if (!dtype_ok || embedding.shape() != Shape{1, 256, 64, 64}) {
     return invalid_argument("image embedding must be float32 [1, 256, 64, 64], got " +
                             (embedding.defined() ? embedding.str() : std::string("undefined")));
   }
@@ -114,7 +118,7 @@ Status Predictor::set_image_embedding(const Tensor& embedding, int64_t frame_h, 
                             std::to_string(frame_h));
   }
   geometry_ = input_geometry(frame_h, frame_w);
-  embedding_ = embedding.contiguous();
+  embedding_ = model_ ? placed(embedding.contiguous(), model_->placement()) : embedding.contiguous();
   return Status::Ok();
 }
 
@@ -158,6 +162,11 @@ Result<Prediction> Predictor::predict(const Prompt& prompt) const {
     DecoderOutput dec = model_->mask_decoder().forward(
         embedding_, model_->prompt_encoder().dense_pe(), enc.sparse, enc.dense, p.multimask);
     out.mask_logits = postprocess_masks(dec.low_res_logits, geometry_);
+    if (!out.mask_logits.device().is_cpu()) {  // a CUDA model: results back on the host
+      out.mask_logits = out.mask_logits.to(Device::cpu());
+      dec.low_res_logits = dec.low_res_logits.to(Device::cpu());
+      dec.iou_predictions = dec.iou_predictions.to(Device::cpu());
+    }
     out.masks = Tensor::empty(out.mask_logits.shape(), DType::kBool);
     const float* l = out.mask_logits.data<float>();
     bool* m = out.masks.data<bool>();

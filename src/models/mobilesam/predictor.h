@@ -13,6 +13,9 @@
 //     low_res_logits channel).
 // Postprocess (Sam.postprocess_masks): bilinear (align_corners=False) to 1024x1024, crop to the
 // resized size, bilinear to the frame size; masks = logits > 0.
+// Device: with a model placed on CUDA the predictor uploads the preprocessed frame and reads the
+// results back (host synchronisations; results are CPU tensors as above): a convenience and
+// test path. The per-frame GPU path without host involvement is device_path.h.
 // Usage:
 //   Predictor p(model);
 //   UM_RETURN_IF_ERROR(p.set_image(frame));

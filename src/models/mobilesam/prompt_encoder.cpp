@@ -45,7 +45,47 @@ PromptEncoder PromptEncoder::load(const io::WeightSource& w) {
       for (int64_t c = 0; c < kEmbedDim; ++c) d[(c * kGrid + y) * kGrid + x] = enc[c];
     }
   }
+  // no_mask_embed.weight.reshape(1, -1, 1, 1).expand(1, -1, 64, 64), materialised once.
+  p.no_mask_dense_ = Tensor::empty({1, kEmbedDim, kGrid, kGrid});
+  float* nd = p.no_mask_dense_.data<float>();
+  const float* e = p.no_mask_.data<float>();
+  for (int64_t c = 0; c < kEmbedDim; ++c) {
+    std::fill(nd + c * kGrid * kGrid, nd + (c + 1) * kGrid * kGrid, e[c]);
+  }
+  p.gaussian_dev_ = p.gaussian_;
+  p.corner_embed_ = nn::concat({p.point_embed_[2], p.point_embed_[3]}, 0);  // [2, 256]
   return p;
+}
+
+void PromptEncoder::place(const Placement& p) {
+  // Host copies (gaussian_, point_embed_, not_a_point_, no_mask_) stay for encode()'s loops.
+  const Placement f32{p.device, DType::kF32};
+  gaussian_dev_ = placed(gaussian_, f32);
+  corner_embed_ = placed(corner_embed_, f32);
+  dense_pe_ = placed(dense_pe_, p);
+  no_mask_dense_ = placed(no_mask_dense_, p);
+  mask_conv0_.place(p);
+  mask_conv1_.place(p);
+  mask_conv2_.place(p);
+  mask_norm0_.place(p);
+  mask_norm1_.place(p);
+  placement_ = p;
+}
+
+Tensor PromptEncoder::embed_mask(const Tensor& mask) const {
+  if (mask.dim() != 4 || mask.size(0) != 1 || mask.size(1) != 1 ||
+      mask.size(2) != kMaskInputSize || mask.size(3) != kMaskInputSize) {
+    throw Error(StatusCode::kInvalidArgument,
+                "PromptEncoder: mask input must be [1, 1, 256, 256], got " + mask.str());
+  }
+  Tensor m = nn::gelu(mask_norm0_(mask_conv0_(mask)));
+  m = nn::gelu(mask_norm1_(mask_conv1_(m)));
+  return mask_conv2_(m);
+}
+
+Tensor PromptEncoder::box_sparse(const Tensor& box_xyxy,
+                                 const nn::SamBoxPromptParams& params) const {
+  return nn::sam_box_prompt(box_xyxy, gaussian_dev_, corner_embed_, params).to(placement_.dtype);
 }
 
 void PromptEncoder::fourier(float x01, float y01, float* out) const {
@@ -99,24 +139,8 @@ EncodedPrompt PromptEncoder::encode(const std::vector<std::array<float, 2>>& poi
     for (int64_t c = 0; c < kEmbedDim; ++c) row[c] += e[c];
   }
 
-  if (mask.defined()) {
-    if (mask.dim() != 4 || mask.size(0) != 1 || mask.size(1) != 1 ||
-        mask.size(2) != kMaskInputSize || mask.size(3) != kMaskInputSize) {
-      throw Error(StatusCode::kInvalidArgument,
-                  "PromptEncoder: mask input must be [1, 1, 256, 256], got " +
-                      shape_str(mask.shape()));
-    }
-    Tensor m = nn::gelu(mask_norm0_(mask_conv0_(mask)));
-    m = nn::gelu(mask_norm1_(mask_conv1_(m)));
-    out.dense = mask_conv2_(m);
-  } else {
-    out.dense = Tensor::empty({1, kEmbedDim, kGrid, kGrid});
-    float* d = out.dense.data<float>();
-    const float* e = no_mask_.data<float>();
-    for (int64_t c = 0; c < kEmbedDim; ++c) {
-      std::fill(d + c * kGrid * kGrid, d + (c + 1) * kGrid * kGrid, e[c]);
-    }
-  }
+  out.sparse = placed(out.sparse, placement_);  // no-op for a CPU float32 model
+  out.dense = mask.defined() ? embed_mask(placed(mask, placement_)) : no_mask_dense_;
   return out;
 }
 

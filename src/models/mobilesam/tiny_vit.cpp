@@ -131,6 +131,37 @@ TinyVit TinyVit::load(const io::WeightSource& w, const TinyVitConfig& cfg) {
   return m;
 }
 
+void TinyVit::place(const Placement& p) {
+  embed0_.place(p);
+  embed1_.place(p);
+  for (Stage& st : stages_) {
+    for (MBConv& mb : st.mbconvs) {
+      mb.conv1.place(p);
+      mb.conv2.place(p);
+      mb.conv3.place(p);
+    }
+    for (Block& blk : st.blocks) {
+      blk.attn.norm.place(p);
+      blk.attn.qkv.place(p);
+      blk.attn.proj.place(p);
+      blk.attn.bias = placed(blk.attn.bias, p);  // the gathered [1, heads, N, N] table
+      blk.local_conv.place(p);
+      blk.mlp_norm.place(p);
+      blk.fc1.place(p);
+      blk.fc2.place(p);
+    }
+    if (st.downsample) {
+      st.downsample->conv1.place(p);
+      st.downsample->conv2.place(p);
+      st.downsample->conv3.place(p);
+    }
+  }
+  neck_conv0_.place(p);
+  neck_conv1_.place(p);
+  neck_norm0_.place(p);
+  neck_norm1_.place(p);
+}
+
 Tensor TinyVit::forward(const Tensor& input) const {
   if (input.dim() != 4 || input.size(0) != 1 || input.size(1) != 3 ||
       input.size(2) != cfg_.img_size || input.size(3) != cfg_.img_size) {

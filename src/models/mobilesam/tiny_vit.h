@@ -8,7 +8,10 @@
 // 3x3 conv, LayerNorm2d; eps 1e-6). Conv2d_BN BatchNorms are folded at load. GELU is exact.
 // Usage:
 //   TinyVit enc = TinyVit::load(io::WeightSource(tensors, "image_encoder."));
+//   enc.place({Device::cuda(), DType::kF16});                   // optional, once at load
 //   Tensor emb = enc.forward(input);   // throws um::Error on a wrong input shape
+// Device: forward() runs where the weights are (nn ops dispatch on the input's device; the
+// window split/merge is views + strided copies), in the placement's dtype, with no host sync.
 #pragma once
 
 #include <optional>
@@ -36,7 +39,10 @@ class TinyVit {
   // Reads every image_encoder weight (keys relative to `w`'s prefix); throws um::Error naming
   // a missing key or a shape mismatch.
   static TinyVit load(const io::WeightSource& w, const TinyVitConfig& cfg = {});
-  // x [1, 3, img_size, img_size] float32 -> [1, neck_dim, img_size/16, img_size/16].
+  // Moves every weight (and the expanded attention-bias tables) to p.device in p.dtype.
+  void place(const Placement& p);
+  // x [1, 3, img_size, img_size] on the weights' device and dtype ->
+  // [1, neck_dim, img_size/16, img_size/16] (same device and dtype).
   Tensor forward(const Tensor& x) const;
   const TinyVitConfig& config() const { return cfg_; }
 

@@ -21,6 +21,29 @@ Tensor SamAttention::operator()(const Tensor& q_in, const Tensor& k_in, const Te
   return out_proj(o.permute({0, 2, 1, 3}).reshape({b, lq, c}));
 }
 
+void SamAttention::place(const Placement& p) {
+  q_proj.place(p);
+  k_proj.place(p);
+  v_proj.place(p);
+  out_proj.place(p);
+}
+
+void TwoWayTransformer::place(const Placement& p) {
+  for (Block& b : blocks_) {
+    b.self_attn.place(p);
+    b.cross_token_to_image.place(p);
+    b.cross_image_to_token.place(p);
+    b.norm1.place(p);
+    b.norm2.place(p);
+    b.norm3.place(p);
+    b.norm4.place(p);
+    b.lin1.place(p);
+    b.lin2.place(p);
+  }
+  final_attn_.place(p);
+  norm_final_.place(p);
+}
+
 SamAttention load_sam_attention(const io::WeightSource& w, const std::string& name, int64_t dim,
                                 int64_t internal_dim, int64_t heads) {
   SamAttention a;

@@ -25,6 +25,7 @@ struct SamAttention {
   Linear q_proj, k_proj, v_proj, out_proj;
   int64_t heads = 8;
   Tensor operator()(const Tensor& q, const Tensor& k, const Tensor& v) const;
+  void place(const Placement& p);
 };
 SamAttention load_sam_attention(const io::WeightSource& w, const std::string& name, int64_t dim,
                                 int64_t internal_dim, int64_t heads);
@@ -33,6 +34,7 @@ class TwoWayTransformer {
  public:
   static constexpr int64_t kDim = 256, kHeads = 8, kMlpDim = 2048, kDepth = 2, kDownsample = 2;
   static TwoWayTransformer load(const io::WeightSource& w);
+  void place(const Placement& p);
   // image [1, C, H, W], image_pe [1, C, H, W], tokens [1, N, C] ->
   // {queries [1, N, C], keys [1, H*W, C]}.
   std::pair<Tensor, Tensor> forward(const Tensor& image, const Tensor& image_pe,

@@ -7,6 +7,7 @@
 //     encoder (<= 1e-4 * scale), predict_box_device vs the CPU Predictor (low-res logits
 //     <= 1e-3, IoU <= 1e-4, masks equal except pixels whose CPU logit is within 1e-3 of 0), the
 //     same with a mask input, float16 vs float32 on the GPU (mask IoU >= 0.99);
+//   - the convenience Predictor on a GPU model against the official references (fixture);
 //   - the frame path makes no host synchronisation and no driver allocation once warm, and
 //     replays from a captured CUDA graph with the eager result.
 // Measured errors are printed ("[mobilesam-cuda] ...") for the lead's report.
@@ -305,6 +306,54 @@ TEST(MobileSamCuda, FixtureModelMatchesCpu) {
   const Tensor box = ref->at("box").to(DType::kF32).contiguous();
   for (int i = 0; i < 4; ++i) c.box[i] = box.data<float>()[i];
   check_model(c);
+}
+
+// The convenience Predictor on a float32 GPU model (host upload/read-back) against the official
+// PyTorch references: embedding, single mask, multimask and points + box prompts.
+TEST(MobileSamCuda, GpuPredictorMatchesOfficialReference) {
+  UM_REQUIRE_CUDA();
+  const auto dir = test::fixtures_dir() / "mobilesam";
+  UM_REQUIRE_FIXTURE(dir / "tensors.safetensors");
+  auto ref = io::read_safetensors((dir / "tensors.safetensors").string());
+  ASSERT_TRUE(ref.ok()) << ref.status().to_string();
+  auto frame = io::read_image((dir / "frame.png").string());
+  ASSERT_TRUE(frame.ok()) << frame.status().to_string();
+  auto model = MobileSam::load((dir / "checkpoint.pt").string(), Device::cuda(), DType::kF32);
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  Predictor pred(*model);
+  ASSERT_TRUE(pred.set_image(*frame).ok());
+  const Tensor& emb_ref = ref->at("image_embeddings");
+  const float emb_diff = max_abs_diff_gpu(pred.image_embedding(), emb_ref);
+  std::printf("[mobilesam-cuda] GPU predictor vs official: embedding %.3g (scale %.3g)\n", emb_diff,
+              max_abs(emb_ref));
+  EXPECT_LE(emb_diff, 1e-4f * std::max(max_abs(emb_ref), 1.f));
+  const float* b = ref->at("box").data<float>();
+  Prompt p;
+  p.box = Box{b[0], b[1], b[2], b[3]};
+  auto close = [&](const Tensor& ours, const char* key) {
+    ASSERT_TRUE(ours.device().is_cpu()) << key;
+    const float d = max_abs_diff_gpu(ours.to(Device::cuda()), ref->at(key));
+    std::printf("[mobilesam-cuda] GPU predictor vs official: %-26s %.3g\n", key, d);
+    EXPECT_LE(d, 1e-3f) << key;
+  };
+  auto single = pred.predict(p);
+  ASSERT_TRUE(single.ok()) << single.status().to_string();
+  close(single->low_res_logits, "single.low_res_logits");
+  close(single->iou_predictions, "single.iou_predictions");
+  close(single->mask_logits, "single.mask_logits");
+  p.multimask = true;
+  auto multi = pred.predict(p);
+  ASSERT_TRUE(multi.ok()) << multi.status().to_string();
+  close(multi->low_res_logits, "multi.low_res_logits");
+  close(multi->iou_predictions, "multi.iou_predictions");
+  p.multimask = false;
+  const float* pts = ref->at("points").data<float>();
+  const int64_t* labels = ref->at("point_labels").data<int64_t>();
+  for (int i = 0; i < 2; ++i) p.points.push_back({pts[2 * i], pts[2 * i + 1], int(labels[i])});
+  auto points = pred.predict(p);
+  ASSERT_TRUE(points.ok()) << points.status().to_string();
+  close(points->mask_logits, "points_box.mask_logits");
+  close(points->iou_predictions, "points_box.iou_predictions");
 }
 
 // The whole device path, warm: no host sync, no driver allocation; then captured as a CUDA

@@ -1,39 +1,29 @@
 // File: src/nn/pooling_cpu.cpp
 // Purpose: torch.nn.MaxPool2d (with ceil_mode) and F.interpolate(scale_factor=2, mode='nearest')
-// on the CPU.
+// on the CPU; CUDA tensors go to their twins in pooling_cuda.cu.
 #include <algorithm>
 #include <limits>
 
 #include "nn/op_util.h"
 #include "nn/ops.h"
+#include "nn/pool_shape.h"
 
 namespace um::nn {
-namespace {
-
-// PyTorch's pooling_output_shape: ceil mode may add a window, but never one that starts in the
-// right/bottom padding.
-int64_t pool_out(int64_t in, int k, int s, int pad, bool ceil_mode) {
-  const int64_t num = in + 2 * pad - k + (ceil_mode ? s - 1 : 0);
-  int64_t out = num / s + 1;
-  if (ceil_mode && (out - 1) * s >= in + pad) --out;
-  return out;
-}
-
-}  // namespace
 
 Tensor max_pool2d(const Tensor& x_in, int kernel, int stride, int pad, bool ceil_mode) {
   static constexpr const char* kOp = "max_pool2d";
-  detail::require_cpu_f32(kOp, x_in, "x");
-  detail::require_dim(kOp, x_in, "x", 4);
   if (kernel < 1 || stride < 1 || pad < 0 || 2 * pad > kernel) {
     detail::fail(kOp, "invalid kernel/stride/pad " + std::to_string(kernel) + "/" +
                           std::to_string(stride) + "/" + std::to_string(pad) + " for x " +
                           shape_str(x_in.shape()));
   }
+  UM_NN_CUDA_DISPATCH(x_in, max_pool2d_cuda(x_in, kernel, stride, pad, ceil_mode));
+  detail::require_cpu_f32(kOp, x_in, "x");
+  detail::require_dim(kOp, x_in, "x", 4);
   const Tensor x = x_in.contiguous();
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const int64_t ho = pool_out(h, kernel, stride, pad, ceil_mode);
-  const int64_t wo = pool_out(w, kernel, stride, pad, ceil_mode);
+  const int64_t ho = detail::pool_out(h, kernel, stride, pad, ceil_mode);
+  const int64_t wo = detail::pool_out(w, kernel, stride, pad, ceil_mode);
   if (ho < 1 || wo < 1) detail::fail(kOp, "input " + shape_str(x.shape()) + " is too small");
   Tensor y = Tensor::empty({n, c, ho, wo});
   const float* px = x.data<float>();
@@ -59,6 +49,7 @@ Tensor max_pool2d(const Tensor& x_in, int kernel, int stride, int pad, bool ceil
 
 Tensor upsample_nearest2x(const Tensor& x_in) {
   static constexpr const char* kOp = "upsample_nearest2x";
+  UM_NN_CUDA_DISPATCH(x_in, upsample_nearest2x_cuda(x_in));
   detail::require_cpu_f32(kOp, x_in, "x");
   detail::require_dim(kOp, x_in, "x", 4);
   const Tensor x = x_in.contiguous();

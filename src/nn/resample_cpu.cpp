@@ -1,7 +1,7 @@
 // File: src/nn/resample_cpu.cpp
 // Purpose: bilinear resampling on the CPU: F.interpolate(mode='bilinear', align_corners=...,
 // antialias=False) to a given size, and F.grid_sample(mode='bilinear', padding_mode='zeros',
-// align_corners=False).
+// align_corners=False). CUDA tensors go to resample_cuda.cu, which mirrors this arithmetic.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -50,6 +50,7 @@ Taps make_taps(int64_t in, int64_t out, bool align_corners) {
 
 Tensor resize_bilinear(const Tensor& x_in, int64_t out_h, int64_t out_w, bool align_corners) {
   static constexpr const char* kOp = "resize_bilinear";
+  UM_NN_CUDA_DISPATCH(x_in, resize_bilinear_cuda(x_in, out_h, out_w, align_corners));
   detail::require_cpu_f32(kOp, x_in, "x");
   detail::require_dim(kOp, x_in, "x", 4);
   if (out_h < 1 || out_w < 1 || x_in.size(2) < 1 || x_in.size(3) < 1) {
@@ -83,6 +84,7 @@ Tensor resize_bilinear(const Tensor& x_in, int64_t out_h, int64_t out_w, bool al
 
 Tensor grid_sample_bilinear(const Tensor& x_in, const Tensor& grid_in) {
   static constexpr const char* kOp = "grid_sample_bilinear";
+  UM_NN_CUDA_DISPATCH(x_in, grid_sample_bilinear_cuda(x_in, grid_in));
   detail::require_cpu_f32(kOp, x_in, "x");
   detail::require_cpu_f32(kOp, grid_in, "grid");
   detail::require_dim(kOp, x_in, "x", 4);

@@ -4,6 +4,7 @@
 // INTER_LINEAR does not antialias and INTER_AREA uses another filter); the algorithm follows
 // Pillow's documented separable resampling (libImaging/Resample.c semantics): per output sample,
 // a window [xmin, xmin + count) of input samples with normalised triangle weights.
+// CUDA images are handed to resize_antialias_cuda.cu, which uses the taps computed here.
 #include "nn/resize_antialias.h"
 
 #include <algorithm>
@@ -72,11 +73,28 @@ inline uint8_t clip8(int64_t acc) {
 
 }  // namespace
 
+namespace detail {
+
+std::vector<int32_t> antialias_taps_packed(int64_t in_size, int64_t out_size, int64_t* ksize) {
+  const AxisTaps t = compute_taps(in_size, out_size);
+  const int64_t row = 2 + t.ksize;
+  std::vector<int32_t> packed(static_cast<size_t>(out_size * row), 0);
+  for (int64_t o = 0; o < out_size; ++o) {
+    int32_t* r = packed.data() + o * row;
+    r[0] = static_cast<int32_t>(t.first[o]);
+    r[1] = static_cast<int32_t>(t.count[o]);
+    for (int64_t j = 0; j < t.ksize; ++j) r[2 + j] = t.weights[o * t.ksize + j];
+  }
+  *ksize = t.ksize;
+  return packed;
+}
+
+}  // namespace detail
+
 Tensor resize_bilinear_antialias_u8(const Tensor& image, int64_t out_h, int64_t out_w) {
-  if (!image.defined() || image.dtype() != DType::kU8 || !image.device().is_cpu() ||
-      image.dim() != 3) {
+  if (!image.defined() || image.dtype() != DType::kU8 || image.dim() != 3) {
     throw Error(StatusCode::kInvalidArgument,
-                "resize_bilinear_antialias_u8: image must be a CPU uint8 [H, W, C] tensor, got " +
+                "resize_bilinear_antialias_u8: image must be a uint8 [H, W, C] tensor, got " +
                     (image.defined() ? image.str() : std::string("undefined")));
   }
   const int64_t in_h = image.size(0), in_w = image.size(1), ch = image.size(2);
@@ -85,6 +103,15 @@ Tensor resize_bilinear_antialias_u8(const Tensor& image, int64_t out_h, int64_t 
                 "resize_bilinear_antialias_u8: sizes must be positive, got " +
                     shape_str(image.shape()) + " -> " + std::to_string(out_h) + "x" +
                     std::to_string(out_w));
+  }
+  if (image.device().is_cuda()) {
+#ifdef UM_WITH_CUDA
+    return detail::resize_bilinear_antialias_u8_cuda(image, out_h, out_w);
+#else
+    throw Error(StatusCode::kFailedPrecondition,
+                "resize_bilinear_antialias_u8: image is on " + image.device().str() +
+                    " but this build has no CUDA backend");
+#endif
   }
   const Tensor src = image.contiguous();
   const uint8_t* in = src.data<uint8_t>();

@@ -1,0 +1,113 @@
+// File: bench/bench_cuda_conv.cpp
+// Purpose: GPU time of the cuDNN convolutions behind nn::conv2d / nn::conv_transpose2d
+// (src/nn/conv2d_cuda.cu, conv_transpose2d_cuda.cu) on shapes the two models run, float32 and
+// float16 (NCHW): a D-FINE-like 3x3 conv (HGNetv2 stage at 1x64x160x160), TinyViT-like ones
+// (MobileSAM's first stage at 256x256: depthwise 3x3 on 256 channels, pointwise 64 -> 256) and
+// SAM's mask-decoder upscaling (ConvTranspose2d 256 -> 64, 2x2 stride 2 at 64x64).
+// Timing: CUDA events around kInner back-to-back launches on a private stream (manual time per
+// conv), after a warm-up call that fills the plan cache and the pool; report the median of the
+// repetitions. Built in every configuration; without the CUDA backend or a GPU each benchmark
+// reports SkipWithError.
+// Run: build/bench/bench_cuda_conv --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include "core/tensor.h"
+#include "nn/ops.h"
+
+#ifdef UM_WITH_CUDA
+#include "core/cuda/cuda_runtime.h"
+#include "core/cuda/stream_context.h"
+#endif
+
+namespace {
+
+using um::DType;
+using um::Shape;
+using um::Tensor;
+
+struct ConvShape {
+  Shape x, w;  // conv2d: w [Cout, Cin/groups, kh, kw]; transpose: w [Cin, Cout, kh, kw]
+  um::nn::Conv2dParams p;
+  bool transpose;  // conv_transpose2d with stride p.stride_h, pad p.pad_h
+};
+
+constexpr int kInner = 20;
+
+#ifdef UM_WITH_CUDA
+// A device tensor of `dtype` filled with a cheap deterministic pattern (values in [-1, 1]).
+Tensor device_pattern(const Shape& shape, DType dtype) {
+  Tensor t = Tensor::empty(shape);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>((i * 37) % 201 - 100) / 100.f;
+  return t.to(um::Device::cuda()).to(dtype);
+}
+#endif
+
+void BM_CudaConv(benchmark::State& state, ConvShape s, DType dtype) {
+#ifndef UM_WITH_CUDA
+  (void)s;
+  (void)dtype;
+  state.SkipWithError("built without the CUDA backend");
+  for (auto _ : state) {
+  }
+#else
+  if (!um::cuda::available()) {
+    state.SkipWithError("no usable CUDA device");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  um::cuda::install_tensor_backend();
+  const Tensor x = device_pattern(s.x, dtype);
+  const Tensor w = device_pattern(s.w, dtype);
+  const Tensor b = device_pattern({s.transpose ? s.w[1] : s.w[0]}, dtype);
+  um::cuda::Stream stream;
+  um::cuda::StreamScope scope(stream.get());
+  auto run = [&] {
+    return s.transpose ? um::nn::conv_transpose2d(x, w, b, s.p.stride_h, s.p.pad_h)
+                       : um::nn::conv2d(x, w, b, s.p);
+  };
+  { const Tensor warm = run(); }
+  um::cuda::synchronize(stream.get());
+  um::cuda::Event start, stop;
+  for (auto _ : state) {
+    start.record(stream.get());
+    for (int i = 0; i < kInner; ++i) benchmark::DoNotOptimize(run());
+    stop.record(stream.get());
+    um::cuda::synchronize(stop.get());
+    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3 / kInner);
+  }
+#endif
+}
+
+const ConvShape kDfine3x3{{1, 64, 160, 160}, {64, 64, 3, 3}, um::nn::Conv2dParams::square(1, 1),
+                          false};
+const ConvShape kTinyVitDepthwise{{1, 256, 256, 256}, {256, 1, 3, 3},
+                                  um::nn::Conv2dParams::square(1, 1, 256), false};
+const ConvShape kTinyVitPointwise{{1, 64, 256, 256}, {256, 64, 1, 1},
+                                  um::nn::Conv2dParams::square(1, 0), false};
+const ConvShape kSamUpscale{{1, 256, 64, 64}, {256, 64, 2, 2}, um::nn::Conv2dParams::square(2, 0),
+                            true};
+
+void configure(benchmark::internal::Benchmark* b) {
+  b->UseManualTime()->Unit(benchmark::kMicrosecond)->Repetitions(7)->ReportAggregatesOnly(true);
+}
+
+BENCHMARK_CAPTURE(BM_CudaConv, dfine_3x3_64x160x160_f32, kDfine3x3, DType::kF32)->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConv, dfine_3x3_64x160x160_f16, kDfine3x3, DType::kF16)->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConv, tinyvit_dw3x3_256x256x256_f32, kTinyVitDepthwise, DType::kF32)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConv, tinyvit_dw3x3_256x256x256_f16, kTinyVitDepthwise, DType::kF16)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConv, tinyvit_pw1x1_64to256_256x256_f32, kTinyVitPointwise, DType::kF32)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConv, tinyvit_pw1x1_64to256_256x256_f16, kTinyVitPointwise, DType::kF16)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConv, sam_convT2x2_256to64_64x64_f32, kSamUpscale, DType::kF32)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConv, sam_convT2x2_256to64_64x64_f16, kSamUpscale, DType::kF16)
+    ->Apply(configure);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -10,8 +10,6 @@
 #include "core/log.h"
 #include "models/dfine/postprocess.h"
 #include "models/mobilesam/preprocess.h"
-#include "pipeline/mask_weights.h"
-#include "pipeline/quality.h"
 #include "pipeline/synthetic_weights.h"
 
 namespace um::pipeline {
@@ -57,15 +55,10 @@ CpuFrameProcessor::CpuFrameProcessor(std::shared_ptr<const dfine::DFine> detecto
       segmenter_(std::move(segmenter)),
       predictor_(segmenter_),
       config_(config),
-      visibility_(config.visibility),
-      tracker_(config.tracker) {}
+      state_(config) {}
 
 void CpuFrameProcessor::reset() {
-  visibility_.reset();
-  tracker_.reset();
-  prev_mask_.clear();
-  prev_width_ = prev_height_ = 0;
-  prev_low_res_ = Tensor();
+  state_.reset();
   predictor_.reset_image();
 }
 
@@ -109,23 +102,9 @@ FrameResult CpuFrameProcessor::run(const Frame& frame) {
   t0 = monotonic_ns();
   t.detector_ns = t0 - t1;
   r.detector_ran = true;
-  if (top.found) {
-    r.box = {top.box[0], top.box[1], top.box[2], top.box[3], top.score};
-  }
-  // A box clamped to nothing (entirely outside the frame) is no box.
-  VisibilityObservation obs{top.found && r.box.width() > 0 && r.box.height() > 0, top.score,
-                            0.0f, 0.0f};
-  r.detected = visibility_.detected(obs);
+  const Box top_box{top.box[0], top.box[1], top.box[2], top.box[3], top.score};
 
-  // The tracker sees the confident top-1 box (or nothing) every frame, so its tracks age and
-  // miss in step with the stream.
-  std::vector<Box> detections;
-  if (r.detected) detections.push_back(r.box);
-  Result<TrackerUpdate> tracked = tracker_.update(detections);
-  throw_if_error(tracked.status());
-  if (!tracked->track_of_detection.empty()) r.track_id = tracked->track_of_detection[0];
-
-  if (r.detected) {
+  if (state_.observe_detection(r, top.found, top_box)) {
     // MobileSAM: preprocess + encoder, then the box prompt.
     t0 = monotonic_ns();
     Result<Tensor> rgb = mobilesam::frame_to_rgb(image);
@@ -141,69 +120,20 @@ FrameResult CpuFrameProcessor::run(const Frame& frame) {
 
     mobilesam::Prompt prompt;
     prompt.box = mobilesam::Box{r.box.x0, r.box.y0, r.box.x1, r.box.y1};
-    if (config_.reuse_low_res_mask && prev_low_res_.defined() && prev_width_ == frame.width &&
-        prev_height_ == frame.height) {
-      prompt.mask_input = prev_low_res_;
-    }
+    prompt.mask_input = state_.previous_low_res(frame.width, frame.height);
     Result<mobilesam::Prediction> pred = predictor_.predict(prompt);
     throw_if_error(pred.status());
     const Tensor masks = pred->masks.contiguous();  // bool [1, 1, H, W]
     const bool* m = masks.data<bool>();
     r.mask.resize(npix);
-    int64_t area = 0;
-    for (size_t i = 0; i < npix; ++i) {
-      r.mask[i] = m[i] ? 1 : 0;
-      area += r.mask[i];
-    }
-    r.mask_area = area;
+    for (size_t i = 0; i < npix; ++i) r.mask[i] = m[i] ? 1 : 0;
     r.mask_iou_prediction = pred->iou_predictions.contiguous().data<float>()[0];
     r.low_res_logits = pred->low_res_logits;
-    t1 = monotonic_ns();
-    t.decoder_ns = t1 - t0;
-
-    // Weight maps.
-    r.w_in.resize(npix);
-    r.w_edge.resize(npix);
-    r.w_out.resize(npix);
-    compute_mask_weights(r.mask.data(), frame.width, frame.height, r.w_in.data(), r.w_edge.data(),
-                         r.w_out.data());
-    t0 = monotonic_ns();
-    t.weights_ns = t0 - t1;
-
-    // Quality, with the previous mask moved by the box-centre shift.
-    const float cx = 0.5f * (r.box.x0 + r.box.x1), cy = 0.5f * (r.box.y0 + r.box.y1);
-    const bool have_prev = !prev_mask_.empty() && prev_width_ == frame.width &&
-                           prev_height_ == frame.height;
-    QualityInputs qi{frame.pixels.data(), r.mask.data(),  r.w_in.data(),
-                     r.w_edge.data(),     r.w_out.data(), frame.width,
-                     frame.height,        have_prev ? prev_mask_.data() : nullptr,
-                     static_cast<int>(std::lround(cx - prev_cx_)),
-                     static_cast<int>(std::lround(cy - prev_cy_)),
-                     &tracked->stability};
-    r.quality = compute_quality(qi);
-    obs.quality = r.quality.combined;
-    obs.continuity = r.quality.continuity;
-    prev_mask_ = r.mask;
-    prev_cx_ = cx;
-    prev_cy_ = cy;
-    prev_low_res_ = r.low_res_logits;
-  } else {
-    prev_mask_.clear();
-    prev_low_res_ = Tensor();
+    t.decoder_ns = monotonic_ns() - t0;
+    state_.observe_mask(r, frame);
   }
-  prev_width_ = frame.width;
-  prev_height_ = frame.height;
-
-  const VisibilityState before = visibility_.state();
-  r.state = visibility_.update(obs);
-  r.state_changed = r.state != before;
-  if (!config_.output_weights) {
-    r.w_in.clear();
-    r.w_edge.clear();
-    r.w_out.clear();
-  }
+  state_.finish(r);
   t.end_ns = monotonic_ns();
-  t.quality_ns = t.end_ns - t0;
   t.total_ns = t.end_ns - t.start_ns;
   return r;
 }

@@ -26,8 +26,7 @@
 #include "models/mobilesam/mobilesam.h"
 #include "models/mobilesam/predictor.h"
 #include "pipeline/frame_processor.h"
-#include "pipeline/tracker.h"
-#include "pipeline/visibility.h"
+#include "pipeline/frame_state.h"
 
 namespace um::pipeline {
 
@@ -55,14 +54,7 @@ class CpuFrameProcessor final : public FrameProcessor {
   std::shared_ptr<const mobilesam::MobileSam> segmenter_;
   mobilesam::Predictor predictor_;
   ProcessorConfig config_;
-  VisibilityMachine visibility_;
-  Tracker tracker_;
-  // Temporal state: the previous frame's mask (empty if it had none), its size and box centre,
-  // and its low-res logits for the optional mask prompt.
-  std::vector<uint8_t> prev_mask_;
-  int prev_width_ = 0, prev_height_ = 0;
-  float prev_cx_ = 0, prev_cy_ = 0;
-  Tensor prev_low_res_;
+  FrameTemporalState state_;  // tracker, visibility, previous mask (frame_state.h)
   // Models built from synthetic weights ("dfine", "sam", "dfine,sam"; empty: none), shown in
   // description().
   std::string synthetic_;

@@ -41,7 +41,8 @@ struct SamBoxPromptParams {
 // box_xyxy: float32, 4 values (x0, y0, x1, y1 in frame pixels; any shape with 4 elements);
 // gaussian: float32 [2, D/2]; corner_embed: float32 [2, D]; all on one device.
 // Returns float32 [1, 2, D]: the sparse embedding of a box-only prompt.
-// NaN/inf or inverted boxes are NOT checked here (device data): the caller guarantees them.
+// NaN/inf or inverted boxes are NOT checked here (device data): the caller guarantees them; a
+// NaN coordinate is clamped to 0 (fmax semantics, on both devices), +-inf to the range ends.
 Tensor sam_box_prompt(const Tensor& box_xyxy, const Tensor& gaussian, const Tensor& corner_embed,
                       const SamBoxPromptParams& params);
 

@@ -2,7 +2,6 @@
 // Purpose: sam_box_prompt (nn/ops_sam.h): checks, CUDA dispatch and the CPU reference. The
 // arithmetic is written in the same order as mobilesam::check_prompt + Predictor::predict +
 // PromptEncoder::encode so that the CPU result is the CPU predictor's, bit for bit.
-#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -51,8 +50,9 @@ Tensor sam_box_prompt(const Tensor& box, const Tensor& gaussian, const Tensor& c
   Tensor out = Tensor::empty({1, 2, dim});
   float* o = out.data<float>();
   for (int64_t k = 0; k < 2; ++k) {
-    const float x = std::clamp(bv[2 * k], 0.f, p.frame_w);
-    const float y = std::clamp(bv[2 * k + 1], 0.f, p.frame_h);
+    // std::clamp for finite values; fmax/fmin also map NaN to 0, as the CUDA kernel does.
+    const float x = std::fmin(std::fmax(bv[2 * k], 0.f), p.frame_w);
+    const float y = std::fmin(std::fmax(bv[2 * k + 1], 0.f), p.frame_h);
     const float xi = static_cast<float>(x * p.scale_x), yi = static_cast<float>(y * p.scale_y);
     const float x01 = (xi + 0.5f) / p.input_size, y01 = (yi + 0.5f) / p.input_size;
     const float cx = 2.0f * x01 - 1.0f, cy = 2.0f * y01 - 1.0f;

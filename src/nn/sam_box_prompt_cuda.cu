@@ -19,7 +19,7 @@ __global__ void box_prompt_kernel(const float* __restrict__ box, const float* __
   if (t >= 2 * half) return;
   const int k = t / half, i = t % half, dim = 2 * half;
   const float kTwoPi = static_cast<float>(2.0 * M_PI);
-  // std::clamp(v, 0, hi) for finite v.
+  // std::clamp(v, 0, hi) for finite v; NaN -> 0 (fmaxf returns the non-NaN operand).
   const float x = fminf(fmaxf(box[2 * k], 0.f), p.frame_w);
   const float y = fminf(fmaxf(box[2 * k + 1], 0.f), p.frame_h);
   const float xi = static_cast<float>(__dmul_rn(static_cast<double>(x), p.scale_x));

@@ -94,6 +94,14 @@ TEST(SamOpsCuda, BoxPromptMatchesCpu) {
                                           corner.to(Device::cuda()), p);
     worst = std::max(worst, max_abs_diff_gpu(gpu, ref));
   }
+  {  // NaN and inf coordinates: clamped alike on both devices (NaN -> 0), never NaN out.
+    const Tensor box = Tensor::from_vector({NAN, 10.f, INFINITY, -INFINITY}, {4});
+    const Tensor ref = nn::sam_box_prompt(box, gauss, corner, p);
+    worst = std::max(worst, max_abs_diff_gpu(nn::sam_box_prompt(box.to(Device::cuda()),
+                                                                gauss.to(Device::cuda()),
+                                                                corner.to(Device::cuda()), p),
+                                             ref));
+  }
   std::printf("[mobilesam-cuda] sam_box_prompt GPU vs CPU max |diff| %.3g\n", worst);
   EXPECT_LE(worst, 1e-5f);  // sinf/cosf vs libm: an ulp or two
   // A box that is a strided row of a larger device tensor (as D-FINE's top-1 slice).

@@ -8,6 +8,7 @@
 // repository (models/phantom) and a random embedding: no image-encoder forward.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -91,6 +92,12 @@ TEST(MobileSamDevicePath, BoxPromptEqualsPromptEncoder) {
                                    float(box[2] * bp.scale_x), float(box[3] * bp.scale_y)};
   const EncodedPrompt ref = model->prompt_encoder().encode({}, {}, b1024, Tensor());
   expect_identical(ours, ref.sparse, "sparse");
+  // A NaN coordinate is clamped to 0 (what the GPU kernel's fmaxf does), never NaN out.
+  const Tensor nan_box = model->prompt_encoder().box_sparse(
+      Tensor::from_vector({NAN, box[1], box[2], box[3]}, {4}), bp);
+  const Tensor zero_box = model->prompt_encoder().box_sparse(
+      Tensor::from_vector({0.f, box[1], box[2], box[3]}, {4}), bp);
+  expect_identical(nan_box, zero_box, "NaN box");
 }
 
 // predict_box_device on a CPU model == Predictor::predict (single mask) on the same embedding.

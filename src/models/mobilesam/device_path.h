@@ -11,8 +11,12 @@
 //                        postprocess_masks + (logits > 0).
 // Caller guarantees (device data cannot be checked without a sync): the box is finite and
 // ordered (x0 <= x1, y0 <= y1) and overlaps the frame, as D-FINE's clamped, ordered top-1 is;
-// it is clamped to [0, W] x [0, H] on the device exactly as check_prompt clamps. Shapes, dtypes
-// and devices ARE checked (um::Error, kInvalidArgument).
+// it is clamped to [0, W] x [0, H] on the device exactly as check_prompt clamps. Outside that
+// contract nothing fails (there is no way to report from the device): a box entirely outside
+// the frame is clamped onto the border (the CPU predictor says kOutOfRange), an inverted box is
+// encoded as given, and a NaN coordinate becomes 0 (fmaxf), so no NaN enters the graph; the
+// caller decides from D-FINE's score whether the mask is used. Shapes, dtypes and devices ARE
+// checked (um::Error, kInvalidArgument).
 // Usage (model = MobileSam::load(path, Device::cuda(), DType::kF16)):
 //   Tensor input = preprocess_device(*model, frame_u8_gpu);          // [1, 3, 1024, 1024]
 //   Tensor emb = encode_image_device(*model, input);                  // [1, 256, 64, 64]

@@ -160,6 +160,12 @@ TEST(MobileSamDevicePath, PlacementErrors) {
   auto i64 = MobileSam::load(path, Device::cpu(), DType::kI64);
   ASSERT_FALSE(i64.ok());
   EXPECT_EQ(i64.status().code(), StatusCode::kInvalidArgument);
+#ifndef UM_WITH_CUDA
+  auto gpu = MobileSam::load(path, Device::cuda(), DType::kF16);  // a build without CUDA
+  ASSERT_FALSE(gpu.ok());
+  EXPECT_EQ(gpu.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(gpu.status().message().find("no CUDA backend"), std::string::npos);
+#endif
 }
 
 }  // namespace

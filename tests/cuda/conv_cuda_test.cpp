@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,14 @@ struct ConvCase {
   Conv2dParams p;
   bool bias;
 };
+
+// Readable test parameters in gtest's listing and failure messages.
+void PrintTo(const ConvCase& c, std::ostream* os) {
+  *os << c.name << ": x " << shape_str(c.x) << ", w " << shape_str(c.w) << ", stride "
+      << c.p.stride_h << "x" << c.p.stride_w << ", pad " << c.p.pad_h << "x" << c.p.pad_w
+      << ", dilation " << c.p.dilation_h << "x" << c.p.dilation_w << ", groups " << c.p.groups
+      << (c.bias ? ", bias" : ", no bias");
+}
 
 Conv2dParams params(int sh, int sw, int ph, int pw, int dh, int dw, int groups) {
   return {sh, sw, ph, pw, dh, dw, groups};
@@ -289,6 +298,11 @@ struct TransposeCase {
   int stride, pad;
   bool bias;
 };
+
+void PrintTo(const TransposeCase& c, std::ostream* os) {
+  *os << c.name << ": x " << shape_str(c.x) << ", w " << shape_str(c.w) << ", stride " << c.stride
+      << ", pad " << c.pad << (c.bias ? ", bias" : ", no bias");
+}
 
 const std::vector<TransposeCase>& transpose_cases() {
   static const std::vector<TransposeCase> cases = {

@@ -61,6 +61,8 @@ void BM_CudaConv(benchmark::State& state, ConvShape s, DType dtype) {
   const Tensor x = device_pattern(s.x, dtype);
   const Tensor w = device_pattern(s.w, dtype);
   const Tensor b = device_pattern({s.transpose ? s.w[1] : s.w[0]}, dtype);
+  // The dtype conversions ran on this thread's default stream; the convs run on `stream`.
+  um::cuda::synchronize(um::cuda::current_stream());
   um::cuda::Stream stream;
   um::cuda::StreamScope scope(stream.get());
   auto run = [&] {

@@ -40,7 +40,8 @@ using PlanKey = std::array<int64_t, 16>;
 // Picks the first algorithm of cuDNN's heuristic ranking that keeps the precision contract and
 // fits the workspace cap, and leaves the descriptor's math type set to that algorithm's (cuDNN
 // runs an algorithm with the math type on the descriptor, not the one it ranked it with).
-void choose_algorithm(cudnnHandle_t handle, DType dtype, ForwardPlan& plan) {
+// Returns true when it had to fall back.
+bool choose_algorithm(cudnnHandle_t handle, DType dtype, ForwardPlan& plan) {
   std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
   int returned = 0;
   UM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
@@ -59,7 +60,7 @@ void choose_algorithm(cudnnHandle_t handle, DType dtype, ForwardPlan& plan) {
     }
     plan.algo = r.algo;
     plan.workspace_bytes = bytes;
-    return;
+    return false;
   }
   // Implicit GEMM supports every configuration (and needs no workspace): the safe fallback.
   UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv.get(), conv_math_type(dtype)));
@@ -67,6 +68,7 @@ void choose_algorithm(cudnnHandle_t handle, DType dtype, ForwardPlan& plan) {
   UM_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, plan.x.get(), plan.w.get(),
                                                          plan.conv.get(), plan.y.get(), plan.algo,
                                                          &plan.workspace_bytes));
+  return true;
 }
 
 std::unique_ptr<ForwardPlan> make_plan(cudnnHandle_t handle, const Tensor& x, const Tensor& w,
@@ -94,7 +96,16 @@ std::unique_ptr<ForwardPlan> make_plan(cudnnHandle_t handle, const Tensor& x, co
                                            shape_str(out_shape));
   }
   plan->y.set_nchw(type, n, c, h, wd);
-  choose_algorithm(handle, x.dtype(), *plan);
+  const bool fallback = choose_algorithm(handle, x.dtype(), *plan);
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+  UM_CUDNN_CHECK(cudnnGetConvolutionMathType(plan->conv.get(), &math));
+  log_conv_plan(kOp,
+                std::string(dtype_name(x.dtype())) + " x " + shape_str(x.shape()) + " w " +
+                    shape_str(w.shape()) + " stride " + std::to_string(p.stride_h) + "x" +
+                    std::to_string(p.stride_w) + " pad " + std::to_string(p.pad_h) + "x" +
+                    std::to_string(p.pad_w) + " dilation " + std::to_string(p.dilation_h) + "x" +
+                    std::to_string(p.dilation_w) + " groups " + std::to_string(p.groups),
+                static_cast<int>(plan->algo), math, plan->workspace_bytes, fallback);
   return plan;
 }
 

@@ -38,7 +38,8 @@ using PlanKey = std::array<int64_t, 11>;
 // First algorithm of cuDNN's heuristic ranking that keeps the precision contract, fits the
 // workspace cap and is deterministic (ALGO_0 accumulates with atomics, so the same frame could
 // give different bits run to run); any precise one if no deterministic one fits.
-void choose_algorithm(cudnnHandle_t handle, DType dtype, BackwardDataPlan& plan) {
+// Returns true when it had to fall back.
+bool choose_algorithm(cudnnHandle_t handle, DType dtype, BackwardDataPlan& plan) {
   std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
   int returned = 0;
   UM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
@@ -61,7 +62,7 @@ void choose_algorithm(cudnnHandle_t handle, DType dtype, BackwardDataPlan& plan)
       }
       plan.algo = r.algo;
       plan.workspace_bytes = bytes;
-      return;
+      return false;
     }
   }
   // ALGO_1 is deterministic and supports every configuration this op allows.
@@ -70,6 +71,7 @@ void choose_algorithm(cudnnHandle_t handle, DType dtype, BackwardDataPlan& plan)
   UM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
       handle, plan.w.get(), plan.dy.get(), plan.conv.get(), plan.dx.get(), plan.algo,
       &plan.workspace_bytes));
+  return true;
 }
 
 std::unique_ptr<BackwardDataPlan> make_plan(cudnnHandle_t handle, const Tensor& x,
@@ -95,7 +97,14 @@ std::unique_ptr<BackwardDataPlan> make_plan(cudnnHandle_t handle, const Tensor& 
                                            " does not map back onto x " + shape_str(x.shape()) +
                                            " (cuDNN gives " + shape_str(Shape{n, c, h, wd}) + ")");
   }
-  choose_algorithm(handle, x.dtype(), *plan);
+  const bool fallback = choose_algorithm(handle, x.dtype(), *plan);
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+  UM_CUDNN_CHECK(cudnnGetConvolutionMathType(plan->conv.get(), &math));
+  log_conv_plan(kOp,
+                std::string(dtype_name(x.dtype())) + " x " + shape_str(x.shape()) + " w " +
+                    shape_str(w.shape()) + " stride " + std::to_string(stride) + " pad " +
+                    std::to_string(pad),
+                static_cast<int>(plan->algo), math, plan->workspace_bytes, fallback);
   return plan;
 }
 

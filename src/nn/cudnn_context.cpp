@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "core/cuda/stream_context.h"
+#include "core/log.h"
 #include "nn/op_util.h"
 
 namespace um::nn::detail {
@@ -85,10 +86,20 @@ cudnnMathType_t conv_math_type(DType dtype) {
 }
 
 bool math_type_allowed(DType dtype, cudnnMathType_t math) {
-  if (dtype == DType::kF32) return math == CUDNN_FMA_MATH;
-  // float16 data: tensor-core or FMA kernels both keep the float32 compute type; conversion of
-  // float32 data down to half (ALLOW_CONVERSION) never applies to half tensors anyway.
-  return math == CUDNN_TENSOR_OP_MATH || math == CUDNN_DEFAULT_MATH || math == CUDNN_FMA_MATH;
+  // float16 data: every math type keeps the float32 compute type (tensor-core or FMA kernels;
+  // ALLOW_CONVERSION only ever converts float32 data down, and there is none).
+  return dtype == DType::kF32 ? math == CUDNN_FMA_MATH : true;
+}
+
+void log_conv_plan(const char* op, const std::string& config, int algo, cudnnMathType_t math,
+                   size_t workspace_bytes, bool fallback) {
+  if (fallback) {
+    spdlog::warn("{}: no cuDNN heuristic candidate qualified for {}; using algorithm {} (math {})",
+                 op, config, algo, static_cast<int>(math));
+  } else {
+    spdlog::debug("{}: cuDNN algorithm {} (math {}, workspace {} B) for {}", op, algo,
+                  static_cast<int>(math), workspace_bytes, config);
+  }
 }
 
 }  // namespace um::nn::detail

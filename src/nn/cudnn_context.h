@@ -17,6 +17,7 @@
 #include <cudnn.h>
 
 #include <cstdint>
+#include <string>
 
 #include "core/cuda/cuda_check.h"
 #include "core/tensor.h"
@@ -82,6 +83,12 @@ class ConvDesc {
 cudnnMathType_t conv_math_type(DType dtype);
 // Whether an algorithm that cuDNN reports with `math` keeps that precision contract.
 bool math_type_allowed(DType dtype, cudnnMathType_t math);
+
+// Logs the plan chosen for one configuration (debug level; warn when no heuristic candidate
+// qualified and the op fell back to its always-supported algorithm), so a GPU run can tell
+// which cuDNN algorithm each conv shape got. Kept out of the .cu files (spdlog under nvcc).
+void log_conv_plan(const char* op, const std::string& config, int algo, cudnnMathType_t math,
+                   size_t workspace_bytes, bool fallback);
 
 // Largest workspace an algorithm may ask for; algorithms wanting more are skipped (the block
 // stays cached in the device pool for the life of the pipeline).

@@ -1,7 +1,8 @@
 // File: src/models/dfine/box_refine.h
 // Purpose: D-FINE's fine-grained distribution refinement (FDR): the non-uniform weighting
 // function W(n), the integral of a per-edge distribution over it, distance2bbox, and the
-// localization quality estimator (LQE) that adds a term to the class logits. All float32.
+// localization quality estimator (LQE) that adds a term to the class logits. All float32, in
+// every mode (the box chain, SPEC 3): inputs must be float32 tensors, on any device.
 #pragma once
 
 #include <vector>
@@ -25,7 +26,9 @@ struct Lqe {
   int k = 4;
   int reg_max = 32;
   static Lqe load(const io::WeightSource& w, int reg_max);
+  // scores [B, Q, C] float32, corners [B, Q, 4*(reg_max+1)] float32.
   Tensor operator()(const Tensor& scores, const Tensor& corners) const;
+  void place(const Placement& p) { reg_conf.place(p.with_dtype(DType::kF32)); }
 };
 
 }  // namespace um::dfine

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/tensor.h"
 
 namespace um::dfine {
 
@@ -27,6 +28,11 @@ struct Options {
   float letterbox_fill = 0.f;  // value of the letterbox border, in [0, 1] input units
   int num_queries = 300;
   int encoder_heads = 8;  // AIFI heads: not recoverable from shapes; 8 in every official config
+  // Where the model runs. The weights are loaded and prepared on the CPU, then uploaded once.
+  // dtype is the compute dtype of the activations: float32, or float16 on CUDA only (the box
+  // chain and the sampling coordinates stay float32 in float16 mode, SPEC 3).
+  Device device = Device::cpu();
+  DType dtype = DType::kF32;
 };
 
 struct Config {

@@ -6,18 +6,9 @@
 #include <limits>
 
 #include "core/status.h"
+#include "nn/ops_dfine.h"
 
 namespace um::dfine {
-namespace {
-
-// In-place clamp, for the query position embedding (clamp(min=-10, max=10)).
-void clamp_inplace(Tensor& x, float lo, float hi) {
-  float* p = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) p[i] = std::min(std::max(p[i], lo), hi);
-}
-
-}  // namespace
-
 std::pair<Tensor, Tensor> generate_anchors(const std::vector<std::pair<int64_t, int64_t>>& shapes,
                                            float grid_size, float eps) {
   int64_t total = 0;
@@ -160,24 +151,18 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
                                                   " tokens are fewer than " + std::to_string(num_queries_) +
                                                   " queries (input too small)");
   }
-  auto [anchors, valid] = generate_anchors(shapes);
+  auto [anchors, valid] = anchors_for(shapes);
   if (b > 1) anchors = nn::concat(std::vector<Tensor>(static_cast<size_t>(b), anchors), 0);
 
   // Query selection on the valid-masked memory.
   const Tensor output_memory = enc_norm_(enc_proj_(nn::mul(memory, valid)));
   const Tensor enc_logits = enc_score_(output_memory);  // [B, L, C]
-  const int64_t nc = enc_logits.size(2);
-  Tensor max_logit = Tensor::empty({b, len});
-  for (int64_t i = 0; i < b * len; ++i) {
-    const float* row = enc_logits.data<float>() + i * nc;
-    float m = row[0];
-    for (int64_t c = 1; c < nc; ++c) m = std::max(m, row[c]);
-    max_logit.data<float>()[i] = m;
-  }
+  const Tensor max_logit = nn::amax_last(enc_logits);                 // [B, L] float32
   const Tensor topk_ind = nn::topk(max_logit, num_queries_).second;     // [B, Q]
   const Tensor content = nn::gather_rows(output_memory, topk_ind, 1);   // [B, Q, hidden]
   const Tensor topk_anchors = nn::gather_rows(anchors, topk_ind, 1);    // index [B, Q] on [1, L, 4]
-  const Tensor ref_unact = nn::add(enc_bbox_(content), topk_anchors);
+  // Box chain from here on in float32 (SPEC 3); the content path stays in the compute dtype.
+  const Tensor ref_unact = nn::add(enc_bbox_(content.to(DType::kF32)), topk_anchors);
 
   // Decoder layers with fine-grained distribution refinement.
   Tensor output = content;
@@ -186,25 +171,71 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
   DecoderOutput out;
   const int last = static_cast<int>(layers_.size()) - 1;
   for (int i = 0; i <= last; ++i) {
-    Tensor pos = query_pos_(ref);
-    clamp_inplace(pos, -10.f, 10.f);
+    const Tensor pos = nn::clamp(query_pos_(ref), -10.f, 10.f).to(dtype_);
     output = layers_[i](output, ref, memory, shapes, pos);
+    const Tensor output32 = output.to(DType::kF32);
     if (i == 0) {
-      ref_initial = nn::sigmoid(nn::add(pre_bbox_(output), nn::inverse_sigmoid(ref)));
+      ref_initial = nn::sigmoid(nn::add(pre_bbox_(output32), nn::inverse_sigmoid(ref)));
     }
-    Tensor corners = dec_bbox_[i](output_detach.defined() ? nn::add(output, output_detach) : output);
+    Tensor corners = dec_bbox_[i](output_detach.defined() ? nn::add(output32, output_detach) : output32);
     if (corners_prev.defined()) corners = nn::add(corners, corners_prev);
     const Tensor inter = distance2bbox(ref_initial, integral(corners, project_), reg_scale_);
     if (i == last) {
-      out.logits = lqe_[i](dec_score_[i](output), corners);
+      out.logits = lqe_[i](dec_score_[i](output).to(DType::kF32), corners);
       out.boxes = inter;
       break;
     }
     corners_prev = corners;
     ref = inter;
-    output_detach = output;
+    output_detach = output32;
   }
   return out;
+}
+
+std::pair<Tensor, Tensor> Decoder::anchors_for(const std::vector<std::pair<int64_t, int64_t>>& shapes) const {
+  if (placement_.device.is_cpu()) return generate_anchors(shapes);
+  // Device model: built on the host and uploaded once per feature-size set (a synchronous copy,
+  // so the first call of a size must not be inside a graph capture: prepare() at load does it).
+  std::lock_guard<std::mutex> lock(anchor_cache_->mu);
+  auto& entry = anchor_cache_->by_shapes[shapes];
+  if (!entry.first.defined()) {
+    auto [anchors, valid] = generate_anchors(shapes);
+    entry = {place_tensor(anchors, placement_.with_dtype(DType::kF32)), place_tensor(valid, placement_)};
+  }
+  return entry;
+}
+
+void Decoder::prepare(const std::vector<std::pair<int64_t, int64_t>>& shapes) const {
+  (void)anchors_for(shapes);
+}
+
+void Decoder::place(const Placement& p) {
+  placement_ = p;
+  dtype_ = p.dtype;
+  const Placement f32 = p.with_dtype(DType::kF32);
+  for (size_t l = 0; l < input_proj_.size(); ++l) {
+    if (has_input_proj_[l]) input_proj_[l].place(p);
+  }
+  enc_proj_.place(p);
+  enc_score_.place(p);
+  enc_norm_.place(p);
+  // Box chain: boxes, corners, reference points and their embedding input stay float32.
+  enc_bbox_.place(f32);
+  query_pos_.place(f32);
+  pre_bbox_.place(f32);
+  for (Linear& l : dec_score_) l.place(p);
+  for (Mlp& m : dec_bbox_) m.place(f32);
+  for (Lqe& q : lqe_) q.place(p);  // float32 inside
+  for (Layer& l : layers_) {
+    place_mha(l.self_attn, p);
+    l.norm1.place(p);
+    l.gate_norm.place(p);
+    l.norm3.place(p);
+    l.cross.place(p);
+    l.gate.place(p);
+    l.linear1.place(p);
+    l.linear2.place(p);
+  }
 }
 
 }  // namespace um::dfine

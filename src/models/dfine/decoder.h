@@ -8,6 +8,9 @@
 //   DecoderOutput o = d.forward(encoder_outputs);   // o.logits [B, 300, C], o.boxes [B, 300, 4]
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -18,8 +21,8 @@
 namespace um::dfine {
 
 struct DecoderOutput {
-  Tensor logits;  // [B, Q, C]
-  Tensor boxes;   // [B, Q, 4] normalised cx, cy, w, h
+  Tensor logits;  // [B, Q, C] float32
+  Tensor boxes;   // [B, Q, 4] float32, normalised cx, cy, w, h
 };
 
 // Anchors for feature sizes (H, W) per level, as _generate_anchors: logits of
@@ -33,6 +36,11 @@ class Decoder {
   static Decoder load(const io::WeightSource& w, int num_levels, int num_queries = 300);
 
   DecoderOutput forward(const std::vector<Tensor>& feats) const;
+  // Moves the weights to p: the box chain (enc_bbox, query_pos, pre_bbox, dec_bbox, LQE,
+  // sampling offsets) stays float32; the rest takes p.dtype. Outputs are float32 either way.
+  void place(const Placement& p);
+  // Builds and uploads anchors and valid mask for these level sizes (device models).
+  void prepare(const std::vector<std::pair<int64_t, int64_t>>& shapes) const;
 
   int64_t hidden_dim() const { return hidden_; }
   int64_t num_classes() const { return enc_score_.out_features(); }
@@ -53,6 +61,17 @@ class Decoder {
                       const std::vector<std::pair<int64_t, int64_t>>& shapes,
                       const Tensor& pos) const;
   };
+
+  std::pair<Tensor, Tensor> anchors_for(const std::vector<std::pair<int64_t, int64_t>>& shapes) const;
+
+  struct AnchorCache {
+    std::mutex mu;
+    // level sizes -> (anchors float32 [1, L, 4], valid [1, L, 1] in the compute dtype), placed
+    std::map<std::vector<std::pair<int64_t, int64_t>>, std::pair<Tensor, Tensor>> by_shapes;
+  };
+  Placement placement_;
+  DType dtype_ = DType::kF32;
+  std::shared_ptr<AnchorCache> anchor_cache_ = std::make_shared<AnchorCache>();
 
   int64_t hidden_ = 0;
   int num_queries_ = 300;

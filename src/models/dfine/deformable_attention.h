@@ -3,7 +3,9 @@
 // method). No value or output projection: the memory is sampled directly, per head. Sampling
 // location = ref_xy + offset * (1 / P_level) * ref_wh * 0.5; bilinear with zero padding and
 // align_corners=False (grid = 2 * loc - 1, as F.grid_sample sees it); the attention weights are
-// one softmax over all points of all levels per head. All of it float32.
+// one softmax over all points of all levels per head. The sampling offsets layer and the
+// sampling coordinates are float32 in every mode; the attention weights and the memory follow
+// the compute dtype.
 #pragma once
 
 #include <utility>
@@ -19,11 +21,12 @@ class DeformableAttention {
   // counts; the head count is attention_weights rows / total points.
   static DeformableAttention load(const io::WeightSource& w, int64_t dim, int num_levels);
 
-  // query [B, Q, E], ref [B, Q, 4] (cx, cy, w, h in [0, 1]), memory [B, sum(HW), E] laid out
+  // query [B, Q, E], ref [B, Q, 4] float32 (cx, cy, w, h in [0, 1]), memory [B, sum(HW), E] laid out
   // level after level; shapes (H, W) per level. Returns [B, Q, E].
   Tensor operator()(const Tensor& query, const Tensor& ref, const Tensor& memory,
                     const std::vector<std::pair<int64_t, int64_t>>& shapes) const;
 
+  void place(const Placement& p);  // offsets layer stays float32
   int num_heads() const { return heads_; }
   const std::vector<int>& points_per_level() const { return points_; }
 

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "nn/ops_dfine.h"
+
 namespace um::dfine {
 namespace {
 
@@ -40,6 +42,20 @@ Result<std::unique_ptr<DFine>> DFine::from_tensors(const io::TensorMap& tensors,
     return invalid_argument("D-FINE input size " + std::to_string(options.input_width) + "x" +
                             std::to_string(options.input_height) + " must be positive multiples of 32");
   }
+  if (options.dtype != DType::kF32 && options.dtype != DType::kF16) {
+    return invalid_argument(std::string("D-FINE compute dtype ") + dtype_name(options.dtype) +
+                            " is not supported (float32, or float16 on CUDA)");
+  }
+  if (options.dtype == DType::kF16 && !options.device.is_cuda()) {
+    return invalid_argument("D-FINE float16 runs on CUDA only; the CPU path is float32 (device " +
+                            options.device.str() + ")");
+  }
+#ifndef UM_WITH_CUDA
+  if (options.device.is_cuda()) {
+    return failed_precondition("D-FINE on " + options.device.str() +
+                               ": this build has no CUDA backend (-DULTRAMOTION_CUDA=OFF)");
+  }
+#endif
   std::unique_ptr<DFine> m(new DFine());
   m->options_ = options;
   try {
@@ -94,7 +110,14 @@ Result<std::unique_ptr<DFine>> DFine::from_tensors(const io::TensorMap& tensors,
   c.num_points = m->decoder_.num_points();
   c.reg_max = m->decoder_.reg_max();
   UM_RETURN_IF_ERROR(m->check_overrides());
-  spdlog::debug("loaded {}", c.summary());
+  if (!options.device.is_cpu()) {
+    try {
+      m->place_on_device();
+    } catch (const Error& e) {
+      return e.status().with_context("placing D-FINE on " + options.device.str());
+    }
+  }
+  spdlog::debug("loaded {} on {} ({})", c.summary(), options.device.str(), dtype_name(options.dtype));
   return m;
 }
 
@@ -113,7 +136,25 @@ Status DFine::check_overrides() const {
   return Status::Ok();
 }
 
-ForwardOutput DFine::forward(const Tensor& input, bool keep_intermediates) const {
+void DFine::place_on_device() {
+  const Placement p{options_.device, options_.dtype};
+  backbone_.place(p);
+  encoder_.place(p);
+  decoder_.place(p);
+  // Feature sizes of the configured input: stride-s levels of an input that is a multiple of 32.
+  std::vector<std::pair<int64_t, int64_t>> shapes;
+  for (int s : config_.feat_strides) shapes.emplace_back(options_.input_height / s, options_.input_width / s);
+  encoder_.prepare(shapes.back().first, shapes.back().second);
+  decoder_.prepare(shapes);
+}
+
+ForwardOutput DFine::forward(const Tensor& input_in, bool keep_intermediates) const {
+  if (!input_in.defined() || !(input_in.device() == options_.device)) {
+    throw Error(StatusCode::kInvalidArgument,
+                "D-FINE forward: input " + (input_in.defined() ? input_in.str() : std::string("undefined")) +
+                    " must be on the model's device " + options_.device.str());
+  }
+  const Tensor input = input_in.to(options_.dtype);
   if (input.dim() != 4 || input.size(2) % 32 != 0 || input.size(3) % 32 != 0 || input.size(2) < 32 ||
       input.size(3) < 32) {
     throw Error(StatusCode::kInvalidArgument,
@@ -141,14 +182,41 @@ Preprocessed DFine::preprocess(const io::Image& frame) const {
 
 Detections DFine::detect(const io::Image& frame) const {
   const Preprocessed p = preprocess(frame);
-  const ForwardOutput o = forward(p.input);
-  return postprocess(o.pred_logits, o.pred_boxes, p.geometry, options_.num_queries);
+  const ForwardOutput o = forward(p.input.to(options_.device));
+  return postprocess(o.pred_logits.to(Device::cpu()), o.pred_boxes.to(Device::cpu()), p.geometry,
+                     options_.num_queries);
 }
 
 TopBox DFine::detect_top1(const io::Image& frame) const {
-  const Preprocessed p = preprocess(frame);
-  const ForwardOutput o = forward(p.input);
-  return top1(postprocess(o.pred_logits, o.pred_boxes, p.geometry, options_.num_queries), p.geometry);
+  const Detections d = detect(frame);
+  return top1(d, geometry(frame.width, frame.height));
+}
+
+Geometry DFine::geometry(int frame_width, int frame_height) const {
+  return make_geometry(frame_width, frame_height, options_);
+}
+
+Tensor DFine::preprocess_device(const Tensor& frame_u8) const {
+  if (!frame_u8.defined() || !(frame_u8.device() == options_.device)) {
+    throw Error(StatusCode::kInvalidArgument,
+                "D-FINE preprocess_device: frame " + (frame_u8.defined() ? frame_u8.str() : std::string("undefined")) +
+                    " must be on the model's device " + options_.device.str());
+  }
+  return preprocess_gray_tensor(frame_u8, config_.input_channels, options_, options_.dtype);
+}
+
+Tensor DFine::top1_device(const ForwardOutput& out, const Geometry& g) const {
+  nn::BoxMapping m;
+  const bool lb = g.mode == ResizeMode::kLetterbox;
+  m.norm_w = static_cast<float>(lb ? g.input_width : g.frame_width);
+  m.norm_h = static_cast<float>(lb ? g.input_height : g.frame_height);
+  m.letterbox = lb;
+  m.pad_x = g.pad_x;
+  m.pad_y = g.pad_y;
+  m.scale = g.scale;
+  m.frame_w = static_cast<float>(g.frame_width);
+  m.frame_h = static_cast<float>(g.frame_height);
+  return nn::detection_top1(out.pred_logits, out.pred_boxes, m);
 }
 
 }  // namespace um::dfine

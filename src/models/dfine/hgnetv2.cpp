@@ -3,29 +3,15 @@
 #include "models/dfine/hgnetv2.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/status.h"
+#include "nn/ops_dfine.h"
 
 namespace um::dfine {
 namespace {
 
 // F.pad(x, (0, 1, 0, 1)): one zero column on the right and one zero row at the bottom.
-Tensor pad_right_bottom(const Tensor& x_in) {
-  const Tensor x = x_in.contiguous();
-  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  Tensor y = Tensor::empty({n, c, h + 1, w + 1});
-  const float* px = x.data<float>();
-  float* py = y.data<float>();
-  for (int64_t p = 0; p < n * c; ++p) {
-    for (int64_t i = 0; i < h; ++i) {
-      std::memcpy(py + (p * (h + 1) + i) * (w + 1), px + (p * h + i) * w, sizeof(float) * w);
-      py[(p * (h + 1) + i) * (w + 1) + w] = 0.f;
-    }
-    std::fill(py + (p * (h + 1) + h) * (w + 1), py + (p * (h + 1) + h + 1) * (w + 1), 0.f);
-  }
-  return y;
-}
+Tensor pad_right_bottom(const Tensor& x) { return nn::pad2d(x, 0, 1, 0, 1, 0.f); }
 
 // ConvBNAct with 'same'-style padding (k - 1) / 2 as the official ConvBNAct.
 ConvBN conv_bn_act(const io::WeightSource& w, int stride, int groups, bool act, bool lab) {
@@ -144,6 +130,25 @@ HGNetv2 HGNetv2::load(const io::WeightSource& w) {
   return b;
 }
 
+void HGNetv2::place(const Placement& p) {
+  for (ConvBN* c : {&stem1_, &stem1_gray_, &stem2a_, &stem2b_, &stem3_, &stem4_}) c->place(p);
+  for (Stage& s : stages_) {
+    if (s.has_downsample) s.downsample.place(p);
+    for (Block& b : s.blocks) {
+      for (Layer& l : b.layers) {
+        if (l.light) {
+          l.conv1.place(p);
+          l.conv2.place(p);
+        } else {
+          l.conv.place(p);
+        }
+      }
+      b.agg_squeeze.place(p);
+      b.agg_excite.place(p);
+    }
+  }
+}
+
 std::vector<int> HGNetv2::blocks_per_stage() const {
   std::vector<int> n;
   for (const auto& s : stages_) n.push_back(static_cast<int>(s.blocks.size()));
@@ -193,12 +198,7 @@ std::vector<Tensor> HGNetv2::forward(const Tensor& x) const {
         cat.push_back(t);
       }
       Tensor y = b.agg_excite(b.agg_squeeze(nn::concat(cat, 1)));
-      if (b.residual) {
-        float* py = y.data<float>();
-        const Tensor hc = h.contiguous();
-        const float* ph = hc.data<float>();
-        for (int64_t i = 0; i < y.numel(); ++i) py[i] += ph[i];
-      }
+      if (b.residual) add_into(y, h);
       h = y;
     }
     outs.push_back(h);

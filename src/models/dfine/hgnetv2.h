@@ -21,6 +21,8 @@ namespace um::dfine {
 class HGNetv2 {
  public:
   static HGNetv2 load(const io::WeightSource& w);
+  // Moves every weight to p (after load-time host arithmetic such as the gray stem).
+  void place(const Placement& p);
 
   // All stage outputs (the model picks its return_idx from them).
   std::vector<Tensor> forward(const Tensor& x) const;

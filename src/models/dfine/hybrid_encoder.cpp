@@ -81,10 +81,7 @@ HybridEncoder::CspLayer HybridEncoder::load_csp(const io::WeightSource& w) {
 Tensor HybridEncoder::CspLayer::operator()(const Tensor& x) const {
   Tensor x1 = conv1(x);
   for (const auto& b : bottlenecks) x1 = b.fused(x1);
-  Tensor x2 = conv2(x);
-  float* p1 = x1.data<float>();
-  const float* p2 = x2.data<float>();
-  for (int64_t i = 0; i < x1.numel(); ++i) p1[i] += p2[i];
+  add_into(x1, conv2(x));
   return has_conv3 ? conv3(x1) : x1;
 }
 
@@ -174,7 +171,7 @@ Tensor HybridEncoder::aifi(const Tensor& x) const {
   const Tensor src = x.view({b, c, h * w}).permute({0, 2, 1}).contiguous();  // [B, HW, C]
   // The official eval path builds the embedding for eval_spatial_size / stride, i.e. this
   // feature map's own size, as build_2d_sincos_position_embedding(w, h).
-  const Tensor pos = sincos_position_embedding_2d(w, h, c, 10000.f);
+  const Tensor pos = position_embedding(w, h, c);
   const Tensor q = nn::add(src, pos);
   Tensor t = nn::add(src, nn::multi_head_attention(q, q, src, attn_));
   t = norm1_(t);
@@ -182,6 +179,46 @@ Tensor HybridEncoder::aifi(const Tensor& x) const {
   apply_activation_inplace(f, Act::kGELU);
   t = norm2_(nn::add(t, ffn_out_(f)));
   return t.permute({0, 2, 1}).contiguous().view({b, c, h, w});
+}
+
+Tensor HybridEncoder::position_embedding(int64_t w, int64_t h, int64_t c) const {
+  if (placement_.device.is_cpu()) return sincos_position_embedding_2d(w, h, c, 10000.f);
+  // Device model: computed on the host and uploaded once per feature size (a synchronous copy,
+  // so the first call of a size must not be inside a graph capture: prepare() at load does it).
+  std::lock_guard<std::mutex> lock(pos_cache_->mu);
+  Tensor& t = pos_cache_->by_size[{w, h}];
+  if (!t.defined() || t.size(2) != c) t = place_tensor(sincos_position_embedding_2d(w, h, c, 10000.f), placement_);
+  return t;
+}
+
+void HybridEncoder::prepare(int64_t h, int64_t w) const { (void)position_embedding(w, h, hidden_); }
+
+void HybridEncoder::place(const Placement& p) {
+  placement_ = p;
+  auto place_csp = [&](CspLayer& l) {
+    l.conv1.place(p);
+    l.conv2.place(p);
+    for (VggBlock& b : l.bottlenecks) b.fused.place(p);
+    if (l.has_conv3) l.conv3.place(p);
+  };
+  auto place_elan = [&](RepNCSPELAN4& e) {
+    for (ConvBN* c : {&e.cv1, &e.cv2_conv, &e.cv3_conv, &e.cv4}) c->place(p);
+    place_csp(e.cv2_csp);
+    place_csp(e.cv3_csp);
+  };
+  for (ConvBN& c : input_proj_) c.place(p);
+  place_mha(attn_, p);
+  ffn_.place(p);
+  ffn_out_.place(p);
+  norm1_.place(p);
+  norm2_.place(p);
+  for (ConvBN& c : lateral_) c.place(p);
+  for (RepNCSPELAN4& e : fpn_) place_elan(e);
+  for (RepNCSPELAN4& e : pan_) place_elan(e);
+  for (ScDown& d : downsample_) {
+    d.cv1.place(p);
+    d.cv2.place(p);
+  }
 }
 
 std::vector<Tensor> HybridEncoder::forward(const std::vector<Tensor>& feats) const {

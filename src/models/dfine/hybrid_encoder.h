@@ -9,6 +9,10 @@
 //   std::vector<Tensor> outs = e.forward({s8, s16, s32});   // hidden_dim channels each
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
+#include <utility>
 #include <vector>
 
 #include "models/dfine/layers.h"
@@ -25,6 +29,10 @@ class HybridEncoder {
   static HybridEncoder load(const io::WeightSource& w, int num_heads);
 
   std::vector<Tensor> forward(const std::vector<Tensor>& feats) const;
+  // Moves every weight to p; the position embedding then lives there too (cached per size).
+  void place(const Placement& p);
+  // Builds and uploads the position embedding for a last level of h x w (device models).
+  void prepare(int64_t h, int64_t w) const;
 
   const std::vector<int64_t>& in_channels() const { return in_channels_; }
   int64_t hidden_dim() const { return hidden_; }
@@ -55,6 +63,14 @@ class HybridEncoder {
   static CspLayer load_csp(const io::WeightSource& w);
   static RepNCSPELAN4 load_elan(const io::WeightSource& w);
   Tensor aifi(const Tensor& x) const;
+  Tensor position_embedding(int64_t w, int64_t h, int64_t c) const;
+
+  struct PosCache {
+    std::mutex mu;
+    std::map<std::pair<int64_t, int64_t>, Tensor> by_size;  // (w, h) -> [1, w*h, c] placed
+  };
+  Placement placement_;
+  std::shared_ptr<PosCache> pos_cache_ = std::make_shared<PosCache>();
 
   std::vector<int64_t> in_channels_;
   int64_t hidden_ = 0;

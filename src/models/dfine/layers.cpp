@@ -5,29 +5,49 @@
 #include <cmath>
 
 #include "core/status.h"
+#include "nn/ops_dfine.h"
 
 namespace um::dfine {
 
+Tensor place_tensor(const Tensor& t, const Placement& p) {
+  if (!t.defined()) return t;
+  if (p.device.is_cpu() && t.device().is_cpu() && t.dtype() == p.dtype) return t;
+  return t.to(p.dtype).to(p.device);
+}
+
+void place_mha(nn::MultiheadAttentionWeights& w, const Placement& p) {
+  w.in_proj_weight = place_tensor(w.in_proj_weight, p);
+  w.in_proj_bias = place_tensor(w.in_proj_bias, p);
+  w.out_proj_weight = place_tensor(w.out_proj_weight, p);
+  w.out_proj_bias = place_tensor(w.out_proj_bias, p);
+}
+
 void apply_activation_inplace(Tensor& x, Act act, bool lab, float lab_scale, float lab_bias) {
-  float* p = x.data<float>();
-  const int64_t n = x.numel();
+  if (act == Act::kNone && !lab) return;
+  if (!x.is_contiguous()) x = x.contiguous();
+  nn::ActKind k = nn::ActKind::kNone;
   switch (act) {
-    case Act::kNone:
-      break;
-    case Act::kReLU:
-      for (int64_t i = 0; i < n; ++i) p[i] = p[i] > 0.f ? p[i] : 0.f;
-      break;
-    case Act::kSiLU:
-      for (int64_t i = 0; i < n; ++i) p[i] = p[i] / (1.f + std::exp(-p[i]));
-      break;
-    case Act::kGELU:
-      for (int64_t i = 0; i < n; ++i)
-        p[i] = 0.5f * p[i] * (1.f + std::erf(p[i] * static_cast<float>(M_SQRT1_2)));
-      break;
+    case Act::kNone: k = nn::ActKind::kNone; break;
+    case Act::kReLU: k = nn::ActKind::kReLU; break;
+    case Act::kSiLU: k = nn::ActKind::kSiLU; break;
+    case Act::kGELU: k = nn::ActKind::kGELU; break;
   }
-  if (lab) {
-    for (int64_t i = 0; i < n; ++i) p[i] = lab_scale * p[i] + lab_bias;
+  nn::act_affine_inplace(x, k, lab, lab_scale, lab_bias);
+}
+
+void add_into(Tensor& y, const Tensor& x) {
+  if (!y.device().is_cpu()) {
+    y = nn::add(y, x);
+    return;
   }
+  if (!y.is_contiguous() || y.shape() != x.shape()) {
+    y = nn::add(y, x);
+    return;
+  }
+  float* py = y.data<float>();
+  const Tensor xc = x.contiguous();
+  const float* px = xc.data<float>();
+  for (int64_t i = 0; i < y.numel(); ++i) py[i] += px[i];
 }
 
 ConvBN ConvBN::load(const io::WeightSource& w, const std::string& bn, const Shape& weight_shape,
@@ -58,6 +78,25 @@ Tensor ConvBN::operator()(const Tensor& x) const {
   Tensor y = nn::conv2d(x, weight, bias, params);
   apply_activation_inplace(y, act, lab, lab_scale, lab_bias);
   return y;
+}
+
+void ConvBN::place(const Placement& p) {
+  weight = place_tensor(weight, p);
+  bias = place_tensor(bias, p);
+}
+
+void Linear::place(const Placement& p) {
+  weight = place_tensor(weight, p);
+  bias = place_tensor(bias, p);
+}
+
+void Mlp::place(const Placement& p) {
+  for (Linear& l : layers) l.place(p);
+}
+
+void LayerNormW::place(const Placement& p) {
+  weight = place_tensor(weight, p);
+  bias = place_tensor(bias, p);
 }
 
 Linear Linear::load(const io::WeightSource& w, int64_t out, int64_t in) {

@@ -2,6 +2,8 @@
 // Purpose: the small building blocks D-FINE is made of, loaded by checkpoint key with the shapes
 // they require: a convolution with its eval-mode BatchNorm folded in at load time (plus the
 // activation and HGNetv2's learnable affine), linear layers, MLP heads and LayerNorm parameters.
+// Placement: every layer is loaded (and BN-folded) on the CPU in float32; place() then moves its
+// weights once to the model's device and dtype (a no-op for the CPU).
 // Usage:
 //   ConvBN c = ConvBN::load(w.sub("stem.stem1."), "bn", {16, 3, 3, 3}, /*stride=*/2, /*pad=*/1,
 //                           /*groups=*/1, Act::kReLU, /*lab=*/true);
@@ -19,9 +21,22 @@ namespace um::dfine {
 
 enum class Act { kNone, kReLU, kSiLU, kGELU };
 
-// Applies act (then scale * x + bias when lab) in place on a contiguous float tensor.
+// Where a layer's weights live and in which dtype its activations run.
+struct Placement {
+  Device device = Device::cpu();
+  DType dtype = DType::kF32;
+  Placement with_dtype(DType d) const { return {device, d}; }
+};
+// t converted to p.dtype on the host, then copied to p.device (load time only: it synchronises).
+Tensor place_tensor(const Tensor& t, const Placement& p);
+void place_mha(nn::MultiheadAttentionWeights& w, const Placement& p);
+
+// Applies act (then scale * x + bias when lab) in place on a contiguous float tensor, on its
+// device (nn::act_affine_inplace).
 void apply_activation_inplace(Tensor& x, Act act, bool lab = false, float lab_scale = 1.f,
                               float lab_bias = 0.f);
+// y += x: in place on the CPU (as before), a new tensor from nn::add on a device.
+void add_into(Tensor& y, const Tensor& x);
 
 // conv (no bias) -> BatchNorm (folded) -> activation -> learnable affine (optional).
 struct ConvBN {
@@ -36,6 +51,7 @@ struct ConvBN {
   static ConvBN load(const io::WeightSource& w, const std::string& bn, const Shape& weight_shape,
                      int stride, int pad, int groups, Act act, bool lab, float eps = 1e-5f);
   Tensor operator()(const Tensor& x) const;
+  void place(const Placement& p);
   int64_t out_channels() const { return weight.size(0); }
   int64_t in_channels() const { return weight.size(1) * params.groups; }
 };
@@ -45,6 +61,7 @@ struct Linear {
   // "<prefix>weight" [out, in] and "<prefix>bias" [out]; out/in <= 0 means "as stored".
   static Linear load(const io::WeightSource& w, int64_t out = -1, int64_t in = -1);
   Tensor operator()(const Tensor& x) const { return nn::linear(x, weight, bias); }
+  void place(const Placement& p);
   int64_t out_features() const { return weight.size(0); }
   int64_t in_features() const { return weight.size(1); }
 };
@@ -55,12 +72,14 @@ struct Mlp {
   static Mlp load(const io::WeightSource& w, int num_layers, int64_t in, int64_t hidden,
                   int64_t out);
   Tensor operator()(const Tensor& x) const;
+  void place(const Placement& p);
 };
 
 struct LayerNormW {
   Tensor weight, bias;
   static LayerNormW load(const io::WeightSource& w, int64_t dim);
   Tensor operator()(const Tensor& x) const { return nn::layer_norm(x, weight, bias, 1e-5f); }
+  void place(const Placement& p);
 };
 
 // Counts consecutive "<prefix><i><suffix>" keys from i = 0.

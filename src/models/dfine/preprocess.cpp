@@ -8,8 +8,77 @@
 
 #include "core/status.h"
 #include "nn/ops.h"
+#include "nn/ops_dfine.h"
 
 namespace um::dfine {
+
+namespace {
+
+// The frame's extent inside the letterbox: round(size * scale), within [1, input size].
+int letterbox_size(int size, float scale, int input_size) {
+  return std::clamp(static_cast<int>(std::lround(size * scale)), 1, input_size);
+}
+
+void check_input_size(const Options& options) {
+  const int ih = options.input_height, iw = options.input_width;
+  if (ih <= 0 || iw <= 0 || ih % 32 != 0 || iw % 32 != 0) {
+    throw Error(StatusCode::kInvalidArgument, "D-FINE input size " + std::to_string(iw) + "x" +
+                                                  std::to_string(ih) + " must be positive multiples of 32");
+  }
+}
+
+}  // namespace
+
+Geometry make_geometry(int w, int h, const Options& options) {
+  check_input_size(options);
+  if (w <= 0 || h <= 0) {
+    throw Error(StatusCode::kInvalidArgument, "D-FINE geometry: empty frame " + std::to_string(w) +
+                                                  "x" + std::to_string(h));
+  }
+  const int ih = options.input_height, iw = options.input_width;
+  Geometry g;
+  g.frame_width = w;
+  g.frame_height = h;
+  g.input_width = iw;
+  g.input_height = ih;
+  g.mode = options.resize;
+  if (options.resize == ResizeMode::kLetterbox) {
+    g.scale = std::min(static_cast<float>(iw) / w, static_cast<float>(ih) / h);
+    const int nw = letterbox_size(w, g.scale, iw), nh = letterbox_size(h, g.scale, ih);
+    g.pad_x = static_cast<float>((iw - nw) / 2);
+    g.pad_y = static_cast<float>((ih - nh) / 2);
+  }
+  return g;
+}
+
+Tensor preprocess_gray_tensor(const Tensor& frame_u8, int channels, const Options& options,
+                              DType dtype) {
+  if (!frame_u8.defined() || frame_u8.dtype() != DType::kU8 || frame_u8.dim() != 2 ||
+      frame_u8.size(0) < 1 || frame_u8.size(1) < 1) {
+    throw Error(StatusCode::kInvalidArgument,
+                "D-FINE preprocess: expected a uint8 gray frame [H, W], got " +
+                    (frame_u8.defined() ? frame_u8.str() : std::string("an undefined tensor")));
+  }
+  if (channels != 1 && channels != 3) {
+    throw Error(StatusCode::kInvalidArgument, "D-FINE preprocess: the model takes " +
+                                                  std::to_string(channels) + " channels (1 or 3 supported)");
+  }
+  const int h = static_cast<int>(frame_u8.size(0)), w = static_cast<int>(frame_u8.size(1));
+  const Geometry g = make_geometry(w, h, options);
+  const int ih = options.input_height, iw = options.input_width;
+  const Tensor src = nn::u8_to_float(frame_u8, 255.f).view({1, 1, h, w});
+  Tensor resized;
+  if (options.resize == ResizeMode::kStretch) {
+    resized = nn::resize_bilinear(src, ih, iw, false);
+  } else {
+    const int nw = letterbox_size(w, g.scale, iw), nh = letterbox_size(h, g.scale, ih);
+    const int px = static_cast<int>(g.pad_x), py = static_cast<int>(g.pad_y);
+    resized = nn::pad2d(nn::resize_bilinear(src, nh, nw, false), px, iw - nw - px, py, ih - nh - py,
+                        options.letterbox_fill);
+  }
+  if (channels == 3) resized = nn::concat({resized, resized, resized}, 1);
+  return resized.to(dtype);
+}
 
 Preprocessed preprocess(const io::Image& frame_in, int channels, const Options& options) {
   if (frame_in.width <= 0 || frame_in.height <= 0 ||
@@ -44,22 +113,13 @@ Preprocessed preprocess(const io::Image& frame_in, int channels, const Options& 
       ps[c * h * w + i] = static_cast<float>(frame.pixels[static_cast<size_t>(i) * frame.channels + c]) / 255.f;
 
   Preprocessed out;
-  Geometry& g = out.geometry;
-  g.frame_width = w;
-  g.frame_height = h;
-  g.input_width = iw;
-  g.input_height = ih;
-  g.mode = options.resize;
+  const Geometry& g = out.geometry = make_geometry(w, h, options);
   Tensor resized;
   if (options.resize == ResizeMode::kStretch) {
     resized = nn::resize_bilinear(src, ih, iw, false);
   } else {
-    g.scale = std::min(static_cast<float>(iw) / w, static_cast<float>(ih) / h);
-    const int nw = std::clamp(static_cast<int>(std::lround(w * g.scale)), 1, iw);
-    const int nh = std::clamp(static_cast<int>(std::lround(h * g.scale)), 1, ih);
-    const int px = (iw - nw) / 2, py = (ih - nh) / 2;
-    g.pad_x = static_cast<float>(px);
-    g.pad_y = static_cast<float>(py);
+    const int nw = letterbox_size(w, g.scale, iw), nh = letterbox_size(h, g.scale, ih);
+    const int px = static_cast<int>(g.pad_x), py = static_cast<int>(g.pad_y);
     const Tensor inner = nn::resize_bilinear(src, nh, nw, false);
     resized = Tensor::full({1, planes, ih, iw}, options.letterbox_fill);
     for (int c = 0; c < planes; ++c)

@@ -25,6 +25,17 @@ struct Preprocessed {
   Geometry geometry;
 };
 
+// Where a frame of frame_width x frame_height lands in the input (resize mode and size from
+// options); the same numbers preprocess() uses.
+Geometry make_geometry(int frame_width, int frame_height, const Options& options);
+
+// The tensor form of preprocess() for a gray uint8 frame [H, W] on any device (the GPU frame
+// path): /255 -> bilinear resize (align_corners=False, no antialias), letterboxed per options ->
+// replicated to `channels` -> [1, channels, input_height, input_width] in `dtype`. All nn ops,
+// no host access to the pixels.
+Tensor preprocess_gray_tensor(const Tensor& frame_u8, int channels, const Options& options,
+                              DType dtype);
+
 // channels: 3 (RGB stem; gray frames are replicated) or 1 (mono stem; RGB frames -> luma).
 // Throws um::Error (kInvalidArgument / kOutOfRange) on an empty or unsupported image.
 Preprocessed preprocess(const io::Image& frame, int channels, const Options& options);

@@ -1,0 +1,83 @@
+// File: src/nn/ops_dfine.h
+// Purpose: the ops D-FINE needs beyond nn/ops.h, so that its whole forward pass (and its frame
+// preprocessing and top-1 read-out) can stay on the GPU. Same conventions as nn/ops.h: each op
+// checks its arguments (um::Error naming the op and the shapes), then runs on the input's device:
+// the CPU reference (<op>_cpu.cpp, code moved out of src/models/dfine) or the CUDA kernel
+// (<op>_cuda.cu, on um::cuda::current_stream(), no host sync, outputs from the current pool).
+// Precision: ops marked "float32" take float32 tensors only (D-FINE's box chain and sampling
+// coordinates stay float32 in every mode, SPEC 3); the others take float32 or float16 on CUDA
+// (float32 arithmetic inside) and float32 on the CPU.
+// Usage:
+//   nn::act_affine_inplace(y, nn::ActKind::kReLU, /*affine=*/true, lab_scale, lab_bias);
+//   Tensor out = nn::ms_deformable_sample(memory, ref, offsets, attn_logits, params);
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace um::nn {
+
+// ---- Element-wise (act_affine_cpu.cpp) ----------------------------------------------------------
+enum class ActKind : uint8_t { kNone, kReLU, kSiLU, kGELU };  // GELU exact (erf)
+// In place on a contiguous tensor: x = act(x), then x = scale * x + bias when `affine`
+// (HGNetv2's learnable affine "lab"). float32 arithmetic.
+void act_affine_inplace(const Tensor& x, ActKind act, bool affine = false, float scale = 1.f,
+                        float bias = 0.f);
+// torch.clamp(x, lo, hi) -> new contiguous tensor of x's dtype.
+Tensor clamp(const Tensor& x, float lo, float hi);
+// Max over the last dimension: x [..., C] -> float32 [...] (D-FINE's query selection score).
+Tensor amax_last(const Tensor& x);
+
+// ---- Image plumbing (pad2d_cpu.cpp) -----------------------------------------------------------
+// F.pad(x, (left, right, top, bottom), value=value) on [N, C, H, W]; pads >= 0. Output x's dtype.
+Tensor pad2d(const Tensor& x, int64_t left, int64_t right, int64_t top, int64_t bottom,
+             float value);
+// uint8 tensor (any shape) -> float32 x / divisor (the frame's /255 as the CPU preprocess does).
+Tensor u8_to_float(const Tensor& x, float divisor);
+
+// ---- Multi-scale deformable attention sampling (ms_deformable_cpu.cpp) ------------------------
+struct MsDeformParams {
+  std::vector<std::pair<int64_t, int64_t>> level_shapes;  // (H, W) per level, memory order
+  std::vector<int> points;                                // points per level
+  std::vector<float> point_scale;  // 1/P per point, level after level (the checkpoint buffer)
+  int heads = 1;
+  static constexpr int kMaxLevels = 8, kMaxPoints = 64;  // per head, all levels together
+};
+// D-FINE's MSDeformableAttention core ('default' method), no value/output projection:
+//   memory [B, L, E] (levels flattened level after level, token-major), ref [B, Q, 4] float32
+//   (cx, cy, w, h), offsets [B, Q, heads*total*2] float32, attn_logits [B, Q, heads*total]
+//   (memory's dtype) -> [B, Q, E] in memory's dtype.
+// Per head: softmax over all points of all levels; location = ref_xy + offset * scale_p *
+// ref_wh * 0.5 in float32; bilinear tap, zero padding, align_corners=False (the official
+// grid_sample with grid = 2 * loc - 1); head h reads channels [h*E/heads, (h+1)*E/heads).
+Tensor ms_deformable_sample(const Tensor& memory, const Tensor& ref, const Tensor& offsets,
+                            const Tensor& attn_logits, const MsDeformParams& params);
+
+// ---- Fine-grained distribution refinement, float32 (fdr_cpu.cpp) ------------------------------
+constexpr int kMaxFdrBins = 128;
+// corners [B, Q, 4*bins] -> [B, Q, 4]: softmax per edge over bins, dotted with `project` (W(n)).
+Tensor distribution_integral(const Tensor& corners, const std::vector<float>& project);
+// points [B, Q, 4] cxcywh, distance [B, Q, 4] (l, t, r, b) -> cxcywh boxes (D-FINE's
+// distance2bbox: x1 = cx - (0.5*|rs| + l) * (w / |rs|), ...).
+Tensor distance2bbox(const Tensor& points, const Tensor& distance, float reg_scale);
+// LQE statistics: corners [B, Q, 4*bins] -> [B, Q, 4*(k+1)]: per edge the k largest softmax
+// probabilities (descending) and their mean.
+Tensor distribution_topk_stats(const Tensor& corners, int64_t bins, int k);
+
+// ---- Detection read-out (detect_top1_cpu.cpp) ---------------------------------------------------
+// How normalised cxcywh boxes become frame pixels (D-FINE's postprocess + top1).
+struct BoxMapping {
+  float norm_w = 1.f, norm_h = 1.f;  // normalised -> pixels: frame size (stretch) or input size
+  bool letterbox = false;
+  float pad_x = 0.f, pad_y = 0.f, scale = 1.f;  // letterbox: (x - pad) / scale
+  float frame_w = 1.f, frame_h = 1.f;           // clamp limits
+};
+// logits [1, Q, C] float32, boxes [1, Q, 4] float32 -> float32 [6] = {score, label, x0, y0, x1,
+// y1}: the largest sigmoid(logit) over queries x classes (ties: lower flat index), label =
+// idx % C, its query's box cxcywh -> xyxy, mapped, non-finite -> 0, clamped to the frame.
+Tensor detection_top1(const Tensor& logits, const Tensor& boxes, const BoxMapping& mapping);
+
+}  // namespace um::nn

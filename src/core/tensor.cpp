@@ -175,6 +175,9 @@ Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape)
 int64_t Tensor::size(int64_t d) const { return shape_[wrap_dim(d, dim())]; }
 
 bool Tensor::is_contiguous() const {
+  // An empty tensor has no element to be out of place (and copy_from relies on that: a
+  // non-contiguous empty destination copies through a contiguous temporary).
+  if (numel() == 0) return true;
   int64_t expected = 1;
   for (size_t i = shape_.size(); i-- > 0;) {
     if (shape_[i] == 1) continue;

@@ -92,6 +92,8 @@ Tensor linear_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
       a = {nullptr, rows == 1 ? in_f : row_stride, x.strides().back(), 0};
     } else if (x.dim() == 1) {
       a = {nullptr, in_f, x.strides().back(), 0};
+    } else {
+      x = x.contiguous();  // leading dims that do not collapse into one row stride
     }
     if (!lt_operand_ok(a, rows, in_f)) {
       x = x.contiguous();

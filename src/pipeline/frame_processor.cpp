@@ -5,6 +5,9 @@
 #include <filesystem>
 
 #include "pipeline/cpu_frame_processor.h"
+#ifdef UM_WITH_CUDA
+#include "pipeline/cuda_frame_processor.h"
+#endif
 
 namespace um::pipeline {
 
@@ -72,10 +75,11 @@ Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOp
     }
   }
   if (opt.backend == Backend::kCuda) {
-    // The GPU frame path (models on the CUDA op backend, W maps as a kernel) is not in this
-    // build yet: say so rather than silently running on the CPU.
-    return failed_precondition("backend cuda: the CUDA frame processor is not implemented in "
-                               "this build yet; use --backend cpu");
+#ifdef UM_WITH_CUDA
+    auto gpu = CudaFrameProcessor::create(opt);
+    if (!gpu.ok()) return gpu.status();
+    return std::unique_ptr<FrameProcessor>(std::move(gpu).value());
+#endif
   }
   auto cpu = CpuFrameProcessor::create(opt);
   if (!cpu.ok()) return cpu.status();

@@ -96,3 +96,18 @@ TEST(TensorTest, CopyFromStridedSourceIntoStridedDestination) {
 
 }  // namespace
 }  // namespace um
+
+namespace um {
+namespace {
+// An empty slice of a wider tensor (concat with an empty piece does this) used to recurse
+// forever in copy_from: its strides were not "contiguous" for a zero-sized dimension.
+TEST(TensorTest, EmptySliceIsContiguousAndCopiesNothing) {
+  Tensor wide = Tensor::zeros({2, 6});
+  Tensor piece = wide.slice(1, 3, 3);
+  EXPECT_EQ(piece.numel(), 0);
+  EXPECT_TRUE(piece.is_contiguous());
+  piece.copy_from(Tensor::empty({2, 0}));
+  EXPECT_EQ(wide.data<float>()[0], 0.f);
+}
+}  // namespace
+}  // namespace um

@@ -86,7 +86,11 @@ Event::Event(bool timing) {
 Event::~Event() {
   if (event_) cudaEventDestroy(event_);
 }
-void Event::record(cudaStream_t stream) { UM_CUDA_CHECK(cudaEventRecord(event_, stream)); }
+void Event::record(cudaStream_t stream) {
+  // "External": under stream capture the record becomes an event node of the graph, so a
+  // replayed graph times its stages; a plain record would only order the capture internally.
+  UM_CUDA_CHECK(cudaEventRecordWithFlags(event_, stream, cudaEventRecordExternal));
+}
 bool Event::ready() const { return cudaEventQuery(event_) == cudaSuccess; }
 float Event::elapsed_ms(const Event& start, const Event& stop) {
   float ms = 0;

@@ -47,7 +47,7 @@ class Event {
   ~Event();
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
-  void record(cudaStream_t stream);
+  void record(cudaStream_t stream);  // also inside stream capture (an event node)
   bool ready() const;  // non-blocking query
   cudaEvent_t get() const { return event_; }
   // Milliseconds between two recorded (and completed) timing events.

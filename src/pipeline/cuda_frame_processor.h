@@ -1,0 +1,90 @@
+// File: src/pipeline/cuda_frame_processor.h
+// Purpose: the CUDA implementation of FrameProcessor: both models GPU-resident (weights uploaded
+// once, in float32 or float16), and the whole device part of a frame — upload of the gray frame,
+// D-FINE preprocess + forward + top-1 box, MobileSAM preprocess + encoder + box prompt + mask
+// decoder + mask at frame size, read-back of the results — captured ONCE per frame size as a
+// CUDA graph on the processor's own stream and replayed for every frame. The host waits once per
+// frame (the read-back), then runs the backend-independent steps (frame_state.h: tracker,
+// weight maps, quality, visibility) exactly as the CPU processor does.
+//
+// The GPU always runs MobileSAM (a graph has no data-dependent branch); when the top-1 score is
+// below tau_conf the host ignores the mask, as the CPU path would not have computed it.
+// Memory: the graph's activations live in a private DevicePool (device_pool.h), sized by the
+// first (warm-up) run of a frame size and reused by every replay; nothing is allocated per frame.
+// Only built with the CUDA backend (UM_WITH_CUDA).
+//
+// Usage: through create_frame_processor(opt) with opt.backend = Backend::kCuda; benchmarks and
+// tests use the extra accessors (gpu_stage_ms(), graph_pool_bytes(), graph_captures()).
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "core/cuda/cuda_runtime.h"
+#include "core/cuda/device_pool.h"
+#include "models/dfine/dfine.h"
+#include "models/mobilesam/mobilesam.h"
+#include "pipeline/frame_processor.h"
+#include "pipeline/frame_state.h"
+
+namespace um::pipeline {
+
+// GPU time of each stage of the last frame, in milliseconds (CUDA events inside the graph).
+struct GpuStageTimes {
+  float upload = 0;          // frame host -> device
+  float detector_pre = 0;    // gray -> D-FINE input
+  float detector = 0;        // D-FINE forward + top-1 box
+  float segmenter_pre = 0;   // gray -> MobileSAM input (antialiased resize, normalise, pad)
+  float encoder = 0;         // TinyViT
+  float decoder = 0;         // prompt encoder + mask decoder + mask at frame size
+  float readback = 0;        // results device -> host
+  float total = 0;           // first to last event
+};
+
+class CudaFrameProcessor final : public FrameProcessor {
+ public:
+  // Errors: kFailedPrecondition without a usable GPU; those of loading the checkpoints.
+  // With config.reuse_low_res_mask, a second graph per size prompts with the previous frame's
+  // low-res logits too (kept on the device, copied there by the graph itself).
+  static Result<std::unique_ptr<CudaFrameProcessor>> create(const ProcessorOptions& opt);
+  ~CudaFrameProcessor() override;
+
+  Result<FrameResult> process(const Frame& frame) override;
+  void reset() override;
+  std::string description() const override;
+  const ProcessorConfig& config() const override { return config_; }
+
+  const GpuStageTimes& gpu_stage_ms() const { return gpu_ms_; }
+  // Device memory held by the frame graph's pool (activations, workspaces, I/O buffers).
+  size_t graph_pool_bytes() const;
+  // How many times a frame graph was captured (once per frame size seen).
+  int graph_captures() const { return captures_; }
+  // Device memory held by the weights (the default pool's in-use bytes after load).
+  size_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  struct FrameGraph;
+  CudaFrameProcessor(const ProcessorOptions& opt, std::shared_ptr<const dfine::DFine> detector,
+                     std::shared_ptr<const mobilesam::MobileSam> segmenter);
+  FrameResult run(const Frame& frame);
+  void prepare_graph(int width, int height);
+  // The device work of one frame, queued on stream_ (run eagerly once, then captured).
+  void enqueue_frame(FrameGraph& g, bool with_mask_prompt);
+
+  ProcessorOptions options_;
+  ProcessorConfig config_;
+  // Declared before everything that holds device memory from it: destroyed last.
+  std::unique_ptr<cuda::DevicePool> graph_pool_;
+  std::shared_ptr<const dfine::DFine> detector_;
+  std::shared_ptr<const mobilesam::MobileSam> segmenter_;
+  cuda::Stream stream_;
+  std::unique_ptr<FrameGraph> graph_;
+  FrameTemporalState state_;
+  GpuStageTimes gpu_ms_;
+  int captures_ = 0;
+  size_t weight_bytes_ = 0;
+  std::string synthetic_;
+};
+
+}  // namespace um::pipeline

@@ -1,0 +1,170 @@
+// GPU tests of the CUDA frame processor with the phantom models shipped in models/phantom:
+// exactly one host synchronisation per frame once the graph of a frame size is captured, no
+// driver allocation per frame, a re-capture on a size change, float32 results equal to the CPU
+// processor's, and float16 results close to float32's. Measured errors are printed for the
+// closing notes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "core/cuda/cuda_runtime.h"
+#include "cuda_test_support.h"
+#include "pipeline/cuda_frame_processor.h"
+#include "pipeline/frame_processor.h"
+#include "pipeline/phantom.h"
+#include "pipeline/phantom_eval.h"
+#include "test_support.h"
+
+namespace um::pipeline {
+namespace {
+
+ProcessorOptions phantom_options(Backend backend, Precision precision) {
+  ProcessorOptions opt;
+  opt.backend = backend;
+  opt.precision = precision;
+  opt.dfine_checkpoint = (test::source_dir() / "models/phantom/dfine_n_phantom.pth").string();
+  opt.sam_checkpoint = (test::source_dir() / "models/phantom/mobilesam_phantom.pt").string();
+  return opt;
+}
+
+std::unique_ptr<FrameProcessor> make(Backend backend, Precision precision) {
+  auto p = create_frame_processor(phantom_options(backend, precision));
+  EXPECT_TRUE(p.ok()) << p.status().to_string();
+  return p.ok() ? std::move(p).value() : nullptr;
+}
+
+std::vector<Frame> phantom_frames(int n, FrameSize size, uint64_t seed) {
+  PhantomGenerator gen(seed, size);
+  std::vector<Frame> frames;
+  for (int i = 0; i < n; ++i) frames.push_back(to_frame(gen.next(), static_cast<uint64_t>(i)));
+  return frames;
+}
+
+TEST(CudaFrameProcessor, OneHostSyncPerFrameAndNoAllocationOnceCaptured) {
+  UM_REQUIRE_CUDA();
+  auto p = make(Backend::kCuda, Precision::kFp32);
+  ASSERT_NE(p, nullptr);
+  auto* gpu = dynamic_cast<CudaFrameProcessor*>(p.get());
+  ASSERT_NE(gpu, nullptr);
+  const auto frames = phantom_frames(6, {558, 422}, 11);
+  ASSERT_TRUE(p->process(frames[0]).ok());  // captures the 558x422 graph
+  EXPECT_EQ(gpu->graph_captures(), 1);
+  const size_t pool = gpu->graph_pool_bytes();
+  for (size_t i = 1; i < frames.size(); ++i) {
+    const uint64_t before = cuda::host_sync_count();
+    Result<FrameResult> r = p->process(frames[i]);
+    const uint64_t syncs = cuda::host_sync_count() - before;
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(syncs, 1u) << "frame " << i;
+    EXPECT_EQ(gpu->graph_pool_bytes(), pool) << "frame " << i;
+  }
+  EXPECT_EQ(gpu->graph_captures(), 1);
+  std::printf("graph pool %.1f MiB, weights %.1f MiB\n", pool / 1048576.0,
+              gpu->weight_bytes() / 1048576.0);
+}
+
+TEST(CudaFrameProcessor, SizeChangeRecapturesAndStillMatchesItself) {
+  UM_REQUIRE_CUDA();
+  auto p = make(Backend::kCuda, Precision::kFp32);
+  ASSERT_NE(p, nullptr);
+  auto* gpu = dynamic_cast<CudaFrameProcessor*>(p.get());
+  const Frame a = phantom_frames(1, {558, 422}, 3)[0];
+  const Frame b = phantom_frames(1, {480, 640}, 4)[0];
+  Result<FrameResult> ra = p->process(a);
+  Result<FrameResult> rb = p->process(b);
+  Result<FrameResult> ra2 = p->process(a);
+  ASSERT_TRUE(ra.ok() && rb.ok() && ra2.ok());
+  EXPECT_EQ(gpu->graph_captures(), 3);  // a, b, a again
+  EXPECT_EQ(rb->mask.size(), size_t{480} * 640 * (rb->detected ? 1 : 0));
+  EXPECT_FLOAT_EQ(ra->box.score, ra2->box.score);
+  EXPECT_EQ(ra->mask, ra2->mask);
+}
+
+TEST(CudaFrameProcessor, Float32MatchesCpuProcessor) {
+  UM_REQUIRE_CUDA();
+  auto cpu = make(Backend::kCpu, Precision::kFp32);
+  auto gpu = make(Backend::kCuda, Precision::kFp32);
+  ASSERT_TRUE(cpu && gpu);
+  float worst_box = 0, worst_score = 0;
+  double worst_iou = 1;
+  for (const Frame& f : phantom_frames(4, {558, 422}, 21)) {
+    Result<FrameResult> rc = cpu->process(f);
+    Result<FrameResult> rg = gpu->process(f);
+    ASSERT_TRUE(rc.ok() && rg.ok()) << rc.status().to_string() << rg.status().to_string();
+    ASSERT_EQ(rc->detected, rg->detected) << "frame " << f.id;
+    EXPECT_EQ(rc->state, rg->state);
+    worst_score = std::max(worst_score, std::fabs(rc->box.score - rg->box.score));
+    if (!rc->detected) continue;
+    for (float d : {rc->box.x0 - rg->box.x0, rc->box.y0 - rg->box.y0, rc->box.x1 - rg->box.x1,
+                    rc->box.y1 - rg->box.y1}) {
+      worst_box = std::max(worst_box, std::fabs(d));
+    }
+    worst_iou = std::min(worst_iou, mask_iou(rc->mask, rg->mask));
+    EXPECT_NEAR(rc->mask_iou_prediction, rg->mask_iou_prediction, 1e-3f);
+  }
+  std::printf("fp32 GPU vs CPU: worst box %.2e px, worst score %.2e, worst mask IoU %.6f\n",
+              worst_box, worst_score, worst_iou);
+  EXPECT_LE(worst_box, 1e-2f);
+  EXPECT_LE(worst_score, 1e-4f);
+  EXPECT_GE(worst_iou, 0.999);
+}
+
+TEST(CudaFrameProcessor, Float16CloseToFloat32) {
+  UM_REQUIRE_CUDA();
+  auto f32 = make(Backend::kCuda, Precision::kFp32);
+  auto f16 = make(Backend::kCuda, Precision::kFp16);
+  ASSERT_TRUE(f32 && f16);
+  float worst_box = 0, worst_score = 0;
+  double worst_iou = 1;
+  for (const Frame& f : phantom_frames(6, {558, 422}, 31)) {
+    Result<FrameResult> a = f32->process(f);
+    Result<FrameResult> b = f16->process(f);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->detected, b->detected) << "frame " << f.id;
+    worst_score = std::max(worst_score, std::fabs(a->box.score - b->box.score));
+    if (!a->detected) continue;
+    for (float d : {a->box.x0 - b->box.x0, a->box.y0 - b->box.y0, a->box.x1 - b->box.x1,
+                    a->box.y1 - b->box.y1}) {
+      worst_box = std::max(worst_box, std::fabs(d));
+    }
+    worst_iou = std::min(worst_iou, mask_iou(a->mask, b->mask));
+  }
+  std::printf("fp16 vs fp32 GPU: worst box %.3f px, worst score %.2e, worst mask IoU %.5f\n",
+              worst_box, worst_score, worst_iou);
+  EXPECT_LE(worst_box, 1.0f);
+  EXPECT_LE(worst_score, 1e-2f);
+  EXPECT_GE(worst_iou, 0.99);
+}
+
+TEST(CudaFrameProcessor, LowResMaskReuseMatchesCpu) {
+  UM_REQUIRE_CUDA();
+  ProcessorOptions oc = phantom_options(Backend::kCpu, Precision::kFp32);
+  ProcessorOptions og = phantom_options(Backend::kCuda, Precision::kFp32);
+  oc.config.reuse_low_res_mask = og.config.reuse_low_res_mask = true;
+  auto cpu = create_frame_processor(oc);
+  auto gpu = create_frame_processor(og);
+  ASSERT_TRUE(cpu.ok() && gpu.ok()) << gpu.status().to_string();
+  double worst_iou = 1;
+  int prompted = 0;
+  bool prev_detected = false;
+  for (const Frame& f : phantom_frames(4, {558, 422}, 41)) {
+    Result<FrameResult> rc = (*cpu)->process(f);
+    Result<FrameResult> rg = (*gpu)->process(f);
+    ASSERT_TRUE(rc.ok() && rg.ok());
+    ASSERT_EQ(rc->detected, rg->detected);
+    if (rc->detected) {
+      worst_iou = std::min(worst_iou, mask_iou(rc->mask, rg->mask));
+      prompted += prev_detected ? 1 : 0;
+    }
+    prev_detected = rc->detected;
+  }
+  std::printf("low-res reuse, fp32 GPU vs CPU: worst mask IoU %.6f over %d mask-prompted frames\n",
+              worst_iou, prompted);
+  EXPECT_GE(prompted, 1);
+  EXPECT_GE(worst_iou, 0.999);
+}
+
+}  // namespace
+}  // namespace um::pipeline

@@ -118,7 +118,13 @@ Status Predictor::set_image_embedding(const Tensor& embedding, int64_t frame_h, 
                             std::to_string(frame_h));
   }
   geometry_ = input_geometry(frame_h, frame_w);
-  embedding_ = model_ ? placed(embedding.contiguous(), model_->placement()) : embedding.contiguous();
+  try {  // onto the model's device and dtype (a no-op for a CPU model and a CPU embedding)
+    embedding_ = model_ ? placed(embedding.contiguous(), model_->placement())
+                        : embedding.contiguous();
+  } catch (const Error& e) {
+    geometry_ = {};
+    return e.status().with_context("MobileSAM image embedding");
+  }
   return Status::Ok();
 }
 

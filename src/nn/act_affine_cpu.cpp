@@ -15,7 +15,8 @@ using detail::fail;
 
 void act_affine_inplace(const Tensor& x, ActKind act, bool affine, float scale, float bias) {
   if (!x.defined()) fail("act_affine_inplace", "x is undefined");
-  if (!x.is_contiguous()) fail("act_affine_inplace", "x must be contiguous, got a view " + shape_str(x.shape()));
+  if (!x.is_contiguous())
+    fail("act_affine_inplace", "x must be contiguous, got a view " + shape_str(x.shape()));
   UM_NN_CUDA_DISPATCH(x, act_affine_inplace_cuda(x, act, affine, scale, bias));
   detail::require_cpu_f32("act_affine_inplace", x, "x");
   float* p = static_cast<float*>(x.raw_data());
@@ -54,7 +55,8 @@ Tensor clamp(const Tensor& x_in, float lo, float hi) {
 
 Tensor amax_last(const Tensor& x_in) {
   if (!x_in.defined()) fail("amax_last", "x is undefined");
-  if (x_in.dim() < 1 || x_in.size(-1) < 1) fail("amax_last", "x " + shape_str(x_in.shape()) + " has an empty last dim");
+  if (x_in.dim() < 1 || x_in.size(-1) < 1)
+    fail("amax_last", "x " + shape_str(x_in.shape()) + " has an empty last dim");
   UM_NN_CUDA_DISPATCH(x_in, amax_last_cuda(x_in));
   detail::require_cpu_f32("amax_last", x_in, "x");
   const Tensor x = x_in.contiguous();

@@ -51,8 +51,8 @@ void act_affine_inplace_cuda(const Tensor& x, ActKind act, bool affine, float sc
   const int64_t n = x.numel();
   if (n == 0) return;
   UM_DISPATCH_FLOAT(x.dtype(), T, {
-    act_affine_kernel<T><<<blocks_for(n), 256, 0, stream()>>>(static_cast<T*>(x.raw_data()), n,
-                                                               static_cast<int>(act), affine, scale, bias);
+    act_affine_kernel<T><<<blocks_for(n), 256, 0, stream()>>>(
+        static_cast<T*>(x.raw_data()), n, static_cast<int>(act), affine, scale, bias);
   });
   check_launch("act_affine_inplace");
 }
@@ -65,7 +65,7 @@ Tensor clamp_cuda(const Tensor& x_in, float lo, float hi) {
   if (n == 0) return y;
   UM_DISPATCH_FLOAT(x.dtype(), T, {
     clamp_kernel<T><<<blocks_for(n), 256, 0, stream()>>>(static_cast<const T*>(x.raw_data()),
-                                                          static_cast<T*>(y.raw_data()), n, lo, hi);
+                                                         static_cast<T*>(y.raw_data()), n, lo, hi);
   });
   check_launch("clamp");
   return y;
@@ -78,8 +78,8 @@ Tensor amax_last_cuda(const Tensor& x_in) {
   Tensor y = Tensor::empty(Shape(x.shape().begin(), x.shape().end() - 1), DType::kF32, x.device());
   if (rows == 0) return y;
   UM_DISPATCH_FLOAT(x.dtype(), T, {
-    amax_last_kernel<T><<<blocks_for(rows), 256, 0, stream()>>>(
-        static_cast<const T*>(x.raw_data()), y.data<float>(), rows, c);
+    amax_last_kernel<T><<<blocks_for(rows), 256, 0, stream()>>>(static_cast<const T*>(x.raw_data()),
+                                                                y.data<float>(), rows, c);
   });
   check_launch("amax_last");
   return y;

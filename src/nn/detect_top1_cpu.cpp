@@ -16,17 +16,18 @@ using detail::fail;
 Tensor detection_top1(const Tensor& logits_in, const Tensor& boxes_in, const BoxMapping& m) {
   const char* op = "detection_top1";
   if (!logits_in.defined() || !boxes_in.defined()) fail(op, "logits or boxes is undefined");
-  if (logits_in.dim() != 3 || boxes_in.dim() != 3 || logits_in.size(0) != 1 || boxes_in.size(0) != 1 ||
-      boxes_in.size(2) != 4 || logits_in.size(1) != boxes_in.size(1) || logits_in.size(1) < 1 ||
-      logits_in.size(2) < 1) {
-    fail(op, "logits " + shape_str(logits_in.shape()) + " and boxes " + shape_str(boxes_in.shape()) +
-                 " must be [1, Q, C] and [1, Q, 4]");
+  if (logits_in.dim() != 3 || boxes_in.dim() != 3 || logits_in.size(0) != 1 ||
+      boxes_in.size(0) != 1 || boxes_in.size(2) != 4 || logits_in.size(1) != boxes_in.size(1) ||
+      logits_in.size(1) < 1 || logits_in.size(2) < 1) {
+    fail(op, "logits " + shape_str(logits_in.shape()) + " and boxes " +
+                 shape_str(boxes_in.shape()) + " must be [1, Q, C] and [1, Q, 4]");
   }
   if (logits_in.dtype() != DType::kF32 || boxes_in.dtype() != DType::kF32) {
     fail(op, std::string("logits and boxes must be float32, got ") + dtype_name(logits_in.dtype()) +
                  " and " + dtype_name(boxes_in.dtype()));
   }
-  if (!(logits_in.device() == boxes_in.device())) fail(op, "logits and boxes live on different devices");
+  if (!(logits_in.device() == boxes_in.device()))
+    fail(op, "logits and boxes live on different devices");
   UM_NN_CUDA_DISPATCH(logits_in, detection_top1_cuda(logits_in, boxes_in, m));
   detail::require_cpu_f32(op, logits_in, "logits");
   const Tensor logits = logits_in.contiguous(), boxes = boxes_in.contiguous();
@@ -59,7 +60,8 @@ Tensor detection_top1(const Tensor& logits_in, const Tensor& boxes_in, const Box
   float* po = out.data<float>();
   po[0] = best_score;
   po[1] = static_cast<float>(best % c);
-  for (int i = 0; i < 4; ++i) po[2 + i] = std::clamp(std::isfinite(xyxy[i]) ? xyxy[i] : 0.f, 0.f, lim[i]);
+  for (int i = 0; i < 4; ++i)
+    po[2 + i] = std::clamp(std::isfinite(xyxy[i]) ? xyxy[i] : 0.f, 0.f, lim[i]);
   return out;
 }
 

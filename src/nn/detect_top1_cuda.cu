@@ -34,8 +34,9 @@ __global__ void top1_kernel(const float* __restrict__ logits, const float* __res
   for (int stride = kThreads / 2; stride > 0; stride /= 2) {
     if (threadIdx.x < stride) {
       const int o = threadIdx.x + stride;
-      if (s_index[o] < n && (s_index[threadIdx.x] == n ||
-                             better(s_score[o], s_index[o], s_score[threadIdx.x], s_index[threadIdx.x]))) {
+      if (s_index[o] < n &&
+          (s_index[threadIdx.x] == n ||
+           better(s_score[o], s_index[o], s_score[threadIdx.x], s_index[threadIdx.x]))) {
         s_score[threadIdx.x] = s_score[o];
         s_index[threadIdx.x] = s_index[o];
       }
@@ -71,8 +72,8 @@ __global__ void top1_kernel(const float* __restrict__ logits, const float* __res
 Tensor detection_top1_cuda(const Tensor& logits_in, const Tensor& boxes_in, const BoxMapping& m) {
   const Tensor logits = logits_in.contiguous(), boxes = boxes_in.contiguous();
   Tensor out = Tensor::empty({6}, DType::kF32, logits.device());
-  top1_kernel<<<1, kThreads, 0, stream()>>>(logits.data<float>(), boxes.data<float>(), out.data<float>(),
-                                            logits.numel(), logits.size(2), m);
+  top1_kernel<<<1, kThreads, 0, stream()>>>(logits.data<float>(), boxes.data<float>(),
+                                            out.data<float>(), logits.numel(), logits.size(2), m);
   check_launch("detection_top1");
   return out;
 }

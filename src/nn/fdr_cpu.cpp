@@ -30,7 +30,8 @@ void check_corners(const char* op, const Tensor& corners, int64_t bins) {
     fail(op, std::to_string(bins) + " bins (1.." + std::to_string(kMaxFdrBins) + " supported)");
   }
   if (corners.dim() != 3 || corners.size(2) != 4 * bins) {
-    fail(op, "corners " + shape_str(corners.shape()) + " is not [B, Q, 4*" + std::to_string(bins) + "]");
+    fail(op, "corners " + shape_str(corners.shape()) + " is not [B, Q, 4*" + std::to_string(bins) +
+                 "]");
   }
 }
 
@@ -68,7 +69,8 @@ Tensor distance2bbox(const Tensor& points_in, const Tensor& distance_in, float r
     fail(op, "points " + shape_str(points_in.shape()) + " and distance " +
                  shape_str(distance_in.shape()) + " must both be [B, Q, 4]");
   }
-  if (!(points_in.device() == distance_in.device())) fail(op, "points and distance live on different devices");
+  if (!(points_in.device() == distance_in.device()))
+    fail(op, "points and distance live on different devices");
   UM_NN_CUDA_DISPATCH(points_in, distance2bbox_cuda(points_in, distance_in, reg_scale));
   detail::require_cpu_f32(op, points_in, "points");
   const Tensor p = points_in.contiguous(), d = distance_in.contiguous();
@@ -96,7 +98,8 @@ Tensor distance2bbox(const Tensor& points_in, const Tensor& distance_in, float r
 Tensor distribution_topk_stats(const Tensor& corners_in, int64_t bins, int k) {
   check_corners("distribution_topk_stats", corners_in, bins);
   if (k < 1 || k > bins) {
-    fail("distribution_topk_stats", "k " + std::to_string(k) + " outside 1.." + std::to_string(bins));
+    fail("distribution_topk_stats",
+         "k " + std::to_string(k) + " outside 1.." + std::to_string(bins));
   }
   UM_NN_CUDA_DISPATCH(corners_in, distribution_topk_stats_cuda(corners_in, bins, k));
   detail::require_cpu_f32("distribution_topk_stats", corners_in, "corners");

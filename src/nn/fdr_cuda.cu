@@ -48,8 +48,8 @@ __global__ void distance2bbox_kernel(const float* __restrict__ pts, const float*
 
 // k passes of "largest not yet taken" (k is small: 4 in D-FINE); the values come out in
 // descending order as std::partial_sort gives them.
-__global__ void topk_stats_kernel(const float* __restrict__ c, float* __restrict__ out, int64_t rows,
-                                  int bins, int k) {
+__global__ void topk_stats_kernel(const float* __restrict__ c, float* __restrict__ out,
+                                  int64_t rows, int bins, int k) {
   for (int64_t r = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; r < rows;
        r += int64_t{gridDim.x} * blockDim.x) {
     const float* x = c + r * bins;
@@ -89,7 +89,8 @@ Tensor distribution_integral_cuda(const Tensor& corners_in, const std::vector<fl
   Tensor out = Tensor::empty({c.size(0), c.size(1), 4}, DType::kF32, c.device());
   const int64_t rows = out.numel();
   if (rows == 0) return out;
-  integral_kernel<<<blocks_for(rows), 256, 0, stream()>>>(c.data<float>(), out.data<float>(), rows, pj);
+  integral_kernel<<<blocks_for(rows), 256, 0, stream()>>>(c.data<float>(), out.data<float>(), rows,
+                                                          pj);
   check_launch("distribution_integral");
   return out;
 }
@@ -100,7 +101,7 @@ Tensor distance2bbox_cuda(const Tensor& points_in, const Tensor& distance_in, fl
   const int64_t n = p.size(0) * p.size(1);
   if (n == 0) return out;
   distance2bbox_kernel<<<blocks_for(n), 256, 0, stream()>>>(p.data<float>(), d.data<float>(),
-                                                           out.data<float>(), n, fabsf(reg_scale));
+                                                            out.data<float>(), n, fabsf(reg_scale));
   check_launch("distance2bbox");
   return out;
 }
@@ -110,8 +111,8 @@ Tensor distribution_topk_stats_cuda(const Tensor& corners_in, int64_t bins, int 
   Tensor out = Tensor::empty({c.size(0), c.size(1), 4 * (k + 1)}, DType::kF32, c.device());
   const int64_t rows = c.size(0) * c.size(1) * 4;
   if (rows == 0) return out;
-  topk_stats_kernel<<<blocks_for(rows), 256, 0, stream()>>>(c.data<float>(), out.data<float>(), rows,
-                                                           static_cast<int>(bins), k);
+  topk_stats_kernel<<<blocks_for(rows), 256, 0, stream()>>>(c.data<float>(), out.data<float>(),
+                                                            rows, static_cast<int>(bins), k);
   check_launch("distribution_topk_stats");
   return out;
 }

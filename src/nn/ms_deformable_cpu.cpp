@@ -47,7 +47,8 @@ void check_args(const Tensor& memory, const Tensor& ref, const Tensor& offsets, 
                  std::to_string(p.point_scale.size()) + " point scales");
   }
   const int64_t b = memory.size(0), e = memory.size(2), q = ref.size(1), h = p.heads;
-  if (h < 1 || e % h != 0) fail(op, std::to_string(h) + " heads do not divide dim " + std::to_string(e));
+  if (h < 1 || e % h != 0)
+    fail(op, std::to_string(h) + " heads do not divide dim " + std::to_string(e));
   if (memory.size(1) != len) {
     fail(op, "memory " + shape_str(memory.shape()) + " does not hold " + std::to_string(len) +
                  " tokens of the level shapes");
@@ -55,8 +56,8 @@ void check_args(const Tensor& memory, const Tensor& ref, const Tensor& offsets, 
   const Shape want_ref{b, q, 4}, want_off{b, q, h * total * 2}, want_attn{b, q, h * total};
   if (ref.shape() != want_ref || offsets.shape() != want_off || attn.shape() != want_attn) {
     fail(op, "ref " + shape_str(ref.shape()) + ", offsets " + shape_str(offsets.shape()) +
-                 ", attn_logits " + shape_str(attn.shape()) + " must be " + shape_str(want_ref) + ", " +
-                 shape_str(want_off) + ", " + shape_str(want_attn));
+                 ", attn_logits " + shape_str(attn.shape()) + " must be " + shape_str(want_ref) +
+                 ", " + shape_str(want_off) + ", " + shape_str(want_attn));
   }
   if (ref.dtype() != DType::kF32 || offsets.dtype() != DType::kF32) {
     fail(op, std::string("ref and offsets (sampling coordinates) must be float32, got ") +
@@ -76,7 +77,8 @@ void check_args(const Tensor& memory, const Tensor& ref, const Tensor& offsets, 
 Tensor ms_deformable_sample(const Tensor& memory_in, const Tensor& ref_in, const Tensor& off_in,
                             const Tensor& attn_in, const MsDeformParams& params) {
   check_args(memory_in, ref_in, off_in, attn_in, params);
-  UM_NN_CUDA_DISPATCH(memory_in, ms_deformable_sample_cuda(memory_in, ref_in, off_in, attn_in, params));
+  UM_NN_CUDA_DISPATCH(memory_in,
+                      ms_deformable_sample_cuda(memory_in, ref_in, off_in, attn_in, params));
   detail::require_cpu_f32("ms_deformable_sample", memory_in, "memory");
   const Tensor memory = memory_in.contiguous(), ref = ref_in.contiguous();
   const Tensor off = off_in.contiguous(), attn = attn_in.contiguous();

@@ -54,7 +54,8 @@ __global__ void ms_deformable_kernel(const T* __restrict__ mem, const float* __r
         const float iy = ((gy + 1.f) * static_cast<float>(lh) - 1.f) / 2.f;
         // Every tap is outside (or the location is not finite): nothing to add. Also keeps the
         // float -> int conversion below in range.
-        if (!(ix >= -1.f && ix < static_cast<float>(lw) && iy >= -1.f && iy < static_cast<float>(lh))) {
+        if (!(ix >= -1.f && ix < static_cast<float>(lw) && iy >= -1.f &&
+              iy < static_cast<float>(lh))) {
           continue;
         }
         const float fx = floorf(ix), fy = floorf(iy);
@@ -76,8 +77,9 @@ __global__ void ms_deformable_kernel(const T* __restrict__ mem, const float* __r
 
 }  // namespace
 
-Tensor ms_deformable_sample_cuda(const Tensor& memory_in, const Tensor& ref_in, const Tensor& off_in,
-                                 const Tensor& attn_in, const MsDeformParams& p) {
+Tensor ms_deformable_sample_cuda(const Tensor& memory_in, const Tensor& ref_in,
+                                 const Tensor& off_in, const Tensor& attn_in,
+                                 const MsDeformParams& p) {
   // Shapes, dtypes and devices were checked by the public op.
   require_cuda_float("ms_deformable_sample", memory_in, "memory");
   const Tensor memory = memory_in.contiguous(), ref = ref_in.contiguous();

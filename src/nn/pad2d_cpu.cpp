@@ -17,8 +17,8 @@ Tensor pad2d(const Tensor& x_in, int64_t left, int64_t right, int64_t top, int64
   if (!x_in.defined()) fail("pad2d", "x is undefined");
   detail::require_dim("pad2d", x_in, "x", 4);
   if (left < 0 || right < 0 || top < 0 || bottom < 0) {
-    fail("pad2d", "negative padding (" + std::to_string(left) + ", " + std::to_string(right) + ", " +
-                      std::to_string(top) + ", " + std::to_string(bottom) + ")");
+    fail("pad2d", "negative padding (" + std::to_string(left) + ", " + std::to_string(right) +
+                      ", " + std::to_string(top) + ", " + std::to_string(bottom) + ")");
   }
   UM_NN_CUDA_DISPATCH(x_in, pad2d_cuda(x_in, left, right, top, bottom, value));
   detail::require_cpu_f32("pad2d", x_in, "x");
@@ -39,7 +39,8 @@ Tensor pad2d(const Tensor& x_in, int64_t left, int64_t right, int64_t top, int64
 
 Tensor u8_to_float(const Tensor& x_in, float divisor) {
   if (!x_in.defined()) fail("u8_to_float", "x is undefined");
-  if (x_in.dtype() != DType::kU8) fail("u8_to_float", std::string("x must be uint8, got ") + dtype_name(x_in.dtype()));
+  if (x_in.dtype() != DType::kU8)
+    fail("u8_to_float", std::string("x must be uint8, got ") + dtype_name(x_in.dtype()));
   if (!(divisor != 0.f)) fail("u8_to_float", "divisor is 0");
   UM_NN_CUDA_DISPATCH(x_in, u8_to_float_cuda(x_in, divisor));
   if (!x_in.device().is_cpu()) {

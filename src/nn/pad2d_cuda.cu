@@ -39,8 +39,8 @@ Tensor pad2d_cuda(const Tensor& x_in, int64_t left, int64_t right, int64_t top, 
   if (n == 0) return y;
   UM_DISPATCH_FLOAT(x.dtype(), T, {
     pad2d_kernel<T><<<blocks_for(n), 256, 0, stream()>>>(static_cast<const T*>(x.raw_data()),
-                                                          static_cast<T*>(y.raw_data()), planes, h, w,
-                                                          oh, ow, left, top, value);
+                                                         static_cast<T*>(y.raw_data()), planes, h,
+                                                         w, oh, ow, left, top, value);
   });
   check_launch("pad2d");
   return y;
@@ -52,7 +52,7 @@ Tensor u8_to_float_cuda(const Tensor& x_in, float divisor) {
   const int64_t n = x.numel();
   if (n == 0) return y;
   u8_to_float_kernel<<<blocks_for(n), 256, 0, stream()>>>(x.data<uint8_t>(), y.data<float>(), n,
-                                                         divisor);
+                                                          divisor);
   check_launch("u8_to_float");
   return y;
 }

@@ -31,20 +31,24 @@ using test::to_gpu;
 TEST(DFineOpsCuda, ActAffineClampAmaxMatchCpu) {
   UM_REQUIRE_CUDA();
   const Tensor x = random_cpu({4, 3, 17, 9}, 11, -5.f, 5.f);
-  for (auto act : {nn::ActKind::kNone, nn::ActKind::kReLU, nn::ActKind::kSiLU, nn::ActKind::kGELU}) {
+  for (auto act :
+       {nn::ActKind::kNone, nn::ActKind::kReLU, nn::ActKind::kSiLU, nn::ActKind::kGELU}) {
     Tensor want = x.clone();
     nn::act_affine_inplace(want, act, true, 0.75f, 0.1f);
     for (DType dt : {DType::kF32, DType::kF16}) {
       Tensor g = to_gpu(x, dt);
       nn::act_affine_inplace(g, act, true, 0.75f, 0.1f);
       const float d = max_abs_diff_gpu(g, want);
-      EXPECT_LE(d, dt == DType::kF32 ? 1e-5f : 1e-2f) << static_cast<int>(act) << " " << dtype_name(dt);
+      EXPECT_LE(d, dt == DType::kF32 ? 1e-5f : 1e-2f)
+          << static_cast<int>(act) << " " << dtype_name(dt);
     }
   }
   EXPECT_EQ(max_abs_diff_gpu(nn::clamp(to_gpu(x), -1.f, 2.f), nn::clamp(x, -1.f, 2.f)), 0.f);
   // A strided view: amax over the last dim of a transposed tensor.
   const Tensor xt = x.transpose(1, 3);
-  EXPECT_EQ(max_abs_diff_gpu(nn::amax_last(to_gpu(x).transpose(1, 3)), nn::amax_last(xt.contiguous())), 0.f);
+  EXPECT_EQ(
+      max_abs_diff_gpu(nn::amax_last(to_gpu(x).transpose(1, 3)), nn::amax_last(xt.contiguous())),
+      0.f);
   const Tensor half_max = nn::amax_last(to_gpu(x, DType::kF16));
   EXPECT_EQ(half_max.dtype(), DType::kF32);
   EXPECT_EQ(max_abs_diff_gpu(half_max, nn::amax_last(x.to(DType::kF16).to(DType::kF32))), 0.f);
@@ -53,13 +57,17 @@ TEST(DFineOpsCuda, ActAffineClampAmaxMatchCpu) {
 TEST(DFineOpsCuda, Pad2dAndU8MatchCpu) {
   UM_REQUIRE_CUDA();
   const Tensor x = random_cpu({2, 3, 5, 7}, 12);
-  EXPECT_EQ(max_abs_diff_gpu(nn::pad2d(to_gpu(x), 0, 1, 0, 1, 0.f), nn::pad2d(x, 0, 1, 0, 1, 0.f)), 0.f);
+  EXPECT_EQ(max_abs_diff_gpu(nn::pad2d(to_gpu(x), 0, 1, 0, 1, 0.f), nn::pad2d(x, 0, 1, 0, 1, 0.f)),
+            0.f);
   EXPECT_EQ(max_abs_diff_gpu(nn::pad2d(to_gpu(x).transpose(2, 3), 3, 2, 1, 4, 0.5f),
                              nn::pad2d(x.transpose(2, 3), 3, 2, 1, 4, 0.5f)),
             0.f);
   Tensor u8 = Tensor::empty({33, 65}, DType::kU8);
-  for (int64_t i = 0; i < u8.numel(); ++i) u8.data<uint8_t>()[i] = static_cast<uint8_t>((i * 29) % 256);
-  EXPECT_EQ(max_abs_diff_gpu(nn::u8_to_float(u8.to(Device::cuda()), 255.f), nn::u8_to_float(u8, 255.f)), 0.f);
+  for (int64_t i = 0; i < u8.numel(); ++i)
+    u8.data<uint8_t>()[i] = static_cast<uint8_t>((i * 29) % 256);
+  EXPECT_EQ(
+      max_abs_diff_gpu(nn::u8_to_float(u8.to(Device::cuda()), 255.f), nn::u8_to_float(u8, 255.f)),
+      0.f);
 }
 
 nn::MsDeformParams deform_params() {
@@ -67,7 +75,8 @@ nn::MsDeformParams deform_params() {
   p.level_shapes = {{20, 16}, {10, 8}, {5, 4}};
   p.points = {3, 6, 3};
   for (int l = 0; l < 3; ++l)
-    for (int k = 0; k < p.points[l]; ++k) p.point_scale.push_back(1.f / static_cast<float>(p.points[l]));
+    for (int k = 0; k < p.points[l]; ++k)
+      p.point_scale.push_back(1.f / static_cast<float>(p.points[l]));
   p.heads = 8;
   return p;
 }
@@ -86,15 +95,18 @@ TEST(DFineOpsCuda, DeformableSampleMatchesCpu) {
   EXPECT_LE(d32, 1e-5f);
   // Strided memory (a transposed view) and float16 memory/weights with float32 coordinates.
   const Tensor mem_t = to_gpu(memory.transpose(1, 2).contiguous()).transpose(1, 2);
-  EXPECT_LE(max_abs_diff_gpu(nn::ms_deformable_sample(mem_t, to_gpu(ref), to_gpu(off), to_gpu(attn), p), want),
+  EXPECT_LE(max_abs_diff_gpu(
+                nn::ms_deformable_sample(mem_t, to_gpu(ref), to_gpu(off), to_gpu(attn), p), want),
             1e-5f);
-  const float d16 = max_abs_diff_gpu(nn::ms_deformable_sample(to_gpu(memory, DType::kF16), to_gpu(ref),
-                                                               to_gpu(off), to_gpu(attn, DType::kF16), p),
-                                     want);
+  const float d16 =
+      max_abs_diff_gpu(nn::ms_deformable_sample(to_gpu(memory, DType::kF16), to_gpu(ref),
+                                                to_gpu(off), to_gpu(attn, DType::kF16), p),
+                       want);
   EXPECT_LE(d16, 2e-2f);
   std::printf("ms_deformable_sample GPU vs CPU: float32 %.3g, float16 %.3g\n", d32, d16);
   // float16 coordinates are refused (the box chain stays float32).
-  EXPECT_THROW(nn::ms_deformable_sample(to_gpu(memory), to_gpu(ref, DType::kF16), to_gpu(off), to_gpu(attn), p),
+  EXPECT_THROW(nn::ms_deformable_sample(to_gpu(memory), to_gpu(ref, DType::kF16), to_gpu(off),
+                                        to_gpu(attn), p),
                Error);
 }
 
@@ -104,7 +116,8 @@ TEST(DFineOpsCuda, FdrOpsMatchCpu) {
   const Tensor corners = random_cpu({1, 300, 4 * 33}, 17, -4.f, 4.f);
   const Tensor points = random_cpu({1, 300, 4}, 18, 0.05f, 0.9f);
   const Tensor dist = random_cpu({1, 300, 4}, 19, -2.f, 2.f);
-  EXPECT_LE(max_abs_diff_gpu(nn::distribution_integral(to_gpu(corners), w), nn::distribution_integral(corners, w)),
+  EXPECT_LE(max_abs_diff_gpu(nn::distribution_integral(to_gpu(corners), w),
+                             nn::distribution_integral(corners, w)),
             1e-5f);
   EXPECT_LE(max_abs_diff_gpu(nn::distance2bbox(to_gpu(points), to_gpu(dist), 4.f),
                              nn::distance2bbox(points, dist, 4.f)),
@@ -135,7 +148,8 @@ TEST(DFineOpsCuda, DetectionTop1MatchesCpu) {
     EXPECT_EQ(got.data<float>()[1], want.data<float>()[1]);
     EXPECT_EQ(want.data<float>()[1], 1.f);  // query 7, class 1
     EXPECT_NEAR(got.data<float>()[0], want.data<float>()[0], 1e-6f);
-    for (int k = 2; k < 6; ++k) EXPECT_NEAR(got.data<float>()[k], want.data<float>()[k], 1e-4f) << k;
+    for (int k = 2; k < 6; ++k)
+      EXPECT_NEAR(got.data<float>()[k], want.data<float>()[k], 1e-4f) << k;
   }
 }
 
@@ -155,7 +169,8 @@ io::Image pattern_frame(int w, int h) {
   img.pixels.resize(static_cast<size_t>(w) * h);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
-      img.pixels[static_cast<size_t>(y) * w + x] = static_cast<uint8_t>((x * 7 + y * 3 + ((x / 16 + y / 16) % 2) * 90) % 256);
+      img.pixels[static_cast<size_t>(y) * w + x] =
+          static_cast<uint8_t>((x * 7 + y * 3 + ((x / 16 + y / 16) % 2) * 90) % 256);
   return img;
 }
 
@@ -172,7 +187,8 @@ TEST(DFinePreprocessCuda, MatchesCpuPreprocess) {
         const Preprocessed want = preprocess(frame, channels, opt);
         const Tensor got = preprocess_gray_tensor(u8, channels, opt, DType::kF32);
         const float d = max_abs_diff_gpu(got, want.input);
-        EXPECT_LE(d, 1e-6f) << w << "x" << h << " mode " << static_cast<int>(mode) << " c " << channels;
+        EXPECT_LE(d, 1e-6f) << w << "x" << h << " mode " << static_cast<int>(mode) << " c "
+                            << channels;
         const Tensor got16 = preprocess_gray_tensor(u8, channels, opt, DType::kF16);
         EXPECT_EQ(got16.dtype(), DType::kF16);
         EXPECT_LE(max_abs_diff_gpu(got16, want.input), 1e-3f);
@@ -181,7 +197,8 @@ TEST(DFinePreprocessCuda, MatchesCpuPreprocess) {
   }
 }
 
-// ---- the model ------------------------------------------------------------------------------------
+// ---- the model
+// ------------------------------------------------------------------------------------
 
 struct Case {
   std::string name;
@@ -225,7 +242,8 @@ std::pair<float, float> matched_errors(const ForwardOutput& cpu, const Tensor& g
     }
     worst_box = std::max(worst_box, best_d);
     for (int64_t c = 0; c < nc; ++c)
-      worst_logit = std::max(worst_logit, std::fabs(gl.data<float>()[best * nc + c] - cl.data<float>()[i * nc + c]));
+      worst_logit = std::max(
+          worst_logit, std::fabs(gl.data<float>()[best * nc + c] - cl.data<float>()[i * nc + c]));
   }
   return {worst_box, worst_logit};
 }
@@ -268,7 +286,10 @@ TEST_P(DFineModelCuda, MatchesCpuModel) {
     {
       cuda::DevicePool pool;
       cuda::PoolScope scope(&pool);
-      { ForwardOutput warm = m.forward(m.preprocess_device(frame_gpu)); (void)m.top1_device(warm, g); }
+      {
+        ForwardOutput warm = m.forward(m.preprocess_device(frame_gpu));
+        (void)m.top1_device(warm, g);
+      }
       const uint64_t syncs = cuda::host_sync_count(), mallocs = pool.driver_allocations();
       ForwardOutput again = m.forward(m.preprocess_device(frame_gpu));
       const Tensor again_best = m.top1_device(again, g);
@@ -286,10 +307,11 @@ TEST_P(DFineModelCuda, MatchesCpuModel) {
     // The GPU model on the CPU's input too, to separate preprocessing from the network.
     const ForwardOutput same_input = m.forward(p.input.to(Device::cuda()));
     const auto [dbox, dlogit] = matched_errors(ref, same_input.pred_logits, same_input.pred_boxes);
-    std::printf("%s %s GPU vs CPU: pred_boxes %.3g (rel), pred_logits %.3g, top1 box %.3g px, score %.3g "
-                "(label %g vs %lld)\n",
-                c.name.c_str(), dtype_name(dt), dbox, dlogit, box_err, score_err, t[1],
-                static_cast<long long>(want.label));
+    std::printf(
+        "%s %s GPU vs CPU: pred_boxes %.3g (rel), pred_logits %.3g, top1 box %.3g px, score %.3g "
+        "(label %g vs %lld)\n",
+        c.name.c_str(), dtype_name(dt), dbox, dlogit, box_err, score_err, t[1],
+        static_cast<long long>(want.label));
     EXPECT_EQ(static_cast<int64_t>(t[1]), want.label);
     if (dt == DType::kF32) {
       EXPECT_LE(dlogit, 1e-3f);
@@ -325,8 +347,8 @@ TEST(DFineModelCudaMisc, LetterboxTop1MatchesCpu) {
   auto gpu = DFine::load(ckpt.string(), opt);
   ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
   const DFine& m = **gpu;
-  const Tensor best = to_cpu_f32(
-      m.top1_device(m.forward(m.preprocess_device(gray_u8(frame).to(Device::cuda()))), m.geometry(422, 558)));
+  const Tensor best = to_cpu_f32(m.top1_device(
+      m.forward(m.preprocess_device(gray_u8(frame).to(Device::cuda()))), m.geometry(422, 558)));
   EXPECT_NEAR(best.data<float>()[0], want.score, 1e-4f);
   for (int k = 0; k < 4; ++k) EXPECT_NEAR(best.data<float>()[2 + k], want.box[k], 1e-3f) << k;
   // detect() on a device model (the convenience path) agrees too.
@@ -344,7 +366,8 @@ TEST(DFineModelCudaMisc, WrongDeviceInputIsRefused) {
   ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
   EXPECT_THROW((*gpu)->forward(Tensor::zeros({1, 3, 640, 640})), Error);
   EXPECT_THROW((*gpu)->preprocess_device(Tensor::zeros({558, 422}, DType::kU8)), Error);
-  EXPECT_THROW((*gpu)->preprocess_device(Tensor::zeros({558, 422}, DType::kF32, Device::cuda())), Error);
+  EXPECT_THROW((*gpu)->preprocess_device(Tensor::zeros({558, 422}, DType::kF32, Device::cuda())),
+               Error);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // deformable sampling against PyTorch's grid_sample formulation (per level, per head), the FDR
 // statistics against a full sort, the top-1 read-out against postprocess() + top1(), the tensor
 // preprocessing against preprocess(io::Image), plus the float16-on-CPU refusal.
+#include "nn/ops_dfine.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 
 #include "models/dfine/dfine.h"
 #include "nn/ops.h"
-#include "nn/ops_dfine.h"
 
 namespace um::dfine {
 namespace {
@@ -49,24 +50,31 @@ Tensor deformable_reference(const Tensor& memory, const Tensor& ref, const Tenso
       int64_t start = 0, pt0 = 0;
       for (size_t l = 0; l < p.level_shapes.size(); ++l) {
         const int64_t lh = p.level_shapes[l].first, lw = p.level_shapes[l].second, np = p.points[l];
-        const Tensor value = memory.select(0, bi).slice(0, start, start + lh * lw).slice(1, h * hd, (h + 1) * hd)
-                                 .transpose(0, 1).contiguous().view({1, hd, lh, lw});
+        const Tensor value = memory.select(0, bi)
+                                 .slice(0, start, start + lh * lw)
+                                 .slice(1, h * hd, (h + 1) * hd)
+                                 .transpose(0, 1)
+                                 .contiguous()
+                                 .view({1, hd, lh, lw});
         Tensor grid = Tensor::empty({1, q, np, 2});
         for (int64_t qi = 0; qi < q; ++qi) {
           const float* r = ref.data<float>() + (bi * q + qi) * 4;
           for (int64_t k = 0; k < np; ++k) {
-            const float* o = off.data<float>() + ((bi * q + qi) * heads + h) * total * 2 + (pt0 + k) * 2;
+            const float* o =
+                off.data<float>() + ((bi * q + qi) * heads + h) * total * 2 + (pt0 + k) * 2;
             const float s = p.point_scale[pt0 + k];
             grid.data<float>()[(qi * np + k) * 2] = 2.f * (r[0] + o[0] * s * r[2] * 0.5f) - 1.f;
             grid.data<float>()[(qi * np + k) * 2 + 1] = 2.f * (r[1] + o[1] * s * r[3] * 0.5f) - 1.f;
           }
         }
-        const Tensor sampled = nn::grid_sample_bilinear(value, grid).contiguous();  // [1, hd, q, np]
+        const Tensor sampled =
+            nn::grid_sample_bilinear(value, grid).contiguous();  // [1, hd, q, np]
         for (int64_t qi = 0; qi < q; ++qi)
           for (int64_t k = 0; k < np; ++k) {
             const float a = w.data<float>()[((bi * q + qi) * heads + h) * total + pt0 + k];
             for (int64_t c = 0; c < hd; ++c)
-              out.data<float>()[(bi * q + qi) * e + h * hd + c] += a * sampled.data<float>()[(c * q + qi) * np + k];
+              out.data<float>()[(bi * q + qi) * e + h * hd + c] +=
+                  a * sampled.data<float>()[(c * q + qi) * np + k];
           }
         start += lh * lw;
         pt0 += np;
@@ -120,9 +128,9 @@ TEST(DFineOps, ActAffineClampAmaxPadAndU8) {
     nn::act_affine_inplace(y, act, true, 1.5f, -0.25f);
     for (int64_t i = 0; i < x.numel(); ++i) {
       const double v = x.data<float>()[i];
-      const double a = act == nn::ActKind::kReLU ? std::max(v, 0.0)
+      const double a = act == nn::ActKind::kReLU   ? std::max(v, 0.0)
                        : act == nn::ActKind::kSiLU ? v / (1 + std::exp(-v))
-                                                    : 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+                                                   : 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
       EXPECT_NEAR(y.data<float>()[i], 1.5 * a - 0.25, 1e-5) << i;
     }
   }
@@ -163,7 +171,8 @@ TEST(DFineOps, TopkStatsMatchAFullSort) {
   for (int64_t r = 0; r < 20; ++r) {
     std::vector<double> p(bins);
     double sum = 0;
-    for (int64_t i = 0; i < bins; ++i) sum += (p[i] = std::exp(corners.data<float>()[r * bins + i]));
+    for (int64_t i = 0; i < bins; ++i)
+      sum += (p[i] = std::exp(corners.data<float>()[r * bins + i]));
     for (double& v : p) v /= sum;
     std::sort(p.begin(), p.end(), std::greater<double>());
     for (int k = 0; k < 4; ++k) EXPECT_NEAR(s.data<float>()[r * 5 + k], p[k], 1e-6);
@@ -207,7 +216,8 @@ TEST(DFineOps, GrayTensorPreprocessMatchesImagePreprocess) {
   img.height = 97;
   img.channels = 1;
   img.pixels.resize(131 * 97);
-  for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<uint8_t>((i * 37 + i / 131) % 256);
+  for (size_t i = 0; i < img.pixels.size(); ++i)
+    img.pixels[i] = static_cast<uint8_t>((i * 37 + i / 131) % 256);
   Tensor u8 = Tensor::empty({97, 131}, DType::kU8);
   std::copy(img.pixels.begin(), img.pixels.end(), u8.data<uint8_t>());
   for (ResizeMode mode : {ResizeMode::kStretch, ResizeMode::kLetterbox}) {
@@ -233,7 +243,8 @@ TEST(DFineOps, Float16OnCpuIsRefused) {
   opt.dtype = DType::kF16;
   auto m = DFine::from_tensors(sd, opt);
   ASSERT_FALSE(m.ok());
-  EXPECT_NE(m.status().message().find("float16 runs on CUDA only"), std::string::npos) << m.status().to_string();
+  EXPECT_NE(m.status().message().find("float16 runs on CUDA only"), std::string::npos)
+      << m.status().to_string();
 }
 
 }  // namespace

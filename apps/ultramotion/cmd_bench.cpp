@@ -1,7 +1,8 @@
 // File: apps/ultramotion/cmd_bench.cpp
 // Purpose: `ultramotion bench`: the speed of the CUDA frame path, measured the way the issue
 // asks: per-stage and whole-frame GPU time from CUDA events inside the frame graph (median, p90,
-// p99 over --iters frames after a warm-up), host wall time per frame, sustained frames/s, GPU
+// p99 over --iters frames after a warm-up), host wall time per frame (and its CPU part after the
+// read-back: weight maps, quality scores, tracker, state), sustained frames/s, GPU
 // memory (weights, the frame graph's pool, the process's device footprint) and the host
 // synchronisations per frame.
 //   ultramotion bench [--dfine CKPT] [--sam CKPT] [--precision fp32|fp16|both] [--size WxH]
@@ -82,7 +83,7 @@ nlohmann::json bench_one(const BenchArgs& a, pipeline::Precision precision, int 
   for (int i = 0; i < a.warmup; ++i) {
     throw_if_error(p.process(frames[i % frames.size()]).status());
   }
-  std::vector<double> upload, det_pre, det, sam_pre, enc, dec, readback, gpu_total, wall;
+  std::vector<double> upload, det_pre, det, sam_pre, enc, dec, readback, gpu_total, wall, host_post;
   const uint64_t syncs_before = cuda::host_sync_count();
   const int64_t loop_start = monotonic_ns();
   for (int i = 0; i < a.iters; ++i) {
@@ -100,6 +101,7 @@ nlohmann::json bench_one(const BenchArgs& a, pipeline::Precision precision, int 
     readback.push_back(g.readback);
     gpu_total.push_back(g.total);
     wall.push_back((t1 - t0) / 1e6);
+    host_post.push_back((r->timings.weights_ns + r->timings.quality_ns) / 1e6);
   }
   const double loop_s = (monotonic_ns() - loop_start) / 1e9;
   const double syncs_per_frame =
@@ -124,6 +126,7 @@ nlohmann::json bench_one(const BenchArgs& a, pipeline::Precision precision, int 
   add("readback", readback);
   add("gpu_frame", gpu_total);
   add("host_wall_frame", wall);
+  add("host_weights_quality_state", host_post);
   j["frames_per_s"] = a.iters / loop_s;
   j["host_syncs_per_frame"] = syncs_per_frame;
   j["graph_captures"] = p.graph_captures();

@@ -1,0 +1,192 @@
+// File: bench/bench_cuda_dfine.cpp
+// Purpose: GPU time of D-FINE's host-free frame path (DFine::preprocess_device -> forward ->
+// top1_device), float32 and float16 (arg f16 = 0 / 1), on D-FINE-S (the dfine_s fixture
+// checkpoint, arg n = 0) and D-FINE-N (the phantom checkpoint in models/phantom, arg n = 1):
+// preprocessing alone, the network alone, the eager frame, and the same frame captured once as a
+// CUDA graph and replayed. The frame is a 422x558 gray pattern (the weights and pixels do not
+// change the time). Timing: CUDA events around each iteration on a private stream (idle gaps
+// while the host launches count: that is the eager latency), after a warm-up that fills the
+// per-shape caches and the pool; report the median of the repetitions. Without the CUDA backend,
+// a GPU or the checkpoint, each benchmark reports SkipWithError.
+// Run: build/bench/bench_cuda_dfine --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <string>
+
+#include "core/tensor.h"
+#include "models/dfine/dfine.h"
+#include "test_support.h"
+
+#ifdef UM_WITH_CUDA
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_runtime.h"
+#include "core/cuda/device_pool.h"
+#include "core/cuda/stream_context.h"
+#endif
+
+namespace {
+
+using um::Tensor;
+using namespace um::dfine;
+
+#ifdef UM_WITH_CUDA
+constexpr int kW = 422, kH = 558;
+
+struct GpuSetup {
+  std::unique_ptr<DFine> model[2][2];  // [variant: S, N][dtype: f32, f16]
+  std::string error[2];
+  Tensor frame;  // uint8 [H, W] on the GPU
+  bool gpu = false;
+};
+
+GpuSetup& gpu_setup() {
+  static GpuSetup s = [] {
+    GpuSetup r;
+    if (!um::cuda::available()) {
+      r.error[0] = r.error[1] = "no usable CUDA device";
+      return r;
+    }
+    um::cuda::install_tensor_backend();
+    r.gpu = true;
+    const std::string paths[2] = {
+        (um::test::fixtures_dir() / "dfine_s" / "checkpoint.pth").string(),
+        (um::test::source_dir() / "models" / "phantom" / "dfine_n_phantom.pth").string()};
+    const um::DType dtypes[2] = {um::DType::kF32, um::DType::kF16};
+    for (int v = 0; v < 2; ++v) {
+      for (int d = 0; d < 2; ++d) {
+        Options opt;
+        opt.device = um::Device::cuda();
+        opt.dtype = dtypes[d];
+        auto m = DFine::load(paths[v], opt);
+        if (!m.ok()) {
+          r.error[v] = m.status().to_string();
+          break;
+        }
+        r.model[v][d] = std::move(m).value();
+      }
+    }
+    Tensor frame = Tensor::empty({kH, kW}, um::DType::kU8);
+    for (int y = 0; y < kH; ++y)
+      for (int x = 0; x < kW; ++x)
+        frame.data<uint8_t>()[y * kW + x] = static_cast<uint8_t>((x * 7 + y * 3) % 256);
+    r.frame = frame.to(um::Device::cuda());
+    return r;
+  }();
+  return s;
+}
+
+bool ready(benchmark::State& state) {
+  const GpuSetup& s = gpu_setup();
+  const std::string& err = s.error[state.range(1)];
+  if (!err.empty()) {
+    state.SkipWithError(err.c_str());
+    for (auto _ : state) {
+    }
+    return false;
+  }
+  return true;
+}
+
+const DFine& model(const benchmark::State& state) {
+  return *gpu_setup().model[state.range(1)][state.range(0)];
+}
+
+Tensor frame_path(const DFine& m) {
+  return m.top1_device(m.forward(m.preprocess_device(gpu_setup().frame)), m.geometry(kW, kH));
+}
+
+// Times `fn` (which queues GPU work on the current stream) with events, per iteration.
+template <typename F>
+void time_on_gpu(benchmark::State& state, F&& fn) {
+  um::cuda::Stream stream;
+  um::cuda::StreamScope scope(stream.get());
+  fn();  // warm-up: caches, pool
+  um::cuda::synchronize(stream.get());
+  um::cuda::Event start, stop;
+  for (auto _ : state) {
+    start.record(stream.get());
+    fn();
+    stop.record(stream.get());
+    um::cuda::synchronize(stop.get());
+    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3);
+  }
+}
+
+void BM_DFineGpuPreprocess(benchmark::State& state) {
+  if (!ready(state)) return;
+  time_on_gpu(state,
+              [&] { benchmark::DoNotOptimize(model(state).preprocess_device(gpu_setup().frame)); });
+}
+
+void BM_DFineGpuForward(benchmark::State& state) {
+  if (!ready(state)) return;
+  const Tensor input = model(state).preprocess_device(gpu_setup().frame);
+  time_on_gpu(state, [&] { benchmark::DoNotOptimize(model(state).forward(input)); });
+}
+
+void BM_DFineGpuFrameEager(benchmark::State& state) {
+  if (!ready(state)) return;
+  time_on_gpu(state, [&] { benchmark::DoNotOptimize(frame_path(model(state))); });
+}
+
+void BM_DFineGpuFrameGraph(benchmark::State& state) {
+  if (!ready(state)) return;
+  um::cuda::Stream stream;
+  um::cuda::StreamScope scope(stream.get());
+  um::cuda::DevicePool pool;  // the graph's private pool (it keeps writing these addresses)
+  um::cuda::PoolScope pool_scope(&pool);
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  { const Tensor warm = frame_path(model(state)); }  // caches filled outside the capture
+  um::cuda::synchronize(stream.get());
+  Tensor captured;
+  try {
+    UM_CUDA_CHECK(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal));
+    captured = frame_path(model(state));
+    UM_CUDA_CHECK(cudaStreamEndCapture(stream.get(), &graph));
+    UM_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  } catch (const std::exception& e) {
+    if (!graph) cudaStreamEndCapture(stream.get(), &graph);
+    if (graph) cudaGraphDestroy(graph);
+    state.SkipWithError(e.what());
+    for (auto _ : state) {
+    }
+    return;
+  }
+  um::cuda::Event start, stop;
+  for (auto _ : state) {
+    start.record(stream.get());
+    UM_CUDA_CHECK(cudaGraphLaunch(exec, stream.get()));
+    stop.record(stream.get());
+    um::cuda::synchronize(stop.get());
+    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3);
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+}
+
+#else
+bool ready(benchmark::State& state) {
+  state.SkipWithError("built without the CUDA backend");
+  for (auto _ : state) {
+  }
+  return false;
+}
+void BM_DFineGpuPreprocess(benchmark::State& state) { ready(state); }
+void BM_DFineGpuForward(benchmark::State& state) { ready(state); }
+void BM_DFineGpuFrameEager(benchmark::State& state) { ready(state); }
+void BM_DFineGpuFrameGraph(benchmark::State& state) { ready(state); }
+#endif
+
+#define UM_DFINE_GPU_BENCH(fn)                                                          \
+  BENCHMARK(fn)->ArgsProduct({{0, 1}, {0, 1}})->ArgNames({"f16", "n"})->UseManualTime() \
+      ->Unit(benchmark::kMillisecond)
+UM_DFINE_GPU_BENCH(BM_DFineGpuPreprocess);
+UM_DFINE_GPU_BENCH(BM_DFineGpuForward);
+UM_DFINE_GPU_BENCH(BM_DFineGpuFrameEager);
+UM_DFINE_GPU_BENCH(BM_DFineGpuFrameGraph);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -11,7 +11,9 @@
 #include <filesystem>
 #include <string>
 
+#include "core/cuda/cuda_check.h"
 #include "core/cuda/device_pool.h"
+#include "core/cuda/stream_context.h"
 #include "cuda_test_support.h"
 #include "io/image.h"
 #include "models/dfine/dfine.h"
@@ -354,6 +356,66 @@ TEST(DFineModelCudaMisc, LetterboxTop1MatchesCpu) {
   // detect() on a device model (the convenience path) agrees too.
   const TopBox via_detect = m.detect_top1(frame);
   EXPECT_NEAR(via_detect.score, want.score, 1e-4f);
+}
+
+// The frame path captures into one CUDA graph (no sync, no driver allocation, no host access
+// inside), and the replay on a new frame in the same input buffer gives the eager result.
+TEST(DFineModelCudaMisc, FramePathCapturesAsOneGraph) {
+  UM_REQUIRE_CUDA();
+  const std::filesystem::path ckpt = test::fixtures_dir() / "dfine_n" / "checkpoint.pth";
+  UM_REQUIRE_FIXTURE(ckpt);
+  for (DType dt : {DType::kF32, DType::kF16}) {
+    Options opt;
+    opt.device = Device::cuda();
+    opt.dtype = dt;
+    auto gpu = DFine::load(ckpt.string(), opt);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
+    const DFine& m = **gpu;
+    const Geometry g = m.geometry(422, 558);
+    // Device buffers made outside the graph's private pool: after the capture, a block of that
+    // pool may only be handed out again while no replay is pending (the graph writes it).
+    const Tensor first = gray_u8(pattern_frame(422, 558)).to(Device::cuda());
+    io::Image inv = pattern_frame(422, 558);
+    for (auto& v : inv.pixels) v = static_cast<uint8_t>(255 - v);
+    const Tensor inv_gpu = gray_u8(inv).to(Device::cuda());
+    // The input buffer the graph reads: frames are copied into it before each replay.
+    Tensor slot = Tensor::empty({558, 422}, DType::kU8, Device::cuda());
+    cuda::Stream stream;
+    cuda::StreamScope stream_scope(stream.get());
+    cuda::DevicePool pool;
+    cuda::PoolScope pool_scope(&pool);
+    slot.copy_from(first);
+    { const Tensor warm = m.top1_device(m.forward(m.preprocess_device(slot)), g); }
+    cuda::synchronize(stream.get());
+    const uint64_t syncs = cuda::host_sync_count();
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    Tensor captured;
+    UM_CUDA_CHECK(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal));
+    try {
+      captured = m.top1_device(m.forward(m.preprocess_device(slot)), g);
+    } catch (const std::exception& e) {
+      cudaStreamEndCapture(stream.get(), &graph);
+      if (graph) cudaGraphDestroy(graph);
+      FAIL() << "capture failed: " << e.what();
+    }
+    UM_CUDA_CHECK(cudaStreamEndCapture(stream.get(), &graph));
+    UM_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    EXPECT_EQ(cuda::host_sync_count(), syncs);
+    // Replay on the inverted frame and compare with the eager path on the same frame.
+    slot.copy_from(inv_gpu);
+    UM_CUDA_CHECK(cudaGraphLaunch(exec, stream.get()));
+    cuda::synchronize(stream.get());
+    const Tensor replayed = to_cpu_f32(captured);
+    const Tensor eager = to_cpu_f32(m.top1_device(m.forward(m.preprocess_device(inv_gpu)), g));
+    EXPECT_EQ(replayed.data<float>()[1], eager.data<float>()[1]) << dtype_name(dt);
+    EXPECT_NEAR(replayed.data<float>()[0], eager.data<float>()[0], 1e-5f) << dtype_name(dt);
+    for (int k = 2; k < 6; ++k) {
+      EXPECT_NEAR(replayed.data<float>()[k], eager.data<float>()[k], 1e-3f) << dtype_name(dt) << k;
+    }
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+  }
 }
 
 TEST(DFineModelCudaMisc, WrongDeviceInputIsRefused) {

@@ -96,7 +96,7 @@ CudaFrameProcessor::CudaFrameProcessor(const ProcessorOptions& opt,
 CudaFrameProcessor::~CudaFrameProcessor() {
   // Device work in flight may still read the graph's buffers.
   cudaStreamSynchronize(stream_.get());
-  graph_.reset();
+  graphs_.clear();
 }
 
 size_t CudaFrameProcessor::graph_pool_bytes() const { return graph_pool_->reserved_bytes(); }
@@ -159,11 +159,21 @@ void CudaFrameProcessor::enqueue_frame(FrameGraph& g, bool with_mask_prompt) {
   g.events[7]->record(s);
 }
 
-void CudaFrameProcessor::prepare_graph(int width, int height) {
-  if (graph_ && graph_->width == width && graph_->height == height) return;
-  // A new size: the old graph's buffers go back to the pool only after its last replay ended.
-  cuda::synchronize(stream_.get());
-  graph_.reset();
+CudaFrameProcessor::FrameGraph& CudaFrameProcessor::prepare_graph(int width, int height) {
+  // Most recently used first; a stream that alternates between a few sizes (the demo's size
+  // cycle, several probes) keeps its graphs instead of re-capturing on every change.
+  for (size_t i = 0; i < graphs_.size(); ++i) {
+    if (graphs_[i]->width == width && graphs_[i]->height == height) {
+      std::rotate(graphs_.begin(), graphs_.begin() + static_cast<long>(i),
+                  graphs_.begin() + static_cast<long>(i) + 1);
+      return *graphs_.front();
+    }
+  }
+  if (graphs_.size() >= kMaxCachedSizes) {
+    // The evicted graph's buffers go back to the pool only after its last replay ended.
+    cuda::synchronize(stream_.get());
+    graphs_.pop_back();
+  }
   auto g = std::make_unique<FrameGraph>();
   g->width = width;
   g->height = height;
@@ -212,7 +222,8 @@ void CudaFrameProcessor::prepare_graph(int width, int height) {
   ++captures_;
   spdlog::info("frame graph captured for {}x{} ({} MiB in the graph pool)", width, height,
                graph_pool_->reserved_bytes() >> 20);
-  graph_ = std::move(g);
+  graphs_.insert(graphs_.begin(), std::move(g));
+  return *graphs_.front();
 }
 
 FrameResult CudaFrameProcessor::run(const Frame& frame) {
@@ -222,8 +233,7 @@ FrameResult CudaFrameProcessor::run(const Frame& frame) {
   r.height = frame.height;
   StageTimings& t = r.timings;
   t.start_ns = monotonic_ns();
-  prepare_graph(frame.width, frame.height);
-  FrameGraph& g = *graph_;
+  FrameGraph& g = prepare_graph(frame.width, frame.height);
   const size_t npix = static_cast<size_t>(frame.width) * frame.height;
 
   std::memcpy(g.host_in->data(), frame.pixels.data(), npix);

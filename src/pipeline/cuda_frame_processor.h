@@ -20,6 +20,7 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/cuda/cuda_runtime.h"
 #include "core/cuda/device_pool.h"
@@ -58,7 +59,8 @@ class CudaFrameProcessor final : public FrameProcessor {
   const GpuStageTimes& gpu_stage_ms() const { return gpu_ms_; }
   // Device memory held by the frame graph's pool (activations, workspaces, I/O buffers).
   size_t graph_pool_bytes() const;
-  // How many times a frame graph was captured (once per frame size seen).
+  // How many times a frame graph was captured (once per frame size; the graphs of the last
+  // kMaxCachedSizes sizes are kept).
   int graph_captures() const { return captures_; }
   // Device memory held by the weights (the default pool's in-use bytes after load).
   size_t weight_bytes() const { return weight_bytes_; }
@@ -68,7 +70,9 @@ class CudaFrameProcessor final : public FrameProcessor {
   CudaFrameProcessor(const ProcessorOptions& opt, std::shared_ptr<const dfine::DFine> detector,
                      std::shared_ptr<const mobilesam::MobileSam> segmenter);
   FrameResult run(const Frame& frame);
-  void prepare_graph(int width, int height);
+  // The captured graph for this frame size (captured now if not cached).
+  FrameGraph& prepare_graph(int width, int height);
+  static constexpr size_t kMaxCachedSizes = 4;
   // The device work of one frame, queued on stream_ (run eagerly once, then captured).
   void enqueue_frame(FrameGraph& g, bool with_mask_prompt);
 
@@ -79,7 +83,7 @@ class CudaFrameProcessor final : public FrameProcessor {
   std::shared_ptr<const dfine::DFine> detector_;
   std::shared_ptr<const mobilesam::MobileSam> segmenter_;
   cuda::Stream stream_;
-  std::unique_ptr<FrameGraph> graph_;
+  std::vector<std::unique_ptr<FrameGraph>> graphs_;  // most recently used first
   FrameTemporalState state_;
   GpuStageTimes gpu_ms_;
   int captures_ = 0;

@@ -337,6 +337,49 @@ TEST_P(DFineModelCuda, MatchesCpuModel) {
   }
 }
 
+// Where float16 departs from float32 on a fixture: the top detections of both and each
+// intermediate's error, printed for the closing notes (asserts only that the run completes).
+TEST(DFineModelCudaMisc, Float16Diagnostics) {
+  UM_REQUIRE_CUDA();
+  for (const Case& c : model_cases()) {
+    if (c.frame.empty() || !std::filesystem::exists(c.checkpoint)) continue;
+    auto f = io::read_image(c.frame.string());
+    ASSERT_TRUE(f.ok());
+    const io::Image frame = f->channels == 1 ? *f : io::to_gray(*f);
+    auto cpu = DFine::load(c.checkpoint.string());
+    ASSERT_TRUE(cpu.ok());
+    const Preprocessed p = (*cpu)->preprocess(frame);
+    const ForwardOutput ref = (*cpu)->forward(p.input, true);
+    Options opt;
+    opt.device = Device::cuda();
+    opt.dtype = DType::kF16;
+    auto gpu = DFine::load(c.checkpoint.string(), opt);
+    ASSERT_TRUE(gpu.ok());
+    const ForwardOutput out = (*gpu)->forward(p.input.to(Device::cuda()).to(DType::kF16), true);
+    for (const auto& [name, t] : ref.intermediates) {
+      auto it = out.intermediates.find(name);
+      if (it == out.intermediates.end()) continue;
+      float scale = 0.f;
+      const Tensor r = t.contiguous();
+      for (int64_t i = 0; i < r.numel(); ++i) scale = std::max(scale, std::fabs(r.data<float>()[i]));
+      std::printf("%s fp16 %s: max|ref| %.4g, max|gpu - ref| %.4g\n", c.name.c_str(), name.c_str(),
+                  scale, max_abs_diff_gpu(it->second, t));
+    }
+    const Detections dc = postprocess(ref.pred_logits, ref.pred_boxes, p.geometry);
+    const Detections dg =
+        postprocess(to_cpu_f32(out.pred_logits), to_cpu_f32(out.pred_boxes), p.geometry);
+    for (size_t i = 0; i < 5 && i < dc.items.size() && i < dg.items.size(); ++i) {
+      const Detection& a = dc.items[i];
+      const Detection& b = dg.items[i];
+      std::printf("%s top-%zu cpu fp32 q%lld %.4f [%.1f %.1f %.1f %.1f] | gpu fp16 q%lld %.4f "
+                  "[%.1f %.1f %.1f %.1f]\n",
+                  c.name.c_str(), i, static_cast<long long>(a.query), a.score, a.box[0], a.box[1],
+                  a.box[2], a.box[3], static_cast<long long>(b.query), b.score, b.box[0], b.box[1],
+                  b.box[2], b.box[3]);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Checkpoints, DFineModelCuda, ::testing::Values(0, 1, 2),
                          [](const ::testing::TestParamInfo<int>& i) {
                            return model_cases()[static_cast<size_t>(i.param)].name;

@@ -11,11 +11,16 @@
 // are many (SAM's 7 tokens attending to 4096 image positions), blockIdx.z splits the keys; each
 // split writes its unnormalised accumulator and (max, sum) to float32 workspace Tensors, and a
 // second kernel merges them (out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M)).
-// Covers D <= 128 (every model here: 16 and 32); larger D is refused with a clear error.
+// Covers D <= 128; larger D is refused with a clear error.
+// Dispatch: since the models' attentions (head dims 16 / 32, last dim contiguous) run the faster
+// key-tiled kernel of attention_tiled_cuda.cu (attention_cuda_auto_path), this kernel is the
+// fallback for head dims 65..128 and for views whose last dim is strided; tests and the bench can
+// force either through attention_cuda_with_path (attention_cuda.h).
 #include <algorithm>
 #include <cmath>
 #include <string>
 
+#include "nn/attention_cuda.h"
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_cuda.h"
 
@@ -160,41 +165,11 @@ Strides4 strides_of(const Tensor& t) {
   return s;
 }
 
-}  // namespace
-
-Tensor scaled_dot_product_attention_cuda(const Tensor& q, const Tensor& k, const Tensor& v,
-                                         const Tensor& bias, float scale) {
+// The original kernel: any strides, D <= 128, split keys when the blocks are few.
+void launch_generic(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias,
+                    const Strides4& bst, float scale, Tensor& out) {
   static constexpr const char* kOp = "scaled_dot_product_attention";
-  require_cuda_float(kOp, q, "q");
-  require_like(kOp, k, "k", q);
-  require_like(kOp, v, "v", q);
-  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || k.shape() != v.shape() ||
-      q.size(0) != k.size(0) || q.size(1) != k.size(1) || q.size(3) != k.size(3)) {
-    fail(kOp, "q " + shape_str(q.shape()) + ", k " + shape_str(k.shape()) + ", v " +
-                  shape_str(v.shape()) + " are not [B, H, Lq, D], [B, H, Lk, D], [B, H, Lk, D]");
-  }
   const int64_t b = q.size(0), h = q.size(1), lq = q.size(2), lk = k.size(2), d = q.size(3);
-  Strides4 bst{};
-  if (bias.defined()) {
-    require_like(kOp, bias, "bias", q);
-    const Shape want = {b, h, lq, lk};
-    if (bias.dim() > 4) fail(kOp, "bias " + shape_str(bias.shape()) + " has too many dims");
-    for (int64_t i = 0; i < 4; ++i) {
-      const int64_t bi = i - (4 - bias.dim());
-      const int64_t sz = bi >= 0 ? bias.size(bi) : 1;
-      if (sz != 1 && sz != want[i]) {
-        fail(kOp, "bias " + shape_str(bias.shape()) + " does not broadcast to " + shape_str(want));
-      }
-      bst.s[i] = (bi >= 0 && sz != 1) ? bias.strides()[bi] : 0;
-    }
-  }
-  if (d > kMaxD) {
-    fail(kOp, "head dim " + std::to_string(d) + " exceeds the CUDA kernel's maximum " +
-                  std::to_string(kMaxD));
-  }
-  Tensor out = Tensor::empty({b, h, lq, d}, q.dtype(), q.device());
-  if (out.numel() == 0) return out;
-  if (lk == 0) return Tensor::zeros({b, h, lq, d}, q.dtype(), q.device());  // empty softmax: sum 0
   const int64_t tiles = (lq + kRows - 1) / kRows;
   if (b * h > 0x7fffffffLL || tiles > 65535) {
     fail(kOp, "q " + shape_str(q.shape()) + " exceeds the CUDA launch grid");
@@ -229,15 +204,86 @@ Tensor scaled_dot_product_attention_cuda(const Tensor& q, const Tensor& k, const
         static_cast<T*>(out.raw_data()), static_cast<int>(h), lq, lk, static_cast<int>(d), scale,
         keys_per_split, pacc, pml);
     check_launch(kOp);
-    if (splits > 1) {
-      const int64_t rows = b * h * lq;
-      merge_splits_kernel<T><<<static_cast<unsigned>((rows + kRows - 1) / kRows), kRows * 32, 0,
-                               stream()>>>(pacc, pml, static_cast<T*>(out.raw_data()), rows,
-                                           static_cast<int>(splits), static_cast<int>(d));
-      check_launch(kOp);
-    }
   });
+  if (splits > 1) {
+    attention_merge_splits_launch(pacc, pml, out, b * h * lq, static_cast<int>(splits),
+                                  static_cast<int>(d));
+  }
+}
+
+Tensor attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias,
+                      float scale, const AttentionPath* forced) {
+  static constexpr const char* kOp = "scaled_dot_product_attention";
+  require_cuda_float(kOp, q, "q");
+  require_like(kOp, k, "k", q);
+  require_like(kOp, v, "v", q);
+  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || k.shape() != v.shape() ||
+      q.size(0) != k.size(0) || q.size(1) != k.size(1) || q.size(3) != k.size(3)) {
+    fail(kOp, "q " + shape_str(q.shape()) + ", k " + shape_str(k.shape()) + ", v " +
+                  shape_str(v.shape()) + " are not [B, H, Lq, D], [B, H, Lk, D], [B, H, Lk, D]");
+  }
+  const int64_t b = q.size(0), h = q.size(1), lq = q.size(2), lk = k.size(2), d = q.size(3);
+  Strides4 bst{};
+  if (bias.defined()) {
+    require_like(kOp, bias, "bias", q);
+    const Shape want = {b, h, lq, lk};
+    if (bias.dim() > 4) fail(kOp, "bias " + shape_str(bias.shape()) + " has too many dims");
+    for (int64_t i = 0; i < 4; ++i) {
+      const int64_t bi = i - (4 - bias.dim());
+      const int64_t sz = bi >= 0 ? bias.size(bi) : 1;
+      if (sz != 1 && sz != want[i]) {
+        fail(kOp, "bias " + shape_str(bias.shape()) + " does not broadcast to " + shape_str(want));
+      }
+      bst.s[i] = (bi >= 0 && sz != 1) ? bias.strides()[bi] : 0;
+    }
+  }
+  if (d > kMaxD) {
+    fail(kOp, "head dim " + std::to_string(d) + " exceeds the CUDA kernel's maximum " +
+                  std::to_string(kMaxD));
+  }
+  const AttentionPath path = forced ? *forced : attention_cuda_auto_path(q, k, v);
+  if (path == AttentionPath::kTiled && !attention_tiled_supported(q, k, v)) {
+    fail(kOp, "the tiled kernel needs head dim <= 64 and a contiguous last dim; got q " +
+                  shape_str(q.shape()) + " strides " + shape_str(q.strides()));
+  }
+  Tensor out = Tensor::empty({b, h, lq, d}, q.dtype(), q.device());
+  if (out.numel() == 0) return out;
+  if (lk == 0) return Tensor::zeros({b, h, lq, d}, q.dtype(), q.device());  // empty softmax: sum 0
+  if (path == AttentionPath::kTiled) {
+    attention_tiled_launch(q, k, v, bias, bst.s, scale, out);
+  } else {
+    launch_generic(q, k, v, bias, bst, scale, out);
+  }
   return out;
+}
+
+}  // namespace
+
+void attention_merge_splits_launch(const float* part_acc, const float* part_ml, Tensor& out,
+                                   int64_t rows, int splits, int d) {
+  const int64_t blocks = (rows + kRows - 1) / kRows;
+  if (blocks > 0x7fffffffLL) fail("scaled_dot_product_attention", "too many rows to merge");
+  UM_DISPATCH_FLOAT(out.dtype(), T, {
+    merge_splits_kernel<T><<<static_cast<unsigned>(blocks), kRows * 32, 0, stream()>>>(
+        part_acc, part_ml, static_cast<T*>(out.raw_data()), rows, splits, d);
+    check_launch("scaled_dot_product_attention");
+  });
+}
+
+AttentionPath attention_cuda_auto_path(const Tensor& q, const Tensor& k, const Tensor& v) {
+  // The tiled kernel whenever it can take the operands (every attention of the models: head dims
+  // 16 and 32, head views with a contiguous last dim); the generic one for the rest.
+  return attention_tiled_supported(q, k, v) ? AttentionPath::kTiled : AttentionPath::kGeneric;
+}
+
+Tensor attention_cuda_with_path(const Tensor& q, const Tensor& k, const Tensor& v,
+                                const Tensor& bias, float scale, AttentionPath path) {
+  return attention_impl(q, k, v, bias, scale, &path);
+}
+
+Tensor scaled_dot_product_attention_cuda(const Tensor& q, const Tensor& k, const Tensor& v,
+                                         const Tensor& bias, float scale) {
+  return attention_impl(q, k, v, bias, scale, nullptr);
 }
 
 }  // namespace um::nn::detail

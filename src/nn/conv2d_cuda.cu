@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "core/cuda/strided_copy.h"
 #include "nn/cuda_op_util.cuh"
 #include "nn/cudnn_context.h"
 #include "nn/ops_cuda.h"
@@ -128,8 +129,8 @@ const ForwardPlan& plan_for(cudnnHandle_t handle, const Tensor& x, const Tensor&
   return *cache.emplace(key, make_plan(handle, x, w, p, out_shape)).first->second;
 }
 
-// One block row per (n, c) plane (grid-stride in y for more than 65535 planes), threads along
-// the plane's pixels.
+// The original bias kernel (MemopsMode::kLegacy, for bench_cuda_memops): one block row per
+// (n, c) plane (grid-stride in y for more than 65535 planes), threads along the plane's pixels.
 template <typename T>
 __global__ void add_bias_kernel(T* __restrict__ y, const T* __restrict__ bias, int64_t planes,
                                 int64_t channels, int64_t plane_size) {
@@ -143,6 +144,55 @@ __global__ void add_bias_kernel(T* __restrict__ y, const T* __restrict__ bias, i
   }
 }
 
+// 16 bytes of T (8 halfs / 4 floats) moved as one vector.
+template <typename T>
+struct alignas(16) BiasPack {
+  static constexpr int kN = 16 / sizeof(T);
+  T v[kN];
+};
+
+// The fast bias add: one flat grid-stride loop over the NCHW output in units of `kVec` elements
+// (kVec = BiasPack<T>::kN when every (n, c) plane is a whole number of 16-byte packs and y is
+// 16-byte aligned, else 1), so small planes (20x20) keep every thread busy as well as large ones.
+// Unit i lies in plane (i / units_per_plane), whose bias is bias[plane % channels]: the same
+// float32 sum per element as the original kernel, so results are identical. I is int32_t when
+// the unit count is below 2^30 (no overflow of i + the grid stride).
+template <typename T, int kVec, typename I>
+__global__ void add_bias_flat_kernel(T* __restrict__ y, const T* __restrict__ bias, I units,
+                                     I units_per_plane, I channels) {
+  for (I i = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x);
+       i < units; i += static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)) {
+    const float b = to_f(bias[(i / units_per_plane) % channels]);
+    if constexpr (kVec == 1) {
+      y[i] = from_f<T>(to_f(y[i]) + b);
+    } else {
+      auto* yv = reinterpret_cast<BiasPack<T>*>(y);
+      BiasPack<T> p = yv[i];
+#pragma unroll
+      for (int k = 0; k < kVec; ++k) p.v[k] = from_f<T>(to_f(p.v[k]) + b);
+      yv[i] = p;
+    }
+  }
+}
+
+template <typename T, int kVec>
+void launch_bias_flat(const Tensor& y, const Tensor& bias, int64_t units, int64_t per_plane,
+                      int64_t channels) {
+  constexpr int kThreads = 256;
+  const int blocks = blocks_for(units, kThreads);
+  auto* py = static_cast<T*>(y.raw_data());
+  const auto* pb = static_cast<const T*>(bias.raw_data());
+  if (units < (int64_t{1} << 30) &&
+      um::cuda::memops_mode() != um::cuda::MemopsMode::kFastIndex64) {
+    add_bias_flat_kernel<T, kVec, int32_t><<<blocks, kThreads, 0, stream()>>>(
+        py, pb, static_cast<int32_t>(units), static_cast<int32_t>(per_plane),
+        static_cast<int32_t>(channels));
+  } else {
+    add_bias_flat_kernel<T, kVec, int64_t><<<blocks, kThreads, 0, stream()>>>(
+        py, pb, units, per_plane, channels);
+  }
+}
+
 }  // namespace
 
 void add_channel_bias(const Tensor& y, const Tensor& bias_in, const char* op) {
@@ -152,14 +202,26 @@ void add_channel_bias(const Tensor& y, const Tensor& bias_in, const char* op) {
   const int64_t planes = y.size(0) * channels;
   const int64_t plane_size = y.numel() / planes;
   constexpr int kThreads = 256;
-  const int64_t bx = (plane_size + kThreads - 1) / kThreads;
-  const dim3 grid(static_cast<unsigned>(bx < 1024 ? bx : 1024),
-                  static_cast<unsigned>(planes < 65535 ? planes : 65535));
-  UM_DISPATCH_FLOAT(y.dtype(), T, {
-    add_bias_kernel<T><<<grid, kThreads, 0, stream()>>>(
-        static_cast<T*>(y.raw_data()), static_cast<const T*>(bias.raw_data()), planes, channels,
-        plane_size);
-  });
+  if (um::cuda::memops_mode() == um::cuda::MemopsMode::kLegacy) {
+    const int64_t bx = (plane_size + kThreads - 1) / kThreads;
+    const dim3 grid(static_cast<unsigned>(bx < 1024 ? bx : 1024),
+                    static_cast<unsigned>(planes < 65535 ? planes : 65535));
+    UM_DISPATCH_FLOAT(y.dtype(), T, {
+      add_bias_kernel<T><<<grid, kThreads, 0, stream()>>>(
+          static_cast<T*>(y.raw_data()), static_cast<const T*>(bias.raw_data()), planes,
+          channels, plane_size);
+    });
+  } else {
+    const bool aligned = reinterpret_cast<uintptr_t>(y.raw_data()) % 16 == 0;
+    UM_DISPATCH_FLOAT(y.dtype(), T, {
+      constexpr int kN = BiasPack<T>::kN;
+      if (aligned && plane_size % kN == 0) {
+        launch_bias_flat<T, kN>(y, bias, y.numel() / kN, plane_size / kN, channels);
+      } else {
+        launch_bias_flat<T, 1>(y, bias, y.numel(), plane_size, channels);
+      }
+    });
+  }
   check_launch(op);
 }
 

@@ -6,10 +6,18 @@
 // the CPU reference to the last bit except where CUDA's expf/erff/logf differ by an ulp or two.
 // Inputs may be strided views (read through their strides); outputs are contiguous. Everything
 // is queued on um::cuda::current_stream(): no host synchronisation, no cudaMalloc.
+// Fast paths (same float32 math per element, so results are bit-identical to the generic
+// kernels): contiguous, 16-byte aligned operands are read and written 16 bytes at a time
+// (8 halfs / 4 floats per thread and step, grid-stride, the ragged tail by the scalar kernel);
+// binary's per-row bias and per-column (row-vector) broadcasts likewise; concat of contiguous
+// pieces is one kernel per group of up to 8 pieces, moving 16/8/4-byte units where every piece's
+// row chunk allows. um::cuda::MemopsMode::kLegacy selects the original kernels (benchmarks).
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "core/cuda/strided_copy.h"
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_cuda.h"
 
@@ -119,6 +127,30 @@ __device__ __forceinline__ float apply_binary(float u, float v) {
   }
 }
 
+// 16 bytes of T (8 halfs or 4 floats), loaded and stored as one vector.
+template <typename T>
+struct alignas(16) Pack {
+  static constexpr int kN = 16 / sizeof(T);
+  T v[kN];
+};
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+bool fast_paths() { return um::cuda::memops_mode() != um::cuda::MemopsMode::kLegacy; }
+
+// y[i] = op(x[i]) over nvec packs of contiguous, 16-byte aligned x and y.
+template <typename T, UnaryOp OP>
+__global__ void unary_vec_kernel(const Pack<T>* __restrict__ x, Pack<T>* __restrict__ y, float p,
+                                 int64_t nvec) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < nvec;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const Pack<T> in = x[i];
+    Pack<T> out;
+#pragma unroll
+    for (int k = 0; k < Pack<T>::kN; ++k) out.v[k] = from_f<T>(apply_unary<OP>(to_f(in.v[k]), p));
+    y[i] = out;
+  }
+}
+
 template <typename T, UnaryOp OP, bool kFlat>
 __global__ void unary_kernel(const T* __restrict__ x, T* __restrict__ y, Strided l, float p,
                              int64_t n) {
@@ -135,7 +167,17 @@ void launch_unary(const Tensor& x, const Strided& l, Tensor& y, float p) {
   const T* px = static_cast<const T*>(x.raw_data());
   T* py = static_cast<T*>(y.raw_data());
   if (l.ndim == 1 && l.strides[0] == 1) {
-    unary_kernel<T, OP, true><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(px, py, l, p, n);
+    constexpr int kN = Pack<T>::kN;
+    const int64_t nvec = fast_paths() && aligned16(px) && aligned16(py) ? n / kN : 0;
+    if (nvec > 0) {
+      unary_vec_kernel<T, OP><<<blocks_for(nvec, kThreads), kThreads, 0, stream()>>>(
+          reinterpret_cast<const Pack<T>*>(px), reinterpret_cast<Pack<T>*>(py), p, nvec);
+    }
+    const int64_t done = nvec * kN;  // the tail (or everything) element by element
+    if (done < n) {
+      unary_kernel<T, OP, true><<<blocks_for(n - done, kThreads), kThreads, 0, stream()>>>(
+          px + done, py + done, l, p, n - done);
+    }
   } else {
     unary_kernel<T, OP, false><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(px, py, l, p, n);
   }
@@ -179,6 +221,44 @@ __global__ void binary_kernel(const T* __restrict__ a, const T* __restrict__ b,
   }
 }
 
+// The 16-byte form of binary_kernel over nvec packs; every operand that is read as packs is
+// 16-byte aligned and no pack straddles a row. kMode 0: a, b contiguous; 1: a contiguous, b one
+// value per row of l = [outer, mid, inner] (as binary_kernel's mode 1); 3: a contiguous, b a row
+// vector of l = [outer, inner] (b strides [0, 1]); 4: a the row vector, b contiguous.
+template <typename T, BinaryOp OP, int kMode>
+__global__ void binary_vec_kernel(const T* __restrict__ a, const T* __restrict__ b,
+                                  T* __restrict__ y, BinaryLayout l, int64_t nvec) {
+  constexpr int kN = Pack<T>::kN;
+  const auto* av = reinterpret_cast<const Pack<T>*>(a);
+  const auto* bv = reinterpret_cast<const Pack<T>*>(b);
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < nvec;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t e = i * kN;  // output index of the pack's first element
+    Pack<T> pa, pb, out;
+    if constexpr (kMode == 0) {
+      pa = av[i];
+      pb = bv[i];
+    } else if constexpr (kMode == 1) {
+      pa = av[i];
+      const int64_t row = e / l.sizes[2];
+      const T bias = b[(row % l.sizes[1]) * l.sb[1] + (row / l.sizes[1]) * l.sb[0]];
+#pragma unroll
+      for (int k = 0; k < kN; ++k) pb.v[k] = bias;
+    } else if constexpr (kMode == 3) {
+      pa = av[i];
+      pb = bv[(e % l.sizes[1]) / kN];
+    } else {
+      pa = av[(e % l.sizes[1]) / kN];
+      pb = bv[i];
+    }
+#pragma unroll
+    for (int k = 0; k < kN; ++k) {
+      out.v[k] = from_f<T>(apply_binary<OP>(to_f(pa.v[k]), to_f(pb.v[k])));
+    }
+    reinterpret_cast<Pack<T>*>(y)[i] = out;
+  }
+}
+
 template <typename T, BinaryOp OP>
 void launch_binary(const Tensor& a, const Tensor& b, Tensor& y, const BinaryLayout& l) {
   const int64_t n = y.numel();
@@ -186,9 +266,39 @@ void launch_binary(const Tensor& a, const Tensor& b, Tensor& y, const BinaryLayo
   const T* pb = static_cast<const T*>(b.raw_data());
   T* py = static_cast<T*>(y.raw_data());
   const int blocks = blocks_for(n, kThreads);
+  constexpr int kN = Pack<T>::kN;
+  const bool fast = fast_paths() && aligned16(py);
   if (l.ndim == 1 && l.sa[0] == 1 && l.sb[0] == 1) {
-    binary_kernel<T, OP, 0><<<blocks, kThreads, 0, stream()>>>(pa, pb, py, l, n);
+    const int64_t nvec = fast && aligned16(pa) && aligned16(pb) ? n / kN : 0;
+    if (nvec > 0) {
+      binary_vec_kernel<T, OP, 0><<<blocks_for(nvec, kThreads), kThreads, 0, stream()>>>(
+          pa, pb, py, l, nvec);
+    }
+    const int64_t done = nvec * kN;  // the tail (or everything) element by element
+    if (done < n) {
+      binary_kernel<T, OP, 0><<<blocks_for(n - done, kThreads), kThreads, 0, stream()>>>(
+          pa + done, pb + done, py + done, l, n - done);
+    }
     return;
+  }
+  // A row vector against a contiguous operand: [outer, inner] with strides [inner, 1] and
+  // [0, 1] (LayerScale-like [B, L, C] * [C], a bias on the last dim, positional embeddings).
+  if (fast && l.ndim == 2 && l.sizes[1] % kN == 0 && aligned16(pa) && aligned16(pb)) {
+    const bool a_full = l.sa[0] == l.sizes[1] && l.sa[1] == 1;
+    const bool b_full = l.sb[0] == l.sizes[1] && l.sb[1] == 1;
+    const bool a_row = l.sa[0] == 0 && l.sa[1] == 1;
+    const bool b_row = l.sb[0] == 0 && l.sb[1] == 1;
+    const int64_t nvec = n / kN;  // exact: inner is a multiple of kN
+    if (a_full && b_row) {
+      binary_vec_kernel<T, OP, 3><<<blocks_for(nvec, kThreads), kThreads, 0, stream()>>>(
+          pa, pb, py, l, nvec);
+      return;
+    }
+    if (a_row && b_full) {
+      binary_vec_kernel<T, OP, 4><<<blocks_for(nvec, kThreads), kThreads, 0, stream()>>>(
+          pa, pb, py, l, nvec);
+      return;
+    }
   }
   // The bias pattern: a contiguous everywhere, b constant along the innermost merged dim.
   // Recognised on a layout of at most 3 merged dims, padded at the front to exactly 3.
@@ -205,6 +315,12 @@ void launch_binary(const Tensor& a, const Tensor& b, Tensor& y, const BinaryLayo
     const bool a_contiguous = m.sa[2] == 1 && (m.sizes[1] == 1 || m.sa[1] == m.sizes[2]) &&
                               (m.sizes[0] == 1 || m.sa[0] == m.sizes[1] * m.sizes[2]);
     if (a_contiguous) {
+      if (fast && aligned16(pa) && m.sizes[2] % kN == 0) {  // packs never straddle a row
+        const int64_t nvec = n / kN;
+        binary_vec_kernel<T, OP, 1><<<blocks_for(nvec, kThreads), kThreads, 0, stream()>>>(
+            pa, pb, py, m, nvec);
+        return;
+      }
       binary_kernel<T, OP, 1><<<blocks, kThreads, 0, stream()>>>(pa, pb, py, m, n);
       return;
     }
@@ -219,6 +335,96 @@ __global__ void concat_piece_kernel(const T* __restrict__ src, Strided l, T* __r
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t o = i / chunk;
     dst[o * row + off + (i - o * chunk)] = src[offset_of(l, i)];
+  }
+}
+
+// Concat of contiguous pieces: up to kMaxPieces consecutive pieces (a "group", occupying the
+// output columns [col0, col0 + width) of every outer row) in one launch. Everything is counted
+// in units U (16/8/4-byte vectors or the element itself). Unit i of the group is output row
+// o = i / width, group column c = i % width; the piece p holding column c (start[p] <= c <
+// start[p + 1]) supplies its unit o * chunk[p] + (c - start[p]).
+constexpr int kMaxPieces = 8;
+
+struct ConcatGroup {
+  const void* src[kMaxPieces] = {};
+  int64_t chunk[kMaxPieces] = {};  // units per outer row of the piece
+  int64_t start[kMaxPieces] = {};  // first group column of the piece
+  int count = 0;
+  int64_t width = 0;  // sum of the chunks
+  int64_t row = 0;    // units per output row
+  int64_t col0 = 0;   // first output column of the group
+};
+
+template <typename U, typename I>
+__global__ void concat_group_kernel(U* __restrict__ y, ConcatGroup g, I n) {
+  for (I i = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x);
+       i < n; i += static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)) {
+    const I o = i / static_cast<I>(g.width);
+    const I c = i - o * static_cast<I>(g.width);
+    int p = 0;
+    while (p + 1 < g.count && c >= static_cast<I>(g.start[p + 1])) ++p;
+    const U* src = static_cast<const U*>(g.src[p]);
+    y[o * static_cast<I>(g.row) + static_cast<I>(g.col0) + c] =
+        src[o * static_cast<I>(g.chunk[p]) + (c - static_cast<I>(g.start[p]))];
+  }
+}
+
+template <typename U>
+void launch_concat_group(void* y, const ConcatGroup& g, int64_t outer) {
+  const int64_t n = outer * g.width;
+  // 32-bit arithmetic when every index (at most outer * row) stays far below 2^31.
+  const bool i32 = um::cuda::memops_mode() == um::cuda::MemopsMode::kFast &&
+                   outer * g.row < (int64_t{1} << 30);
+  if (i32) {
+    concat_group_kernel<U, int32_t><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(
+        static_cast<U*>(y), g, static_cast<int32_t>(n));
+  } else {
+    concat_group_kernel<U, int64_t><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(
+        static_cast<U*>(y), g, n);
+  }
+}
+
+// Largest unit (16, 8, 4 bytes, else the element size) dividing every byte count and address of
+// the group: y, each piece's pointer, chunk bytes, the row bytes and col0 bytes.
+size_t concat_unit(const Tensor& y, const std::vector<const Tensor*>& pieces,
+                   const std::vector<int64_t>& chunks, int64_t row, int64_t col0) {
+  const size_t es = dtype_size(y.dtype());
+  for (size_t unit : {size_t{16}, size_t{8}, size_t{4}}) {
+    if (unit <= es) break;
+    bool ok = reinterpret_cast<uintptr_t>(y.raw_data()) % unit == 0 &&
+              (static_cast<size_t>(row) * es) % unit == 0 &&
+              (static_cast<size_t>(col0) * es) % unit == 0;
+    for (size_t k = 0; ok && k < pieces.size(); ++k) {
+      ok = reinterpret_cast<uintptr_t>(pieces[k]->raw_data()) % unit == 0 &&
+           (static_cast<size_t>(chunks[k]) * es) % unit == 0;
+    }
+    if (ok) return unit;
+  }
+  return es;
+}
+
+// One launch for pieces[0..] (contiguous, non-empty, consecutive in the output starting at
+// element column col0; chunks in elements).
+void concat_group(const Tensor& y, const std::vector<const Tensor*>& pieces,
+                  const std::vector<int64_t>& chunks, int64_t outer, int64_t row, int64_t col0) {
+  const size_t es = dtype_size(y.dtype());
+  const size_t unit = concat_unit(y, pieces, chunks, row, col0);
+  const int64_t per = static_cast<int64_t>(unit / es);  // elements per unit
+  ConcatGroup g;
+  g.count = static_cast<int>(pieces.size());
+  for (int k = 0; k < g.count; ++k) {
+    g.src[k] = pieces[k]->raw_data();
+    g.chunk[k] = chunks[k] / per;
+    g.start[k] = g.width;
+    g.width += g.chunk[k];
+  }
+  g.row = row / per;
+  g.col0 = col0 / per;
+  switch (unit) {
+    case 16: launch_concat_group<uint4>(y.raw_data(), g, outer); break;
+    case 8: launch_concat_group<uint2>(y.raw_data(), g, outer); break;
+    case 4: launch_concat_group<uint32_t>(y.raw_data(), g, outer); break;
+    default: launch_concat_group<uint16_t>(y.raw_data(), g, outer); break;  // float16 elements
   }
 }
 
@@ -345,13 +551,30 @@ Tensor concat_cuda(const std::vector<Tensor>& xs, int64_t dim) {
   int64_t inner = 1;
   for (int64_t i = d + 1; i < nd; ++i) inner *= out[i];
   const int64_t row = out[d] * inner;
+  const int64_t outer = y.numel() / row;
+  // Contiguous pieces go in groups of up to kMaxPieces consecutive ones, one launch per group;
+  // a strided piece (or every piece in kLegacy mode) gets its own gather launch.
+  std::vector<const Tensor*> group;
+  std::vector<int64_t> chunks;
+  int64_t group_col0 = 0;
+  const auto flush = [&] {
+    if (!group.empty()) concat_group(y, group, chunks, outer, row, group_col0);
+    group.clear();
+    chunks.clear();
+  };
   int64_t off = 0;
-  // One launch per input: input element i (row-major over its own shape) goes to output row
-  // i / chunk at column off + i % chunk.
   for (const auto& t : xs) {
     const int64_t chunk = t.size(d) * inner;
     const int64_t n = t.numel();
-    if (n > 0) {
+    if (n > 0 && fast_paths() && t.is_contiguous()) {
+      if (group.empty()) group_col0 = off;
+      group.push_back(&t);
+      chunks.push_back(chunk);
+      if (static_cast<int>(group.size()) == kMaxPieces) flush();
+    } else if (n > 0) {
+      // One launch for this input: its element i (row-major over its own shape) goes to output
+      // row i / chunk at column off + i % chunk.
+      flush();
       Tensor holder;
       const Strided l = strided_of(t, &holder);
       UM_DISPATCH_FLOAT(t.dtype(), T, {
@@ -359,10 +582,11 @@ Tensor concat_cuda(const std::vector<Tensor>& xs, int64_t dim) {
             static_cast<const T*>(holder.raw_data()), l, static_cast<T*>(y.raw_data()), chunk,
             row, off, n);
       });
-      check_launch(kOp);
     }
     off += chunk;
   }
+  flush();
+  check_launch(kOp);
   return y;
 }
 

@@ -1,0 +1,148 @@
+// File: bench/bench_cuda_attention.cpp
+// Purpose: GPU time of the fused attention (nn::scaled_dot_product_attention on CUDA tensors) on
+// the shapes the models run, float32 and float16, for the automatic dispatch ("auto": the
+// key-tiled kernel of src/nn/attention_tiled_cuda.cu for these shapes) next to the original
+// generic kernel forced through nn::detail::attention_cuda_with_path ("generic"), so that old and
+// new print side by side.
+// Shapes (MobileSAM TinyViT at 1024 input, src/models/mobilesam/tiny_vit.{h,cpp}: patch embed
+// /4 -> 256x256 tokens; stage 2: 128 dims, 4 heads, window 7 on 128x128 tokens padded to 133 ->
+// 19x19 = 361 windows; stage 3: 160 dims, 5 heads, window 14 on 64x64 padded to 70 -> 5x5 = 25
+// windows of 196 tokens; stage 4: 320 dims, 10 heads, window 7 on 64x64 padded to 70 -> 100
+// windows; head dim 32, relative-position bias [1, H, N, N]; q/k/v are head views of the packed
+// per-head qkv [windows, N, H, 3*32]. SAM's two-way transformer: tokens -> image 7 x 4096 and
+// image -> tokens 4096 x 7 at head dim 16 (internal dim 128, 8 heads), token self-attention
+// 7 x 7 at head dim 32. D-FINE: encoder 400 x 400 (20 x 20 tokens at 640 input), decoder
+// 300 x 300, 8 heads of 32, head views of the packed [1, L, 3E] projection.)
+// Timing: CUDA events around kInner back-to-back calls on a private stream (manual time per
+// call), after a warm-up call that fills the pool; median of the repetitions. Built in every
+// configuration; without the CUDA backend or a GPU each benchmark reports SkipWithError.
+// Run: build/bench/bench_cuda_attention --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "nn/ops.h"
+
+#ifdef UM_WITH_CUDA
+#include "core/cuda/cuda_runtime.h"
+#include "core/cuda/stream_context.h"
+#include "nn/attention_cuda.h"
+#endif
+
+namespace {
+
+using um::DType;
+using um::Shape;
+using um::Tensor;
+
+struct AttnShape {
+  const char* name;
+  int64_t b, h, lq, lk, d;
+  bool bias;  // [1, H, Lq, Lk] (TinyViT's relative-position bias)
+};
+
+const AttnShape kShapes[] = {
+    {"tinyvit_s2_361x4x49x49x32", 361, 4, 49, 49, 32, true},
+    {"tinyvit_s3_25x5x196x196x32", 25, 5, 196, 196, 32, true},
+    {"tinyvit_s4_100x10x49x49x32", 100, 10, 49, 49, 32, true},
+    {"sam_tok2img_1x8x7x4096x16", 1, 8, 7, 4096, 16, false},
+    {"sam_img2tok_1x8x4096x7x16", 1, 8, 4096, 7, 16, false},
+    {"sam_tokself_1x8x7x7x32", 1, 8, 7, 7, 32, false},
+    {"dfine_enc_1x8x400x400x32", 1, 8, 400, 400, 32, false},
+    {"dfine_dec_1x8x300x300x32", 1, 8, 300, 300, 32, false},
+};
+
+constexpr int kInner = 20;
+
+#ifdef UM_WITH_CUDA
+// A device tensor of `dtype` filled with a cheap deterministic pattern (values in [-1, 1]).
+Tensor device_pattern(const Shape& shape, DType dtype, int64_t salt) {
+  Tensor t = Tensor::empty(shape);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    p[i] = static_cast<float>((i * 37 + salt * 11) % 201 - 100) / 100.f;
+  }
+  return t.to(um::Device::cuda()).to(dtype);
+}
+#endif
+
+void BM_CudaAttention(benchmark::State& state, AttnShape s, DType dtype, bool generic) {
+#ifndef UM_WITH_CUDA
+  (void)s;
+  (void)dtype;
+  (void)generic;
+  state.SkipWithError("built without the CUDA backend");
+  for (auto _ : state) {
+  }
+#else
+  if (!um::cuda::available()) {
+    state.SkipWithError("no usable CUDA device");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  um::cuda::install_tensor_backend();
+  Tensor q, k, v;
+  if (s.lq == s.lk) {
+    // Self-attention: head views of one packed [B, L, H, 3D] tensor (per-head q | k | v).
+    const Tensor qkv = device_pattern({s.b, s.lq, s.h, 3 * s.d}, dtype, 1);
+    q = qkv.slice(3, 0, s.d).permute({0, 2, 1, 3});
+    k = qkv.slice(3, s.d, 2 * s.d).permute({0, 2, 1, 3});
+    v = qkv.slice(3, 2 * s.d, 3 * s.d).permute({0, 2, 1, 3});
+  } else {
+    // Cross-attention: separate [B, L, H, D] projections seen as [B, H, L, D].
+    q = device_pattern({s.b, s.lq, s.h, s.d}, dtype, 2).permute({0, 2, 1, 3});
+    k = device_pattern({s.b, s.lk, s.h, s.d}, dtype, 3).permute({0, 2, 1, 3});
+    v = device_pattern({s.b, s.lk, s.h, s.d}, dtype, 4).permute({0, 2, 1, 3});
+  }
+  const Tensor bias = s.bias ? device_pattern({1, s.h, s.lq, s.lk}, dtype, 5) : Tensor();
+  const float scale = 1.f / 5.656854f;
+  // The uploads ran on this thread's default stream; the attention runs on `stream`.
+  um::cuda::synchronize(um::cuda::current_stream());
+  um::cuda::Stream stream;
+  um::cuda::StreamScope scope(stream.get());
+  using um::nn::detail::AttentionPath;
+  auto run = [&] {
+    return generic ? um::nn::detail::attention_cuda_with_path(q, k, v, bias, scale,
+                                                              AttentionPath::kGeneric)
+                   : um::nn::scaled_dot_product_attention(q, k, v, bias, scale);
+  };
+  { const Tensor warm = run(); }
+  um::cuda::synchronize(stream.get());
+  um::cuda::Event start, stop;
+  for (auto _ : state) {
+    start.record(stream.get());
+    for (int i = 0; i < kInner; ++i) benchmark::DoNotOptimize(run());
+    stop.record(stream.get());
+    um::cuda::synchronize(stop.get());
+    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3 / kInner);
+  }
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Registered as <shape>/<dtype>/<kernel>, auto and generic adjacent.
+  for (const AttnShape& s : kShapes) {
+    for (DType dt : {DType::kF16, DType::kF32}) {
+      for (bool generic : {false, true}) {
+        const std::string name = std::string("attention/") + s.name +
+                                 (dt == DType::kF16 ? "/f16" : "/f32") +
+                                 (generic ? "/generic" : "/auto");
+        benchmark::RegisterBenchmark(name.c_str(), BM_CudaAttention, s, dt, generic)
+            ->UseManualTime()
+            ->Unit(benchmark::kMicrosecond)
+            ->Repetitions(7)
+            ->ReportAggregatesOnly(true);
+      }
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -13,14 +13,17 @@
 //   out [B, H, Lq, D] contiguous: out + ((b*H + h)*Lq + row)*D + c
 // Grid: x = b*H + h; y = block of kWarps*R query rows; z = key split (1 unless the blocks are few).
 // Block: kWarps warps; warp w owns the rows row0 + r*kWarps + w for r < R (R rows per warp, their
-// softmax state in registers). Shared memory (dynamic, float32):
-//   sk [64][D|1]  key tile; the odd row stride makes lane j reading row j conflict-free
-//   sv [64][D]    value tile; lane c reading column c of one row is conflict-free
-//   sq [kWarps*R][D] the block's query rows (read as broadcasts)
-// Per tile and row: lane j scores keys j and j+32 (dot over D), the warp reduces max and sum by
-// xor-shuffles, then lane c accumulates output dims c and c+32, taking p_j from lane j (j%32) by
-// __shfl_sync. The staging loads 16-byte vectors (8 halves / 4 floats) when every row start of
-// k and v is 16-byte aligned, else single elements; both are coalesced along D.
+// softmax state in registers). Shared memory (dynamic, float32, 16-byte aligned pieces):
+//   sk [64][D|1]   key tile; the odd row stride makes lane j reading row j conflict-free
+//   sv [64][D]     value tile; lane c reading column c of one row is conflict-free
+//   sq [kWarps][D][R]  the warp's query rows, the R rows of one dim adjacent (one float4 load
+//                      gives 4 rows' q[c]: each K value read from shared memory once per warp)
+//   sp [kWarps][64][R] the warp's probabilities p[r][j], likewise (each V value read once)
+// Per tile: lane j scores keys j and j+32 for all R rows (dot over D), the warp reduces max and
+// sum per row by xor-shuffles (online softmax), writes p to sp, then lane c accumulates output
+// dims c and c+32 of all R rows over the tile's keys. The staging loads 16-byte vectors (8 halves
+// / 4 floats) when every row start of k and v is 16-byte aligned, else single elements; both are
+// coalesced along D. Rows past Lq get q = 0 (finite, never written out).
 // Split keys: as in the generic kernel, each split writes its unnormalised accumulator and
 // (max, sum) to float32 workspaces [rows, splits, D] / [rows, splits, 2] and
 // attention_merge_splits_launch combines them.
@@ -96,16 +99,41 @@ __device__ __forceinline__ float warp_sum(float x) {
   return x;
 }
 
+// R consecutive floats of shared memory -> registers; float4 loads when R % 4 == 0 (the
+// caller's addresses are then 16-byte aligned: see the carve-up in the kernel).
+template <int R>
+__device__ __forceinline__ void load_rows(const float* p, float* o) {
+  if constexpr (R % 4 == 0) {
+#pragma unroll
+    for (int i = 0; i < R; i += 4) {
+      const float4 x = *reinterpret_cast<const float4*>(p + i);
+      o[i] = x.x;
+      o[i + 1] = x.y;
+      o[i + 2] = x.z;
+      o[i + 3] = x.w;
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < R; ++i) o[i] = p[i];
+  }
+}
+
 // kD > 0: the head dim is kD (compile-time, loops unrolled); kD == 0: a.d (<= kMaxD).
 template <typename T, int R, int kD>
 __global__ void __launch_bounds__(kThreads) attention_tiled_kernel(TiledArgs a) {
-  extern __shared__ float smem[];
+  extern __shared__ float4 smem_f4[];  // float4: the dynamic block is 16-byte aligned
+  float* smem = reinterpret_cast<float*>(smem_f4);
   const int d = kD > 0 ? kD : a.d;
   const int sk_stride = d | 1;
   float* sk = smem;                        // [kTileKeys][sk_stride]
   float* sv = sk + kTileKeys * sk_stride;  // [kTileKeys][d]
-  float* sq = sv + kTileKeys * d;          // [kWarps * R][d]
+  // 64 * (odd + d) floats in: 16-byte aligned, as are the per-warp slices below (R % 4 == 0 is
+  // what the float4 loads of load_rows need; other R load scalars).
+  float* sq = sv + kTileKeys * d;          // [kWarps][d][R]: q of the warp's R rows, per dim
+  float* sp = sq + kWarps * d * R;         // [kWarps][kTileKeys][R]: p of the warp's rows
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* sqw = sq + warp * d * R;
+  float* spw = sp + warp * kTileKeys * R;
   const int64_t bh = blockIdx.x;
   const int64_t bi = bh / a.heads, hi = bh % a.heads;
   const int64_t row0 = int64_t{blockIdx.y} * (kWarps * R);
@@ -115,14 +143,13 @@ __global__ void __launch_bounds__(kThreads) attention_tiled_kernel(TiledArgs a) 
   const T* bias_bh =
       a.bias ? static_cast<const T*>(a.bias) + bi * a.bs[0] + hi * a.bs[1] : nullptr;
 
-  // Each warp stages its own query rows (read only by itself; the first tile's barrier orders it).
+  // Each warp stages its own query rows (zeros for rows past Lq, whose results are never
+  // written); the first tile's barrier makes them visible to the whole warp.
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     const int64_t row = row0 + r * kWarps + warp;
-    if (row < a.lq) {
-      for (int c = lane; c < d; c += 32) {
-        sq[(r * kWarps + warp) * d + c] = to_f(qb[row * a.qs[2] + c]);
-      }
+    for (int c = lane; c < d; c += 32) {
+      sqw[c * R + r] = row < a.lq ? to_f(qb[row * a.qs[2] + c]) : 0.f;
     }
   }
   float m[R], l[R], acc0[R], acc1[R];  // acc0: dim lane, acc1: dim lane + 32
@@ -174,29 +201,34 @@ __global__ void __launch_bounds__(kThreads) attention_tiled_kernel(TiledArgs a) 
     }
     __syncthreads();
     const bool ok0 = lane < valid, ok1 = lane + 32 < valid;
-    const int n0 = valid < 32 ? valid : 32;
     const float* k0 = sk + lane * sk_stride;
     const float* k1 = sk + (lane + 32) * sk_stride;
+    // Scores of keys t0 + lane and t0 + lane + 32 for all R rows: each K value read once.
+    float dot0[R], dot1[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) dot0[r] = dot1[r] = 0.f;
+#pragma unroll 8
+    for (int c = 0; c < d; ++c) {
+      const float kc0 = k0[c], kc1 = k1[c];
+      float qv[R];
+      load_rows<R>(sqw + c * R, qv);
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        dot0[r] += qv[r] * kc0;
+        dot1[r] += qv[r] * kc1;
+      }
+    }
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       const int64_t row = row0 + r * kWarps + warp;
-      if (row >= a.lq) continue;  // warp-uniform
-      const float* qr = sq + (r * kWarps + warp) * d;
-      float dot0 = 0.f, dot1 = 0.f;
-#pragma unroll 16
-      for (int c = 0; c < d; ++c) {
-        const float qc = qr[c];
-        dot0 += qc * k0[c];
-        dot1 += qc * k1[c];
-      }
+      const T* brow = bias_bh && row < a.lq ? bias_bh + row * a.bs[2] : nullptr;
       float s0 = -INFINITY, s1 = -INFINITY;
-      const T* brow = bias_bh ? bias_bh + row * a.bs[2] : nullptr;
       if (ok0) {
-        s0 = dot0 * a.scale;
+        s0 = dot0[r] * a.scale;
         if (brow) s0 += to_f(brow[(t0 + lane) * a.bs[3]]);
       }
       if (ok1) {
-        s1 = dot1 * a.scale;
+        s1 = dot1[r] * a.scale;
         if (brow) s1 += to_f(brow[(t0 + lane + 32) * a.bs[3]]);
       }
       const float m_new = fmaxf(m[r], warp_max(fmaxf(s0, s1)));
@@ -206,21 +238,27 @@ __global__ void __launch_bounds__(kThreads) attention_tiled_kernel(TiledArgs a) 
       const float p1 = ok1 ? expf(s1 - ref) : 0.f;
       const float rescale = expf(m[r] - ref);  // 0 on the first tile (m = -inf)
       l[r] = l[r] * rescale + warp_sum(p0 + p1);
-      float a0 = acc0[r] * rescale, a1 = acc1[r] * rescale;
-      for (int j = 0; j < n0; ++j) {  // keys t0 + j, p_j held by lane j in p0
-        const float pj = __shfl_sync(0xffffffffu, p0, j);
-        if (lane < d) a0 += pj * sv[j * d + lane];
-        if (lane + 32 < d) a1 += pj * sv[j * d + lane + 32];
-      }
-      for (int j = 32; j < valid; ++j) {  // keys t0 + j, p_j held by lane j - 32 in p1
-        const float pj = __shfl_sync(0xffffffffu, p1, j - 32);
-        if (lane < d) a0 += pj * sv[j * d + lane];
-        if (lane + 32 < d) a1 += pj * sv[j * d + lane + 32];
-      }
-      acc0[r] = a0;
-      acc1[r] = a1;
+      acc0[r] *= rescale;
+      acc1[r] *= rescale;
       m[r] = m_new;
+      spw[lane * R + r] = p0;
+      spw[(lane + 32) * R + r] = p1;
     }
+    __syncwarp();  // every lane's p is in spw
+    // out[r][c] += p[r][j] * v[j][c] for the warp's rows, lane owning dims lane and lane + 32:
+    // each V value read once for all R rows.
+    for (int j = 0; j < valid; ++j) {
+      const float v0 = lane < d ? sv[j * d + lane] : 0.f;
+      const float v1 = lane + 32 < d ? sv[j * d + lane + 32] : 0.f;
+      float pv[R];
+      load_rows<R>(spw + j * R, pv);
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        acc0[r] += pv[r] * v0;
+        acc1[r] += pv[r] * v1;
+      }
+    }
+    // The next tile's __syncthreads orders these spw reads before its writes.
   }
 
 #pragma unroll
@@ -246,7 +284,8 @@ __global__ void __launch_bounds__(kThreads) attention_tiled_kernel(TiledArgs a) 
 }
 
 int64_t smem_bytes(int64_t d, int rows_per_warp) {
-  return ((kTileKeys * (d | 1)) + kTileKeys * d + kWarps * rows_per_warp * d) *
+  return (kTileKeys * (d | 1) + kTileKeys * d + kWarps * rows_per_warp * d +
+          kWarps * kTileKeys * rows_per_warp) *
          static_cast<int64_t>(sizeof(float));
 }
 

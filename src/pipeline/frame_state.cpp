@@ -39,7 +39,8 @@ bool FrameTemporalState::observe_detection(FrameResult& r, bool found, const Box
   return r.detected;
 }
 
-void FrameTemporalState::observe_mask(FrameResult& r, const Frame& frame) {
+void FrameTemporalState::observe_mask(FrameResult& r, const Frame& frame,
+                                      const QualityPixelStats* stats) {
   const size_t npix = static_cast<size_t>(frame.width) * frame.height;
   int64_t area = 0;
   for (uint8_t m : r.mask) area += m;
@@ -65,7 +66,7 @@ void FrameTemporalState::observe_mask(FrameResult& r, const Frame& frame) {
                    frame.height,        have_prev ? prev_mask_.data() : nullptr,
                    static_cast<int>(std::lround(cx - prev_cx_)),
                    static_cast<int>(std::lround(cy - prev_cy_)),
-                   &stability_};
+                   &stability_,         stats};
   r.quality = compute_quality(qi);
   obs_.quality = r.quality.combined;
   obs_.continuity = r.quality.continuity;

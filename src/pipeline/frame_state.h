@@ -7,6 +7,9 @@
 //   bool segment = state.observe_detection(r, found, box);   // r.detected, r.box, r.track_id
 //   if (segment) { fill r.mask (+ r.mask_iou_prediction, r.low_res_logits);
 //                  state.observe_mask(r, frame); }           // weights + quality
+//   (GPU path: fill r.w_in/w_edge/w_out from the device maps and pass the device-made
+//    QualityPixelStats: state.observe_mask(r, frame, &stats); then only the tracker, the
+//    continuity / mask-stability scores and the state run on the host.)
 //   state.finish(r);                                          // r.state, r.state_changed
 #pragma once
 
@@ -15,6 +18,7 @@
 
 #include "pipeline/frame.h"
 #include "pipeline/frame_processor.h"
+#include "pipeline/quality_stats.h"
 #include "pipeline/tracker.h"
 #include "pipeline/visibility.h"
 
@@ -30,8 +34,12 @@ class FrameTemporalState {
   // the mask is to be used.
   bool observe_detection(FrameResult& r, bool found, const Box& box);
   // r.mask holds the frame-size mask: counts its area, computes W_in/W_edge/W_out (unless the
-  // caller filled them already) and the quality scores, and remembers it for the next frame.
-  void observe_mask(FrameResult& r, const Frame& frame);
+  // caller filled them already, each width*height bytes) and the quality scores, and remembers
+  // it for the next frame. `stats`, when given, are the per-pixel stats of this frame, r.mask
+  // and its weight maps (quality_stats.h, e.g. computed on the GPU): the full-frame sharpness /
+  // contrast loops are then skipped, with the same scores.
+  void observe_mask(FrameResult& r, const Frame& frame,
+                    const QualityPixelStats* stats = nullptr);
   // Visibility update; drops the weight maps when the config does not output them.
   void finish(FrameResult& r);
 

@@ -6,6 +6,11 @@
 // Definitions (I = the gray frame, g = |Sobel(I)| / 8, so a ramp of 1 gray level per pixel
 // gives g = 1; borders replicate):
 //   sharpness  = clamp(1 - median_frame(g) / mean_{W_edge}(g), 0, 1)
+//                median_frame(g) is rounded down to 1/4 gray level (a histogram), and
+//                mean_{W_edge}(g) is summed in FIXED POINT: each g rounded to a multiple of
+//                2^-16 (quality_stats.h), so that the CPU and the GPU (atomics in any order)
+//                give the same bits. (Until the GPU path, the sum was in double: the scores
+//                differ from those by < 1e-5.)
 //                How much stronger the gradient is on the mask boundary band than the frame's
 //                typical (speckle) gradient: 2x -> 0.5, 4x -> 0.75, 10x -> 0.9; a boundary drawn
 //                through plain speckle scores about 0. Empty W_edge -> 0.
@@ -29,15 +34,22 @@
 // The state machine compares `combined` with theta_on/theta_off and `continuity` with
 // theta_cont (visibility.h), so continuity acts as a separate gate rather than being averaged.
 //
+// The per-pixel part of sharpness and contrast is QualityPixelStats (quality_stats.h), which
+// the CUDA frame graph computes on the device (quality_stats_cuda.h): pass it as
+// QualityInputs::precomputed and compute_quality skips those two full-frame loops (continuity
+// and mask_stability still need the mask on the host).
+//
 // Usage:
 //   QualityInputs in{frame.pixels.data(), mask.data(), w.w_in.data(), w.w_edge.data(),
 //                    w.w_out.data(), width, height, prev_mask_or_null, dx, dy};
 //   QualityScores q = compute_quality(in);
+//   in.precomputed = &stats;  // stats of the same frame, mask and maps (e.g. from the GPU)
 #pragma once
 
 #include <cstdint>
 
 #include "pipeline/frame.h"
+#include "pipeline/quality_stats.h"
 #include "pipeline/tracker.h"
 
 namespace um::pipeline {
@@ -55,6 +67,9 @@ struct QualityInputs {
   int shift_y = 0;
   // The tracker's signal for this frame, or null (then mask_stability stands in for it).
   const TemporalStability* tracker = nullptr;
+  // The per-pixel stats of (frame, mask, w_in, w_edge, w_out), or null (then computed here).
+  // When given, `frame`, `w_in`, `w_edge` and `w_out` are not read (`mask` still is).
+  const QualityPixelStats* precomputed = nullptr;
 };
 
 QualityScores compute_quality(const QualityInputs& in);

@@ -288,8 +288,8 @@ TEST(DenseCuda, AttentionWithBias) {
   Tensor mask = random_cpu({1, 1, 17, 45}, 88);
   for (int64_t i = 0; i < mask.numel(); i += 3) mask.data<float>()[i] = -INFINITY;
   expect_attention({2, 3, 17, 45, 32}, 89, mask);
-  // Split keys (few query blocks, 1000 keys: 3 splits of 352) with the first 600 keys masked, so
-  // that a whole split sees only -inf, and a bias on the rest.
+  // Split keys (few query blocks, 1000 keys: 6 splits of 192 on the tiled kernel) with the first
+  // 600 keys masked, so that whole splits see only -inf, and a bias on the rest.
   Tensor key_mask = random_cpu({1, 1, 1, 1000}, 150, -2.f, 2.f);
   for (int64_t i = 0; i < 600; ++i) key_mask.data<float>()[i] = -INFINITY;
   expect_attention({1, 2, 3, 1000, 32}, 151, key_mask);

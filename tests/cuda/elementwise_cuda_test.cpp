@@ -16,16 +16,24 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "core/cuda/stream_context.h"
+#include "core/cuda/strided_copy.h"
 #include "core/status.h"
 #include "cuda_test_support.h"
 #include "nn/ops.h"
 #include "nn/resize_antialias.h"
+
+// The conv bias kernel (src/nn/conv2d_cuda.cu, declared in nn/cudnn_context.h, which needs the
+// cuDNN headers): declared here so its fast paths can be tested on their own.
+namespace um::nn::detail {
+void add_channel_bias(const Tensor& y, const Tensor& bias, const char* op);
+}  // namespace um::nn::detail
 
 namespace um {
 namespace {
@@ -491,6 +499,269 @@ TEST(ResizeAntialiasCuda, RejectsBadInput) {
                     StatusCode::kInvalidArgument, "antialias of a 2-D image");
   expect_error_code([&] { nn::resize_bilinear_antialias_u8(to_gpu(random_cpu({4, 4, 1}, 321)), 2, 2); },
                     StatusCode::kInvalidArgument, "antialias of a float image");
+}
+
+// ---- Fast paths (vectorised, grouped, split) against the original kernels ---------------------
+// The element-wise, concat and bias fast paths compute the same float32 expression per element
+// as the original kernels, so kFast and kFastIndex64 must reproduce kLegacy's bytes exactly; the
+// CPU comparison guards the whole. The layer norms sum in another order: CPU tolerances.
+
+struct MemopsGuard {
+  explicit MemopsGuard(cuda::MemopsMode m) { cuda::set_memops_mode(m); }
+  ~MemopsGuard() { cuda::set_memops_mode(cuda::MemopsMode::kFast); }
+};
+
+bool same_bytes_cpu(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+}
+
+// f() returns a GPU tensor; all three modes must give the same bytes. Returns the kFast result.
+Tensor expect_modes_identical(const std::function<Tensor()>& f, const std::string& what) {
+  Tensor legacy;
+  {
+    MemopsGuard g(cuda::MemopsMode::kLegacy);
+    legacy = f().to(Device::cpu());
+  }
+  Tensor fast;
+  for (cuda::MemopsMode m : {cuda::MemopsMode::kFastIndex64, cuda::MemopsMode::kFast}) {
+    MemopsGuard g(m);
+    fast = f();
+    EXPECT_TRUE(same_bytes_cpu(fast.to(Device::cpu()), legacy))
+        << what << ": mode " << (m == cuda::MemopsMode::kFast ? "fast" : "fast64")
+        << " differs from the original kernel";
+  }
+  return fast;
+}
+
+// Views of a GPU tensor that select the unary/binary paths: contiguous and aligned, contiguous
+// but one element off 16-byte alignment, strided.
+struct ViewCase {
+  const char* name;
+  Shape shape;                                   // of the CPU tensor handed to the op
+  std::function<Tensor(const Tensor&)> gpu_view;  // GPU tensor of `shape` from a fresh upload
+};
+
+// A contiguous GPU view of `cpu` starting one element into its allocation (misaligned).
+Tensor offset_by_one(const Tensor& cpu, DType dt) {
+  Tensor flat = Tensor::empty({cpu.numel() + 1}, dt, Device::cuda());
+  Tensor view = flat.slice(0, 1, cpu.numel() + 1).view(cpu.shape());
+  view.copy_from(cpu.contiguous().to(dt).to(Device::cuda()));
+  return view;
+}
+
+TEST(ElementwiseCudaFast, UnaryVectorisedTailMisalignedAndStrided) {
+  UM_REQUIRE_CUDA();
+  for (DType dt : {DType::kF32, DType::kF16}) {
+    for (const auto& c : unary_cases()) {
+      const Tensor tail = random_cpu({1003}, 300, c.lo, c.hi);  // 125 packs of 8 + 3
+      const Tensor even = random_cpu({4, 64, 32}, 301, c.lo, c.hi);
+      const Tensor odd = random_cpu({16, 33}, 302, c.lo, c.hi);
+      const Tensor ref_in = dt == DType::kF16 ? half_rounded(tail) : tail;
+      const std::string what = std::string(c.name) + " " + dtype_name(dt);
+      const Tensor got =
+          expect_modes_identical([&] { return c.op(to_gpu(tail, dt)); }, what + " tail");
+      if (dt == DType::kF32) {
+        expect_close(got, c.op(ref_in), kF32Rtol, kF32Atol, what + " tail vs cpu");
+      } else {
+        expect_close(got, c.op(ref_in), kF16Rtol, kF16Atol, what + " tail vs cpu");
+      }
+      expect_modes_identical([&] { return c.op(to_gpu(even, dt)); }, what + " even");
+      expect_modes_identical([&] { return c.op(offset_by_one(tail, dt)); }, what + " misaligned");
+      expect_modes_identical([&] { return c.op(to_gpu(odd, dt).transpose(0, 1)); },
+                             what + " strided");
+    }
+  }
+}
+
+TEST(ElementwiseCudaFast, BinaryVectorisedAndBroadcastPaths) {
+  UM_REQUIRE_CUDA();
+  using BinFn = std::function<Tensor(const Tensor&, const Tensor&)>;
+  const std::vector<std::pair<const char*, BinFn>> ops = {
+      {"add", [](const Tensor& a, const Tensor& b) { return nn::add(a, b); }},
+      {"sub", [](const Tensor& a, const Tensor& b) { return nn::sub(a, b); }},
+      {"mul", [](const Tensor& a, const Tensor& b) { return nn::mul(a, b); }},
+      {"div", [](const Tensor& a, const Tensor& b) { return nn::div(a, b); }},
+  };
+  struct Pair {
+    const char* name;
+    Shape a, b;
+  };
+  const std::vector<Pair> pairs = {
+      {"same shape, tail", {1003}, {1003}},
+      {"same shape", {8, 128}, {8, 128}},
+      {"NCHW bias, HW % 8 == 0", {2, 16, 8, 8}, {16, 1, 1}},
+      {"NCHW bias, HW odd", {2, 16, 5, 5}, {16, 1, 1}},
+      {"row vector b", {3, 50, 64}, {64}},
+      {"row vector a", {64}, {3, 50, 64}},
+      {"row vector of 36", {3, 7, 36}, {36}},  // float16: 36 % 8 != 0 -> element kernel
+      {"row vector of 36, a", {36}, {3, 7, 36}},
+  };
+  for (DType dt : {DType::kF32, DType::kF16}) {
+    for (const auto& [op_name, op] : ops) {
+      for (const auto& p : pairs) {
+        // b in [0.5, 2]: no division by (almost) zero.
+        const Tensor a = random_cpu(p.a, 310, -2.f, 2.f), b = random_cpu(p.b, 311, 0.5f, 2.f);
+        const std::string what = std::string(op_name) + " " + p.name + " " + dtype_name(dt);
+        const Tensor got =
+            expect_modes_identical([&] { return op(to_gpu(a, dt), to_gpu(b, dt)); }, what);
+        const Tensor ra = dt == DType::kF16 ? half_rounded(a) : a;
+        const Tensor rb = dt == DType::kF16 ? half_rounded(b) : b;
+        const Tensor ref = dt == DType::kF16 ? half_rounded(op(ra, rb)) : op(ra, rb);
+        expect_close(got, ref, 0.f, 0.f, what + " vs cpu");  // one IEEE op: exact
+        // Misaligned operands take the element kernels.
+        expect_modes_identical([&] { return op(offset_by_one(a, dt), to_gpu(b, dt)); },
+                               what + " misaligned a");
+        expect_modes_identical([&] { return op(to_gpu(a, dt), offset_by_one(b, dt)); },
+                               what + " misaligned b");
+      }
+    }
+  }
+}
+
+TEST(ElementwiseCudaFast, ConcatGroupsUnitsAndFallbacks) {
+  UM_REQUIRE_CUDA();
+  struct Case {
+    const char* name;
+    std::vector<Shape> shapes;
+    int64_t dim;
+    int strided_piece;  // index of a piece passed as a transposed view (-1: none)
+  };
+  const std::vector<Case> cases = {
+      {"dim 1 of NCHW", {{2, 3, 5, 8}, {2, 5, 5, 8}, {2, 8, 5, 8}}, 1, -1},
+      {"ten pieces (two groups)",
+       {{2, 1, 4}, {2, 2, 4}, {2, 3, 4}, {2, 1, 4}, {2, 4, 4}, {2, 1, 4}, {2, 2, 4}, {2, 5, 4},
+        {2, 1, 4}, {2, 3, 4}},
+       1, -1},
+      {"odd chunks on the last dim", {{4, 7}, {4, 9}, {4, 1}}, 1, -1},
+      {"dim 0", {{3, 16}, {5, 16}}, 0, -1},
+      {"empty piece", {{2, 3, 8}, {2, 0, 8}, {2, 5, 8}}, 1, -1},
+      {"strided middle piece", {{3, 4, 6}, {3, 6, 6}, {3, 2, 6}}, 1, 1},
+  };
+  for (DType dt : {DType::kF32, DType::kF16}) {
+    for (const auto& c : cases) {
+      std::vector<Tensor> cpu;
+      for (size_t k = 0; k < c.shapes.size(); ++k) {
+        const Tensor t = random_cpu(c.shapes[k], 320 + static_cast<uint32_t>(k));
+        cpu.push_back(dt == DType::kF16 ? half_rounded(t) : t);
+      }
+      const auto upload = [&](bool misalign_first) {
+        std::vector<Tensor> g;
+        for (size_t k = 0; k < cpu.size(); ++k) {
+          if (static_cast<int>(k) == c.strided_piece) {
+            // The same values as a transposed (non-contiguous) view of dims 1 and 2.
+            g.push_back(to_gpu(cpu[k].transpose(1, 2).contiguous(), dt).transpose(1, 2));
+          } else if (k == 0 && misalign_first) {
+            g.push_back(offset_by_one(cpu[k], dt));
+          } else {
+            g.push_back(to_gpu(cpu[k], dt));
+          }
+        }
+        return g;
+      };
+      const std::string what = std::string(c.name) + " " + dtype_name(dt);
+      const Tensor got =
+          expect_modes_identical([&] { return nn::concat(upload(false), c.dim); }, what);
+      expect_close(got, nn::concat(cpu, c.dim), 0.f, 0.f, what + " vs cpu");
+      const Tensor got_mis =
+          expect_modes_identical([&] { return nn::concat(upload(true), c.dim); }, what + " mis");
+      expect_close(got_mis, nn::concat(cpu, c.dim), 0.f, 0.f, what + " misaligned vs cpu");
+    }
+  }
+}
+
+TEST(ElementwiseCudaFast, ConvBiasVectorisedAndElementPaths) {
+  UM_REQUIRE_CUDA();
+  // Planes of 400 (packs of 8 halfs / 4 floats), 25 and 63 (element kernel), and a y one
+  // element off alignment.
+  const std::vector<Shape> shapes = {{2, 16, 20, 20}, {2, 16, 5, 5}, {1, 3, 7, 9}};
+  for (DType dt : {DType::kF32, DType::kF16}) {
+    for (const Shape& shape : shapes) {
+      for (bool misaligned : {false, true}) {
+        const Tensor y = random_cpu(shape, 330, -3.f, 3.f);
+        const Tensor b = random_cpu({shape[1]}, 331, -1.f, 1.f);
+        const auto run = [&] {
+          Tensor gy = misaligned ? offset_by_one(y, dt) : to_gpu(y, dt).clone();
+          nn::detail::add_channel_bias(gy, to_gpu(b, dt), "bias test");
+          return gy;
+        };
+        const std::string what = shape_str(shape) + " " + dtype_name(dt) +
+                                 (misaligned ? " misaligned" : "");
+        const Tensor got = expect_modes_identical(run, what);
+        const Tensor ry = dt == DType::kF16 ? half_rounded(y) : y;
+        const Tensor rb = dt == DType::kF16 ? half_rounded(b) : b;
+        Tensor ref = nn::add(ry, rb.view({shape[1], 1, 1}));
+        if (dt == DType::kF16) ref = half_rounded(ref);
+        expect_close(got, ref, 0.f, 0.f, what + " vs cpu");
+      }
+    }
+  }
+}
+
+TEST(ElementwiseCudaFast, LayerNormGroupShapesAndFallbacks) {
+  UM_REQUIRE_CUDA();
+  // Row lengths for every lane-group shape of the fast kernel (8/16/32 lanes, 1-8 packs per
+  // lane) and for the fallbacks (not a multiple of the pack, longer than the fast kernel).
+  const std::vector<int64_t> widths = {32, 64, 96, 128, 256, 384, 512, 768, 1000, 1024, 2048, 36,
+                                       1030};
+  for (DType dt : {DType::kF32, DType::kF16}) {
+    for (int64_t c : widths) {
+      for (int64_t rows : {1, 7, 37}) {
+        // Short float32 rows: values around 100 with spread 1 (a one-pass variance would fail).
+        // Not for long rows: the CPU reference sums sequentially in float32, and at 100 * 2048
+        // its own rounding alone approaches the tolerance.
+        const bool offset = dt == DType::kF32 && c <= 96;
+        const float lo = offset ? 99.f : -2.f, hi = offset ? 101.f : 2.f;
+        Tensor x = random_cpu({rows, c}, 340, lo, hi);
+        Tensor w = random_cpu({c}, 341), b = random_cpu({c}, 342);
+        if (dt == DType::kF16) {
+          x = half_rounded(x);
+          w = half_rounded(w);
+          b = half_rounded(b);
+        }
+        const float tol = dt == DType::kF32 ? 1e-4f : 1e-2f;
+        const std::string what = "layer_norm " + std::to_string(rows) + "x" + std::to_string(c) +
+                                 " " + dtype_name(dt);
+        expect_close(nn::layer_norm(to_gpu(x, dt), to_gpu(w, dt), to_gpu(b, dt), 1e-5f),
+                     nn::layer_norm(x, w, b, 1e-5f), 0.f, tol, what);
+        expect_close(nn::layer_norm(to_gpu(x, dt), Tensor(), Tensor(), 1e-6f),
+                     nn::layer_norm(x, Tensor(), Tensor(), 1e-6f), 0.f, tol, what + " no affine");
+        expect_close(nn::layer_norm(offset_by_one(x, dt), offset_by_one(w, dt), to_gpu(b, dt),
+                                    1e-5f),
+                     nn::layer_norm(x, w, b, 1e-5f), 0.f, tol, what + " misaligned");
+        MemopsGuard legacy(cuda::MemopsMode::kLegacy);
+        expect_close(nn::layer_norm(to_gpu(x, dt), to_gpu(w, dt), to_gpu(b, dt), 1e-5f),
+                     nn::layer_norm(x, w, b, 1e-5f), 0.f, tol, what + " legacy");
+      }
+    }
+  }
+}
+
+TEST(ElementwiseCudaFast, LayerNorm2dSplitKernel) {
+  UM_REQUIRE_CUDA();
+  // Channels above, equal to and below the 16 channel groups; pixel counts not a multiple of
+  // the 32-pixel block; several images.
+  const std::vector<Shape> shapes = {{2, 32, 9, 11}, {1, 256, 16, 16}, {1, 5, 3, 3},
+                                     {3, 16, 1, 1}, {1, 17, 7, 5}};
+  for (DType dt : {DType::kF32, DType::kF16}) {
+    for (const Shape& shape : shapes) {
+      Tensor x = random_cpu(shape, 350, -3.f, 5.f);
+      Tensor w = random_cpu({shape[1]}, 351), b = random_cpu({shape[1]}, 352);
+      if (dt == DType::kF16) {
+        x = half_rounded(x);
+        w = half_rounded(w);
+        b = half_rounded(b);
+      }
+      const float tol = dt == DType::kF32 ? 1e-4f : 1e-2f;
+      const std::string what = "layer_norm_2d " + shape_str(shape) + " " + dtype_name(dt);
+      for (cuda::MemopsMode m : {cuda::MemopsMode::kFast, cuda::MemopsMode::kLegacy}) {
+        MemopsGuard g(m);
+        expect_close(nn::layer_norm_2d(to_gpu(x, dt), to_gpu(w, dt), to_gpu(b, dt), 1e-6f),
+                     nn::layer_norm_2d(x, w, b, 1e-6f), 0.f, tol,
+                     what + (m == cuda::MemopsMode::kFast ? "" : " legacy"));
+      }
+    }
+  }
 }
 
 }  // namespace

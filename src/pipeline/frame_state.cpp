@@ -47,7 +47,12 @@ void FrameTemporalState::observe_mask(FrameResult& r, const Frame& frame,
   r.mask_area = area;
 
   int64_t t0 = monotonic_ns();
-  if (r.w_in.size() != npix || r.w_edge.size() != npix || r.w_out.size() != npix) {
+  const bool have_maps = r.w_in.size() == npix && r.w_edge.size() == npix &&
+                         r.w_out.size() == npix;
+  // With precomputed stats the scores do not read the maps: they are only made here when the
+  // caller wants them returned (config.output_weights) and did not bring them.
+  const bool need_maps = stats == nullptr || config_.output_weights;
+  if (!have_maps && need_maps) {
     r.w_in.resize(npix);
     r.w_edge.resize(npix);
     r.w_out.resize(npix);
@@ -61,12 +66,22 @@ void FrameTemporalState::observe_mask(FrameResult& r, const Frame& frame,
   const float cx = 0.5f * (r.box.x0 + r.box.x1), cy = 0.5f * (r.box.y0 + r.box.y1);
   const bool have_prev = !prev_mask_.empty() && prev_width_ == frame.width &&
                          prev_height_ == frame.height;
-  QualityInputs qi{frame.pixels.data(), r.mask.data(),  r.w_in.data(),
-                   r.w_edge.data(),     r.w_out.data(), frame.width,
-                   frame.height,        have_prev ? prev_mask_.data() : nullptr,
-                   static_cast<int>(std::lround(cx - prev_cx_)),
-                   static_cast<int>(std::lround(cy - prev_cy_)),
-                   &stability_,         stats};
+  const bool maps = r.w_in.size() == npix && r.w_edge.size() == npix && r.w_out.size() == npix;
+  QualityInputs qi;
+  qi.frame = frame.pixels.data();
+  qi.mask = r.mask.data();
+  if (maps) {
+    qi.w_in = r.w_in.data();
+    qi.w_edge = r.w_edge.data();
+    qi.w_out = r.w_out.data();
+  }
+  qi.width = frame.width;
+  qi.height = frame.height;
+  qi.prev_mask = have_prev ? prev_mask_.data() : nullptr;
+  qi.shift_x = static_cast<int>(std::lround(cx - prev_cx_));
+  qi.shift_y = static_cast<int>(std::lround(cy - prev_cy_));
+  qi.tracker = &stability_;
+  qi.precomputed = stats;
   r.quality = compute_quality(qi);
   obs_.quality = r.quality.combined;
   obs_.continuity = r.quality.continuity;

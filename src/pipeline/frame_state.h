@@ -7,9 +7,9 @@
 //   bool segment = state.observe_detection(r, found, box);   // r.detected, r.box, r.track_id
 //   if (segment) { fill r.mask (+ r.mask_iou_prediction, r.low_res_logits);
 //                  state.observe_mask(r, frame); }           // weights + quality
-//   (GPU path: fill r.w_in/w_edge/w_out from the device maps and pass the device-made
-//    QualityPixelStats: state.observe_mask(r, frame, &stats); then only the tracker, the
-//    continuity / mask-stability scores and the state run on the host.)
+//   (GPU path: pass the device-made QualityPixelStats, state.observe_mask(r, frame, &stats),
+//    and, when config.output_weights, fill r.w_in/w_edge/w_out from the device maps first;
+//    then only the tracker, continuity / mask-stability and the state run on the host.)
 //   state.finish(r);                                          // r.state, r.state_changed
 #pragma once
 
@@ -37,7 +37,8 @@ class FrameTemporalState {
   // caller filled them already, each width*height bytes) and the quality scores, and remembers
   // it for the next frame. `stats`, when given, are the per-pixel stats of this frame, r.mask
   // and its weight maps (quality_stats.h, e.g. computed on the GPU): the full-frame sharpness /
-  // contrast loops are then skipped, with the same scores.
+  // contrast loops are then skipped, with the same scores, and the maps are not computed on
+  // the host unless config.output_weights asks for them (left empty otherwise).
   void observe_mask(FrameResult& r, const Frame& frame,
                     const QualityPixelStats* stats = nullptr);
   // Visibility update; drops the weight maps when the config does not output them.

@@ -1,7 +1,8 @@
 // Tests for QualityPixelStats (quality_stats.h): the stats-based sharpness / contrast agree with
 // the previous direct definitions (double-precision edge sum) within 1e-5 on phantom frames,
-// the stats hold the counts they claim, and compute_quality with precomputed stats equals
-// compute_quality without.
+// the stats hold the counts they claim, compute_quality with precomputed stats equals
+// compute_quality without, and so does FrameTemporalState::observe_mask (which then makes the
+// weight maps only when they are to be returned).
 #include "pipeline/quality_stats.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "pipeline/frame_state.h"
 #include "pipeline/mask_weights.h"
 #include "pipeline/phantom.h"
 #include "pipeline/quality.h"
@@ -198,6 +200,54 @@ TEST(QualityStats, ComputeQualityWithPrecomputedStatsIsUnchanged) {
     EXPECT_EQ(blind.combined, direct.combined);
     ++checked;
   }
+}
+
+TEST(QualityStats, FrameStateWithPrecomputedStatsMatchesWithout) {
+  PhantomGenerator gen(12, FrameSize{200, 160});
+  ProcessorConfig with_maps, without_maps;
+  without_maps.output_weights = false;
+  FrameTemporalState plain(with_maps), pre(with_maps), pre_no_maps(without_maps);
+  int masked = 0;
+  for (int i = 0; i < 10; ++i) {
+    const PhantomFrame f = gen.next();
+    const Frame frame = to_frame(f, static_cast<uint64_t>(i));
+    const Box box{static_cast<float>(f.box[0]), static_cast<float>(f.box[1]),
+                  static_cast<float>(f.box[2]), static_cast<float>(f.box[3]), 0.9f};
+    FrameResult a, b, c;
+    for (FrameResult* r : {&a, &b, &c}) r->width = frame.width, r->height = frame.height;
+    const bool seg = plain.observe_detection(a, f.has_box, box);
+    ASSERT_EQ(pre.observe_detection(b, f.has_box, box), seg);
+    ASSERT_EQ(pre_no_maps.observe_detection(c, f.has_box, box), seg);
+    if (seg) {
+      const MaskWeights mw = compute_mask_weights(f.mask, frame.width, frame.height);
+      const QualityPixelStats s = stats_of(f.pixels, f.mask, mw, frame.width, frame.height);
+      a.mask = b.mask = c.mask = f.mask;
+      plain.observe_mask(a, frame);
+      pre.observe_mask(b, frame, &s);
+      pre_no_maps.observe_mask(c, frame, &s);
+      ++masked;
+    }
+    plain.finish(a);
+    pre.finish(b);
+    pre_no_maps.finish(c);
+    for (const FrameResult* r : {&b, &c}) {
+      EXPECT_EQ(r->quality.sharpness, a.quality.sharpness) << "frame " << i;
+      EXPECT_EQ(r->quality.contrast, a.quality.contrast) << "frame " << i;
+      EXPECT_EQ(r->quality.continuity, a.quality.continuity) << "frame " << i;
+      EXPECT_EQ(r->quality.stability, a.quality.stability) << "frame " << i;
+      EXPECT_EQ(r->quality.mask_stability, a.quality.mask_stability) << "frame " << i;
+      EXPECT_EQ(r->quality.combined, a.quality.combined) << "frame " << i;
+      EXPECT_EQ(r->mask_area, a.mask_area) << "frame " << i;
+      EXPECT_EQ(r->state, a.state) << "frame " << i;
+    }
+    // Maps: made on the host when they are returned, not at all otherwise.
+    EXPECT_EQ(b.w_in, a.w_in);
+    EXPECT_EQ(b.w_edge, a.w_edge);
+    EXPECT_EQ(b.w_out, a.w_out);
+    EXPECT_EQ(a.w_in.size(), seg ? f.mask.size() : 0u);
+    EXPECT_TRUE(c.w_in.empty() && c.w_edge.empty() && c.w_out.empty());
+  }
+  EXPECT_GE(masked, 6);
 }
 
 }  // namespace

@@ -87,9 +87,16 @@ Event::~Event() {
   if (event_) cudaEventDestroy(event_);
 }
 void Event::record(cudaStream_t stream) {
-  // "External": under stream capture the record becomes an event node of the graph, so a
-  // replayed graph times its stages; a plain record would only order the capture internally.
-  UM_CUDA_CHECK(cudaEventRecordWithFlags(event_, stream, cudaEventRecordExternal));
+  // Under stream capture, "external" makes the record an event node of the graph, so a replayed
+  // graph times its stages (a plain record would only order the capture internally). Outside
+  // capture the flag is refused, so it is used only there.
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  UM_CUDA_CHECK(cudaStreamIsCapturing(stream, &capturing));
+  if (capturing == cudaStreamCaptureStatusActive) {
+    UM_CUDA_CHECK(cudaEventRecordWithFlags(event_, stream, cudaEventRecordExternal));
+  } else {
+    UM_CUDA_CHECK(cudaEventRecord(event_, stream));
+  }
 }
 bool Event::ready() const { return cudaEventQuery(event_) == cudaSuccess; }
 float Event::elapsed_ms(const Event& start, const Event& stop) {

@@ -202,6 +202,84 @@ TEST(QualityStats, ComputeQualityWithPrecomputedStatsIsUnchanged) {
   }
 }
 
+// The direct definition of shifted_mask_iou (quality.h), pixel by pixel.
+float reference_shifted_iou(const Bytes& mask, const Bytes& prev, int w, int h, int sx, int sy) {
+  uint64_t a = 0, b = 0, inter = 0;
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      const int px = x - sx, py = y - sy;
+      const bool m = mask[static_cast<size_t>(y) * w + x] != 0;
+      const bool p = px >= 0 && px < w && py >= 0 && py < h &&
+                     prev[static_cast<size_t>(py) * w + px] != 0;
+      a += m, b += p, inter += m && p;
+    }
+  }
+  const uint64_t uni = a + b - inter;
+  return uni == 0 ? -1.0f : static_cast<float>(static_cast<double>(inter) / uni);
+}
+
+TEST(QualityStats, ShiftedMaskIouMatchesTheDirectDefinition) {
+  std::mt19937 rng(9);
+  const int sizes[][2] = {{1, 1}, {7, 3}, {40, 30}, {160, 200}};
+  for (const auto& wh : sizes) {
+    const int w = wh[0], h = wh[1];
+    Bytes mask(static_cast<size_t>(w) * h), prev(mask.size());
+    for (int trial = 0; trial < 6; ++trial) {
+      for (auto& v : mask) v = (rng() % 3 == 0) ? static_cast<uint8_t>(1 + rng() % 200) : 0;
+      for (auto& v : prev) v = (rng() % 4 == 0) ? 1 : 0;
+      if (trial == 0) std::fill(prev.begin(), prev.end(), 0);
+      if (trial == 1) std::fill(mask.begin(), mask.end(), 0);
+      if (trial == 2) std::fill(prev.begin(), prev.end(), 0), std::fill(mask.begin(), mask.end(), 0);
+      for (int sy : {-h - 1, -h, -2, -1, 0, 1, 3, h, h + 2}) {
+        for (int sx : {-w - 3, -w, -1, 0, 2, w - 1, w, w + 1}) {
+          EXPECT_EQ(shifted_mask_iou(mask.data(), prev.data(), w, h, sx, sy),
+                    reference_shifted_iou(mask, prev, w, h, sx, sy))
+              << w << "x" << h << " trial " << trial << " shift (" << sx << ", " << sy << ")";
+        }
+      }
+    }
+  }
+}
+
+// Largest 8-connected component share by a plain recursive-free BFS over every pixel.
+float reference_continuity(const Bytes& mask, int w, int h) {
+  std::vector<int> label(mask.size(), -1);
+  size_t total = 0, largest = 0;
+  for (size_t s0 = 0; s0 < mask.size(); ++s0) {
+    if (!mask[s0] || label[s0] >= 0) continue;
+    std::vector<size_t> queue{s0};
+    label[s0] = 1;
+    for (size_t head = 0; head < queue.size(); ++head) {
+      const int px = static_cast<int>(queue[head] % w), py = static_cast<int>(queue[head] / w);
+      for (int yy = py - 1; yy <= py + 1; ++yy)
+        for (int xx = px - 1; xx <= px + 1; ++xx) {
+          if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+          const size_t q = static_cast<size_t>(yy) * w + xx;
+          if (mask[q] && label[q] < 0) label[q] = 1, queue.push_back(q);
+        }
+    }
+    total += queue.size();
+    largest = std::max(largest, queue.size());
+  }
+  return total == 0 ? 0.0f : static_cast<float>(static_cast<double>(largest) / total);
+}
+
+TEST(QualityStats, ContinuityMatchesTheDirectDefinition) {
+  std::mt19937 rng(4);
+  const int sizes[][2] = {{1, 1}, {5, 3}, {9, 9}, {37, 11}, {160, 200}};
+  for (const auto& wh : sizes) {
+    const int w = wh[0], h = wh[1];
+    for (int trial = 0; trial < 8; ++trial) {
+      Bytes mask(static_cast<size_t>(w) * h, 0);
+      const unsigned density = 2 + trial * 3;  // percent .. about a quarter
+      for (auto& v : mask) v = (rng() % 100 < density) ? static_cast<uint8_t>(1 + rng() % 3) : 0;
+      if (trial == 7) mask.back() = 1;  // a pixel in the last (partial) word
+      EXPECT_EQ(mask_continuity(mask.data(), w, h), reference_continuity(mask, w, h))
+          << w << "x" << h << " trial " << trial;
+    }
+  }
+}
+
 TEST(QualityStats, FrameStateWithPrecomputedStatsMatchesWithout) {
   PhantomGenerator gen(12, FrameSize{200, 160});
   ProcessorConfig with_maps, without_maps;

@@ -8,6 +8,10 @@
 // while the host launches count: that is the eager latency), after a warm-up that fills the
 // per-shape caches and the pool; report the median of the repetitions. Without the CUDA backend,
 // a GPU or the checkpoint, each benchmark reports SkipWithError.
+// BM_DFineGpuForwardPolicy: the D-FINE-S forward per float16 precision policy (arg policy:
+// 0 float32, 1 all half, 2 backbone half (encoder and decoder float32), 3 backbone and encoder
+// half (decoder float32); Options::half_*), so the cost of each policy is seen next to its error
+// (tests/cuda/dfine_cuda_test.cpp Float16Diagnostics).
 // Run: build/bench/bench_cuda_dfine --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -113,6 +117,60 @@ void time_on_gpu(benchmark::State& state, F&& fn) {
   }
 }
 
+// D-FINE-S per precision policy (BM_DFineGpuForwardPolicy), loaded on first use.
+struct PolicySetup {
+  std::unique_ptr<DFine> model[4];
+  std::string error;
+};
+
+PolicySetup& policy_setup() {
+  static PolicySetup s = [] {
+    PolicySetup r;
+    if (!gpu_setup().gpu) {
+      r.error = "no usable CUDA device";
+      return r;
+    }
+    const std::string path = (um::test::fixtures_dir() / "dfine_s" / "checkpoint.pth").string();
+    struct P {
+      um::DType dtype;
+      bool backbone, encoder, decoder;
+    };
+    const P policies[4] = {{um::DType::kF32, false, false, false},
+                           {um::DType::kF16, true, true, true},
+                           {um::DType::kF16, true, false, false},
+                           {um::DType::kF16, true, true, false}};
+    for (int i = 0; i < 4; ++i) {
+      Options opt;
+      opt.device = um::Device::cuda();
+      opt.dtype = policies[i].dtype;
+      opt.half_backbone = policies[i].backbone;
+      opt.half_encoder = policies[i].encoder;
+      opt.half_decoder = policies[i].decoder;
+      auto m = DFine::load(path, opt);
+      if (!m.ok()) {
+        r.error = m.status().to_string();
+        return r;
+      }
+      r.model[i] = std::move(m).value();
+    }
+    return r;
+  }();
+  return s;
+}
+
+void BM_DFineGpuForwardPolicy(benchmark::State& state) {
+  const PolicySetup& s = policy_setup();
+  if (!s.error.empty()) {
+    state.SkipWithError(s.error.c_str());
+    for (auto _ : state) {
+    }
+    return;
+  }
+  const DFine& m = *s.model[state.range(0)];
+  const Tensor input = m.preprocess_device(gpu_setup().frame);
+  time_on_gpu(state, [&] { benchmark::DoNotOptimize(m.forward(input)); });
+}
+
 void BM_DFineGpuPreprocess(benchmark::State& state) {
   if (!ready(state)) return;
   time_on_gpu(state,
@@ -177,6 +235,7 @@ void BM_DFineGpuPreprocess(benchmark::State& state) { ready(state); }
 void BM_DFineGpuForward(benchmark::State& state) { ready(state); }
 void BM_DFineGpuFrameEager(benchmark::State& state) { ready(state); }
 void BM_DFineGpuFrameGraph(benchmark::State& state) { ready(state); }
+void BM_DFineGpuForwardPolicy(benchmark::State& state) { ready(state); }
 #endif
 
 #define UM_DFINE_GPU_BENCH(fn)                                                          \
@@ -186,6 +245,11 @@ UM_DFINE_GPU_BENCH(BM_DFineGpuPreprocess);
 UM_DFINE_GPU_BENCH(BM_DFineGpuForward);
 UM_DFINE_GPU_BENCH(BM_DFineGpuFrameEager);
 UM_DFINE_GPU_BENCH(BM_DFineGpuFrameGraph);
+BENCHMARK(BM_DFineGpuForwardPolicy)
+    ->DenseRange(0, 3)
+    ->ArgName("policy")
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -33,6 +33,19 @@ struct Options {
   // chain and the sampling coordinates stay float32 in float16 mode, SPEC 3).
   Device device = Device::cpu();
   DType dtype = DType::kF32;
+  // Per-stage float16 policy (only read when dtype is kF16): a stage that is not half keeps its
+  // weights and activations in float32 (its input is converted on the device, its output
+  // converted to the next stage's dtype). The default (all true) is the all-half model.
+  bool half_backbone = true;
+  bool half_encoder = true;
+  bool half_decoder = true;
+  // The compute dtype of each stage under this policy.
+  DType backbone_dtype() const { return stage_dtype(half_backbone); }
+  DType encoder_dtype() const { return stage_dtype(half_encoder); }
+  DType decoder_dtype() const { return stage_dtype(half_decoder); }
+  DType stage_dtype(bool half) const {
+    return dtype == DType::kF16 && half ? DType::kF16 : DType::kF32;
+  }
 };
 
 struct Config {

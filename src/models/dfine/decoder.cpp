@@ -113,14 +113,23 @@ Decoder Decoder::load(const io::WeightSource& w, int num_levels, int num_queries
 Tensor Decoder::Layer::operator()(const Tensor& target, const Tensor& ref, const Tensor& memory,
                                   const std::vector<std::pair<int64_t, int64_t>>& shapes,
                                   const Tensor& pos) const {
-  const Tensor qk = nn::add(target, pos);
+  // pos is float32 (it comes from the box chain); target is in the compute dtype. In float16 the
+  // sums with pos are formed in float32 and rounded once (not pos rounded, then the sum rounded).
+  // These are [B, Q, E] tensors (300 queries): the float32 detours cost next to nothing.
+  const DType dt = target.dtype();
+  const Tensor qk = nn::add(target.to(DType::kF32), pos).to(dt);
   Tensor t = norm1(nn::add(target, nn::multi_head_attention(qk, qk, target, self_attn)));
-  const Tensor cross_out = cross(nn::add(t, pos), ref, memory, shapes);
-  // Gate: sigmoid(Linear(cat[x1, x2])) split in two, LayerNorm(g1 * x1 + g2 * x2).
-  const Tensor g = nn::sigmoid(gate(nn::concat({t, cross_out}, 2)));
+  const Tensor t32 = t.to(DType::kF32);
+  // The cross-attention query stays float32: its sampling-offsets layer is float32 (SPEC 3).
+  const Tensor cross_out = cross(nn::add(t32, pos), ref, memory, shapes);
+  // Gate: sigmoid(Linear(cat[x1, x2])) split in two, LayerNorm(g1 * x1 + g2 * x2). The sigmoid,
+  // both products and their sum in float32, rounded once before the norm (in float16 each of
+  // them used to be stored rounded: three roundings of the gated residual).
+  const Tensor g = nn::sigmoid(gate(nn::concat({t, cross_out}, 2)).to(DType::kF32));
   const int64_t e = t.size(2);
   const auto gs = nn::split(g, {e, e}, 2);
-  t = gate_norm(nn::add(nn::mul(gs[0], t), nn::mul(gs[1], cross_out)));
+  t = gate_norm(
+      nn::add(nn::mul(gs[0], t32), nn::mul(gs[1], cross_out.to(DType::kF32))).to(dt));
   Tensor f = linear1(t);
   apply_activation_inplace(f, Act::kReLU);
   return norm3(nn::add(t, linear2(f)));
@@ -171,7 +180,7 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
   DecoderOutput out;
   const int last = static_cast<int>(layers_.size()) - 1;
   for (int i = 0; i <= last; ++i) {
-    const Tensor pos = nn::clamp(query_pos_(ref), -10.f, 10.f).to(dtype_);
+    const Tensor pos = nn::clamp(query_pos_(ref), -10.f, 10.f);  // float32
     output = layers_[i](output, ref, memory, shapes, pos);
     const Tensor output32 = output.to(DType::kF32);
     if (i == 0) {
@@ -181,7 +190,9 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
     if (corners_prev.defined()) corners = nn::add(corners, corners_prev);
     const Tensor inter = distance2bbox(ref_initial, integral(corners, project_), reg_scale_);
     if (i == last) {
-      out.logits = lqe_[i](dec_score_[i](output).to(DType::kF32), corners);
+      // The class head runs in float32 on the unrounded-to-half path (300 rows: cheap), so the
+      // logits are not stored in float16 before the LQE term is added.
+      out.logits = lqe_[i](dec_score_[i](output32), corners);
       out.boxes = inter;
       break;
     }
@@ -211,7 +222,6 @@ void Decoder::prepare(const std::vector<std::pair<int64_t, int64_t>>& shapes) co
 
 void Decoder::place(const Placement& p) {
   placement_ = p;
-  dtype_ = p.dtype;
   const Placement f32 = p.with_dtype(DType::kF32);
   for (size_t l = 0; l < input_proj_.size(); ++l) {
     if (has_input_proj_[l]) input_proj_[l].place(p);
@@ -223,7 +233,7 @@ void Decoder::place(const Placement& p) {
   enc_bbox_.place(f32);
   query_pos_.place(f32);
   pre_bbox_.place(f32);
-  for (Linear& l : dec_score_) l.place(p);
+  for (Linear& l : dec_score_) l.place(f32);  // float32 logits (see forward)
   for (Mlp& m : dec_bbox_) m.place(f32);
   for (Lqe& q : lqe_) q.place(p);  // float32 inside
   for (Layer& l : layers_) {

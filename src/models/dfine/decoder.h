@@ -37,7 +37,8 @@ class Decoder {
 
   DecoderOutput forward(const std::vector<Tensor>& feats) const;
   // Moves the weights to p: the box chain (enc_bbox, query_pos, pre_bbox, dec_bbox, LQE,
-  // sampling offsets) stays float32; the rest takes p.dtype. Outputs are float32 either way.
+  // sampling offsets) and the class heads (dec_score) stay float32; the rest takes p.dtype.
+  // Outputs are float32 either way.
   void place(const Placement& p);
   // Builds and uploads anchors and valid mask for these level sizes (device models).
   void prepare(const std::vector<std::pair<int64_t, int64_t>>& shapes) const;
@@ -70,7 +71,6 @@ class Decoder {
     std::map<std::vector<std::pair<int64_t, int64_t>>, std::pair<Tensor, Tensor>> by_shapes;
   };
   Placement placement_;
-  DType dtype_ = DType::kF32;
   std::shared_ptr<AnchorCache> anchor_cache_ = std::make_shared<AnchorCache>();
 
   int64_t hidden_ = 0;

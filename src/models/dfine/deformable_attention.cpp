@@ -65,7 +65,8 @@ Tensor DeformableAttention::operator()(const Tensor& query, const Tensor& ref,
   }
   // The sampling offsets become coordinates: float32 layer on float32 activations (SPEC 3).
   const Tensor off = offsets_(query.to(DType::kF32));  // [B, Q, heads * total * 2]
-  const Tensor attn = weights_(query);                 // [B, Q, heads * total], compute dtype
+  // [B, Q, heads * total] in the compute dtype (the query may come in float32).
+  const Tensor attn = weights_(query.to(weights_.weight.dtype()));
   nn::MsDeformParams p;
   p.level_shapes = shapes;
   p.points = points_;

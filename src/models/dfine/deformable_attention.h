@@ -21,7 +21,7 @@ class DeformableAttention {
   // counts; the head count is attention_weights rows / total points.
   static DeformableAttention load(const io::WeightSource& w, int64_t dim, int num_levels);
 
-  // query [B, Q, E], ref [B, Q, 4] float32 (cx, cy, w, h in [0, 1]), memory [B, sum(HW), E] laid out
+  // query [B, Q, E] (float32, or the compute dtype), ref [B, Q, 4] float32 (cx, cy, w, h in [0, 1]), memory [B, sum(HW), E] laid out
   // level after level; shapes (H, W) per level. Returns [B, Q, E].
   Tensor operator()(const Tensor& query, const Tensor& ref, const Tensor& memory,
                     const std::vector<std::pair<int64_t, int64_t>>& shapes) const;

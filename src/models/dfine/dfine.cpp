@@ -137,10 +137,10 @@ Status DFine::check_overrides() const {
 }
 
 void DFine::place_on_device() {
-  const Placement p{options_.device, options_.dtype};
-  backbone_.place(p);
-  encoder_.place(p);
-  decoder_.place(p);
+  // Each stage in its own dtype (Options::half_*); the box chain inside the decoder stays float32.
+  backbone_.place({options_.device, options_.backbone_dtype()});
+  encoder_.place({options_.device, options_.encoder_dtype()});
+  decoder_.place({options_.device, options_.decoder_dtype()});
   // Feature sizes of the configured input: stride-s levels of an input that is a multiple of 32.
   std::vector<std::pair<int64_t, int64_t>> shapes;
   for (int s : config_.feat_strides) shapes.emplace_back(options_.input_height / s, options_.input_width / s);
@@ -154,7 +154,7 @@ ForwardOutput DFine::forward(const Tensor& input_in, bool keep_intermediates) co
                 "D-FINE forward: input " + (input_in.defined() ? input_in.str() : std::string("undefined")) +
                     " must be on the model's device " + options_.device.str());
   }
-  const Tensor input = input_in.to(options_.dtype);
+  const Tensor input = input_in.to(options_.backbone_dtype());
   if (input.dim() != 4 || input.size(2) % 32 != 0 || input.size(3) % 32 != 0 || input.size(2) < 32 ||
       input.size(3) < 32) {
     throw Error(StatusCode::kInvalidArgument,
@@ -164,12 +164,16 @@ ForwardOutput DFine::forward(const Tensor& input_in, bool keep_intermediates) co
   ForwardOutput out;
   const std::vector<Tensor> stages = backbone_.forward(input);
   std::vector<Tensor> feats;
+  // Stage boundaries: each stage's input converted (on the device) to that stage's dtype.
   for (int i : return_idx_) feats.push_back(stages[static_cast<size_t>(i)]);
-  const std::vector<Tensor> enc = encoder_.forward(feats);
+  std::vector<Tensor> feats_in;
+  for (const Tensor& f : feats) feats_in.push_back(f.to(options_.encoder_dtype()));
+  std::vector<Tensor> enc = encoder_.forward(feats_in);
   if (keep_intermediates) {
     for (size_t i = 0; i < feats.size(); ++i) out.intermediates["backbone." + std::to_string(i)] = feats[i];
     for (size_t i = 0; i < enc.size(); ++i) out.intermediates["encoder." + std::to_string(i)] = enc[i];
   }
+  for (Tensor& e : enc) e = e.to(options_.decoder_dtype());
   DecoderOutput d = decoder_.forward(enc);
   out.pred_logits = d.logits;
   out.pred_boxes = d.boxes;
@@ -202,7 +206,8 @@ Tensor DFine::preprocess_device(const Tensor& frame_u8) const {
                 "D-FINE preprocess_device: frame " + (frame_u8.defined() ? frame_u8.str() : std::string("undefined")) +
                     " must be on the model's device " + options_.device.str());
   }
-  return preprocess_gray_tensor(frame_u8, config_.input_channels, options_, options_.dtype);
+  return preprocess_gray_tensor(frame_u8, config_.input_channels, options_,
+                                options_.backbone_dtype());
 }
 
 Tensor DFine::top1_device(const ForwardOutput& out, const Geometry& g) const {

@@ -7,6 +7,8 @@
 //   um::dfine::Detections d = model->detect(frame);                  // sorted by score
 //   um::dfine::TopBox best = um::dfine::top1(d, geometry);           // or model->detect_top1(frame)
 //   auto out = model->forward(input, /*keep_intermediates=*/true);   // out.intermediates["encoder.0"]
+// float16 per stage: Options::half_backbone / half_encoder / half_decoder (all true by default)
+// choose which stages run in float16 when dtype is kF16; the others run in float32.
 // GPU frame path (Options::device = Device::cuda(), dtype kF32 or kF16; nothing below touches
 // device data from the host, synchronises or copies host<->device, so it can be graph-captured):
 //   Geometry g = model->geometry(W, H);                         // host only
@@ -63,7 +65,7 @@ class DFine {
   // Where a W x H frame lands in the input (host arithmetic only).
   Geometry geometry(int frame_width, int frame_height) const;
   // preprocess() for a uint8 gray frame [H, W] on the model's device: [1, C, H_in, W_in] in the
-  // compute dtype, C = config().input_channels. Device ops only.
+  // backbone's dtype (Options::backbone_dtype()), C = config().input_channels. Device ops only.
   Tensor preprocess_device(const Tensor& frame_u8) const;
   // postprocess() + top1() on the device: float32 [6] = {score, label, x0, y0, x1, y1} in frame
   // pixels, clamped to the frame (batch 1). No host access; works on CPU outputs too.

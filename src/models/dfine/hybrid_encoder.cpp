@@ -171,8 +171,10 @@ Tensor HybridEncoder::aifi(const Tensor& x) const {
   const Tensor src = x.view({b, c, h * w}).permute({0, 2, 1}).contiguous();  // [B, HW, C]
   // The official eval path builds the embedding for eval_spatial_size / stride, i.e. this
   // feature map's own size, as build_2d_sincos_position_embedding(w, h).
+  // q = src + pos summed in float32 and rounded once (pos is kept float32: in float16 the sum of
+  // a rounded embedding and src would be rounded twice).
   const Tensor pos = position_embedding(w, h, c);
-  const Tensor q = nn::add(src, pos);
+  const Tensor q = nn::add(src.to(DType::kF32), pos).to(src.dtype());
   Tensor t = nn::add(src, nn::multi_head_attention(q, q, src, attn_));
   t = norm1_(t);
   Tensor f = ffn_(t);
@@ -187,7 +189,10 @@ Tensor HybridEncoder::position_embedding(int64_t w, int64_t h, int64_t c) const 
   // so the first call of a size must not be inside a graph capture: prepare() at load does it).
   std::lock_guard<std::mutex> lock(pos_cache_->mu);
   Tensor& t = pos_cache_->by_size[{w, h}];
-  if (!t.defined() || t.size(2) != c) t = place_tensor(sincos_position_embedding_2d(w, h, c, 10000.f), placement_);
+  if (!t.defined() || t.size(2) != c) {
+    t = place_tensor(sincos_position_embedding_2d(w, h, c, 10000.f),
+                     placement_.with_dtype(DType::kF32));
+  }
   return t;
 }
 

@@ -67,7 +67,7 @@ class HybridEncoder {
 
   struct PosCache {
     std::mutex mu;
-    std::map<std::pair<int64_t, int64_t>, Tensor> by_size;  // (w, h) -> [1, w*h, c] placed
+    std::map<std::pair<int64_t, int64_t>, Tensor> by_size;  // (w, h) -> [1, w*h, c] float32 on the device
   };
   Placement placement_;
   std::shared_ptr<PosCache> pos_cache_ = std::make_shared<PosCache>();

@@ -1,7 +1,8 @@
 // GPU tests of D-FINE: its CUDA ops (nn/ops_dfine.h) against their CPU references on random data,
 // the device preprocessing against the CPU preprocess, and the whole model on the GPU (float32:
-// tight, float16: same top detection) against the CPU model on the fixtures and the phantom
-// checkpoint; the GPU frame path (preprocess_device -> forward -> top1_device) must not
+// tight, float16: the issue's same-top-detections criterion) against the CPU model on the
+// fixtures and the phantom checkpoint; per-stage float16 policies are diagnosed (printed); the
+// GPU frame path (preprocess_device -> forward -> top1_device) must not
 // synchronise the host once warm. Measured errors are printed for the lead's report.
 #include <gtest/gtest.h>
 
@@ -215,6 +216,74 @@ std::vector<Case> model_cases() {
           {"phantom_n", test::source_dir() / "models" / "phantom" / "dfine_n_phantom.pth", {}}};
 }
 
+// The case's frame: the fixture frame (gray), or a rendered phantom frame with bone (the phantom
+// model detects it confidently). False (with a failure recorded) when the fixture is unreadable.
+bool load_case_frame(const Case& c, io::Image& frame) {
+  if (c.frame.empty()) {
+    pipeline::PhantomGenerator gen(11, pipeline::FrameSize{558, 422});
+    const pipeline::PhantomFrame f = gen.next();
+    frame.width = 422;
+    frame.height = 558;
+    frame.channels = 1;
+    frame.pixels = f.pixels;
+    EXPECT_EQ(frame.pixels.size(), size_t{422} * 558);
+    return frame.pixels.size() == size_t{422} * 558;
+  }
+  auto f = io::read_image(c.frame.string());
+  EXPECT_TRUE(f.ok()) << f.status().to_string();
+  if (!f.ok()) return false;
+  frame = f->channels == 1 ? *f : io::to_gray(*f);
+  return true;
+}
+
+// One input pixel (the network's input is 640 across) in frame pixels.
+float input_pixel_in_frame(const Geometry& g) {
+  return std::max(static_cast<float>(g.frame_width) / static_cast<float>(g.input_width),
+                  static_cast<float>(g.frame_height) / static_cast<float>(g.input_height));
+}
+
+// The issue's float16 criterion, "the same top detections (boxes within 1 pixel at 640, scores
+// within 1e-2)": every CPU detection with score >= 0.05, and the CPU top-1 always, has a GPU
+// detection of the same label whose box (each corner coordinate) is within `px` frame pixels and
+// whose score is within 1e-2. Order is not compared: near-tied detections may swap legitimately.
+// Returns "" when met, else the first CPU detection without a match.
+std::string top_detections_mismatch(const Detections& cpu, const Detections& gpu, float px) {
+  constexpr float kMinScore = 0.05f, kScoreTol = 1e-2f;
+  for (size_t i = 0; i < cpu.items.size(); ++i) {
+    const Detection& a = cpu.items[i];
+    if (i > 0 && a.score < kMinScore) continue;
+    bool matched = false;
+    for (const Detection& b : gpu.items) {
+      if (b.label != a.label || std::fabs(b.score - a.score) > kScoreTol) continue;
+      float d = 0.f;
+      for (int k = 0; k < 4; ++k) d = std::max(d, std::fabs(b.box[k] - a.box[k]));
+      if (d <= px) {
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) {
+      char buf[256];
+      std::snprintf(buf, sizeof(buf),
+                    "cpu #%zu (q%lld label %lld score %.4f box [%.1f %.1f %.1f %.1f]) has no gpu "
+                    "detection of that label within %.3g px and 1e-2 score",
+                    i, static_cast<long long>(a.query), static_cast<long long>(a.label), a.score,
+                    a.box[0], a.box[1], a.box[2], a.box[3], px);
+      return buf;
+    }
+  }
+  return "";
+}
+
+// The float16 policies compared by the diagnostics (Options::half_*).
+struct HalfPolicy {
+  const char* name;
+  bool backbone, encoder, decoder;
+};
+constexpr HalfPolicy kHalfPolicies[] = {{"all-half", true, true, true},
+                                        {"backbone-half", true, false, false},
+                                        {"backbone+encoder-half", true, true, false}};
+
 class DFineModelCuda : public ::testing::TestWithParam<int> {};
 
 // For each CPU query, the GPU query with the nearest box (the 300 queries are a top-k over encoder
@@ -255,26 +324,15 @@ TEST_P(DFineModelCuda, MatchesCpuModel) {
   UM_REQUIRE_CUDA();
   const Case c = model_cases()[static_cast<size_t>(GetParam())];
   UM_REQUIRE_FIXTURE(c.checkpoint);
+  if (!c.frame.empty()) UM_REQUIRE_FIXTURE(c.frame);
   io::Image frame;
-  if (c.frame.empty()) {  // a phantom frame with bone: the phantom model detects it confidently
-    pipeline::PhantomGenerator gen(11, pipeline::FrameSize{558, 422});
-    const pipeline::PhantomFrame f = gen.next();
-    frame.width = 422;
-    frame.height = 558;
-    frame.channels = 1;
-    frame.pixels = f.pixels;
-    ASSERT_EQ(frame.pixels.size(), size_t{422} * 558);
-  } else {
-    UM_REQUIRE_FIXTURE(c.frame);
-    auto f = io::read_image(c.frame.string());
-    ASSERT_TRUE(f.ok()) << f.status().to_string();
-    frame = f->channels == 1 ? *f : io::to_gray(*f);
-  }
+  ASSERT_TRUE(load_case_frame(c, frame));
   auto cpu = DFine::load(c.checkpoint.string());
   ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
   const Preprocessed p = (*cpu)->preprocess(frame);
   const ForwardOutput ref = (*cpu)->forward(p.input);
-  const TopBox want = top1(postprocess(ref.pred_logits, ref.pred_boxes, p.geometry), p.geometry);
+  const Detections ref_det = postprocess(ref.pred_logits, ref.pred_boxes, p.geometry);
+  const TopBox want = top1(ref_det, p.geometry);
   ASSERT_TRUE(want.found);
   const Tensor frame_gpu = gray_u8(frame).to(Device::cuda());
 
@@ -321,61 +379,121 @@ TEST_P(DFineModelCuda, MatchesCpuModel) {
         "(label %g vs %lld)\n",
         c.name.c_str(), dtype_name(dt), dbox, dlogit, box_err, score_err, t[1],
         static_cast<long long>(want.label));
-    EXPECT_EQ(static_cast<int64_t>(t[1]), want.label);
     if (dt == DType::kF32) {
+      EXPECT_EQ(static_cast<int64_t>(t[1]), want.label);
       EXPECT_LE(dlogit, 1e-3f);
       EXPECT_LE(dbox, 1e-4f);
       EXPECT_LE(box_err, 1e-3f);
       EXPECT_LE(score_err, 1e-4f);
     } else {
-      // One input pixel (640 across) in frame pixels.
-      const float px = std::max(static_cast<float>(frame.width) / g.input_width,
-                                static_cast<float>(frame.height) / g.input_height);
-      EXPECT_LE(box_err, px);
-      EXPECT_LE(score_err, 1e-2f);
+      // The issue's criterion on the detections of the frame path (GPU preprocessing included);
+      // the top-1 may legitimately be another of two near-tied detections, so it is not compared
+      // by rank.
+      const Detections got =
+          postprocess(to_cpu_f32(out.pred_logits), to_cpu_f32(out.pred_boxes), g);
+      const std::string miss = top_detections_mismatch(ref_det, got, input_pixel_in_frame(g));
+      EXPECT_EQ(miss, "") << c.name << " float16: not the same top detections";
     }
   }
 }
 
-// Where float16 departs from float32 on a fixture: the top detections of both and each
-// intermediate's error, printed for the closing notes (asserts only that the run completes).
+// Where float16 departs from float32, per precision policy (all half, backbone only, backbone and
+// encoder): each intermediate's error, the top-5 of both, and the issue's verdict, on the two
+// fixtures and the phantom model; printed for the lead, who picks the default policy from them.
+// Asserts only that the runs complete (MatchesCpuModel asserts the criterion for the default).
 TEST(DFineModelCudaMisc, Float16Diagnostics) {
   UM_REQUIRE_CUDA();
   for (const Case& c : model_cases()) {
-    if (c.frame.empty() || !std::filesystem::exists(c.checkpoint)) continue;
-    auto f = io::read_image(c.frame.string());
-    ASSERT_TRUE(f.ok());
-    const io::Image frame = f->channels == 1 ? *f : io::to_gray(*f);
+    if (!std::filesystem::exists(c.checkpoint)) continue;
+    if (!c.frame.empty() && !std::filesystem::exists(c.frame)) continue;
+    io::Image frame;
+    ASSERT_TRUE(load_case_frame(c, frame));
     auto cpu = DFine::load(c.checkpoint.string());
-    ASSERT_TRUE(cpu.ok());
+    ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
     const Preprocessed p = (*cpu)->preprocess(frame);
     const ForwardOutput ref = (*cpu)->forward(p.input, true);
-    Options opt;
-    opt.device = Device::cuda();
-    opt.dtype = DType::kF16;
-    auto gpu = DFine::load(c.checkpoint.string(), opt);
-    ASSERT_TRUE(gpu.ok());
-    const ForwardOutput out = (*gpu)->forward(p.input.to(Device::cuda()).to(DType::kF16), true);
-    for (const auto& [name, t] : ref.intermediates) {
-      auto it = out.intermediates.find(name);
-      if (it == out.intermediates.end()) continue;
-      float scale = 0.f;
-      const Tensor r = t.contiguous();
-      for (int64_t i = 0; i < r.numel(); ++i) scale = std::max(scale, std::fabs(r.data<float>()[i]));
-      std::printf("%s fp16 %s: max|ref| %.4g, max|gpu - ref| %.4g\n", c.name.c_str(), name.c_str(),
-                  scale, max_abs_diff_gpu(it->second, t));
-    }
     const Detections dc = postprocess(ref.pred_logits, ref.pred_boxes, p.geometry);
-    const Detections dg =
-        postprocess(to_cpu_f32(out.pred_logits), to_cpu_f32(out.pred_boxes), p.geometry);
-    for (size_t i = 0; i < 5 && i < dc.items.size() && i < dg.items.size(); ++i) {
-      const Detection& a = dc.items[i];
-      const Detection& b = dg.items[i];
-      std::printf("%s top-%zu cpu fp32 q%lld %.4f [%.1f %.1f %.1f %.1f] | gpu fp16 q%lld %.4f "
-                  "[%.1f %.1f %.1f %.1f]\n",
-                  c.name.c_str(), i, static_cast<long long>(a.query), a.score, a.box[0], a.box[1],
-                  a.box[2], a.box[3], static_cast<long long>(b.query), b.score, b.box[0], b.box[1],
-                  b.box[2], b.box[3]);
+    const float px = input_pixel_in_frame(p.geometry);
+    for (const HalfPolicy& pol : kHalfPolicies) {
+      Options opt;
+      opt.device = Device::cuda();
+      opt.dtype = DType::kF16;
+      opt.half_backbone = pol.backbone;
+      opt.half_encoder = pol.encoder;
+      opt.half_decoder = pol.decoder;
+      auto gpu = DFine::load(c.checkpoint.string(), opt);
+      ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
+      const ForwardOutput out = (*gpu)->forward(p.input.to(Device::cuda()), true);
+      const char* n = c.name.c_str();
+      for (const auto& [name, t] : ref.intermediates) {
+        auto it = out.intermediates.find(name);
+        if (it == out.intermediates.end()) continue;
+        float scale = 0.f;
+        const Tensor r = t.contiguous();
+        for (int64_t i = 0; i < r.numel(); ++i)
+          scale = std::max(scale, std::fabs(r.data<float>()[i]));
+        std::printf("%s [%s] %s (%s): max|ref| %.4g, max|gpu - ref| %.4g\n", n, pol.name,
+                    name.c_str(), dtype_name(it->second.dtype()), scale,
+                    max_abs_diff_gpu(it->second, t));
+      }
+      const Detections dg =
+          postprocess(to_cpu_f32(out.pred_logits), to_cpu_f32(out.pred_boxes), p.geometry);
+      for (size_t i = 0; i < 5 && (i < dc.items.size() || i < dg.items.size()); ++i) {
+        const Detection none;
+        const Detection& a = i < dc.items.size() ? dc.items[i] : none;
+        const Detection& b = i < dg.items.size() ? dg.items[i] : none;
+        std::printf("%s [%s] top-%zu cpu fp32 q%lld l%lld %.4f [%.1f %.1f %.1f %.1f] | gpu q%lld "
+                    "l%lld %.4f [%.1f %.1f %.1f %.1f]\n",
+                    n, pol.name, i, static_cast<long long>(a.query),
+                    static_cast<long long>(a.label), a.score, a.box[0], a.box[1], a.box[2],
+                    a.box[3], static_cast<long long>(b.query), static_cast<long long>(b.label),
+                    b.score, b.box[0], b.box[1], b.box[2], b.box[3]);
+      }
+      const std::string miss = top_detections_mismatch(dc, dg, px);
+      std::printf("%s [%s] verdict (same top detections: boxes within %.3g px, scores within "
+                  "1e-2): %s%s\n",
+                  n, pol.name, px, miss.empty() ? "PASS" : "FAIL: ", miss.c_str());
+    }
+  }
+}
+
+// The per-stage policy plumbing: each stage's intermediates come in the dtype the policy gives
+// it, and float16 with no stage half is the float32 model (same kernels on the same values).
+TEST(DFineModelCudaMisc, HalfPolicyStageDtypes) {
+  UM_REQUIRE_CUDA();
+  const std::filesystem::path ckpt = test::fixtures_dir() / "dfine_n" / "checkpoint.pth";
+  UM_REQUIRE_FIXTURE(ckpt);
+  Options f32;
+  f32.device = Device::cuda();
+  auto ref = DFine::load(ckpt.string(), f32);
+  ASSERT_TRUE(ref.ok()) << ref.status().to_string();
+  const Tensor input =
+      random_cpu({1, (*ref)->config().input_channels, 640, 640}, 31, 0.f, 1.f).to(Device::cuda());
+  const ForwardOutput want = (*ref)->forward(input);
+  for (const HalfPolicy& pol : kHalfPolicies) {
+    for (bool none : {false, true}) {
+      Options opt = f32;
+      opt.dtype = DType::kF16;
+      opt.half_backbone = pol.backbone && !none;
+      opt.half_encoder = pol.encoder && !none;
+      opt.half_decoder = pol.decoder && !none;
+      auto m = DFine::load(ckpt.string(), opt);
+      ASSERT_TRUE(m.ok()) << m.status().to_string();
+      EXPECT_EQ((*m)->preprocess_device(Tensor::zeros({558, 422}, DType::kU8, Device::cuda()))
+                    .dtype(),
+                opt.backbone_dtype());
+      const ForwardOutput out = (*m)->forward(input, true);
+      for (const auto& [name, t] : out.intermediates) {
+        const DType expect =
+            name.rfind("backbone.", 0) == 0 ? opt.backbone_dtype() : opt.encoder_dtype();
+        EXPECT_EQ(t.dtype(), expect) << pol.name << " " << name;
+      }
+      EXPECT_EQ(out.pred_logits.dtype(), DType::kF32);
+      EXPECT_EQ(out.pred_boxes.dtype(), DType::kF32);
+      if (none) {
+        EXPECT_LE(max_abs_diff_gpu(out.pred_logits, to_cpu_f32(want.pred_logits)), 1e-5f);
+        EXPECT_LE(max_abs_diff_gpu(out.pred_boxes, to_cpu_f32(want.pred_boxes)), 1e-6f);
+      }
     }
   }
 }

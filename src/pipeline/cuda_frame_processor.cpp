@@ -13,6 +13,9 @@
 #include "core/cuda/stream_context.h"
 #include "core/log.h"
 #include "models/mobilesam/device_path.h"
+#include "pipeline/mask_weights_cuda.h"
+#include "pipeline/quality_stats.h"
+#include "pipeline/quality_stats_cuda.h"
 #include "pipeline/synthetic_weights.h"
 
 namespace um::pipeline {
@@ -29,6 +32,9 @@ struct CudaFrameProcessor::FrameGraph {
   Tensor out_mask;    // [H, W] uint8
   Tensor out_low_res; // [1, 1, 256, 256] float32
   Tensor prev_low_res;  // [1, 1, 256, 256] float32: the last frame's, the mask prompt of the next
+  Tensor w_in, w_edge, w_out;  // [H, W] uint8 weight maps of the mask
+  Tensor stats;                // QualityPixelStats (sharpness/contrast sums and histogram)
+  std::unique_ptr<cuda::PinnedBuffer> host_maps, host_stats;
   std::unique_ptr<cuda::PinnedBuffer> host_in, host_small, host_mask, host_low_res;
   std::array<std::unique_ptr<cuda::Event>, 8> events;
   // [0]: box prompt alone; [1]: box + the previous low-res logits (reuse_low_res_mask only).
@@ -145,6 +151,10 @@ void CudaFrameProcessor::enqueue_frame(FrameGraph& g, bool with_mask_prompt) {
   g.out_top.copy_from(top);
   g.out_iou.copy_from(pred.iou_prediction.reshape({1}).to(DType::kF32));
   g.out_mask.copy_from(pred.mask_u8.reshape({g.height, g.width}));
+  // The per-pixel post-processing too: W maps and the pixel statistics of the quality scores
+  // (the host keeps only the mask's connected components and the shifted-mask IoU).
+  compute_mask_weights_cuda(g.out_mask, g.w_in, g.w_edge, g.w_out);
+  compute_quality_stats_cuda(g.frame_u8, g.out_mask, g.w_in, g.w_edge, g.w_out, g.stats);
   g.out_low_res.copy_from(pred.low_res_logits.to(DType::kF32));
   if (config_.reuse_low_res_mask) g.prev_low_res.copy_from(g.out_low_res);
   g.events[6]->record(s);
@@ -156,6 +166,16 @@ void CudaFrameProcessor::enqueue_frame(FrameGraph& g, bool with_mask_prompt) {
                                 cudaMemcpyDeviceToHost, s));
   UM_CUDA_CHECK(cudaMemcpyAsync(g.host_low_res->data(), g.out_low_res.raw_data(),
                                 g.out_low_res.nbytes(), cudaMemcpyDeviceToHost, s));
+  UM_CUDA_CHECK(cudaMemcpyAsync(g.host_stats->data(), g.stats.raw_data(),
+                                sizeof(QualityPixelStats), cudaMemcpyDeviceToHost, s));
+  if (config_.output_weights) {
+    auto* maps = static_cast<uint8_t*>(g.host_maps->data());
+    const Tensor* src[3] = {&g.w_in, &g.w_edge, &g.w_out};
+    for (int i = 0; i < 3; ++i) {
+      UM_CUDA_CHECK(cudaMemcpyAsync(maps + i * npix, src[i]->raw_data(), npix,
+                                    cudaMemcpyDeviceToHost, s));
+    }
+  }
   g.events[7]->record(s);
 }
 
@@ -187,6 +207,12 @@ CudaFrameProcessor::FrameGraph& CudaFrameProcessor::prepare_graph(int width, int
   g->out_mask = Tensor::zeros({height, width}, DType::kU8, Device::cuda());
   g->out_low_res = Tensor::zeros({1, 1, 256, 256}, DType::kF32, Device::cuda());
   g->prev_low_res = Tensor::zeros({1, 1, 256, 256}, DType::kF32, Device::cuda());
+  g->w_in = Tensor::zeros({height, width}, DType::kU8, Device::cuda());
+  g->w_edge = Tensor::zeros({height, width}, DType::kU8, Device::cuda());
+  g->w_out = Tensor::zeros({height, width}, DType::kU8, Device::cuda());
+  g->stats = make_quality_stats_buffer_cuda();
+  g->host_maps = std::make_unique<cuda::PinnedBuffer>(3 * npix);
+  g->host_stats = std::make_unique<cuda::PinnedBuffer>(sizeof(QualityPixelStats));
   g->host_in = std::make_unique<cuda::PinnedBuffer>(npix);
   std::memset(g->host_in->data(), 0, npix);
   g->host_small = std::make_unique<cuda::PinnedBuffer>(16 * sizeof(float));
@@ -260,7 +286,15 @@ FrameResult CudaFrameProcessor::run(const Frame& frame) {
     r.mask_iou_prediction = small[6];
     r.low_res_logits = Tensor::empty({1, 1, 256, 256});
     std::memcpy(r.low_res_logits.raw_data(), g.host_low_res->data(), r.low_res_logits.nbytes());
-    state_.observe_mask(r, frame);
+    if (config_.output_weights) {
+      const auto* maps = static_cast<const uint8_t*>(g.host_maps->data());
+      r.w_in.assign(maps, maps + npix);
+      r.w_edge.assign(maps + npix, maps + 2 * npix);
+      r.w_out.assign(maps + 2 * npix, maps + 3 * npix);
+    }
+    QualityPixelStats stats;
+    std::memcpy(&stats, g.host_stats->data(), sizeof stats);
+    state_.observe_mask(r, frame, &stats);
   }
   state_.finish(r);
   t.end_ns = monotonic_ns();

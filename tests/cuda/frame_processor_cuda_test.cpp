@@ -103,6 +103,15 @@ TEST(CudaFrameProcessor, Float32MatchesCpuProcessor) {
     }
     worst_iou = std::min(worst_iou, mask_iou(rc->mask, rg->mask));
     EXPECT_NEAR(rc->mask_iou_prediction, rg->mask_iou_prediction, 1e-3f);
+    if (rc->mask == rg->mask) {  // then the GPU's weight maps and quality sums must agree exactly
+      EXPECT_EQ(rc->w_in, rg->w_in);
+      EXPECT_EQ(rc->w_edge, rg->w_edge);
+      EXPECT_EQ(rc->w_out, rg->w_out);
+      EXPECT_FLOAT_EQ(rc->quality.sharpness, rg->quality.sharpness);
+      EXPECT_FLOAT_EQ(rc->quality.contrast, rg->quality.contrast);
+      EXPECT_FLOAT_EQ(rc->quality.continuity, rg->quality.continuity);
+      EXPECT_EQ(rc->mask_area, rg->mask_area);
+    }
   }
   std::printf("fp32 GPU vs CPU: worst box %.2e px, worst score %.2e, worst mask IoU %.6f\n",
               worst_box, worst_score, worst_iou);

@@ -282,7 +282,8 @@ struct HalfPolicy {
 };
 constexpr HalfPolicy kHalfPolicies[] = {{"all-half", true, true, true},
                                         {"backbone-half", true, false, false},
-                                        {"backbone+encoder-half", true, true, false}};
+                                        {"backbone+encoder-half", true, true, false},
+                                        {"encoder+decoder-half", false, true, true}};
 
 class DFineModelCuda : public ::testing::TestWithParam<int> {};
 

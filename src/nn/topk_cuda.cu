@@ -1,41 +1,35 @@
 // File: src/nn/topk_cuda.cu
 // Purpose: torch.topk(largest=True, sorted=True) along the last dim on CUDA tensors, with the CPU
 // reference's order (value descending, NaN largest, ties by lower index), and gather_rows.
-// topk: one block per row. Each (value, index) becomes one 64-bit key that sorts in exactly that
-// order: high word = the float's order-preserving bit pattern (NaN -> all ones), low word =
-// ~index (lower index = larger key), so no comparison ever ties. The block bitonic-sorts
-// kSlots keys in shared memory (descending); for longer rows it keeps the best kKeep keys in the
-// front slots and streams the rest of the row through the back slots, re-sorting each time (the
-// true top k is always inside the best kKeep of what was seen). k <= kKeep (D-FINE uses 300).
-// Written as a plain bitonic sort (simple, obviously ordered, no radix corner cases); a row of
-// 24000 scores costs 8 sorts of 4096 keys.
+// topk (topk_cuda): the multi-block radix select of src/nn/topk_radix.cuh: rows split into
+// chunks of at most 4096 keys, one 512-thread block each selects its chunk's k largest keys,
+// further launches narrow the candidates down to one block per row, which ranks and writes them
+// (n <= 4096: one launch; D-FINE's [1, 8400] k=300: two). Scratch keys are pool Tensors on the
+// current stream: no host sync, no driver allocation once warm, graph-capturable. k <= 512.
+// topk_cuda_bitonic (the previous kernel, kept for bench/bench_cuda_topk.cpp and as a second
+// reference in the GPU tests): one block per row bitonic-sorts 4096 keys in shared memory; longer
+// rows keep the best 512 keys in front and stream the rest through the back slots, re-sorting
+// each time (a row of 8400 scores costs 3 sorts of 4096 keys, ~0.19 ms on an H200).
 // gather_rows: one thread per output element, any element size; an index out of range cannot be
 // reported without a host sync, so its output row is zero-filled (the CPU op throws instead).
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_cuda.h"
+#include "nn/topk_cuda.h"
+#include "nn/topk_radix.cuh"
 
 namespace um::nn::detail {
 namespace {
 
+// The bitonic path (topk_cuda_bitonic).
 constexpr int kSlots = 4096;  // keys per in-shared-memory sort (32 KiB)
 constexpr int kKeep = 512;    // best keys carried between chunks: the largest k supported
 constexpr int kThreads = 1024;
 
-__device__ __forceinline__ uint64_t make_key(float v, int64_t index) {
-  uint32_t bits;
-  if (isnan(v)) {
-    bits = 0xffffffffu;
-  } else if (v == 0.f) {
-    bits = 0x80000000u;  // -0 ties with +0, as in the CPU comparison
-  } else {
-    bits = __float_as_uint(v);
-    bits = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
-  }
-  return (static_cast<uint64_t>(bits) << 32) | static_cast<uint32_t>(~static_cast<uint32_t>(index));
-}
+using topk_radix::make_key;
 
 // Bitonic sort of s[0, kSlots) into descending order.
 __device__ void bitonic_sort_desc(uint64_t* s) {
@@ -57,7 +51,7 @@ __device__ void bitonic_sort_desc(uint64_t* s) {
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    topk_kernel(const T* x, int64_t n, int64_t k, float* values, int64_t* indices) {
+    topk_bitonic_kernel(const T* x, int64_t n, int64_t k, float* values, int64_t* indices) {
   __shared__ uint64_t s[kSlots];
   const T* xr = x + int64_t{blockIdx.x} * n;
   // First chunk fills every slot; later chunks fill the slots behind the kept ones. Key 0 (below
@@ -67,7 +61,7 @@ __global__ void __launch_bounds__(kThreads)
     const int first = chunk == 0 ? 0 : kKeep;
     for (int i = first + threadIdx.x; i < kSlots; i += blockDim.x) {
       const int64_t j = next + (i - first);
-      s[i] = j < n ? make_key(to_f(xr[j]), j) : 0ull;
+      s[i] = j < n ? make_key(to_f(xr[j]), static_cast<uint32_t>(j)) : 0ull;
     }
     next += kSlots - first;
     __syncthreads();
@@ -106,33 +100,76 @@ __global__ void gather_kernel(const E* x, const int64_t* index, E* y, GatherShap
 
 }  // namespace
 
-std::pair<Tensor, Tensor> topk_cuda(const Tensor& x_in, int64_t k) {
+namespace {
+
+// What both top-k paths share: argument checks, the contiguous input, the outputs.
+struct TopkCall {
+  Tensor x;  // contiguous
+  int64_t n = 0, rows = 0;
+  Tensor values, indices;
+};
+
+TopkCall prepare_topk(const Tensor& x_in, int64_t k) {
   static constexpr const char* kOp = "topk";
   require_cuda_float(kOp, x_in, "x");
   if (x_in.dim() < 1 || k < 0 || k > x_in.size(-1)) {
     fail(kOp, "k=" + std::to_string(k) + " out of range for x " + shape_str(x_in.shape()));
   }
-  if (k > kKeep) {
+  if (k > kKeep || k > topk_radix::kMaxK) {
     fail(kOp, "k=" + std::to_string(k) + " exceeds the CUDA implementation's maximum " +
                   std::to_string(kKeep));
   }
-  const Tensor x = x_in.contiguous();
-  const int64_t n = x.size(-1);
-  if (n >= 0xffffffffLL) fail(kOp, "rows longer than 2^32 - 1 are not supported");
-  const int64_t rows = n ? x.numel() / n : 0;
-  Shape out_shape = x.shape();
+  TopkCall c;
+  c.x = x_in.contiguous();
+  c.n = c.x.size(-1);
+  if (c.n >= 0xffffffffLL) fail(kOp, "rows longer than 2^32 - 1 are not supported");
+  c.rows = c.n ? c.x.numel() / c.n : 0;
+  Shape out_shape = c.x.shape();
   out_shape.back() = k;
-  Tensor values = Tensor::empty(out_shape, DType::kF32, x.device());
-  Tensor indices = Tensor::empty(out_shape, DType::kI64, x.device());
-  if (rows == 0 || k == 0) return {values, indices};
-  if (rows > 0x7fffffffLL) fail(kOp, "too many rows: " + shape_str(x.shape()));
-  UM_DISPATCH_FLOAT(x.dtype(), T, {
-    topk_kernel<T><<<static_cast<unsigned>(rows), kThreads, 0, stream()>>>(
-        static_cast<const T*>(x.raw_data()), n, k, static_cast<float*>(values.raw_data()),
-        static_cast<int64_t*>(indices.raw_data()));
+  c.values = Tensor::empty(out_shape, DType::kF32, c.x.device());
+  c.indices = Tensor::empty(out_shape, DType::kI64, c.x.device());
+  if (c.rows > 0x7fffffffLL) fail(kOp, "too many rows: " + shape_str(c.x.shape()));
+  return c;
+}
+
+}  // namespace
+
+std::pair<Tensor, Tensor> topk_cuda(const Tensor& x_in, int64_t k) {
+  static constexpr const char* kOp = "topk";
+  TopkCall c = prepare_topk(x_in, k);
+  if (c.rows == 0 || k == 0) return {c.values, c.indices};
+  // Scratch candidates of the non-final levels: alive until every level is queued; the pool
+  // reuses them in stream order afterwards.
+  std::vector<Tensor> scratch;
+  auto alloc = [&](int64_t count) {
+    scratch.push_back(Tensor::empty({count}, DType::kI64, c.x.device()));
+    return static_cast<uint64_t*>(scratch.back().raw_data());
+  };
+  UM_DISPATCH_FLOAT(c.x.dtype(), T, {
+    auto launch = [&](const topk_radix::SelectArgs& a, int64_t grid) {
+      if (grid > 0x7fffffffLL) fail(kOp, "too many rows x chunks for " + shape_str(c.x.shape()));
+      topk_radix::topk_select_kernel<T, topk_radix::kThreads, topk_radix::kCap>
+          <<<static_cast<unsigned>(grid), topk_radix::kThreads, 0, stream()>>>(a);
+      check_launch(kOp);
+    };
+    topk_radix::for_each_level(c.x.raw_data(), c.rows, c.n, k, topk_radix::kCap,
+                               static_cast<float*>(c.values.raw_data()),
+                               static_cast<int64_t*>(c.indices.raw_data()), alloc, launch);
+  });
+  return {c.values, c.indices};
+}
+
+std::pair<Tensor, Tensor> topk_cuda_bitonic(const Tensor& x_in, int64_t k) {
+  static constexpr const char* kOp = "topk";
+  TopkCall c = prepare_topk(x_in, k);
+  if (c.rows == 0 || k == 0) return {c.values, c.indices};
+  UM_DISPATCH_FLOAT(c.x.dtype(), T, {
+    topk_bitonic_kernel<T><<<static_cast<unsigned>(c.rows), kThreads, 0, stream()>>>(
+        static_cast<const T*>(c.x.raw_data()), c.n, k, static_cast<float*>(c.values.raw_data()),
+        static_cast<int64_t*>(c.indices.raw_data()));
   });
   check_launch(kOp);
-  return {values, indices};
+  return {c.values, c.indices};
 }
 
 Tensor gather_rows_cuda(const Tensor& x_in, const Tensor& index_in, int64_t dim) {

@@ -8,11 +8,18 @@
 // conv), after a warm-up call that fills the plan cache and the pool; report the median of the
 // repetitions. Built in every configuration; without the CUDA backend or a GPU each benchmark
 // reports SkipWithError.
+// The fused conv + bias + activation + affine (nn::conv2d_bias_act, D-FINE's ConvBN and TinyViT's
+// Conv2d_BN + GELU) is timed next to the sequence it replaced (conv2d with its bias pass, then
+// act_affine_inplace): BM_CudaConvBiasAct/<shape>_<act>_{unfused,fused}_<dtype>.
+// UM_CUDNN_CONV_ALGO=heuristic in the environment makes the plans use cuDNN's heuristic instead
+// of timing the candidates on the first call (to compare the two algorithm choices).
 // Run: build/bench/bench_cuda_conv --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include "core/tensor.h"
 #include "nn/ops.h"
+#include "nn/ops_dfine.h"
+#include "nn/ops_fused.h"
 
 #ifdef UM_WITH_CUDA
 #include "core/cuda/cuda_runtime.h"
@@ -82,6 +89,58 @@ void BM_CudaConv(benchmark::State& state, ConvShape s, DType dtype) {
 #endif
 }
 
+// conv2d + bias, then activation + affine: the old two-pass sequence (fused = false) or the
+// fused op (fused = true), with the same operands.
+void BM_CudaConvBiasAct(benchmark::State& state, ConvShape s, um::nn::Activation act, bool fused,
+                        DType dtype) {
+#ifndef UM_WITH_CUDA
+  (void)s;
+  (void)act;
+  (void)fused;
+  (void)dtype;
+  state.SkipWithError("built without the CUDA backend");
+  for (auto _ : state) {
+  }
+#else
+  if (!um::cuda::available()) {
+    state.SkipWithError("no usable CUDA device");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  um::cuda::install_tensor_backend();
+  const Tensor x = device_pattern(s.x, dtype);
+  const Tensor w = device_pattern(s.w, dtype);
+  const Tensor b = device_pattern({s.w[0]}, dtype);
+  um::cuda::synchronize(um::cuda::current_stream());
+  um::cuda::Stream stream;
+  um::cuda::StreamScope scope(stream.get());
+  um::nn::ActKind kind = um::nn::ActKind::kNone;
+  switch (act) {
+    case um::nn::Activation::kNone: kind = um::nn::ActKind::kNone; break;
+    case um::nn::Activation::kReLU: kind = um::nn::ActKind::kReLU; break;
+    case um::nn::Activation::kSiLU: kind = um::nn::ActKind::kSiLU; break;
+    case um::nn::Activation::kGELU: kind = um::nn::ActKind::kGELU; break;
+  }
+  auto run = [&] {
+    if (fused) return um::nn::conv2d_bias_act(x, w, b, s.p, act, 0.9f, 0.1f);
+    Tensor y = um::nn::conv2d(x, w, b, s.p);
+    um::nn::act_affine_inplace(y, kind, true, 0.9f, 0.1f);
+    return y;
+  };
+  { const Tensor warm = run(); }
+  um::cuda::synchronize(stream.get());
+  um::cuda::Event start, stop;
+  for (auto _ : state) {
+    start.record(stream.get());
+    for (int i = 0; i < kInner; ++i) benchmark::DoNotOptimize(run());
+    stop.record(stream.get());
+    um::cuda::synchronize(stop.get());
+    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3 / kInner);
+  }
+#endif
+}
+
 const ConvShape kDfine3x3{{1, 64, 160, 160}, {64, 64, 3, 3}, um::nn::Conv2dParams::square(1, 1),
                           false};
 const ConvShape kTinyVitDepthwise{{1, 256, 256, 256}, {256, 1, 3, 3},
@@ -108,6 +167,32 @@ BENCHMARK_CAPTURE(BM_CudaConv, tinyvit_pw1x1_64to256_256x256_f16, kTinyVitPointw
 BENCHMARK_CAPTURE(BM_CudaConv, sam_convT2x2_256to64_64x64_f32, kSamUpscale, DType::kF32)
     ->Apply(configure);
 BENCHMARK_CAPTURE(BM_CudaConv, sam_convT2x2_256to64_64x64_f16, kSamUpscale, DType::kF16)
+    ->Apply(configure);
+
+// D-FINE ConvBN (3x3, ReLU + lab affine) and TinyViT MBConv conv1 (1x1 64 -> 256, GELU).
+BENCHMARK_CAPTURE(BM_CudaConvBiasAct, dfine_3x3_64x160x160_relu_unfused_f16, kDfine3x3,
+                  um::nn::Activation::kReLU, false, DType::kF16)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConvBiasAct, dfine_3x3_64x160x160_relu_fused_f16, kDfine3x3,
+                  um::nn::Activation::kReLU, true, DType::kF16)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConvBiasAct, dfine_3x3_64x160x160_relu_unfused_f32, kDfine3x3,
+                  um::nn::Activation::kReLU, false, DType::kF32)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConvBiasAct, dfine_3x3_64x160x160_relu_fused_f32, kDfine3x3,
+                  um::nn::Activation::kReLU, true, DType::kF32)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConvBiasAct, tinyvit_pw1x1_64to256_256x256_gelu_unfused_f16,
+                  kTinyVitPointwise, um::nn::Activation::kGELU, false, DType::kF16)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConvBiasAct, tinyvit_pw1x1_64to256_256x256_gelu_fused_f16,
+                  kTinyVitPointwise, um::nn::Activation::kGELU, true, DType::kF16)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConvBiasAct, tinyvit_dw3x3_256x256x256_gelu_unfused_f16,
+                  kTinyVitDepthwise, um::nn::Activation::kGELU, false, DType::kF16)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConvBiasAct, tinyvit_dw3x3_256x256x256_gelu_fused_f16,
+                  kTinyVitDepthwise, um::nn::Activation::kGELU, true, DType::kF16)
     ->Apply(configure);
 
 }  // namespace

@@ -5,10 +5,17 @@
 // cudnnConvolutionForward. Also the per-channel bias kernel shared with conv_transpose2d_cuda.
 // Precision: float32 runs true fp32 FMA kernels (no TF32); float16 tensors use tensor cores with
 // a float32 compute type (cuDNN's "pseudo half" configuration), so sums accumulate in float32.
-// Graph capture: the descriptors and the algorithm are chosen once per (device, dtype, shapes,
-// params) on the host by cudnnGetConvolutionForwardAlgorithm_v7, a heuristic that never touches
-// the GPU; the workspace is a Tensor from the current DevicePool. A warm call therefore only
-// queues kernels on um::cuda::current_stream(): no allocation from the driver, no host sync.
+// Algorithm: chosen once per (device, dtype, shapes, params). On the first call of a
+// configuration (the un-captured warm-up), cudnnFindConvolutionForwardAlgorithmEx times the
+// candidates on the real operands (workspace from the pool, at most kMaxConvWorkspaceBytes; the
+// output buffer serves as scratch, the real forward overwrites it) and the fastest one that keeps
+// the precision contract wins: cuDNN's v7 heuristic alone picked slow kernels for some shapes
+// (implicit_convolve_sgemm, grouped direct kernels, NCHW<->NHWC transposes around fp16 convs).
+// That first call synchronises the host; when Find fails, under stream capture or with
+// UM_CUDNN_CONV_ALGO=heuristic, the host-only heuristic (cudnnGetConvolutionForwardAlgorithm_v7)
+// chooses instead. The choice is logged at debug level.
+// Graph capture: the workspace is a Tensor from the current DevicePool. A warm call therefore
+// only queues kernels on um::cuda::current_stream(): no allocation from the driver, no host sync.
 #include <cuda_fp16.h>
 
 #include <array>
@@ -37,6 +44,66 @@ struct ForwardPlan {
 
 // device, dtype, x [N, C, H, W], weight [K, C/g, kh, kw], stride, pad, dilation, groups.
 using PlanKey = std::array<int64_t, 16>;
+
+// Times the candidates (cudnnFindConvolutionForwardAlgorithmEx runs each one on x, w and the
+// output buffer y, then synchronises) and keeps the fastest that keeps the precision contract
+// and fits the workspace cap, leaving the descriptor's math type set to that result's. Returns
+// false (descriptor math type restored) when Find fails or nothing qualifies.
+bool find_algorithm(cudnnHandle_t handle, DType dtype, ForwardPlan& plan, const Tensor& x,
+                    const Tensor& w, const Tensor& y, const std::string& config, float* time_ms) {
+  // The workspace every candidate that fits the cap asks for (so none is skipped for want of it).
+  size_t workspace_bytes = 0;
+  for (int a = 0; a < CUDNN_CONVOLUTION_FWD_ALGO_COUNT; ++a) {
+    size_t bytes = 0;
+    if (cudnnGetConvolutionForwardWorkspaceSize(
+            handle, plan.x.get(), plan.w.get(), plan.conv.get(), plan.y.get(),
+            static_cast<cudnnConvolutionFwdAlgo_t>(a), &bytes) == CUDNN_STATUS_SUCCESS &&
+        bytes <= kMaxConvWorkspaceBytes && bytes > workspace_bytes) {
+      workspace_bytes = bytes;
+    }
+  }
+  std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
+  int returned = 0;
+  try {
+    Tensor workspace;  // back to the pool on return; Find has synchronised by then
+    if (workspace_bytes > 0) {
+      workspace = Tensor::empty({static_cast<int64_t>(workspace_bytes)}, DType::kU8, x.device());
+    }
+    const cudnnStatus_t status = cudnnFindConvolutionForwardAlgorithmEx(
+        handle, plan.x.get(), x.raw_data(), plan.w.get(), w.raw_data(), plan.conv.get(),
+        plan.y.get(), y.raw_data(), static_cast<int>(perf.size()), &returned, perf.data(),
+        workspace.defined() ? workspace.raw_data() : nullptr, workspace_bytes);
+    if (status != CUDNN_STATUS_SUCCESS) {
+      log_conv_find_failed(kOp, config, cudnnGetErrorString(status));
+      return false;
+    }
+  } catch (const std::exception& e) {  // e.g. the pool could not provide the workspace
+    log_conv_find_failed(kOp, config, e.what());
+    return false;
+  }
+  // perf is sorted by time, fastest first.
+  for (int i = 0; i < returned; ++i) {
+    const cudnnConvolutionFwdAlgoPerf_t& r = perf[static_cast<size_t>(i)];
+    if (r.status != CUDNN_STATUS_SUCCESS || !math_type_allowed(dtype, r.mathType) ||
+        r.memory > kMaxConvWorkspaceBytes) {
+      continue;
+    }
+    if (cudnnSetConvolutionMathType(plan.conv.get(), r.mathType) != CUDNN_STATUS_SUCCESS) continue;
+    size_t bytes = 0;
+    if (cudnnGetConvolutionForwardWorkspaceSize(handle, plan.x.get(), plan.w.get(),
+                                                plan.conv.get(), plan.y.get(), r.algo,
+                                                &bytes) != CUDNN_STATUS_SUCCESS ||
+        bytes > kMaxConvWorkspaceBytes) {
+      continue;
+    }
+    plan.algo = r.algo;
+    plan.workspace_bytes = bytes;
+    *time_ms = r.time;
+    return true;
+  }
+  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv.get(), conv_math_type(dtype)));
+  return false;
+}
 
 // Picks the first algorithm of cuDNN's heuristic ranking that keeps the precision contract and
 // fits the workspace cap, and leaves the descriptor's math type set to that algorithm's (cuDNN
@@ -73,7 +140,8 @@ bool choose_algorithm(cudnnHandle_t handle, DType dtype, ForwardPlan& plan) {
 }
 
 std::unique_ptr<ForwardPlan> make_plan(cudnnHandle_t handle, const Tensor& x, const Tensor& w,
-                                       const Conv2dParams& p, const Shape& out_shape) {
+                                       const Tensor& y, const Conv2dParams& p,
+                                       const Shape& out_shape) {
   auto plan = std::make_unique<ForwardPlan>();
   const cudnnDataType_t type = cudnn_data_type(x.dtype());
   plan->x.set_nchw(type, cudnn_dim(kOp, x.size(0)), cudnn_dim(kOp, x.size(1)),
@@ -97,23 +165,30 @@ std::unique_ptr<ForwardPlan> make_plan(cudnnHandle_t handle, const Tensor& x, co
                                            shape_str(out_shape));
   }
   plan->y.set_nchw(type, n, c, h, wd);
-  const bool fallback = choose_algorithm(handle, x.dtype(), *plan);
+  const std::string config =
+      std::string(dtype_name(x.dtype())) + " x " + shape_str(x.shape()) + " w " +
+      shape_str(w.shape()) + " stride " + std::to_string(p.stride_h) + "x" +
+      std::to_string(p.stride_w) + " pad " + std::to_string(p.pad_h) + "x" +
+      std::to_string(p.pad_w) + " dilation " + std::to_string(p.dilation_h) + "x" +
+      std::to_string(p.dilation_w) + " groups " + std::to_string(p.groups);
+  float time_ms = -1.f;
+  ConvAlgoSource source = ConvAlgoSource::kTimed;
+  if (!may_time_conv_algorithms() ||
+      !find_algorithm(handle, x.dtype(), *plan, x, w, y, config, &time_ms)) {
+    source = choose_algorithm(handle, x.dtype(), *plan) ? ConvAlgoSource::kFallback
+                                                        : ConvAlgoSource::kHeuristic;
+  }
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
   UM_CUDNN_CHECK(cudnnGetConvolutionMathType(plan->conv.get(), &math));
-  log_conv_plan(kOp,
-                std::string(dtype_name(x.dtype())) + " x " + shape_str(x.shape()) + " w " +
-                    shape_str(w.shape()) + " stride " + std::to_string(p.stride_h) + "x" +
-                    std::to_string(p.stride_w) + " pad " + std::to_string(p.pad_h) + "x" +
-                    std::to_string(p.pad_w) + " dilation " + std::to_string(p.dilation_h) + "x" +
-                    std::to_string(p.dilation_w) + " groups " + std::to_string(p.groups),
-                static_cast<int>(plan->algo), math, plan->workspace_bytes, fallback);
+  log_conv_plan(kOp, config, static_cast<int>(plan->algo), math, plan->workspace_bytes, source,
+                time_ms);
   return plan;
 }
 
 // The thread's plan for this configuration (plans are host-side only; one thread's cache is
 // never seen by another, matching the per-thread cuDNN handle).
 const ForwardPlan& plan_for(cudnnHandle_t handle, const Tensor& x, const Tensor& w,
-                            const Conv2dParams& p, const Shape& out_shape) {
+                            const Tensor& y, const Conv2dParams& p, const Shape& out_shape) {
   thread_local std::map<PlanKey, std::unique_ptr<ForwardPlan>> cache;
   int device = 0;
   UM_CUDA_CHECK(cudaGetDevice(&device));
@@ -126,7 +201,7 @@ const ForwardPlan& plan_for(cudnnHandle_t handle, const Tensor& x, const Tensor&
   if (it != cache.end()) return *it->second;
   // A pipeline uses a few dozen shapes; a caller sweeping shapes must not grow this forever.
   if (cache.size() >= 1024) cache.clear();
-  return *cache.emplace(key, make_plan(handle, x, w, p, out_shape)).first->second;
+  return *cache.emplace(key, make_plan(handle, x, w, y, p, out_shape)).first->second;
 }
 
 // The original bias kernel (MemopsMode::kLegacy, for bench_cuda_memops): one block row per
@@ -250,7 +325,7 @@ Tensor conv2d_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
   const Tensor x = cudnn_operand(x_in);
   const Tensor w = cudnn_operand(weight_in);
   cudnnHandle_t handle = cudnn_handle();
-  const ForwardPlan& plan = plan_for(handle, x, w, p, out_shape);
+  const ForwardPlan& plan = plan_for(handle, x, w, y, p, out_shape);
   Tensor workspace;  // back to the pool after the call; reuse is stream-ordered
   if (plan.workspace_bytes > 0) {
     workspace = Tensor::empty({static_cast<int64_t>(plan.workspace_bytes)}, DType::kU8,

@@ -8,8 +8,12 @@
 // the PyTorch weight [Cin, Cout, kh, kw] is already that conv's filter (K = Cin, C = Cout), and
 // cudnnConvolutionBackwardData computes the output, overlapping taps accumulating like PyTorch.
 // Precision and graph capture as in conv2d_cuda.cu: fp32 FMA math (no TF32), float16 with a
-// float32 compute type, per-configuration plans chosen by a host-only heuristic, workspace from
-// the DevicePool, everything queued on um::cuda::current_stream().
+// float32 compute type, per-configuration plans, workspace from the DevicePool, everything
+// queued on um::cuda::current_stream(). The algorithm: as in conv2d_cuda.cu, the first call of a
+// configuration (un-captured warm-up, host sync allowed) times the candidates with
+// cudnnFindConvolutionBackwardDataAlgorithmEx and keeps the fastest precise, deterministic one;
+// the host-only heuristic chooses when Find fails, under capture or with
+// UM_CUDNN_CONV_ALGO=heuristic.
 #include <array>
 #include <map>
 #include <memory>
@@ -34,6 +38,65 @@ struct BackwardDataPlan {
 
 // device, dtype, x [N, Cin, H, W], weight [Cout, kh, kw], stride, pad.
 using PlanKey = std::array<int64_t, 11>;
+
+// Times the candidates on the real operands (x as dy, the output buffer y as dx scratch; Find
+// synchronises) and keeps the fastest that keeps the precision contract, is deterministic and
+// fits the workspace cap, leaving the descriptor's math type set to it. False (math type
+// restored) when Find fails or nothing qualifies.
+bool find_algorithm(cudnnHandle_t handle, DType dtype, BackwardDataPlan& plan, const Tensor& x,
+                    const Tensor& w, const Tensor& y, const std::string& config,
+                    float* time_ms) {
+  size_t workspace_bytes = 0;
+  for (int a = 0; a < CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; ++a) {
+    size_t bytes = 0;
+    if (cudnnGetConvolutionBackwardDataWorkspaceSize(
+            handle, plan.w.get(), plan.dy.get(), plan.conv.get(), plan.dx.get(),
+            static_cast<cudnnConvolutionBwdDataAlgo_t>(a), &bytes) == CUDNN_STATUS_SUCCESS &&
+        bytes <= kMaxConvWorkspaceBytes && bytes > workspace_bytes) {
+      workspace_bytes = bytes;
+    }
+  }
+  std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
+  int returned = 0;
+  try {
+    Tensor workspace;  // back to the pool on return; Find has synchronised by then
+    if (workspace_bytes > 0) {
+      workspace = Tensor::empty({static_cast<int64_t>(workspace_bytes)}, DType::kU8, x.device());
+    }
+    const cudnnStatus_t status = cudnnFindConvolutionBackwardDataAlgorithmEx(
+        handle, plan.w.get(), w.raw_data(), plan.dy.get(), x.raw_data(), plan.conv.get(),
+        plan.dx.get(), y.raw_data(), static_cast<int>(perf.size()), &returned, perf.data(),
+        workspace.defined() ? workspace.raw_data() : nullptr, workspace_bytes);
+    if (status != CUDNN_STATUS_SUCCESS) {
+      log_conv_find_failed(kOp, config, cudnnGetErrorString(status));
+      return false;
+    }
+  } catch (const std::exception& e) {
+    log_conv_find_failed(kOp, config, e.what());
+    return false;
+  }
+  for (int i = 0; i < returned; ++i) {  // fastest first
+    const cudnnConvolutionBwdDataAlgoPerf_t& r = perf[static_cast<size_t>(i)];
+    if (r.status != CUDNN_STATUS_SUCCESS || !math_type_allowed(dtype, r.mathType) ||
+        r.determinism != CUDNN_DETERMINISTIC || r.memory > kMaxConvWorkspaceBytes) {
+      continue;
+    }
+    if (cudnnSetConvolutionMathType(plan.conv.get(), r.mathType) != CUDNN_STATUS_SUCCESS) continue;
+    size_t bytes = 0;
+    if (cudnnGetConvolutionBackwardDataWorkspaceSize(handle, plan.w.get(), plan.dy.get(),
+                                                     plan.conv.get(), plan.dx.get(), r.algo,
+                                                     &bytes) != CUDNN_STATUS_SUCCESS ||
+        bytes > kMaxConvWorkspaceBytes) {
+      continue;
+    }
+    plan.algo = r.algo;
+    plan.workspace_bytes = bytes;
+    *time_ms = r.time;
+    return true;
+  }
+  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv.get(), conv_math_type(dtype)));
+  return false;
+}
 
 // First algorithm of cuDNN's heuristic ranking that keeps the precision contract, fits the
 // workspace cap and is deterministic (ALGO_0 accumulates with atomics, so the same frame could
@@ -75,7 +138,7 @@ bool choose_algorithm(cudnnHandle_t handle, DType dtype, BackwardDataPlan& plan)
 }
 
 std::unique_ptr<BackwardDataPlan> make_plan(cudnnHandle_t handle, const Tensor& x,
-                                            const Tensor& w, int stride, int pad,
+                                            const Tensor& w, const Tensor& y, int stride, int pad,
                                             const Shape& out_shape) {
   auto plan = std::make_unique<BackwardDataPlan>();
   const cudnnDataType_t type = cudnn_data_type(x.dtype());
@@ -97,19 +160,25 @@ std::unique_ptr<BackwardDataPlan> make_plan(cudnnHandle_t handle, const Tensor& 
                                            " does not map back onto x " + shape_str(x.shape()) +
                                            " (cuDNN gives " + shape_str(Shape{n, c, h, wd}) + ")");
   }
-  const bool fallback = choose_algorithm(handle, x.dtype(), *plan);
+  const std::string config = std::string(dtype_name(x.dtype())) + " x " + shape_str(x.shape()) +
+                             " w " + shape_str(w.shape()) + " stride " + std::to_string(stride) +
+                             " pad " + std::to_string(pad);
+  float time_ms = -1.f;
+  ConvAlgoSource source = ConvAlgoSource::kTimed;
+  if (!may_time_conv_algorithms() ||
+      !find_algorithm(handle, x.dtype(), *plan, x, w, y, config, &time_ms)) {
+    source = choose_algorithm(handle, x.dtype(), *plan) ? ConvAlgoSource::kFallback
+                                                        : ConvAlgoSource::kHeuristic;
+  }
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
   UM_CUDNN_CHECK(cudnnGetConvolutionMathType(plan->conv.get(), &math));
-  log_conv_plan(kOp,
-                std::string(dtype_name(x.dtype())) + " x " + shape_str(x.shape()) + " w " +
-                    shape_str(w.shape()) + " stride " + std::to_string(stride) + " pad " +
-                    std::to_string(pad),
-                static_cast<int>(plan->algo), math, plan->workspace_bytes, fallback);
+  log_conv_plan(kOp, config, static_cast<int>(plan->algo), math, plan->workspace_bytes, source,
+                time_ms);
   return plan;
 }
 
 const BackwardDataPlan& plan_for(cudnnHandle_t handle, const Tensor& x, const Tensor& w,
-                                 int stride, int pad, const Shape& out_shape) {
+                                 const Tensor& y, int stride, int pad, const Shape& out_shape) {
   thread_local std::map<PlanKey, std::unique_ptr<BackwardDataPlan>> cache;
   int device = 0;
   UM_CUDA_CHECK(cudaGetDevice(&device));
@@ -119,7 +188,7 @@ const BackwardDataPlan& plan_for(cudnnHandle_t handle, const Tensor& x, const Te
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   if (cache.size() >= 1024) cache.clear();
-  return *cache.emplace(key, make_plan(handle, x, w, stride, pad, out_shape)).first->second;
+  return *cache.emplace(key, make_plan(handle, x, w, y, stride, pad, out_shape)).first->second;
 }
 
 }  // namespace
@@ -170,7 +239,7 @@ Tensor conv_transpose2d_cuda(const Tensor& x_in, const Tensor& w_in, const Tenso
   const Tensor x = cudnn_operand(x_in);
   const Tensor wt = cudnn_operand(w_in);
   cudnnHandle_t handle = cudnn_handle();
-  const BackwardDataPlan& plan = plan_for(handle, x, wt, stride, pad, out_shape);
+  const BackwardDataPlan& plan = plan_for(handle, x, wt, y, stride, pad, out_shape);
   Tensor workspace;
   if (plan.workspace_bytes > 0) {
     workspace = Tensor::empty({static_cast<int64_t>(plan.workspace_bytes)}, DType::kU8,

@@ -10,6 +10,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <unordered_map>
 
@@ -92,14 +93,41 @@ bool math_type_allowed(DType dtype, cudnnMathType_t math) {
 }
 
 void log_conv_plan(const char* op, const std::string& config, int algo, cudnnMathType_t math,
-                   size_t workspace_bytes, bool fallback) {
-  if (fallback) {
-    spdlog::warn("{}: no cuDNN heuristic candidate qualified for {}; using algorithm {} (math {})",
-                 op, config, algo, static_cast<int>(math));
-  } else {
-    spdlog::debug("{}: cuDNN algorithm {} (math {}, workspace {} B) for {}", op, algo,
-                  static_cast<int>(math), workspace_bytes, config);
+                   size_t workspace_bytes, ConvAlgoSource source, float time_ms) {
+  switch (source) {
+    case ConvAlgoSource::kFallback:
+      spdlog::warn("{}: no cuDNN candidate qualified for {}; using algorithm {} (math {})", op,
+                   config, algo, static_cast<int>(math));
+      break;
+    case ConvAlgoSource::kTimed:
+      spdlog::debug("{}: cuDNN algorithm {} (timed fastest, {:.4f} ms; math {}, workspace {} B) "
+                    "for {}",
+                    op, algo, time_ms, static_cast<int>(math), workspace_bytes, config);
+      break;
+    case ConvAlgoSource::kHeuristic:
+      spdlog::debug("{}: cuDNN algorithm {} (heuristic; math {}, workspace {} B) for {}", op,
+                    algo, static_cast<int>(math), workspace_bytes, config);
+      break;
   }
+}
+
+bool may_time_conv_algorithms() {
+  static const bool enabled = [] {
+    const char* e = std::getenv("UM_CUDNN_CONV_ALGO");
+    return e == nullptr || std::string(e) != "heuristic";
+  }();
+  if (!enabled) return false;
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(um::cuda::current_stream(), &status) != cudaSuccess) {
+    (void)cudaGetLastError();  // clear it: the heuristic path needs no stream query
+    return false;
+  }
+  return status == cudaStreamCaptureStatusNone;
+}
+
+void log_conv_find_failed(const char* op, const std::string& config, const std::string& why) {
+  spdlog::debug("{}: timing the cuDNN algorithms failed for {} ({}); using the heuristic", op,
+                config, why);
 }
 
 }  // namespace um::nn::detail

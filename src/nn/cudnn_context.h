@@ -84,11 +84,29 @@ cudnnMathType_t conv_math_type(DType dtype);
 // Whether an algorithm that cuDNN reports with `math` keeps that precision contract.
 bool math_type_allowed(DType dtype, cudnnMathType_t math);
 
-// Logs the plan chosen for one configuration (debug level; warn when no heuristic candidate
-// qualified and the op fell back to its always-supported algorithm), so a GPU run can tell
-// which cuDNN algorithm each conv shape got. Kept out of the .cu files (spdlog under nvcc).
+// How a plan's algorithm was chosen.
+enum class ConvAlgoSource {
+  kTimed,      // fastest qualifying candidate of cudnnFind*AlgorithmEx (the first call's timing)
+  kHeuristic,  // first qualifying candidate of cuDNN's host-only heuristic ranking
+  kFallback,   // no candidate qualified: the op's always-supported algorithm
+};
+
+// Logs the plan chosen for one configuration (debug level; warn on kFallback), so a GPU run can
+// tell which cuDNN algorithm each conv shape got and how (time_ms: the measured time of a timed
+// choice, else negative). Kept out of the .cu files (spdlog under nvcc).
 void log_conv_plan(const char* op, const std::string& config, int algo, cudnnMathType_t math,
-                   size_t workspace_bytes, bool fallback);
+                   size_t workspace_bytes, ConvAlgoSource source, float time_ms = -1.f);
+
+// Whether the first call of a plan may time the candidate algorithms with cudnnFind*Ex (which
+// runs every candidate and synchronises the host): only when the current stream is not being
+// captured into a CUDA graph (a plan first needed under capture uses the heuristic instead), and
+// not when the environment sets UM_CUDNN_CONV_ALGO=heuristic (kept for comparisons and as an
+// escape hatch). Host syncs are allowed there: the first call of a shape is the un-captured
+// warm-up frame.
+bool may_time_conv_algorithms();
+
+// Logs (debug) that cudnnFind* failed for a configuration; the op then uses the heuristic.
+void log_conv_find_failed(const char* op, const std::string& config, const std::string& why);
 
 // Largest workspace an algorithm may ask for; algorithms wanting more are skipped (the block
 // stays cached in the device pool for the life of the pipeline).

@@ -6,6 +6,7 @@
 
 #include "core/status.h"
 #include "nn/ops_dfine.h"
+#include "nn/ops_fused.h"
 
 namespace um::dfine {
 
@@ -75,9 +76,17 @@ ConvBN ConvBN::load(const io::WeightSource& w, const std::string& bn, const Shap
 }
 
 Tensor ConvBN::operator()(const Tensor& x) const {
-  Tensor y = nn::conv2d(x, weight, bias, params);
-  apply_activation_inplace(y, act, lab, lab_scale, lab_bias);
-  return y;
+  // One fused op (conv, folded-BN bias, activation, lab affine): on the GPU a single epilogue
+  // pass after the cuDNN conv; on the CPU exactly conv2d + apply_activation_inplace.
+  nn::Activation a = nn::Activation::kNone;
+  switch (act) {
+    case Act::kNone: a = nn::Activation::kNone; break;
+    case Act::kReLU: a = nn::Activation::kReLU; break;
+    case Act::kSiLU: a = nn::Activation::kSiLU; break;
+    case Act::kGELU: a = nn::Activation::kGELU; break;
+  }
+  return nn::conv2d_bias_act(x, weight, bias, params, a, lab ? lab_scale : 1.f,
+                             lab ? lab_bias : 0.f);
 }
 
 void ConvBN::place(const Placement& p) {

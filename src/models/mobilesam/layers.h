@@ -17,6 +17,7 @@
 #include "core/tensor.h"
 #include "io/weight_source.h"
 #include "nn/ops.h"
+#include "nn/ops_fused.h"
 
 namespace um::mobilesam {
 
@@ -63,6 +64,11 @@ struct Conv {
   Tensor weight, bias;
   nn::Conv2dParams params;
   Tensor operator()(const Tensor& x) const { return nn::conv2d(x, weight, bias, params); }
+  // act(conv(x)) as one fused op (nn::conv2d_bias_act: on the GPU the bias and the activation
+  // are one epilogue pass; on the CPU the same float32 results as nn::gelu(conv(x)) etc.).
+  Tensor with_act(const Tensor& x, nn::Activation act) const {
+    return nn::conv2d_bias_act(x, weight, bias, params, act);
+  }
   void place(const Placement& p);
 };
 // Plain torch.nn.Conv2d: keys <name>.weight [cout, cin/groups, k, k] and (has_bias) <name>.bias.

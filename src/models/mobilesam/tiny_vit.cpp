@@ -169,13 +169,13 @@ Tensor TinyVit::forward(const Tensor& input) const {
                 "TinyVit: input must be [1, 3, " + std::to_string(cfg_.img_size) + ", " +
                     std::to_string(cfg_.img_size) + "], got " + shape_str(input.shape()));
   }
-  Tensor x = embed1_(nn::gelu(embed0_(input)));  // NCHW, 1/4 resolution
+  Tensor x = embed1_(embed0_.with_act(input, nn::Activation::kGELU));  // NCHW, 1/4 resolution
   int64_t h = x.size(2), w = x.size(3);
   bool tokens = false;  // x is NCHW until the first attention stage
   for (const Stage& st : stages_) {
     for (const MBConv& mb : st.mbconvs) {
-      Tensor y = nn::gelu(mb.conv1(x));
-      y = mb.conv3(nn::gelu(mb.conv2(y)));
+      Tensor y = mb.conv1.with_act(x, nn::Activation::kGELU);
+      y = mb.conv3(mb.conv2.with_act(y, nn::Activation::kGELU));
       x = nn::gelu(nn::add(y, x));
     }
     if (!st.blocks.empty() && !tokens) {
@@ -186,7 +186,8 @@ Tensor TinyVit::forward(const Tensor& input) const {
     if (st.downsample) {
       const PatchMerging& pm = *st.downsample;
       Tensor y = tokens ? to_nchw(x, h, w) : x;
-      y = pm.conv3(nn::gelu(pm.conv2(nn::gelu(pm.conv1(y)))));
+      y = pm.conv3(pm.conv2.with_act(pm.conv1.with_act(y, nn::Activation::kGELU),
+                                     nn::Activation::kGELU));
       h = y.size(2);
       w = y.size(3);
       x = to_tokens(y);

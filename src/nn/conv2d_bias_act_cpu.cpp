@@ -1,0 +1,62 @@
+// File: src/nn/conv2d_bias_act_cpu.cpp
+// Purpose: nn::conv2d_bias_act (nn/ops_fused.h): argument checks, the CUDA dispatch, and the CPU
+// reference, which is literally the sequence the models ran before the op existed: nn::conv2d
+// (bias included), then the activation, then the affine, each a float32 pass with the same
+// expressions as act_affine_cpu.cpp / elementwise_cpu.cpp, so CPU results stay bit-identical.
+#include <cmath>
+#include <string>
+
+#include "nn/op_util.h"
+#include "nn/ops_fused.h"
+
+namespace um::nn {
+
+using detail::fail;
+
+Tensor conv2d_bias_act(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Conv2dParams& p, Activation act, float affine_scale,
+                       float affine_bias) {
+  constexpr const char* kOp = "conv2d_bias_act";
+  if (!x.defined()) fail(kOp, "x is undefined");
+  if (!weight.defined()) fail(kOp, "weight is undefined");
+  if (weight.dim() != 4) fail(kOp, "weight must be 4-D, got " + shape_str(weight.shape()));
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0))) {
+    fail(kOp, "bias " + shape_str(bias.shape()) + " does not match weight " +
+                  shape_str(weight.shape()));
+  }
+  switch (act) {
+    case Activation::kNone:
+    case Activation::kReLU:
+    case Activation::kSiLU:
+    case Activation::kGELU:
+      break;
+    default:
+      fail(kOp, "unknown activation " + std::to_string(static_cast<int>(act)));
+  }
+  UM_NN_CUDA_DISPATCH(x, conv2d_bias_act_cuda(x, weight, bias, p, act, affine_scale,
+                                              affine_bias));
+  Tensor y = conv2d(x, weight, bias, p);  // checks the rest (devices, dtypes, shapes)
+  if (!y.is_contiguous()) y = y.contiguous();
+  float* py = static_cast<float*>(y.raw_data());
+  const int64_t n = y.numel();
+  switch (act) {
+    case Activation::kNone:
+      break;
+    case Activation::kReLU:
+      for (int64_t i = 0; i < n; ++i) py[i] = py[i] > 0.f ? py[i] : 0.f;
+      break;
+    case Activation::kSiLU:
+      for (int64_t i = 0; i < n; ++i) py[i] = py[i] / (1.f + std::exp(-py[i]));
+      break;
+    case Activation::kGELU:
+      for (int64_t i = 0; i < n; ++i)
+        py[i] = 0.5f * py[i] * (1.f + std::erf(py[i] * static_cast<float>(M_SQRT1_2)));
+      break;
+  }
+  if (affine_scale != 1.f || affine_bias != 0.f) {
+    for (int64_t i = 0; i < n; ++i) py[i] = affine_scale * py[i] + affine_bias;
+  }
+  return y;
+}
+
+}  // namespace um::nn

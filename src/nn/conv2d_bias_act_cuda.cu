@@ -1,0 +1,141 @@
+// File: src/nn/conv2d_bias_act_cuda.cu
+// Purpose: nn::conv2d_bias_act on the GPU (nn/ops_fused.h): the cuDNN convolution of
+// conv2d_cuda.cu WITHOUT its bias, then one epilogue kernel over the NCHW output that adds the
+// per-channel bias, applies the activation and the affine in float32 and rounds once to the
+// output dtype. Replaces conv2d's bias pass + a separate activation/affine pass (two full reads
+// and writes of the output) by one.
+// Epilogue layout: like conv2d_cuda.cu's add_bias_flat_kernel, one flat grid-stride loop over
+// the output in units of 16 bytes (8 halfs / 4 floats) when y is 16-byte aligned and every (n, c)
+// plane is a whole number of units, else of single elements; unit i lies in plane
+// i / units_per_plane, whose channel is plane % channels. 32-bit indices when the unit count is
+// below 2^30 (no overflow of i + the grid stride), 64-bit otherwise.
+// Graph capture: conv2d_cuda's contract (plans on the first call, pool workspace, current stream).
+#include <cuda_fp16.h>
+
+#include <string>
+
+#include "nn/cuda_op_util.cuh"
+#include "nn/ops_cuda.h"
+#include "nn/ops_fused.h"
+
+namespace um::nn::detail {
+namespace {
+
+constexpr const char* kOp = "conv2d_bias_act";
+
+// kN elements of T moved as one (16-byte when kN * sizeof(T) == 16) load/store.
+template <typename T, int kN>
+struct alignas(sizeof(T) * kN) EpiloguePack {
+  T v[kN];
+};
+
+// The same float32 expressions as the CPU reference (conv2d_bias_act_cpu.cpp) and the
+// act_affine / unary kernels they replace.
+template <Activation A>
+__device__ __forceinline__ float activate(float v) {
+  if constexpr (A == Activation::kReLU) {
+    return v > 0.f ? v : 0.f;
+  } else if constexpr (A == Activation::kSiLU) {
+    return v / (1.f + expf(-v));
+  } else if constexpr (A == Activation::kGELU) {
+    return 0.5f * v * (1.f + erff(v * 0.70710678118654752440f));  // float(M_SQRT1_2)
+  } else {
+    return v;
+  }
+}
+
+template <typename T, int kVec, typename I, Activation A>
+__global__ void bias_act_kernel(T* __restrict__ y, const T* __restrict__ bias, I units,
+                                I units_per_plane, I channels, bool affine, float scale,
+                                float shift) {
+  auto* yv = reinterpret_cast<EpiloguePack<T, kVec>*>(y);
+  for (I i = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x);
+       i < units; i += static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)) {
+    const float b = bias != nullptr ? to_f(bias[(i / units_per_plane) % channels]) : 0.f;
+    EpiloguePack<T, kVec> p = yv[i];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) {
+      float v = to_f(p.v[k]) + b;
+      v = activate<A>(v);
+      if (affine) v = scale * v + shift;
+      p.v[k] = from_f<T>(v);
+    }
+    yv[i] = p;
+  }
+}
+
+template <typename T, int kVec, Activation A>
+void launch_epilogue(T* y, const T* bias, int64_t units, int64_t per_plane, int64_t channels,
+                     bool affine, float scale, float shift) {
+  constexpr int kThreads = 256;
+  const int blocks = blocks_for(units, kThreads);
+  if (units < (int64_t{1} << 30)) {
+    bias_act_kernel<T, kVec, int32_t, A><<<blocks, kThreads, 0, stream()>>>(
+        y, bias, static_cast<int32_t>(units), static_cast<int32_t>(per_plane),
+        static_cast<int32_t>(channels), affine, scale, shift);
+  } else {
+    bias_act_kernel<T, kVec, int64_t, A><<<blocks, kThreads, 0, stream()>>>(
+        y, bias, units, per_plane, channels, affine, scale, shift);
+  }
+}
+
+template <typename T, int kVec>
+void launch_for_act(Activation act, T* y, const T* bias, int64_t units, int64_t per_plane,
+                    int64_t channels, bool affine, float scale, float shift) {
+  switch (act) {
+    case Activation::kNone:
+      launch_epilogue<T, kVec, Activation::kNone>(y, bias, units, per_plane, channels, affine,
+                                                  scale, shift);
+      break;
+    case Activation::kReLU:
+      launch_epilogue<T, kVec, Activation::kReLU>(y, bias, units, per_plane, channels, affine,
+                                                  scale, shift);
+      break;
+    case Activation::kSiLU:
+      launch_epilogue<T, kVec, Activation::kSiLU>(y, bias, units, per_plane, channels, affine,
+                                                  scale, shift);
+      break;
+    case Activation::kGELU:
+      launch_epilogue<T, kVec, Activation::kGELU>(y, bias, units, per_plane, channels, affine,
+                                                  scale, shift);
+      break;
+  }
+}
+
+}  // namespace
+
+Tensor conv2d_bias_act_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias_in,
+                            const Conv2dParams& p, Activation act, float affine_scale,
+                            float affine_bias) {
+  require_cuda_float(kOp, x, "x");
+  if (bias_in.defined()) {
+    require_like(kOp, bias_in, "bias", x);
+    if (bias_in.device() != x.device()) {
+      fail(kOp, "bias is on " + bias_in.device().str() + " but x is on " + x.device().str());
+    }
+  }
+  // The convolution alone (its own checks of weight; no bias pass).
+  Tensor y = conv2d_cuda(x, weight, Tensor(), p);
+  const bool affine = affine_scale != 1.f || affine_bias != 0.f;
+  if (y.numel() == 0 || (!bias_in.defined() && act == Activation::kNone && !affine)) return y;
+  const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
+  const int64_t channels = y.size(1);
+  const int64_t plane_size = y.numel() / (y.size(0) * channels);
+  const bool aligned = reinterpret_cast<uintptr_t>(y.raw_data()) % 16 == 0;
+  UM_DISPATCH_FLOAT(y.dtype(), T, {
+    constexpr int kN = 16 / static_cast<int>(sizeof(T));
+    T* py = static_cast<T*>(y.raw_data());
+    const T* pb = bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr;
+    if (aligned && plane_size % kN == 0) {
+      launch_for_act<T, kN>(act, py, pb, y.numel() / kN, plane_size / kN, channels, affine,
+                            affine_scale, affine_bias);
+    } else {
+      launch_for_act<T, 1>(act, py, pb, y.numel(), plane_size, channels, affine, affine_scale,
+                           affine_bias);
+    }
+  });
+  check_launch(kOp);
+  return y;
+}
+
+}  // namespace um::nn::detail

@@ -1,9 +1,12 @@
 // File: bench/bench_cuda_attention.cpp
-// Purpose: GPU time of the fused attention (nn::scaled_dot_product_attention on CUDA tensors) on
-// the shapes the models run, float32 and float16, for the automatic dispatch ("auto": the
-// key-tiled kernel of src/nn/attention_tiled_cuda.cu for these shapes) next to the original
-// generic kernel forced through nn::detail::attention_cuda_with_path ("generic"), so that old and
-// new print side by side.
+// Purpose: GPU time of the attention (nn::scaled_dot_product_attention on CUDA tensors) on the
+// shapes the models run, float32 and float16, for the automatic dispatch ("auto") next to each
+// path forced through nn::detail::attention_cuda_with_path: the original generic kernel
+// ("generic"), the key-tiled kernel of src/nn/attention_tiled_cuda.cu ("tiled", where it takes
+// the operands) and the tensor-core path of src/nn/attention_gemm_cuda.cu ("gemm": cuBLASLt
+// q k^T, softmax kernel, cuBLASLt P v; the float16 TinyViT and D-FINE shapes take it
+// automatically), so that the paths print side by side. "tiled" and "gemm" report an error where
+// the path refuses the operands; the "auto" row's label names the path it picked.
 // Shapes (MobileSAM TinyViT at 1024 input, src/models/mobilesam/tiny_vit.{h,cpp}: patch embed
 // /4 -> 256x256 tokens; stage 2: 128 dims, 4 heads, window 7 on 128x128 tokens padded to 133 ->
 // 19x19 = 361 windows; stage 3: 160 dims, 5 heads, window 14 on 64x64 padded to 70 -> 5x5 = 25
@@ -19,6 +22,7 @@
 // Run: build/bench/bench_cuda_attention --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -68,11 +72,22 @@ Tensor device_pattern(const Shape& shape, DType dtype, int64_t salt) {
 }
 #endif
 
-void BM_CudaAttention(benchmark::State& state, AttnShape s, DType dtype, bool generic) {
+enum class Path { kAuto, kGeneric, kTiled, kGemm };
+
+const char* path_name(Path p) {
+  switch (p) {
+    case Path::kGeneric: return "generic";
+    case Path::kTiled: return "tiled";
+    case Path::kGemm: return "gemm";
+    default: return "auto";
+  }
+}
+
+void BM_CudaAttention(benchmark::State& state, AttnShape s, DType dtype, Path path) {
 #ifndef UM_WITH_CUDA
   (void)s;
   (void)dtype;
-  (void)generic;
+  (void)path;
   state.SkipWithError("built without the CUDA backend");
   for (auto _ : state) {
   }
@@ -105,11 +120,34 @@ void BM_CudaAttention(benchmark::State& state, AttnShape s, DType dtype, bool ge
   um::cuda::StreamScope scope(stream.get());
   using um::nn::detail::AttentionPath;
   auto run = [&] {
-    return generic ? um::nn::detail::attention_cuda_with_path(q, k, v, bias, scale,
-                                                              AttentionPath::kGeneric)
-                   : um::nn::scaled_dot_product_attention(q, k, v, bias, scale);
+    switch (path) {
+      case Path::kGeneric:
+        return um::nn::detail::attention_cuda_with_path(q, k, v, bias, scale,
+                                                        AttentionPath::kGeneric);
+      case Path::kTiled:
+        return um::nn::detail::attention_cuda_with_path(q, k, v, bias, scale,
+                                                        AttentionPath::kTiled);
+      case Path::kGemm:
+        return um::nn::detail::attention_cuda_with_path(q, k, v, bias, scale,
+                                                        AttentionPath::kGemm);
+      default:
+        return um::nn::scaled_dot_product_attention(q, k, v, bias, scale);
+    }
   };
-  { const Tensor warm = run(); }
+  if (path == Path::kAuto) {
+    const AttentionPath picked = um::nn::detail::attention_cuda_auto_path(q, k, v);
+    state.SetLabel(picked == AttentionPath::kGemm    ? "gemm"
+                   : picked == AttentionPath::kTiled ? "tiled"
+                                                     : "generic");
+  }
+  try {
+    const Tensor warm = run();
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    for (auto _ : state) {
+    }
+    return;
+  }
   um::cuda::synchronize(stream.get());
   um::cuda::Event start, stop;
   for (auto _ : state) {
@@ -125,14 +163,13 @@ void BM_CudaAttention(benchmark::State& state, AttnShape s, DType dtype, bool ge
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Registered as <shape>/<dtype>/<kernel>, auto and generic adjacent.
+  // Registered as <shape>/<dtype>/<path>, the paths adjacent (auto's label names its pick).
   for (const AttnShape& s : kShapes) {
     for (DType dt : {DType::kF16, DType::kF32}) {
-      for (bool generic : {false, true}) {
+      for (Path path : {Path::kAuto, Path::kTiled, Path::kGemm, Path::kGeneric}) {
         const std::string name = std::string("attention/") + s.name +
-                                 (dt == DType::kF16 ? "/f16" : "/f32") +
-                                 (generic ? "/generic" : "/auto");
-        benchmark::RegisterBenchmark(name.c_str(), BM_CudaAttention, s, dt, generic)
+                                 (dt == DType::kF16 ? "/f16/" : "/f32/") + path_name(path);
+        benchmark::RegisterBenchmark(name.c_str(), BM_CudaAttention, s, dt, path)
             ->UseManualTime()
             ->Unit(benchmark::kMicrosecond)
             ->Repetitions(7)

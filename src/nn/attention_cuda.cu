@@ -12,10 +12,13 @@
 // split writes its unnormalised accumulator and (max, sum) to float32 workspace Tensors, and a
 // second kernel merges them (out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M)).
 // Covers D <= 128; larger D is refused with a clear error.
-// Dispatch: since the models' attentions (head dims 16 / 32, last dim contiguous) run the faster
-// key-tiled kernel of attention_tiled_cuda.cu (attention_cuda_auto_path), this kernel is the
-// fallback for head dims 65..128 and for views whose last dim is strided; tests and the bench can
-// force either through attention_cuda_with_path (attention_cuda.h).
+// Dispatch (attention_cuda_auto_path): float16 attentions with Lk >= 32, D >= 16, >= 1024 score
+// rows and at most 64 MiB of float32 scores take the tensor-core GEMM path of
+// attention_gemm_cuda.cu (TinyViT's windows, D-FINE's 300 / 400); the rest with head dims <= 64
+// and a contiguous
+// last dim the faster key-tiled kernel of attention_tiled_cuda.cu; this kernel is the fallback
+// for head dims 65..128 and for views whose last dim is strided. Tests and the bench can force
+// any path through attention_cuda_with_path (attention_cuda.h).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -237,11 +240,11 @@ Tensor attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, const T
       bst.s[i] = (bi >= 0 && sz != 1) ? bias.strides()[bi] : 0;
     }
   }
-  if (d > kMaxD) {
+  const AttentionPath path = forced ? *forced : attention_cuda_auto_path(q, k, v);
+  if (path != AttentionPath::kGemm && d > kMaxD) {
     fail(kOp, "head dim " + std::to_string(d) + " exceeds the CUDA kernel's maximum " +
                   std::to_string(kMaxD));
   }
-  const AttentionPath path = forced ? *forced : attention_cuda_auto_path(q, k, v);
   if (path == AttentionPath::kTiled && !attention_tiled_supported(q, k, v)) {
     fail(kOp, "the tiled kernel needs head dim <= 64 and a contiguous last dim; got q " +
                   shape_str(q.shape()) + " strides " + shape_str(q.strides()));
@@ -249,7 +252,9 @@ Tensor attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, const T
   Tensor out = Tensor::empty({b, h, lq, d}, q.dtype(), q.device());
   if (out.numel() == 0) return out;
   if (lk == 0) return Tensor::zeros({b, h, lq, d}, q.dtype(), q.device());  // empty softmax: sum 0
-  if (path == AttentionPath::kTiled) {
+  if (path == AttentionPath::kGemm) {
+    attention_gemm_launch(q, k, v, bias, bst.s, scale, out);
+  } else if (path == AttentionPath::kTiled) {
     attention_tiled_launch(q, k, v, bias, bst.s, scale, out);
   } else {
     launch_generic(q, k, v, bias, bst, scale, out);
@@ -271,8 +276,10 @@ void attention_merge_splits_launch(const float* part_acc, const float* part_ml, 
 }
 
 AttentionPath attention_cuda_auto_path(const Tensor& q, const Tensor& k, const Tensor& v) {
-  // The tiled kernel whenever it can take the operands (every attention of the models: head dims
-  // 16 and 32, head views with a contiguous last dim); the generic one for the rest.
+  // Float16 attentions with enough keys and head dims for tensor-core tiles: the GEMM path. Else
+  // the tiled kernel whenever it can take the operands (head dims <= 64, head views with a
+  // contiguous last dim); the generic one for the rest.
+  if (attention_gemm_preferred(q, k, v)) return AttentionPath::kGemm;
   return attention_tiled_supported(q, k, v) ? AttentionPath::kTiled : AttentionPath::kGeneric;
 }
 

@@ -120,7 +120,7 @@ cublasLtMatrixLayout_t make_layout(cudaDataType_t type, int64_t rows, int64_t co
 }
 
 Plan make_plan(LtContext& ctx, const LtGemm& g, const LtOperand& oa, const LtOperand& ob,
-               cudaDataType_t type, const uint32_t align[4]) {
+               cudaDataType_t type, cudaDataType_t c_type, const uint32_t align[4]) {
   Plan p;
   UM_LT_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   // cuBLASLt's A is our B (op ob), its B is our A (op oa).
@@ -139,7 +139,8 @@ Plan make_plan(LtContext& ctx, const LtGemm& g, const LtOperand& oa, const LtOpe
   }
   p.la = make_layout(type, ob.rows, ob.cols, ob.ld, g.batch, g.b.batch_stride);
   p.lb = make_layout(type, oa.rows, oa.cols, oa.ld, g.batch, g.a.batch_stride);
-  p.lc = make_layout(type, g.n, g.m, g.n, g.batch, g.m * g.n);
+  const int64_t ldc = g.ldc > 0 ? g.ldc : g.n;
+  p.lc = make_layout(c_type, g.n, g.m, ldc, g.batch, g.m * ldc);
 
   cublasLtMatmulPreference_t pref = nullptr;
   UM_LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -180,6 +181,9 @@ void lt_gemm(const LtGemm& g) {
     fail(kOp, std::string("unsupported dtype ") + dtype_name(g.dtype));
   }
   if (g.m < 1 || g.n < 1 || g.k < 1 || g.batch < 1) fail(kOp, "empty problem");
+  if (g.c_float32 && g.bias) fail(kOp, "a float32 result with a bias is not supported");
+  if (g.ldc != 0 && g.ldc < g.n) fail(kOp, "ldc " + std::to_string(g.ldc) + " < n");
+  const int64_t ldc = g.ldc > 0 ? g.ldc : g.n;
   for (int64_t v : {g.m, g.n, g.k, g.batch}) {
     if (v > INT_MAX) fail(kOp, "dimension " + std::to_string(v) + " exceeds int32");
   }
@@ -188,22 +192,26 @@ void lt_gemm(const LtGemm& g) {
     fail(kOp, "operand strides are not a BLAS layout (the caller must pass a contiguous copy)");
   }
   const cudaDataType_t type = g.dtype == DType::kF32 ? CUDA_R_32F : CUDA_R_16F;
+  // Float16 A and B with a float32 C (and D): a documented cuBLASLt combination under
+  // CUBLAS_COMPUTE_32F with float32 scale (the same as cublasGemmEx's SGEMMEx case).
+  const cudaDataType_t c_type = g.c_float32 ? CUDA_R_32F : type;
   const int64_t es = static_cast<int64_t>(dtype_size(g.dtype));
+  const int64_t ces = g.c_float32 ? int64_t{4} : es;
   // cuBLASLt order: A (our b), B (our a), C, D (both our c).
   const uint32_t align[4] = {alignment(g.b.data, g.b.batch_stride * es, g.batch),
                              alignment(g.a.data, g.a.batch_stride * es, g.batch),
-                             alignment(g.c, g.m * g.n * es, g.batch),
-                             alignment(g.c, g.m * g.n * es, g.batch)};
+                             alignment(g.c, g.m * ldc * ces, g.batch),
+                             alignment(g.c, g.m * ldc * ces, g.batch)};
   const std::vector<int64_t> key = {static_cast<int64_t>(g.dtype), g.m, g.n, g.k, g.batch,
                                     oa.op, oa.rows, oa.cols, oa.ld, g.a.batch_stride,
                                     ob.op, ob.rows, ob.cols, ob.ld, g.b.batch_stride,
                                     g.bias != nullptr,
                                     g.bias ? alignment(g.bias, 0, 1) : 0,
-                                    align[0], align[1], align[2]};
+                                    align[0], align[1], align[2], g.c_float32 ? 1 : 0, ldc};
   LtContext& ctx = context();
   auto it = ctx.plans().find(key);
   if (it == ctx.plans().end()) {
-    it = ctx.plans().emplace(key, make_plan(ctx, g, oa, ob, type, align)).first;
+    it = ctx.plans().emplace(key, make_plan(ctx, g, oa, ob, type, c_type, align)).first;
   }
   Plan& p = it->second;
   if (!p.supported) {

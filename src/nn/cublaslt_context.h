@@ -33,9 +33,16 @@ struct LtGemm {
   int64_t m = 0, n = 0, k = 0, batch = 1;
   LtMatrix a;  // [m, k]
   LtMatrix b;  // [k, n]
-  void* c = nullptr;  // [m, n] row-major, contiguous, batch stride m * n
+  void* c = nullptr;  // [m, n] row-major, row stride ldc (contiguous by default), batch stride
+                      // m * ldc
   const void* bias = nullptr;  // [n] contiguous, added to every row (the BIAS epilogue) or null
   float alpha = 1.f;
+  // C in float32 whatever `dtype` is (float16 A and B with a float32 result: attention scores
+  // kept unrounded for the softmax, attention_gemm_cuda.cu). No bias with it.
+  bool c_float32 = false;
+  // Row stride of C in elements, >= n; 0 means n. A padded stride keeps every row of C 16-byte
+  // aligned (attention's 49-key score rows).
+  int64_t ldc = 0;
 };
 
 // True when cuBLASLt can read the [rows, cols] view in place (one of its strides is 1 and the
@@ -43,11 +50,11 @@ struct LtGemm {
 bool lt_operand_ok(const LtMatrix& v, int64_t rows, int64_t cols);
 
 // Runs the GEMM on the current stream; throws um::Error (bad arguments) or um::CudaError. m, n,
-// k and batch must be >= 1 and both operands lt_operand_ok. Where cuBLASLt has no algorithm for
+// k and batch must be >= 1 and both operands lt_operand_ok; c_float32 excludes a bias. Where cuBLASLt has no algorithm for
 // the configuration, gemm_fallback runs instead (remembered per shape key).
 void lt_gemm(const LtGemm& g);
 
-// A plain CUDA GEMM of the same contract (any strides), float32 accumulation
+// A plain CUDA GEMM of the same contract (any strides, c_float32 too), float32 accumulation
 // (gemm_fallback_cuda.cu).
 void gemm_fallback(const LtGemm& g);
 

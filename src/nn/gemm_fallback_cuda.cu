@@ -10,10 +10,10 @@
 namespace um::nn::detail {
 namespace {
 
-template <typename T>
-__global__ void gemm_fallback_kernel(const T* a, LtMatrix va, const T* b, LtMatrix vb, T* c,
+template <typename T, typename TC>
+__global__ void gemm_fallback_kernel(const T* a, LtMatrix va, const T* b, LtMatrix vb, TC* c,
                                      const T* bias, int64_t batch, int64_t m, int64_t n,
-                                     int64_t k, float alpha) {
+                                     int64_t k, float alpha, int64_t ldc) {
   const int64_t total = batch * m * n;
   for (int64_t t = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; t < total;
        t += int64_t{gridDim.x} * blockDim.x) {
@@ -24,17 +24,26 @@ __global__ void gemm_fallback_kernel(const T* a, LtMatrix va, const T* b, LtMatr
     for (int64_t p = 0; p < k; ++p) acc += to_f(ar[p * va.cs]) * to_f(bc[p * vb.rs]);
     acc *= alpha;
     if (bias) acc += to_f(bias[j]);
-    c[t] = from_f<T>(acc);
+    c[(bt * m + i) * ldc + j] = from_f<TC>(acc);
   }
 }
 
 }  // namespace
 
 void gemm_fallback(const LtGemm& g) {
+  const int64_t ldc = g.ldc > 0 ? g.ldc : g.n;  // C's row stride (batch stride m * ldc)
   UM_DISPATCH_FLOAT(g.dtype, T, {
-    gemm_fallback_kernel<T><<<blocks_for(g.batch * g.m * g.n), 256, 0, stream()>>>(
-        static_cast<const T*>(g.a.data), g.a, static_cast<const T*>(g.b.data), g.b,
-        static_cast<T*>(g.c), static_cast<const T*>(g.bias), g.batch, g.m, g.n, g.k, g.alpha);
+    if (g.c_float32) {  // float32 result whatever the inputs (no bias: lt_gemm refuses one)
+      gemm_fallback_kernel<T, float><<<blocks_for(g.batch * g.m * g.n), 256, 0, stream()>>>(
+          static_cast<const T*>(g.a.data), g.a, static_cast<const T*>(g.b.data), g.b,
+          static_cast<float*>(g.c), static_cast<const T*>(g.bias), g.batch, g.m, g.n, g.k,
+          g.alpha, ldc);
+    } else {
+      gemm_fallback_kernel<T, T><<<blocks_for(g.batch * g.m * g.n), 256, 0, stream()>>>(
+          static_cast<const T*>(g.a.data), g.a, static_cast<const T*>(g.b.data), g.b,
+          static_cast<T*>(g.c), static_cast<const T*>(g.bias), g.batch, g.m, g.n, g.k, g.alpha,
+          ldc);
+    }
   });
   check_launch("gemm (fallback)");
 }

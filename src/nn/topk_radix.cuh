@@ -13,8 +13,8 @@
 // chunks of at most kCap keys (balanced: every chunk holds more than kCap / 2 > k keys), one
 // block each. A block keeps its chunk's keys in registers (kCap / kThreads per thread) and finds
 // its k-th largest key by radix select: 8-bit digits from the top (at most 8 passes, usually 3
-// or 4), a 256-bin shared histogram of the keys still matching the chosen prefix, then the bin
-// where the count of larger keys reaches k. It stops as soon as every key of the chosen bin is
+// or 4), a 256-bin shared histogram of the keys still matching the chosen prefix, then (one
+// warp, a shuffle scan) the bin where the count of larger keys reaches k; two barriers a pass. It stops as soon as every key of the chosen bin is
 // needed, so "selected" is simply (key & mask) >= prefix: exactly k keys. A non-final level
 // writes its k keys (unordered) to a scratch array; the next level treats the rows of
 // blocks * k candidate keys the same way (the true top k is among the candidates: each block
@@ -81,7 +81,6 @@ __global__ void __launch_bounds__(kThreadsT) topk_select_kernel(SelectArgs a) {
   static_assert(kCapT % kThreadsT == 0 && kThreadsT >= 32, "block shape");
   __shared__ uint64_t s_sel[kThreadsT];  // final level: the selected keys, unordered
   __shared__ unsigned s_hist[2][256];    // double-buffered: pass p clears pass p + 1's
-  __shared__ unsigned s_part[32];        // bins [256 - 8 (l + 1), 256 - 8 l) summed, l = 0..31
   __shared__ unsigned s_pick[3];         // chosen digit, keys above its bin, keys in its bin
   __shared__ unsigned s_count;           // selected keys so far (compaction)
 
@@ -134,18 +133,21 @@ __global__ void __launch_bounds__(kThreadsT) topk_select_kernel(SelectArgs a) {
       }
       if (run != 0) atomicAdd(&hist[cur], run);
       __syncthreads();
+      // Warp 0 finds the bin holding the need-th largest matching key: lane l sums bins
+      // [248 - 8 l, 256 - 8 l), a shuffle scan gives the keys above its bins, and exactly one
+      // lane's range crosses `need` (1 <= need <= the number of matching keys).
       if (tid < 32) {
         unsigned sum = 0;
+        UM_TOPK_UNROLL
         for (int b = 0; b < 8; ++b) sum += hist[255 - 8 * tid - b];
-        s_part[tid] = sum;
-      }
-      __syncthreads();
-      // The bin holding the need-th largest matching key: in exactly one lane's 8 bins, since
-      // 1 <= need <= the number of matching keys.
-      if (tid < 32) {
-        unsigned above = 0;
-        for (int m = 0; m < tid; ++m) above += s_part[m];
-        if (above < need && need <= above + s_part[tid]) {
+        unsigned incl = sum;
+        UM_TOPK_UNROLL
+        for (unsigned o = 1; o < 32; o <<= 1) {
+          const unsigned up = __shfl_up_sync(0xffffffffu, incl, o);
+          if (static_cast<unsigned>(tid) >= o) incl += up;
+        }
+        unsigned above = incl - sum;
+        if (above < need && need <= incl) {
           for (int b = 0; b < 8; ++b) {
             const unsigned d = 255u - 8u * static_cast<unsigned>(tid) - static_cast<unsigned>(b);
             const unsigned h = hist[d];

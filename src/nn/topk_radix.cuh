@@ -2,7 +2,7 @@
 // Purpose: the device code of the multi-block radix-select top-k behind nn::topk on CUDA
 // (launched by src/nn/topk_cuda.cu). In a header so that tests/nn/topk_radix_emulation_test.cpp
 // can compile the very same source as host C++ (UM_TOPK_EMULATION: std::threads stand in for
-// CUDA threads, a barrier for __syncthreads) and check it on every CI machine, GPU or not.
+// CUDA threads, barriers for __syncthreads and the shuffle) and check it on every CI machine, GPU or not.
 //
 // Order: every (value, index) of a row becomes one 64-bit key (make_key) whose unsigned order
 // is exactly the CPU op's order: high word = the float's order-preserving bits (NaN above +inf,
@@ -14,8 +14,9 @@
 // block each. A block keeps its chunk's keys in registers (kCap / kThreads per thread) and finds
 // its k-th largest key by radix select: 8-bit digits from the top (at most 8 passes, usually 3
 // or 4), a 256-bin shared histogram of the keys still matching the chosen prefix, then (one
-// warp, a shuffle scan) the bin where the count of larger keys reaches k; two barriers a pass. It stops as soon as every key of the chosen bin is
-// needed, so "selected" is simply (key & mask) >= prefix: exactly k keys. A non-final level
+// warp, a shuffle scan) the bin where the count of larger keys reaches k; two barriers a pass.
+// It stops as soon as every key of the chosen bin is needed, so "selected" is simply
+// (key & mask) >= prefix: exactly k keys. A non-final level
 // writes its k keys (unordered) to a scratch array; the next level treats the rows of
 // blocks * k candidate keys the same way (the true top k is among the candidates: each block
 // kept every key that could be in it). The final level (one block per row, at most kCap keys)

@@ -11,6 +11,8 @@
 // The fused conv + bias + activation + affine (nn::conv2d_bias_act, D-FINE's ConvBN and TinyViT's
 // Conv2d_BN + GELU) is timed next to the sequence it replaced (conv2d with its bias pass, then
 // act_affine_inplace): BM_CudaConvBiasAct/<shape>_<act>_{unfused,fused}_<dtype>.
+// BM_CudaDepthwise/<shape>_{own,cudnn}_f16 force conv2d_cuda.cu's own depthwise kernel or cuDNN
+// (the plain BM_CudaConv depthwise entries show the automatic, timed choice).
 // UM_CUDNN_CONV_ALGO=heuristic in the environment makes the plans use cuDNN's heuristic instead
 // of timing the candidates on the first call (to compare the two algorithm choices).
 // Run: build/bench/bench_cuda_conv --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
@@ -24,6 +26,7 @@
 #ifdef UM_WITH_CUDA
 #include "core/cuda/cuda_runtime.h"
 #include "core/cuda/stream_context.h"
+#include "nn/cudnn_context.h"
 #endif
 
 namespace {
@@ -86,6 +89,21 @@ void BM_CudaConv(benchmark::State& state, ConvShape s, DType dtype) {
     um::cuda::synchronize(stop.get());
     state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3 / kInner);
   }
+#endif
+}
+
+// A float16 depthwise conv with the own direct kernel forced (own = true) or cuDNN forced,
+// next to the automatic choice that BM_CudaConv times (nn::detail::DepthwiseConvPolicy).
+void BM_CudaDepthwise(benchmark::State& state, ConvShape s, bool own) {
+#ifdef UM_WITH_CUDA
+  using um::nn::detail::DepthwiseConvPolicy;
+  um::nn::detail::set_depthwise_conv_policy(own ? DepthwiseConvPolicy::kOwn
+                                                : DepthwiseConvPolicy::kCudnn);
+  BM_CudaConv(state, s, DType::kF16);
+  um::nn::detail::set_depthwise_conv_policy(DepthwiseConvPolicy::kAuto);
+#else
+  (void)own;
+  BM_CudaConv(state, s, DType::kF16);
 #endif
 }
 
@@ -167,6 +185,20 @@ BENCHMARK_CAPTURE(BM_CudaConv, tinyvit_pw1x1_64to256_256x256_f16, kTinyVitPointw
 BENCHMARK_CAPTURE(BM_CudaConv, sam_convT2x2_256to64_64x64_f32, kSamUpscale, DType::kF32)
     ->Apply(configure);
 BENCHMARK_CAPTURE(BM_CudaConv, sam_convT2x2_256to64_64x64_f16, kSamUpscale, DType::kF16)
+    ->Apply(configure);
+
+const ConvShape kDfineDepthwise5x5{{1, 128, 80, 80}, {128, 1, 5, 5},
+                                   um::nn::Conv2dParams::square(2, 2, 128), false};
+BENCHMARK_CAPTURE(BM_CudaDepthwise, tinyvit_dw3x3_256x256x256_own_f16, kTinyVitDepthwise, true)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaDepthwise, tinyvit_dw3x3_256x256x256_cudnn_f16, kTinyVitDepthwise,
+                  false)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaDepthwise, dw5x5_s2_128x80x80_own_f16, kDfineDepthwise5x5, true)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaDepthwise, dw5x5_s2_128x80x80_cudnn_f16, kDfineDepthwise5x5, false)
+    ->Apply(configure);
+BENCHMARK_CAPTURE(BM_CudaConv, dw5x5_s2_128x80x80_auto_f16, kDfineDepthwise5x5, DType::kF16)
     ->Apply(configure);
 
 // D-FINE ConvBN (3x3, ReLU + lab affine) and TinyViT MBConv conv1 (1x1 64 -> 256, GELU).

@@ -14,11 +14,17 @@
 // That first call synchronises the host; when Find fails, under stream capture or with
 // UM_CUDNN_CONV_ALGO=heuristic, the host-only heuristic (cudnnGetConvolutionForwardAlgorithm_v7)
 // chooses instead. The choice is logged at debug level.
+// Depthwise float16 (groups == C == Cout, 3x3/5x5, stride 1/2, no dilation): an own direct kernel
+// (one thread per output, the K*K weights in registers, the block's input tile in shared memory,
+// float32 accumulation) competes on that first call too: it is timed against the cuDNN
+// algorithm Find chose and runs only where it measured faster (DepthwiseConvPolicy in
+// cudnn_context.h forces either side for tests and benches).
 // Graph capture: the workspace is a Tensor from the current DevicePool. A warm call therefore
 // only queues kernels on um::cuda::current_stream(): no allocation from the driver, no host sync.
 #include <cuda_fp16.h>
 
 #include <array>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,10 +46,118 @@ struct ForwardPlan {
   ConvDesc conv;
   cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
   size_t workspace_bytes = 0;
+  bool own_depthwise = false;  // run depthwise_f16_kernel instead of cuDNN
 };
 
+// ---- Own depthwise float16 kernel --------------------------------------------------------------
+// Block = a 32 x 8 tile of one (n, c) output plane, one thread per output. The block first stages
+// the input rows/columns its outputs read ((8-1)*S + K by (32-1)*S + K, zero outside the image:
+// the conv's zero padding) as float in shared memory, so each input value is read from global
+// memory about once instead of K*K times; each thread keeps the channel's K*K weights in
+// registers and sums its taps in float32 (rounded once to half, as cuDNN's float32 compute type).
+constexpr int kDwTileW = 32, kDwTileH = 8;
+
+template <int K, int S>
+__global__ void __launch_bounds__(kDwTileW * kDwTileH)
+    depthwise_f16_kernel(const __half* __restrict__ x, const __half* __restrict__ w,
+                         __half* __restrict__ y, int channels, int h, int wd, int oh, int ow,
+                         int pad_h, int pad_w) {
+  constexpr int kInH = (kDwTileH - 1) * S + K, kInW = (kDwTileW - 1) * S + K;
+  __shared__ float tile[kInH][kInW + 1];
+  const int plane = static_cast<int>(blockIdx.z);  // n * channels + c
+  const int c = plane % channels;
+  const __half* xp = x + static_cast<int64_t>(plane) * h * wd;
+  const int ox0 = static_cast<int>(blockIdx.x) * kDwTileW;
+  const int oy0 = static_cast<int>(blockIdx.y) * kDwTileH;
+  const int iy0 = oy0 * S - pad_h, ix0 = ox0 * S - pad_w;
+  const int tid = static_cast<int>(threadIdx.y) * kDwTileW + static_cast<int>(threadIdx.x);
+  for (int i = tid; i < kInH * kInW; i += kDwTileW * kDwTileH) {
+    const int r = i / kInW, col = i % kInW;
+    const int iy = iy0 + r, ix = ix0 + col;
+    tile[r][col] = (iy >= 0 && iy < h && ix >= 0 && ix < wd)
+                       ? __half2float(xp[static_cast<int64_t>(iy) * wd + ix])
+                       : 0.f;
+  }
+  float wr[K * K];
+#pragma unroll
+  for (int k = 0; k < K * K; ++k) wr[k] = __half2float(w[c * K * K + k]);
+  __syncthreads();
+  const int ox = ox0 + static_cast<int>(threadIdx.x), oy = oy0 + static_cast<int>(threadIdx.y);
+  if (ox >= ow || oy >= oh) return;
+  // Output (oy, ox) reads input (oy*S - pad + ky, ox*S - pad + kx) = tile[ty*S + ky][tx*S + kx].
+  float acc = 0.f;
+#pragma unroll
+  for (int ky = 0; ky < K; ++ky) {
+#pragma unroll
+    for (int kx = 0; kx < K; ++kx) {
+      acc = fmaf(tile[threadIdx.y * S + ky][threadIdx.x * S + kx], wr[ky * K + kx], acc);
+    }
+  }
+  y[static_cast<int64_t>(plane) * oh * ow + static_cast<int64_t>(oy) * ow + ox] =
+      __float2half_rn(acc);
+}
+
+// Shapes the own kernel handles (x and w contiguous, as cudnn_operand makes them).
+bool depthwise_eligible(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  const int64_t k = w.size(2);
+  return x.dtype() == DType::kF16 && p.groups == x.size(1) && w.size(0) == x.size(1) &&
+         w.size(1) == 1 && w.size(3) == k && (k == 3 || k == 5) && p.stride_h == p.stride_w &&
+         (p.stride_h == 1 || p.stride_h == 2) && p.dilation_h == 1 && p.dilation_w == 1 &&
+         x.size(0) * x.size(1) <= 65535 && x.numel() <= INT32_MAX;
+}
+
+template <int K, int S>
+void launch_depthwise_ks(const Tensor& x, const Tensor& w, const Tensor& y,
+                         const Conv2dParams& p) {
+  const int oh = static_cast<int>(y.size(2)), ow = static_cast<int>(y.size(3));
+  const dim3 block(kDwTileW, kDwTileH);
+  const dim3 grid(static_cast<unsigned>((ow + kDwTileW - 1) / kDwTileW),
+                  static_cast<unsigned>((oh + kDwTileH - 1) / kDwTileH),
+                  static_cast<unsigned>(x.size(0) * x.size(1)));
+  depthwise_f16_kernel<K, S><<<grid, block, 0, stream()>>>(
+      static_cast<const __half*>(x.raw_data()), static_cast<const __half*>(w.raw_data()),
+      static_cast<__half*>(y.raw_data()), static_cast<int>(x.size(1)),
+      static_cast<int>(x.size(2)), static_cast<int>(x.size(3)), oh, ow, p.pad_h, p.pad_w);
+}
+
+void launch_depthwise(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
+  const int64_t k = w.size(2);
+  if (k == 3) {
+    if (p.stride_h == 1) launch_depthwise_ks<3, 1>(x, w, y, p);
+    else launch_depthwise_ks<3, 2>(x, w, y, p);
+  } else {
+    if (p.stride_h == 1) launch_depthwise_ks<5, 1>(x, w, y, p);
+    else launch_depthwise_ks<5, 2>(x, w, y, p);
+  }
+  check_launch(kOp);
+}
+
+// Mean time of the own kernel over 5 launches after a warm one, on the current stream (first
+// call of a plan only: it synchronises the host on the stop event, like cudnnFind does).
+float time_depthwise(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
+  struct Events {
+    cudaEvent_t start = nullptr, stop = nullptr;
+    ~Events() {
+      if (start != nullptr) (void)cudaEventDestroy(start);
+      if (stop != nullptr) (void)cudaEventDestroy(stop);
+    }
+  } ev;
+  UM_CUDA_CHECK(cudaEventCreate(&ev.start));
+  UM_CUDA_CHECK(cudaEventCreate(&ev.stop));
+  constexpr int kRuns = 5;
+  launch_depthwise(x, w, y, p);
+  UM_CUDA_CHECK(cudaEventRecord(ev.start, stream()));
+  for (int i = 0; i < kRuns; ++i) launch_depthwise(x, w, y, p);
+  UM_CUDA_CHECK(cudaEventRecord(ev.stop, stream()));
+  UM_CUDA_CHECK(cudaEventSynchronize(ev.stop));
+  float ms = 0.f;
+  UM_CUDA_CHECK(cudaEventElapsedTime(&ms, ev.start, ev.stop));
+  return ms / kRuns;
+}
+
 // device, dtype, x [N, C, H, W], weight [K, C/g, kh, kw], stride, pad, dilation, groups.
-using PlanKey = std::array<int64_t, 16>;
+// + the depthwise policy in force when the plan was made.
+using PlanKey = std::array<int64_t, 17>;
 
 // Times the candidates (cudnnFindConvolutionForwardAlgorithmEx runs each one on x, w and the
 // output buffer y, then synchronises) and keeps the fastest that keeps the precision contract
@@ -182,6 +296,18 @@ std::unique_ptr<ForwardPlan> make_plan(cudnnHandle_t handle, const Tensor& x, co
   UM_CUDNN_CHECK(cudnnGetConvolutionMathType(plan->conv.get(), &math));
   log_conv_plan(kOp, config, static_cast<int>(plan->algo), math, plan->workspace_bytes, source,
                 time_ms);
+  if (depthwise_eligible(x, w, p)) {
+    const DepthwiseConvPolicy policy = depthwise_conv_policy();
+    float own_ms = -1.f;
+    if (policy == DepthwiseConvPolicy::kOwn) {
+      plan->own_depthwise = true;
+    } else if (policy == DepthwiseConvPolicy::kAuto && source == ConvAlgoSource::kTimed) {
+      // Timed only next to a timed cuDNN choice (same first, un-captured call).
+      own_ms = time_depthwise(x, w, y, p);
+      plan->own_depthwise = own_ms < time_ms;
+    }
+    log_depthwise_choice(kOp, config, plan->own_depthwise, own_ms, time_ms);
+  }
   return plan;
 }
 
@@ -196,7 +322,7 @@ const ForwardPlan& plan_for(cudnnHandle_t handle, const Tensor& x, const Tensor&
                     x.size(0), x.size(1), x.size(2), x.size(3),
                     w.size(0), w.size(2), w.size(3),
                     p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w,
-                    p.groups};
+                    p.groups, static_cast<int64_t>(depthwise_conv_policy())};
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   // A pipeline uses a few dozen shapes; a caller sweeping shapes must not grow this forever.
@@ -326,6 +452,11 @@ Tensor conv2d_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
   const Tensor w = cudnn_operand(weight_in);
   cudnnHandle_t handle = cudnn_handle();
   const ForwardPlan& plan = plan_for(handle, x, w, y, p, out_shape);
+  if (plan.own_depthwise) {
+    launch_depthwise(x, w, y, p);
+    if (bias.defined()) add_channel_bias(y, bias, kOp);
+    return y;
+  }
   Tensor workspace;  // back to the pool after the call; reuse is stream-ordered
   if (plan.workspace_bytes > 0) {
     workspace = Tensor::empty({static_cast<int64_t>(plan.workspace_bytes)}, DType::kU8,

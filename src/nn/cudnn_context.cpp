@@ -8,6 +8,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
@@ -123,6 +124,25 @@ bool may_time_conv_algorithms() {
     return false;
   }
   return status == cudaStreamCaptureStatusNone;
+}
+
+namespace {
+std::atomic<int> g_depthwise_policy{static_cast<int>(DepthwiseConvPolicy::kAuto)};
+}  // namespace
+
+void set_depthwise_conv_policy(DepthwiseConvPolicy policy) {
+  g_depthwise_policy.store(static_cast<int>(policy));
+}
+
+DepthwiseConvPolicy depthwise_conv_policy() {
+  return static_cast<DepthwiseConvPolicy>(g_depthwise_policy.load());
+}
+
+void log_depthwise_choice(const char* op, const std::string& config, bool own, float own_ms,
+                          float cudnn_ms) {
+  spdlog::debug("{}: depthwise {} runs {} (own kernel {:.4f} ms, cuDNN {:.4f} ms; negative = not "
+                "timed)",
+                op, config, own ? "the own kernel" : "cuDNN", own_ms, cudnn_ms);
 }
 
 void log_conv_find_failed(const char* op, const std::string& config, const std::string& why) {

@@ -108,6 +108,18 @@ bool may_time_conv_algorithms();
 // Logs (debug) that cudnnFind* failed for a configuration; the op then uses the heuristic.
 void log_conv_find_failed(const char* op, const std::string& config, const std::string& why);
 
+// Who runs a float16 depthwise conv that conv2d_cuda.cu's own kernel supports (groups == C ==
+// Cout, 3x3/5x5, stride 1/2, no dilation): kAuto = the faster of the own kernel and the cuDNN
+// algorithm, timed on the plan's first call (cuDNN when that call cannot time: under capture or
+// with UM_CUDNN_CONV_ALGO=heuristic); kOwn / kCudnn force one side (tests, benches). Process-wide;
+// plans remember the policy they were made under (it is part of their cache key).
+enum class DepthwiseConvPolicy : int { kAuto = 0, kOwn = 1, kCudnn = 2 };
+void set_depthwise_conv_policy(DepthwiseConvPolicy policy);
+DepthwiseConvPolicy depthwise_conv_policy();
+// Logs (debug) the depthwise choice of a plan (times negative when not measured).
+void log_depthwise_choice(const char* op, const std::string& config, bool own, float own_ms,
+                          float cudnn_ms);
+
 // Largest workspace an algorithm may ask for; algorithms wanting more are skipped (the block
 // stays cached in the device pool for the life of the pipeline).
 constexpr size_t kMaxConvWorkspaceBytes = size_t{256} << 20;

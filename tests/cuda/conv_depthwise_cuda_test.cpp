@@ -1,0 +1,138 @@
+// GPU tests of conv2d_cuda.cu's own depthwise float16 kernel (groups == C == Cout, 3x3/5x5,
+// stride 1/2): forced on with DepthwiseConvPolicy::kOwn, it must match the CPU reference and
+// cuDNN (forced with kCudnn) on the shapes TinyViT (MBConv / local conv / patch merging) and
+// D-FINE (HGNetv2 depthwise downsampling) run, plus tile edges (output sizes not multiples of the
+// 32 x 8 tile), padding other than K/2, batch > 1, a sliced input, bias and the fused epilogue.
+// Tolerances (relative to max(1, max |ref|)), from conv_cuda_test.cpp's float16 analysis: 2e-2
+// against the float32 reference (inputs rounded to fp16, K*K <= 25 terms), 1e-2 against the
+// reference on the same fp16-rounded inputs (only the output rounding and the summation order
+// remain), and own vs cuDNN 1e-2 (both accumulate in float32 and round the output once).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cuda_test_support.h"
+#include "nn/cudnn_context.h"
+#include "nn/ops.h"
+#include "nn/ops_fused.h"
+
+namespace um {
+namespace {
+
+using nn::Conv2dParams;
+using nn::detail::DepthwiseConvPolicy;
+using test::max_abs_diff_gpu;
+using test::random_cpu;
+using test::to_cpu_f32;
+using test::to_gpu;
+
+float scale_of(const Tensor& ref) {
+  const Tensor r = ref.contiguous();
+  float m = 1.f;
+  for (int64_t i = 0; i < r.numel(); ++i) m = std::max(m, std::fabs(r.data<float>()[i]));
+  return m;
+}
+
+// Restores automatic dispatch when a test ends (also on a failed ASSERT).
+struct PolicyScope {
+  explicit PolicyScope(DepthwiseConvPolicy p) { nn::detail::set_depthwise_conv_policy(p); }
+  ~PolicyScope() { nn::detail::set_depthwise_conv_policy(DepthwiseConvPolicy::kAuto); }
+};
+
+struct DwCase {
+  std::string name;
+  Shape x;
+  int k, stride, pad;
+};
+
+std::vector<DwCase> dw_cases() {
+  return {
+      {"tinyvit_mbconv_3x3", {1, 64, 64, 64}, 3, 1, 1},
+      {"tinyvit_merge_3x3_s2", {1, 40, 33, 35}, 3, 2, 1},
+      {"dfine_5x5_s2", {1, 24, 41, 37}, 5, 2, 2},
+      {"dfine_3x3_s2_batch2", {2, 16, 20, 20}, 3, 2, 1},
+      {"edge_5x5_s1", {1, 8, 9, 70}, 5, 1, 2},
+      {"no_pad_3x3", {1, 8, 17, 33}, 3, 1, 0},
+      {"big_pad_3x3_s2", {1, 8, 10, 11}, 3, 2, 3},
+  };
+}
+
+class DepthwiseCudaCase : public ::testing::TestWithParam<DwCase> {};
+
+TEST_P(DepthwiseCudaCase, OwnKernelMatchesCpuAndCudnn) {
+  UM_REQUIRE_CUDA();
+  const DwCase& c = GetParam();
+  const int64_t ch = c.x[1];
+  const Tensor x = random_cpu(c.x, 71), w = random_cpu({ch, 1, c.k, c.k}, 72);
+  const Tensor b = random_cpu({ch}, 73);
+  const Conv2dParams p = Conv2dParams::square(c.stride, c.pad, static_cast<int>(ch));
+  const Tensor ref = nn::conv2d(x, w, b, p);
+  // The reference on the fp16-rounded operands.
+  const Tensor xr = to_cpu_f32(to_gpu(x, DType::kF16)), wr = to_cpu_f32(to_gpu(w, DType::kF16));
+  const Tensor br = to_cpu_f32(to_gpu(b, DType::kF16));
+  const Tensor ref_r = nn::conv2d(xr, wr, br, p);
+  const Tensor xg = to_gpu(x, DType::kF16), wg = to_gpu(w, DType::kF16);
+  const Tensor bg = to_gpu(b, DType::kF16);
+  Tensor own, cudnn;
+  {
+    PolicyScope scope(DepthwiseConvPolicy::kOwn);
+    own = nn::conv2d(xg, wg, bg, p);
+  }
+  {
+    PolicyScope scope(DepthwiseConvPolicy::kCudnn);
+    cudnn = nn::conv2d(xg, wg, bg, p);
+  }
+  EXPECT_EQ(own.dtype(), DType::kF16);
+  EXPECT_LE(max_abs_diff_gpu(own, ref), 2e-2f * scale_of(ref)) << c.name;
+  EXPECT_LE(max_abs_diff_gpu(own, ref_r), 1e-2f * scale_of(ref_r)) << c.name;
+  EXPECT_LE(max_abs_diff_gpu(own, to_cpu_f32(cudnn)), 1e-2f * scale_of(ref)) << c.name;
+  // The automatic choice (whichever side was faster) is right too.
+  EXPECT_LE(max_abs_diff_gpu(nn::conv2d(xg, wg, bg, p), ref), 2e-2f * scale_of(ref)) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, DepthwiseCudaCase, ::testing::ValuesIn(dw_cases()),
+                         [](const ::testing::TestParamInfo<DwCase>& i) { return i.param.name; });
+
+TEST(DepthwiseCuda, SlicedInputAndFusedEpilogueMatchCpu) {
+  UM_REQUIRE_CUDA();
+  PolicyScope scope(DepthwiseConvPolicy::kOwn);
+  const Tensor big = random_cpu({1, 20, 30, 30}, 81);
+  const Tensor x = big.slice(1, 3, 19).slice(2, 1, 28);  // [1, 16, 27, 30], offset view
+  const Tensor w = random_cpu({16, 1, 3, 3}, 82), b = random_cpu({16}, 83);
+  const Conv2dParams p = Conv2dParams::square(1, 1, 16);
+  const Tensor ref = nn::conv2d_bias_act(x, w, b, p, nn::Activation::kGELU);
+  const Tensor xg = to_gpu(big, DType::kF16).slice(1, 3, 19).slice(2, 1, 28);
+  const Tensor y = nn::conv2d_bias_act(xg, to_gpu(w, DType::kF16), to_gpu(b, DType::kF16), p,
+                                       nn::Activation::kGELU);
+  EXPECT_LE(max_abs_diff_gpu(y, ref), 2e-2f * scale_of(ref));
+}
+
+TEST(DepthwiseCuda, Float32AndUnsupportedShapesStayOnCudnn) {
+  UM_REQUIRE_CUDA();
+  // kOwn only applies to eligible shapes: float32, 7x7 and dilation run cuDNN and stay correct.
+  PolicyScope scope(DepthwiseConvPolicy::kOwn);
+  const Tensor x = random_cpu({1, 8, 15, 15}, 91);
+  struct Other {
+    Shape w;
+    Conv2dParams p;
+    DType dt;
+  };
+  const Other others[] = {
+      {{8, 1, 3, 3}, Conv2dParams::square(1, 1, 8), DType::kF32},
+      {{8, 1, 7, 7}, Conv2dParams::square(1, 3, 8), DType::kF16},
+      {{8, 1, 3, 3}, Conv2dParams{1, 1, 2, 2, 2, 2, 8}, DType::kF16},
+  };
+  for (const Other& o : others) {
+    const Tensor w = random_cpu(o.w, 92);
+    const Tensor ref = nn::conv2d(x, w, Tensor(), o.p);
+    const Tensor y = nn::conv2d(to_gpu(x, o.dt), to_gpu(w, o.dt), Tensor(), o.p);
+    const float tol = o.dt == DType::kF32 ? 1e-4f : 2e-2f;
+    EXPECT_LE(max_abs_diff_gpu(y, ref), tol * scale_of(ref)) << shape_str(o.w);
+  }
+}
+
+}  // namespace
+}  // namespace um

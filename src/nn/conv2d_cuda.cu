@@ -202,6 +202,14 @@ bool find_algorithm(cudnnHandle_t handle, DType dtype, ForwardPlan& plan, const 
         r.memory > kMaxConvWorkspaceBytes) {
       continue;
     }
+    // float16: no FFT / unfused-Winograd transforms, whose transformed operands are stored in
+    // half precision (a precision loss the heuristic's choices never had; the models' convs are
+    // small enough that implicit GEMM and direct kernels win anyway).
+    if (dtype == DType::kF16 && (r.algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT ||
+                                 r.algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+                                 r.algo == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED)) {
+      continue;
+    }
     if (cudnnSetConvolutionMathType(plan.conv.get(), r.mathType) != CUDNN_STATUS_SUCCESS) continue;
     size_t bytes = 0;
     if (cudnnGetConvolutionForwardWorkspaceSize(handle, plan.x.get(), plan.w.get(),

@@ -81,6 +81,13 @@ bool find_algorithm(cudnnHandle_t handle, DType dtype, BackwardDataPlan& plan, c
         r.determinism != CUDNN_DETERMINISTIC || r.memory > kMaxConvWorkspaceBytes) {
       continue;
     }
+    // float16: no FFT / unfused-Winograd transforms (half-precision transformed operands), as
+    // in conv2d_cuda.cu.
+    if (dtype == DType::kF16 && (r.algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT ||
+                                 r.algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+                                 r.algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED)) {
+      continue;
+    }
     if (cudnnSetConvolutionMathType(plan.conv.get(), r.mathType) != CUDNN_STATUS_SUCCESS) continue;
     size_t bytes = 0;
     if (cudnnGetConvolutionBackwardDataWorkspaceSize(handle, plan.w.get(), plan.dy.get(),

@@ -32,6 +32,9 @@
 #include <cstdint>
 #include <string>
 
+#include <cstdlib>
+#include <string>
+
 #include "nn/attention_cuda.h"
 #include "nn/cublaslt_context.h"
 #include "nn/cuda_op_util.cuh"
@@ -129,6 +132,12 @@ bool attention_gemm_preferred(const Tensor& q, const Tensor& k, const Tensor& v)
   constexpr int64_t kMaxScratchBytes = int64_t{64} << 20;
   constexpr int64_t kMinRows = 1024;
   if (q.dtype() != DType::kF16) return false;
+  // UM_ATTENTION_PATH=tiled keeps the fused kernels (for side-by-side timing of the two paths).
+  static const bool disabled = [] {
+    const char* e = std::getenv("UM_ATTENTION_PATH");
+    return e != nullptr && std::string(e) == "tiled";
+  }();
+  if (disabled) return false;
   const int64_t batch = q.size(0) * q.size(1), lq = q.size(2), lk = k.size(2), d = q.size(3);
   if (lk < 32 || d < 16 || batch * lq < kMinRows) return false;
   // Divide instead of multiplying: no overflow for absurd shapes.

@@ -13,8 +13,8 @@
 // act_affine_inplace): BM_CudaConvBiasAct/<shape>_<act>_{unfused,fused}_<dtype>.
 // BM_CudaDepthwise/<shape>_{own,cudnn}_f16 force conv2d_cuda.cu's own depthwise kernel or cuDNN
 // (the plain BM_CudaConv depthwise entries show the automatic, timed choice).
-// UM_CUDNN_CONV_ALGO=heuristic in the environment makes the plans use cuDNN's heuristic instead
-// of timing the candidates on the first call (to compare the two algorithm choices).
+// UM_CUDNN_CONV_ALGO=find in the environment makes the plans time the candidates on the first
+// call instead of using cuDNN's heuristic (to compare the two algorithm choices).
 // Run: build/bench/bench_cuda_conv --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 

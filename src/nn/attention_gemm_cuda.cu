@@ -33,7 +33,6 @@
 #include <string>
 
 #include <cstdlib>
-#include <string>
 
 #include "nn/attention_cuda.h"
 #include "nn/cublaslt_context.h"

@@ -11,9 +11,10 @@
 // output buffer serves as scratch, the real forward overwrites it) and the fastest one that keeps
 // the precision contract wins: cuDNN's v7 heuristic alone picked slow kernels for some shapes
 // (implicit_convolve_sgemm, grouped direct kernels, NCHW<->NHWC transposes around fp16 convs).
-// That first call synchronises the host; when Find fails, under stream capture or with
-// UM_CUDNN_CONV_ALGO=heuristic, the host-only heuristic (cudnnGetConvolutionForwardAlgorithm_v7)
-// chooses instead. The choice is logged at debug level.
+// That timing is OPT-IN (UM_CUDNN_CONV_ALGO=find; it synchronises the host on the first call):
+// measured on an H200 it made the captured frame slower (see may_time_conv_algorithms). By
+// default, and when Find fails or under stream capture, the host-only heuristic
+// (cudnnGetConvolutionForwardAlgorithm_v7) chooses. The choice is logged at debug level.
 // Depthwise float16 (groups == C == Cout, 3x3/5x5, stride 1/2, no dilation): an own direct kernel
 // (one thread per output, the K*K weights in registers, the block's input tile in shared memory,
 // float32 accumulation) competes on that first call too: it is timed against the cuDNN

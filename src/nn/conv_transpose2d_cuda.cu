@@ -12,8 +12,8 @@
 // queued on um::cuda::current_stream(). The algorithm: as in conv2d_cuda.cu, the first call of a
 // configuration (un-captured warm-up, host sync allowed) times the candidates with
 // cudnnFindConvolutionBackwardDataAlgorithmEx and keeps the fastest precise, deterministic one;
-// the host-only heuristic chooses when Find fails, under capture or with
-// UM_CUDNN_CONV_ALGO=heuristic.
+// the timing is opt-in (UM_CUDNN_CONV_ALGO=find); by default, when Find fails or under capture
+// the host-only heuristic chooses.
 #include <array>
 #include <map>
 #include <memory>

@@ -100,8 +100,8 @@ void log_conv_plan(const char* op, const std::string& config, int algo, cudnnMat
 // Whether the first call of a plan may time the candidate algorithms with cudnnFind*Ex (which
 // runs every candidate and synchronises the host): only when the current stream is not being
 // captured into a CUDA graph (a plan first needed under capture uses the heuristic instead), and
-// not when the environment sets UM_CUDNN_CONV_ALGO=heuristic (kept for comparisons and as an
-// escape hatch). Host syncs are allowed there: the first call of a shape is the un-captured
+// only when the environment sets UM_CUDNN_CONV_ALGO=find (opt-in: on an H200 the timed choices
+// made the whole captured frame slower than the heuristic's). Host syncs are allowed there: the first call of a shape is the un-captured
 // warm-up frame.
 bool may_time_conv_algorithms();
 
@@ -111,7 +111,7 @@ void log_conv_find_failed(const char* op, const std::string& config, const std::
 // Who runs a float16 depthwise conv that conv2d_cuda.cu's own kernel supports (groups == C ==
 // Cout, 3x3/5x5, stride 1/2, no dilation): kAuto = the faster of the own kernel and the cuDNN
 // algorithm, timed on the plan's first call (cuDNN when that call cannot time: under capture or
-// with UM_CUDNN_CONV_ALGO=heuristic); kOwn / kCudnn force one side (tests, benches). Process-wide;
+// without UM_CUDNN_CONV_ALGO=find); kOwn / kCudnn force one side (tests, benches). Process-wide;
 // plans remember the policy they were made under (it is part of their cache key).
 enum class DepthwiseConvPolicy : int { kAuto = 0, kOwn = 1, kCudnn = 2 };
 void set_depthwise_conv_policy(DepthwiseConvPolicy policy);

@@ -66,6 +66,7 @@ Result<std::unique_ptr<CudaFrameProcessor>> CudaFrameProcessor::create(const Pro
                                                                     : dfine::ResizeMode::kStretch;
     dopt.device = Device::cuda();
     dopt.dtype = compute_dtype(opt.precision);
+    dopt.half_backbone = opt.dfine_fp16_backbone;
     const std::string synthetic = synthetic_models_label(opt);
     const bool synth_dfine = synthetic.find("dfine") != std::string::npos;
     const bool synth_sam = synthetic.find("sam") != std::string::npos;
@@ -112,6 +113,9 @@ void CudaFrameProcessor::reset() { state_.reset(); }
 std::string CudaFrameProcessor::description() const {
   std::string d = std::string("cuda ") + precision_name(options_.precision) + ", D-FINE " +
                   dfine::variant_name(detector_->config().variant) + " + MobileSAM vit_t, one graph per frame size";
+  if (options_.precision == Precision::kFp16 && !options_.dfine_fp16_backbone) {
+    d += ", D-FINE backbone fp32";
+  }
   if (!synthetic_.empty()) d += ", SYNTHETIC weights (" + synthetic_ + ")";
   return d;
 }

@@ -113,8 +113,8 @@ void CudaFrameProcessor::reset() { state_.reset(); }
 std::string CudaFrameProcessor::description() const {
   std::string d = std::string("cuda ") + precision_name(options_.precision) + ", D-FINE " +
                   dfine::variant_name(detector_->config().variant) + " + MobileSAM vit_t, one graph per frame size";
-  if (options_.precision == Precision::kFp16 && !options_.dfine_fp16_backbone) {
-    d += ", D-FINE backbone fp32";
+  if (options_.precision == Precision::kFp16) {
+    d += options_.dfine_fp16_backbone ? ", D-FINE backbone fp16" : ", D-FINE backbone fp32";
   }
   if (!synthetic_.empty()) d += ", SYNTHETIC weights (" + synthetic_ + ")";
   return d;

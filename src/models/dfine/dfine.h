@@ -7,7 +7,8 @@
 //   um::dfine::Detections d = model->detect(frame);                  // sorted by score
 //   um::dfine::TopBox best = um::dfine::top1(d, geometry);           // or model->detect_top1(frame)
 //   auto out = model->forward(input, /*keep_intermediates=*/true);   // out.intermediates["encoder.0"]
-// float16 per stage: Options::half_backbone / half_encoder / half_decoder (all true by default)
+// float16 per stage: Options::half_backbone / half_encoder / half_decoder (backbone float32 by
+// default, see config.h)
 // choose which stages run in float16 when dtype is kF16; the others run in float32.
 // GPU frame path (Options::device = Device::cuda(), dtype kF32 or kF16; nothing below touches
 // device data from the host, synchronises or copies host<->device, so it can be graph-captured):

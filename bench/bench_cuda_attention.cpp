@@ -27,11 +27,10 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "cuda_bench_util.h"
 #include "nn/ops.h"
 
 #ifdef UM_WITH_CUDA
-#include "core/cuda/cuda_runtime.h"
-#include "core/cuda/stream_context.h"
 #include "nn/attention_cuda.h"
 #endif
 
@@ -60,18 +59,6 @@ const AttnShape kShapes[] = {
 
 constexpr int kInner = 20;
 
-#ifdef UM_WITH_CUDA
-// A device tensor of `dtype` filled with a cheap deterministic pattern (values in [-1, 1]).
-Tensor device_pattern(const Shape& shape, DType dtype, int64_t salt) {
-  Tensor t = Tensor::empty(shape);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    p[i] = static_cast<float>((i * 37 + salt * 11) % 201 - 100) / 100.f;
-  }
-  return t.to(um::Device::cuda()).to(dtype);
-}
-#endif
-
 enum class Path { kAuto, kGeneric, kTiled, kGemm };
 
 const char* path_name(Path p) {
@@ -88,17 +75,10 @@ void BM_CudaAttention(benchmark::State& state, AttnShape s, DType dtype, Path pa
   (void)s;
   (void)dtype;
   (void)path;
-  state.SkipWithError("built without the CUDA backend");
-  for (auto _ : state) {
-  }
+  um::bench::skip(state, "built without the CUDA backend");
 #else
-  if (!um::cuda::available()) {
-    state.SkipWithError("no usable CUDA device");
-    for (auto _ : state) {
-    }
-    return;
-  }
-  um::cuda::install_tensor_backend();
+  if (!um::bench::require_gpu(state)) return;
+  using um::bench::device_pattern;
   Tensor q, k, v;
   if (s.lq == s.lk) {
     // Self-attention: head views of one packed [B, L, H, 3D] tensor (per-head q | k | v).
@@ -114,10 +94,9 @@ void BM_CudaAttention(benchmark::State& state, AttnShape s, DType dtype, Path pa
   }
   const Tensor bias = s.bias ? device_pattern({1, s.h, s.lq, s.lk}, dtype, 5) : Tensor();
   const float scale = 1.f / 5.656854f;
-  // The uploads ran on this thread's default stream; the attention runs on `stream`.
+  // The uploads ran on this thread's default stream; the attention runs on the timer's stream.
   um::cuda::synchronize(um::cuda::current_stream());
-  um::cuda::Stream stream;
-  um::cuda::StreamScope scope(stream.get());
+  um::bench::GpuTimer timer;
   using um::nn::detail::AttentionPath;
   auto run = [&] {
     switch (path) {
@@ -143,20 +122,10 @@ void BM_CudaAttention(benchmark::State& state, AttnShape s, DType dtype, Path pa
   try {
     const Tensor warm = run();
   } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    for (auto _ : state) {
-    }
+    um::bench::skip(state, e.what());
     return;
   }
-  um::cuda::synchronize(stream.get());
-  um::cuda::Event start, stop;
-  for (auto _ : state) {
-    start.record(stream.get());
-    for (int i = 0; i < kInner; ++i) benchmark::DoNotOptimize(run());
-    stop.record(stream.get());
-    um::cuda::synchronize(stop.get());
-    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3 / kInner);
-  }
+  timer.measure(state, [&] { benchmark::DoNotOptimize(run()); }, kInner);
 #endif
 }
 

@@ -19,13 +19,12 @@
 #include <benchmark/benchmark.h>
 
 #include "core/tensor.h"
+#include "cuda_bench_util.h"
 #include "nn/ops.h"
 #include "nn/ops_dfine.h"
 #include "nn/ops_fused.h"
 
 #ifdef UM_WITH_CUDA
-#include "core/cuda/cuda_runtime.h"
-#include "core/cuda/stream_context.h"
 #include "nn/cudnn_context.h"
 #endif
 
@@ -44,51 +43,28 @@ struct ConvShape {
 constexpr int kInner = 20;
 
 #ifdef UM_WITH_CUDA
-// A device tensor of `dtype` filled with a cheap deterministic pattern (values in [-1, 1]).
-Tensor device_pattern(const Shape& shape, DType dtype) {
-  Tensor t = Tensor::empty(shape);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>((i * 37) % 201 - 100) / 100.f;
-  return t.to(um::Device::cuda()).to(dtype);
-}
+using um::bench::device_pattern;
 #endif
 
 void BM_CudaConv(benchmark::State& state, ConvShape s, DType dtype) {
 #ifndef UM_WITH_CUDA
   (void)s;
   (void)dtype;
-  state.SkipWithError("built without the CUDA backend");
-  for (auto _ : state) {
-  }
+  um::bench::skip(state, "built without the CUDA backend");
 #else
-  if (!um::cuda::available()) {
-    state.SkipWithError("no usable CUDA device");
-    for (auto _ : state) {
-    }
-    return;
-  }
-  um::cuda::install_tensor_backend();
+  if (!um::bench::require_gpu(state)) return;
   const Tensor x = device_pattern(s.x, dtype);
   const Tensor w = device_pattern(s.w, dtype);
   const Tensor b = device_pattern({s.transpose ? s.w[1] : s.w[0]}, dtype);
-  // The dtype conversions ran on this thread's default stream; the convs run on `stream`.
+  // The dtype conversions ran on this thread's default stream; the convs run on the timer's.
   um::cuda::synchronize(um::cuda::current_stream());
-  um::cuda::Stream stream;
-  um::cuda::StreamScope scope(stream.get());
+  um::bench::GpuTimer timer;
   auto run = [&] {
     return s.transpose ? um::nn::conv_transpose2d(x, w, b, s.p.stride_h, s.p.pad_h)
                        : um::nn::conv2d(x, w, b, s.p);
   };
   { const Tensor warm = run(); }
-  um::cuda::synchronize(stream.get());
-  um::cuda::Event start, stop;
-  for (auto _ : state) {
-    start.record(stream.get());
-    for (int i = 0; i < kInner; ++i) benchmark::DoNotOptimize(run());
-    stop.record(stream.get());
-    um::cuda::synchronize(stop.get());
-    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3 / kInner);
-  }
+  timer.measure(state, [&] { benchmark::DoNotOptimize(run()); }, kInner);
 #endif
 }
 
@@ -116,23 +92,14 @@ void BM_CudaConvBiasAct(benchmark::State& state, ConvShape s, um::nn::Activation
   (void)act;
   (void)fused;
   (void)dtype;
-  state.SkipWithError("built without the CUDA backend");
-  for (auto _ : state) {
-  }
+  um::bench::skip(state, "built without the CUDA backend");
 #else
-  if (!um::cuda::available()) {
-    state.SkipWithError("no usable CUDA device");
-    for (auto _ : state) {
-    }
-    return;
-  }
-  um::cuda::install_tensor_backend();
+  if (!um::bench::require_gpu(state)) return;
   const Tensor x = device_pattern(s.x, dtype);
   const Tensor w = device_pattern(s.w, dtype);
   const Tensor b = device_pattern({s.w[0]}, dtype);
   um::cuda::synchronize(um::cuda::current_stream());
-  um::cuda::Stream stream;
-  um::cuda::StreamScope scope(stream.get());
+  um::bench::GpuTimer timer;
   um::nn::ActKind kind = um::nn::ActKind::kNone;
   switch (act) {
     case um::nn::Activation::kNone: kind = um::nn::ActKind::kNone; break;
@@ -147,15 +114,7 @@ void BM_CudaConvBiasAct(benchmark::State& state, ConvShape s, um::nn::Activation
     return y;
   };
   { const Tensor warm = run(); }
-  um::cuda::synchronize(stream.get());
-  um::cuda::Event start, stop;
-  for (auto _ : state) {
-    start.record(stream.get());
-    for (int i = 0; i < kInner; ++i) benchmark::DoNotOptimize(run());
-    stop.record(stream.get());
-    um::cuda::synchronize(stop.get());
-    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3 / kInner);
-  }
+  timer.measure(state, [&] { benchmark::DoNotOptimize(run()); }, kInner);
 #endif
 }
 

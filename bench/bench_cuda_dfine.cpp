@@ -20,14 +20,8 @@
 
 #include "core/tensor.h"
 #include "models/dfine/dfine.h"
+#include "cuda_bench_util.h"
 #include "test_support.h"
-
-#ifdef UM_WITH_CUDA
-#include "core/cuda/cuda_check.h"
-#include "core/cuda/cuda_runtime.h"
-#include "core/cuda/device_pool.h"
-#include "core/cuda/stream_context.h"
-#endif
 
 namespace {
 
@@ -84,9 +78,7 @@ bool ready(benchmark::State& state) {
   const GpuSetup& s = gpu_setup();
   const std::string& err = s.error[state.range(1)];
   if (!err.empty()) {
-    state.SkipWithError(err.c_str());
-    for (auto _ : state) {
-    }
+    um::bench::skip(state, err.c_str());
     return false;
   }
   return true;
@@ -98,23 +90,6 @@ const DFine& model(const benchmark::State& state) {
 
 Tensor frame_path(const DFine& m) {
   return m.top1_device(m.forward(m.preprocess_device(gpu_setup().frame)), m.geometry(kW, kH));
-}
-
-// Times `fn` (which queues GPU work on the current stream) with events, per iteration.
-template <typename F>
-void time_on_gpu(benchmark::State& state, F&& fn) {
-  um::cuda::Stream stream;
-  um::cuda::StreamScope scope(stream.get());
-  fn();  // warm-up: caches, pool
-  um::cuda::synchronize(stream.get());
-  um::cuda::Event start, stop;
-  for (auto _ : state) {
-    start.record(stream.get());
-    fn();
-    stop.record(stream.get());
-    um::cuda::synchronize(stop.get());
-    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3);
-  }
 }
 
 // D-FINE-S per precision policy (BM_DFineGpuForwardPolicy), loaded on first use.
@@ -161,74 +136,40 @@ PolicySetup& policy_setup() {
 void BM_DFineGpuForwardPolicy(benchmark::State& state) {
   const PolicySetup& s = policy_setup();
   if (!s.error.empty()) {
-    state.SkipWithError(s.error.c_str());
-    for (auto _ : state) {
-    }
+    um::bench::skip(state, s.error.c_str());
     return;
   }
   const DFine& m = *s.model[state.range(0)];
   const Tensor input = m.preprocess_device(gpu_setup().frame);
-  time_on_gpu(state, [&] { benchmark::DoNotOptimize(m.forward(input)); });
+  um::bench::time_on_gpu(state, [&] { benchmark::DoNotOptimize(m.forward(input)); });
 }
 
 void BM_DFineGpuPreprocess(benchmark::State& state) {
   if (!ready(state)) return;
-  time_on_gpu(state,
-              [&] { benchmark::DoNotOptimize(model(state).preprocess_device(gpu_setup().frame)); });
+  um::bench::time_on_gpu(state, [&] {
+    benchmark::DoNotOptimize(model(state).preprocess_device(gpu_setup().frame));
+  });
 }
 
 void BM_DFineGpuForward(benchmark::State& state) {
   if (!ready(state)) return;
   const Tensor input = model(state).preprocess_device(gpu_setup().frame);
-  time_on_gpu(state, [&] { benchmark::DoNotOptimize(model(state).forward(input)); });
+  um::bench::time_on_gpu(state, [&] { benchmark::DoNotOptimize(model(state).forward(input)); });
 }
 
 void BM_DFineGpuFrameEager(benchmark::State& state) {
   if (!ready(state)) return;
-  time_on_gpu(state, [&] { benchmark::DoNotOptimize(frame_path(model(state))); });
+  um::bench::time_on_gpu(state, [&] { benchmark::DoNotOptimize(frame_path(model(state))); });
 }
 
 void BM_DFineGpuFrameGraph(benchmark::State& state) {
   if (!ready(state)) return;
-  um::cuda::Stream stream;
-  um::cuda::StreamScope scope(stream.get());
-  um::cuda::DevicePool pool;  // the graph's private pool (it keeps writing these addresses)
-  um::cuda::PoolScope pool_scope(&pool);
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  { const Tensor warm = frame_path(model(state)); }  // caches filled outside the capture
-  um::cuda::synchronize(stream.get());
-  Tensor captured;
-  try {
-    UM_CUDA_CHECK(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal));
-    captured = frame_path(model(state));
-    UM_CUDA_CHECK(cudaStreamEndCapture(stream.get(), &graph));
-    UM_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-  } catch (const std::exception& e) {
-    if (!graph) cudaStreamEndCapture(stream.get(), &graph);
-    if (graph) cudaGraphDestroy(graph);
-    state.SkipWithError(e.what());
-    for (auto _ : state) {
-    }
-    return;
-  }
-  um::cuda::Event start, stop;
-  for (auto _ : state) {
-    start.record(stream.get());
-    UM_CUDA_CHECK(cudaGraphLaunch(exec, stream.get()));
-    stop.record(stream.get());
-    um::cuda::synchronize(stop.get());
-    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3);
-  }
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
+  um::bench::time_graph_replay(state, [&] { return frame_path(model(state)); });
 }
 
 #else
 bool ready(benchmark::State& state) {
-  state.SkipWithError("built without the CUDA backend");
-  for (auto _ : state) {
-  }
+  um::bench::skip(state, "built without the CUDA backend");
   return false;
 }
 void BM_DFineGpuPreprocess(benchmark::State& state) { ready(state); }

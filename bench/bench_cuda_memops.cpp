@@ -18,11 +18,10 @@
 #include <functional>
 
 #include "core/tensor.h"
+#include "cuda_bench_util.h"
 #include "nn/ops.h"
 
 #ifdef UM_WITH_CUDA
-#include "core/cuda/cuda_runtime.h"
-#include "core/cuda/stream_context.h"
 #include "core/cuda/strided_copy.h"
 
 // The conv bias kernel (declared in nn/cudnn_context.h, which needs the cuDNN headers).
@@ -44,12 +43,7 @@ enum class Case { kWindowPartition, kNchwToNhwc, kGelu, kConvBias, kLayerNorm, k
 
 #ifdef UM_WITH_CUDA
 // A device float16 tensor filled with a cheap deterministic pattern (values in [-1, 1]).
-Tensor device_pattern(const Shape& shape) {
-  Tensor t = Tensor::empty(shape);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>((i * 37) % 201 - 100) / 100.f;
-  return t.to(um::Device::cuda()).to(DType::kF16);
-}
+Tensor device_pattern(const Shape& shape) { return um::bench::device_pattern(shape, DType::kF16); }
 
 // The call to time and the bytes it reads plus writes.
 struct Work {
@@ -113,35 +107,19 @@ void BM_CudaMemops(benchmark::State& state, Case c, bool legacy) {
 #ifndef UM_WITH_CUDA
   (void)c;
   (void)legacy;
-  state.SkipWithError("built without the CUDA backend");
-  for (auto _ : state) {
-  }
+  um::bench::skip(state, "built without the CUDA backend");
 #else
-  if (!um::cuda::available()) {
-    state.SkipWithError("no usable CUDA device");
-    for (auto _ : state) {
-    }
-    return;
-  }
-  um::cuda::install_tensor_backend();
+  if (!um::bench::require_gpu(state)) return;
   um::cuda::set_memops_mode(legacy ? um::cuda::MemopsMode::kLegacy : um::cuda::MemopsMode::kFast);
   Work work = make_work(c);
-  // The uploads and conversions ran on this thread's default stream; the ops run on `stream`.
+  // The uploads and conversions ran on this thread's default stream; the ops run on the
+  // timer's stream.
   um::cuda::synchronize(um::cuda::current_stream());
   {
-    um::cuda::Stream stream;
-    um::cuda::StreamScope scope(stream.get());
+    um::bench::GpuTimer timer;
     work.run();  // warm-up: pool blocks for the outputs
-    um::cuda::synchronize(stream.get());
-    um::cuda::Event start, stop;
-    for (auto _ : state) {
-      start.record(stream.get());
-      for (int i = 0; i < kInner; ++i) work.run();
-      stop.record(stream.get());
-      um::cuda::synchronize(stop.get());
-      state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3 / kInner);
-    }
-    um::cuda::synchronize(stream.get());
+    timer.measure(state, work.run, kInner);
+    um::cuda::synchronize(timer.stream());
   }
   state.SetBytesProcessed(state.iterations() * kInner * work.bytes);
   um::cuda::set_memops_mode(um::cuda::MemopsMode::kFast);

@@ -19,14 +19,8 @@
 #include "models/mobilesam/device_path.h"
 #include "models/mobilesam/mobilesam.h"
 #include "pipeline/phantom.h"
+#include "cuda_bench_util.h"
 #include "test_support.h"
-
-#ifdef UM_WITH_CUDA
-#include "core/cuda/cuda_check.h"
-#include "core/cuda/cuda_runtime.h"
-#include "core/cuda/device_pool.h"
-#include "core/cuda/stream_context.h"
-#endif
 
 namespace {
 
@@ -72,28 +66,9 @@ GpuSetup& gpu_setup() {
   return s;
 }
 
-// Times `fn` (which queues GPU work on the current stream) with events, per iteration.
-template <typename F>
-void time_on_gpu(benchmark::State& state, F&& fn) {
-  um::cuda::Stream stream;
-  um::cuda::StreamScope scope(stream.get());
-  fn();  // warm-up: caches, pool
-  um::cuda::synchronize(stream.get());
-  um::cuda::Event start, stop;
-  for (auto _ : state) {
-    start.record(stream.get());
-    fn();
-    stop.record(stream.get());
-    um::cuda::synchronize(stop.get());
-    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3);
-  }
-}
-
 bool ready(benchmark::State& state) {
   if (!gpu_setup().error.empty()) {
-    state.SkipWithError(gpu_setup().error.c_str());
-    for (auto _ : state) {
-    }
+    um::bench::skip(state, gpu_setup().error.c_str());
     return false;
   }
   return true;
@@ -109,72 +84,41 @@ BoxPrediction frame_path(const MobileSam& m) {
 
 void BM_SamGpuPreprocess(benchmark::State& state) {
   if (!ready(state)) return;
-  time_on_gpu(state, [&] { benchmark::DoNotOptimize(preprocess_device(model(state), gpu_setup().frame)); });
+  um::bench::time_on_gpu(state, [&] {
+    benchmark::DoNotOptimize(preprocess_device(model(state), gpu_setup().frame));
+  });
 }
 
 void BM_SamGpuEncoder(benchmark::State& state) {
   if (!ready(state)) return;
   const Tensor input = preprocess_device(model(state), gpu_setup().frame);
-  time_on_gpu(state, [&] { benchmark::DoNotOptimize(encode_image_device(model(state), input)); });
+  um::bench::time_on_gpu(state, [&] {
+    benchmark::DoNotOptimize(encode_image_device(model(state), input));
+  });
 }
 
 void BM_SamGpuBoxDecoder(benchmark::State& state) {
   if (!ready(state)) return;
   const GpuSetup& s = gpu_setup();
   const Tensor emb = encode_image_device(model(state), preprocess_device(model(state), s.frame));
-  time_on_gpu(state, [&] {
+  um::bench::time_on_gpu(state, [&] {
     benchmark::DoNotOptimize(predict_box_device(model(state), emb, s.box, s.h, s.w));
   });
 }
 
 void BM_SamGpuFrameEager(benchmark::State& state) {
   if (!ready(state)) return;
-  time_on_gpu(state, [&] { benchmark::DoNotOptimize(frame_path(model(state))); });
+  um::bench::time_on_gpu(state, [&] { benchmark::DoNotOptimize(frame_path(model(state))); });
 }
 
 void BM_SamGpuFrameGraph(benchmark::State& state) {
   if (!ready(state)) return;
-  um::cuda::Stream stream;
-  um::cuda::StreamScope scope(stream.get());
-  um::cuda::DevicePool pool;  // the graph's private pool (it keeps writing these addresses)
-  um::cuda::PoolScope pool_scope(&pool);
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  {
-    const BoxPrediction warm = frame_path(model(state));  // caches filled outside the capture
-  }
-  um::cuda::synchronize(stream.get());
-  BoxPrediction captured;
-  try {
-    UM_CUDA_CHECK(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal));
-    captured = frame_path(model(state));
-    UM_CUDA_CHECK(cudaStreamEndCapture(stream.get(), &graph));
-    UM_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-  } catch (const std::exception& e) {
-    if (!graph) cudaStreamEndCapture(stream.get(), &graph);
-    if (graph) cudaGraphDestroy(graph);
-    state.SkipWithError(e.what());
-    for (auto _ : state) {
-    }
-    return;
-  }
-  um::cuda::Event start, stop;
-  for (auto _ : state) {
-    start.record(stream.get());
-    UM_CUDA_CHECK(cudaGraphLaunch(exec, stream.get()));
-    stop.record(stream.get());
-    um::cuda::synchronize(stop.get());
-    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3);
-  }
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
+  um::bench::time_graph_replay(state, [&] { return frame_path(model(state)); });
 }
 
 #else
 bool ready(benchmark::State& state) {
-  state.SkipWithError("built without the CUDA backend");
-  for (auto _ : state) {
-  }
+  um::bench::skip(state, "built without the CUDA backend");
   return false;
 }
 void BM_SamGpuPreprocess(benchmark::State& state) { ready(state); }

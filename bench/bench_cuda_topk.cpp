@@ -13,11 +13,10 @@
 #include <benchmark/benchmark.h>
 
 #include "core/tensor.h"
+#include "cuda_bench_util.h"
 #include "nn/ops.h"
 
 #ifdef UM_WITH_CUDA
-#include "core/cuda/cuda_runtime.h"
-#include "core/cuda/stream_context.h"
 #include "nn/topk_cuda.h"
 #endif
 
@@ -31,53 +30,24 @@ enum class Path { kRadix, kBitonic };
 
 constexpr int kInner = 20;
 
-#ifdef UM_WITH_CUDA
-// A device tensor of `dtype` with scores spread like logits (many near-equal values, some ties).
-Tensor device_scores(const Shape& shape, DType dtype) {
-  Tensor t = Tensor::empty(shape);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    p[i] = static_cast<float>((i * 7919) % 10007) / 1000.f - 8.f;
-  }
-  return t.to(um::Device::cuda()).to(dtype);
-}
-#endif
-
 void BM_CudaTopk(benchmark::State& state, Shape shape, int64_t k, DType dtype, Path path) {
 #ifndef UM_WITH_CUDA
   (void)shape;
   (void)k;
   (void)dtype;
   (void)path;
-  state.SkipWithError("built without the CUDA backend");
-  for (auto _ : state) {
-  }
+  um::bench::skip(state, "built without the CUDA backend");
 #else
-  if (!um::cuda::available()) {
-    state.SkipWithError("no usable CUDA device");
-    for (auto _ : state) {
-    }
-    return;
-  }
-  um::cuda::install_tensor_backend();
-  const Tensor x = device_scores(shape, dtype);
-  // The upload ran on this thread's default stream; the top-k calls run on `stream`.
+  if (!um::bench::require_gpu(state)) return;
+  const Tensor x = um::bench::device_scores(shape, dtype);
+  // The upload ran on this thread's default stream; the top-k calls run on the timer's stream.
   um::cuda::synchronize(um::cuda::current_stream());
-  um::cuda::Stream stream;
-  um::cuda::StreamScope scope(stream.get());
+  um::bench::GpuTimer timer;
   auto run = [&] {
     return path == Path::kRadix ? um::nn::topk(x, k) : um::nn::detail::topk_cuda_bitonic(x, k);
   };
   { const auto warm = run(); }
-  um::cuda::synchronize(stream.get());
-  um::cuda::Event start, stop;
-  for (auto _ : state) {
-    start.record(stream.get());
-    for (int i = 0; i < kInner; ++i) benchmark::DoNotOptimize(run());
-    stop.record(stream.get());
-    um::cuda::synchronize(stop.get());
-    state.SetIterationTime(um::cuda::Event::elapsed_ms(start, stop) / 1e3 / kInner);
-  }
+  timer.measure(state, [&] { benchmark::DoNotOptimize(run()); }, kInner);
 #endif
 }
 

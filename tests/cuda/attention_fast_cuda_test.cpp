@@ -13,6 +13,7 @@
 #include <cmath>
 #include <string>
 
+#include "attention_test_util.h"
 #include "core/status.h"
 #include "cuda_test_support.h"
 #include "nn/attention_cuda.h"
@@ -21,47 +22,7 @@
 namespace um {
 namespace {
 
-using nn::detail::AttentionPath;
-using nn::detail::attention_cuda_auto_path;
-using nn::detail::attention_cuda_with_path;
-using test::random_cpu;
-using test::to_cpu_f32;
-using test::to_gpu;
-
-constexpr float kF32Tol = 1e-4f;
-constexpr float kF16Tol = 1e-2f;
-
-Tensor f16_rounded(const Tensor& t) { return t.to(DType::kF16).to(DType::kF32); }
-
-// Max |gpu - ref| over the finite reference entries, relative to max(1, max |ref|); a NaN in the
-// reference must be NaN on the GPU too (a fully masked row), any other NaN counts as infinite.
-float rel_err(const Tensor& gpu, const Tensor& ref_in) {
-  const Tensor a = to_cpu_f32(gpu).contiguous(), r = ref_in.contiguous();
-  EXPECT_EQ(shape_str(a.shape()), shape_str(r.shape()));
-  if (a.shape() != r.shape()) return INFINITY;
-  float scale = 1.f, err = 0.f;
-  for (int64_t i = 0; i < r.numel(); ++i) {
-    if (std::isfinite(r.data<float>()[i])) scale = std::max(scale, std::fabs(r.data<float>()[i]));
-  }
-  for (int64_t i = 0; i < r.numel(); ++i) {
-    const float x = a.data<float>()[i], y = r.data<float>()[i];
-    if (std::isnan(y)) {
-      if (!std::isnan(x)) return INFINITY;
-      continue;
-    }
-    const float dlt = std::fabs(x - y);
-    if (!(dlt <= err)) err = std::isnan(dlt) ? INFINITY : dlt;
-  }
-  return err / scale;
-}
-
-struct Case {
-  int64_t b, h, lq, lk, d;
-  std::string label() const {
-    return "B" + std::to_string(b) + " H" + std::to_string(h) + " Lq" + std::to_string(lq) +
-           " Lk" + std::to_string(lk) + " D" + std::to_string(d);
-  }
-};
+using namespace attention_test;  // attention_test_util.h
 
 // The path the automatic dispatch must pick for a case the tiled kernel takes: the tensor-core
 // GEMM path (attention_gemm_cuda.cu) for float16 with >= 32 keys, head dim >= 16 and >= 1024
@@ -77,20 +38,13 @@ AttentionPath expected_auto(const Case& c, DType dtype) {
 void expect_tiled(const Case& c, uint32_t seed, const Tensor& bias_in, DType dtype) {
   SCOPED_TRACE(c.label() + (dtype == DType::kF16 ? " f16" : " f32") +
                (bias_in.defined() ? " bias " + shape_str(bias_in.shape()) : " no bias"));
-  const bool half = dtype == DType::kF16;
-  auto prep = [&](const Tensor& t) { return half ? f16_rounded(t) : t; };
-  const Tensor q = prep(random_cpu({c.b, c.h, c.lq, c.d}, seed, -2.f, 2.f));
-  const Tensor k = prep(random_cpu({c.b, c.h, c.lk, c.d}, seed + 1, -2.f, 2.f));
-  const Tensor v = prep(random_cpu({c.b, c.h, c.lk, c.d}, seed + 2));
-  const Tensor bias = bias_in.defined() ? prep(bias_in) : Tensor();
-  const float scale = 1.f / std::sqrt(static_cast<float>(c.d));
-  const Tensor ref = nn::scaled_dot_product_attention(q, k, v, bias, scale);
-  const Tensor qg = to_gpu(q, dtype), kg = to_gpu(k, dtype), vg = to_gpu(v, dtype);
-  const Tensor bg = bias.defined() ? to_gpu(bias, dtype) : Tensor();
+  const AttentionOperands o = make_attention_operands(c, seed, bias_in, dtype);
+  const Tensor &ref = o.ref, &qg = o.qg, &kg = o.kg, &vg = o.vg, &bg = o.bg;
+  const float scale = o.scale;
   EXPECT_EQ(attention_cuda_auto_path(qg, kg, vg), expected_auto(c, dtype));
   const Tensor y = nn::scaled_dot_product_attention(qg, kg, vg, bg, scale);
   EXPECT_EQ(y.dtype(), dtype);
-  const float tol = half ? kF16Tol : kF32Tol;
+  const float tol = tol_of(dtype);
   EXPECT_LE(rel_err(y, ref), tol);
   EXPECT_LE(rel_err(attention_cuda_with_path(qg, kg, vg, bg, scale, AttentionPath::kTiled), ref),
             tol);
@@ -140,12 +94,9 @@ TEST(AttentionTiledCuda, BiasBroadcastPatterns) {
   uint32_t seed = 600;
   for (DType dt : {DType::kF32, DType::kF16}) {
     expect_tiled(c, seed, Tensor(), dt);
-    expect_tiled(c, seed + 10, random_cpu({4, 49, 49}, seed + 11, -3.f, 3.f), dt);        // [H,L,L]
-    expect_tiled(c, seed + 20, random_cpu({1, 4, 49, 49}, seed + 21, -3.f, 3.f), dt);     // TinyViT
-    expect_tiled(c, seed + 30, random_cpu({3, 4, 49, 49}, seed + 31, -3.f, 3.f), dt);     // full
-    expect_tiled(c, seed + 40, random_cpu({49, 49}, seed + 41, -3.f, 3.f), dt);           // [L,L]
-    expect_tiled(c, seed + 50, random_cpu({3, 1, 1, 49}, seed + 51, -3.f, 3.f), dt);      // keys
-    expect_tiled(c, seed + 60, random_cpu({3, 4, 49, 1}, seed + 61, -3.f, 3.f), dt);      // rows
+    for (const auto& pattern : bias_broadcast_patterns(seed)) {
+      expect_tiled(c, seed + pattern.seed_offset, pattern.bias, dt);
+    }
     seed += 100;
   }
   // A transposed bias view (its stride along the keys is 49, not 1).

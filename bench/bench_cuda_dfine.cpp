@@ -168,15 +168,11 @@ void BM_DFineGpuFrameGraph(benchmark::State& state) {
 }
 
 #else
-bool ready(benchmark::State& state) {
-  um::bench::skip(state, "built without the CUDA backend");
-  return false;
-}
-void BM_DFineGpuPreprocess(benchmark::State& state) { ready(state); }
-void BM_DFineGpuForward(benchmark::State& state) { ready(state); }
-void BM_DFineGpuFrameEager(benchmark::State& state) { ready(state); }
-void BM_DFineGpuFrameGraph(benchmark::State& state) { ready(state); }
-void BM_DFineGpuForwardPolicy(benchmark::State& state) { ready(state); }
+UM_BENCH_SKIP_WITHOUT_CUDA(BM_DFineGpuPreprocess)
+UM_BENCH_SKIP_WITHOUT_CUDA(BM_DFineGpuForward)
+UM_BENCH_SKIP_WITHOUT_CUDA(BM_DFineGpuFrameEager)
+UM_BENCH_SKIP_WITHOUT_CUDA(BM_DFineGpuFrameGraph)
+UM_BENCH_SKIP_WITHOUT_CUDA(BM_DFineGpuForwardPolicy)
 #endif
 
 #define UM_DFINE_GPU_BENCH(fn)                                                          \

@@ -117,15 +117,11 @@ void BM_SamGpuFrameGraph(benchmark::State& state) {
 }
 
 #else
-bool ready(benchmark::State& state) {
-  um::bench::skip(state, "built without the CUDA backend");
-  return false;
-}
-void BM_SamGpuPreprocess(benchmark::State& state) { ready(state); }
-void BM_SamGpuEncoder(benchmark::State& state) { ready(state); }
-void BM_SamGpuBoxDecoder(benchmark::State& state) { ready(state); }
-void BM_SamGpuFrameEager(benchmark::State& state) { ready(state); }
-void BM_SamGpuFrameGraph(benchmark::State& state) { ready(state); }
+UM_BENCH_SKIP_WITHOUT_CUDA(BM_SamGpuPreprocess)
+UM_BENCH_SKIP_WITHOUT_CUDA(BM_SamGpuEncoder)
+UM_BENCH_SKIP_WITHOUT_CUDA(BM_SamGpuBoxDecoder)
+UM_BENCH_SKIP_WITHOUT_CUDA(BM_SamGpuFrameEager)
+UM_BENCH_SKIP_WITHOUT_CUDA(BM_SamGpuFrameGraph)
 #endif
 
 #define UM_SAM_GPU_BENCH(fn) \

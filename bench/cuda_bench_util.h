@@ -34,6 +34,11 @@ inline void skip(benchmark::State& state, const char* message) {
   }
 }
 
+// Defines the benchmark function `fn(benchmark::State&)` of a build without the CUDA backend:
+// it reports the skip.
+#define UM_BENCH_SKIP_WITHOUT_CUDA(fn) \
+  void fn(benchmark::State& state) { ::um::bench::skip(state, "built without the CUDA backend"); }
+
 #ifdef UM_WITH_CUDA
 // False (after the skip) without a usable GPU; else installs the CUDA tensor backend.
 inline bool require_gpu(benchmark::State& state) {

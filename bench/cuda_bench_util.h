@@ -27,7 +27,7 @@
 
 namespace um::bench {
 
-// Reports `message` as the benchmark's error; the (empty) loop keeps Google Benchmark content.
+// Reports `message` as the benchmark's error and runs the (empty) loop Google Benchmark expects.
 inline void skip(benchmark::State& state, const char* message) {
   state.SkipWithError(message);
   for (auto _ : state) {

@@ -32,6 +32,7 @@
 
 #include "core/cuda/strided_copy.h"
 #include "nn/cuda_op_util.cuh"
+#include "nn/cudnn_algo_select.h"
 #include "nn/cudnn_context.h"
 #include "nn/ops_cuda.h"
 
@@ -160,107 +161,42 @@ float time_depthwise(const Tensor& x, const Tensor& w, const Tensor& y, const Co
 // + the depthwise policy in force when the plan was made.
 using PlanKey = std::array<int64_t, 17>;
 
-// Times the candidates (cudnnFindConvolutionForwardAlgorithmEx runs each one on x, w and the
-// output buffer y, then synchronises) and keeps the fastest that keeps the precision contract
-// and fits the workspace cap, leaving the descriptor's math type set to that result's. Returns
-// false (descriptor math type restored) when Find fails or nothing qualifies.
-bool find_algorithm(cudnnHandle_t handle, DType dtype, ForwardPlan& plan, const Tensor& x,
-                    const Tensor& w, const Tensor& y, const std::string& config, float* time_ms) {
-  // The workspace every candidate that fits the cap asks for (so none is skipped for want of it).
-  size_t workspace_bytes = 0;
-  for (int a = 0; a < CUDNN_CONVOLUTION_FWD_ALGO_COUNT; ++a) {
-    size_t bytes = 0;
-    if (cudnnGetConvolutionForwardWorkspaceSize(
-            handle, plan.x.get(), plan.w.get(), plan.conv.get(), plan.y.get(),
-            static_cast<cudnnConvolutionFwdAlgo_t>(a), &bytes) == CUDNN_STATUS_SUCCESS &&
-        bytes <= kMaxConvWorkspaceBytes && bytes > workspace_bytes) {
-      workspace_bytes = bytes;
-    }
+// The forward-conv API for select_conv_algorithm (cudnn_algo_select.h): Find times the
+// candidates on x, w and the output buffer y (the real forward overwrites it); the heuristic is
+// cudnnGetConvolutionForwardAlgorithm_v7; implicit GEMM supports every configuration (and needs
+// no workspace), the safe fallback.
+struct ForwardAlgoTraits {
+  using Perf = cudnnConvolutionFwdAlgoPerf_t;
+  using Algo = cudnnConvolutionFwdAlgo_t;
+  static constexpr int kCount = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+  static constexpr bool kDeterministic = false;
+  static constexpr Algo kFallback = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  static bool half_precision_transform(Algo a) {
+    return a == CUDNN_CONVOLUTION_FWD_ALGO_FFT || a == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
   }
-  std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
-  int returned = 0;
-  try {
-    Tensor workspace;  // back to the pool on return; Find has synchronised by then
-    if (workspace_bytes > 0) {
-      workspace = Tensor::empty({static_cast<int64_t>(workspace_bytes)}, DType::kU8, x.device());
-    }
-    const cudnnStatus_t status = cudnnFindConvolutionForwardAlgorithmEx(
-        handle, plan.x.get(), x.raw_data(), plan.w.get(), w.raw_data(), plan.conv.get(),
-        plan.y.get(), y.raw_data(), static_cast<int>(perf.size()), &returned, perf.data(),
-        workspace.defined() ? workspace.raw_data() : nullptr, workspace_bytes);
-    if (status != CUDNN_STATUS_SUCCESS) {
-      log_conv_find_failed(kOp, config, cudnnGetErrorString(status));
-      return false;
-    }
-  } catch (const std::exception& e) {  // e.g. the pool could not provide the workspace
-    log_conv_find_failed(kOp, config, e.what());
-    return false;
-  }
-  // perf is sorted by time, fastest first.
-  for (int i = 0; i < returned; ++i) {
-    const cudnnConvolutionFwdAlgoPerf_t& r = perf[static_cast<size_t>(i)];
-    if (r.status != CUDNN_STATUS_SUCCESS || !math_type_allowed(dtype, r.mathType) ||
-        r.memory > kMaxConvWorkspaceBytes) {
-      continue;
-    }
-    // float16: no FFT / unfused-Winograd transforms, whose transformed operands are stored in
-    // half precision (a precision loss the heuristic's choices never had; the models' convs are
-    // small enough that implicit GEMM and direct kernels win anyway).
-    if (dtype == DType::kF16 && (r.algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT ||
-                                 r.algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
-                                 r.algo == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED)) {
-      continue;
-    }
-    if (cudnnSetConvolutionMathType(plan.conv.get(), r.mathType) != CUDNN_STATUS_SUCCESS) continue;
-    size_t bytes = 0;
-    if (cudnnGetConvolutionForwardWorkspaceSize(handle, plan.x.get(), plan.w.get(),
-                                                plan.conv.get(), plan.y.get(), r.algo,
-                                                &bytes) != CUDNN_STATUS_SUCCESS ||
-        bytes > kMaxConvWorkspaceBytes) {
-      continue;
-    }
-    plan.algo = r.algo;
-    plan.workspace_bytes = bytes;
-    *time_ms = r.time;
-    return true;
-  }
-  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv.get(), conv_math_type(dtype)));
-  return false;
-}
 
-// Picks the first algorithm of cuDNN's heuristic ranking that keeps the precision contract and
-// fits the workspace cap, and leaves the descriptor's math type set to that algorithm's (cuDNN
-// runs an algorithm with the math type on the descriptor, not the one it ranked it with).
-// Returns true when it had to fall back.
-bool choose_algorithm(cudnnHandle_t handle, DType dtype, ForwardPlan& plan) {
-  std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
-  int returned = 0;
-  UM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
-      handle, plan.x.get(), plan.w.get(), plan.conv.get(), plan.y.get(),
-      static_cast<int>(perf.size()), &returned, perf.data()));
-  for (int i = 0; i < returned; ++i) {
-    const cudnnConvolutionFwdAlgoPerf_t& r = perf[static_cast<size_t>(i)];
-    if (r.status != CUDNN_STATUS_SUCCESS || !math_type_allowed(dtype, r.mathType)) continue;
-    if (cudnnSetConvolutionMathType(plan.conv.get(), r.mathType) != CUDNN_STATUS_SUCCESS) continue;
-    size_t bytes = 0;
-    if (cudnnGetConvolutionForwardWorkspaceSize(handle, plan.x.get(), plan.w.get(),
-                                                plan.conv.get(), plan.y.get(), r.algo,
-                                                &bytes) != CUDNN_STATUS_SUCCESS ||
-        bytes > kMaxConvWorkspaceBytes) {
-      continue;
-    }
-    plan.algo = r.algo;
-    plan.workspace_bytes = bytes;
-    return false;
+  cudnnHandle_t handle;
+  const ForwardPlan& plan;
+  const Tensor& x;
+  const Tensor& w;
+  const Tensor& y;
+
+  cudnnStatus_t workspace_size(Algo a, size_t* bytes) const {
+    return cudnnGetConvolutionForwardWorkspaceSize(handle, plan.x.get(), plan.w.get(),
+                                                   plan.conv.get(), plan.y.get(), a, bytes);
   }
-  // Implicit GEMM supports every configuration (and needs no workspace): the safe fallback.
-  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv.get(), conv_math_type(dtype)));
-  plan.algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
-  UM_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, plan.x.get(), plan.w.get(),
-                                                         plan.conv.get(), plan.y.get(), plan.algo,
-                                                         &plan.workspace_bytes));
-  return true;
-}
+  cudnnStatus_t find(int n, int* returned, Perf* perf, void* ws, size_t ws_bytes) const {
+    return cudnnFindConvolutionForwardAlgorithmEx(
+        handle, plan.x.get(), x.raw_data(), plan.w.get(), w.raw_data(), plan.conv.get(),
+        plan.y.get(), y.raw_data(), n, returned, perf, ws, ws_bytes);
+  }
+  cudnnStatus_t heuristic(int n, int* returned, Perf* perf) const {
+    return cudnnGetConvolutionForwardAlgorithm_v7(handle, plan.x.get(), plan.w.get(),
+                                                  plan.conv.get(), plan.y.get(), n, returned,
+                                                  perf);
+  }
+};
 
 std::unique_ptr<ForwardPlan> make_plan(cudnnHandle_t handle, const Tensor& x, const Tensor& w,
                                        const Tensor& y, const Conv2dParams& p,
@@ -294,17 +230,13 @@ std::unique_ptr<ForwardPlan> make_plan(cudnnHandle_t handle, const Tensor& x, co
       std::to_string(p.stride_w) + " pad " + std::to_string(p.pad_h) + "x" +
       std::to_string(p.pad_w) + " dilation " + std::to_string(p.dilation_h) + "x" +
       std::to_string(p.dilation_w) + " groups " + std::to_string(p.groups);
-  float time_ms = -1.f;
-  ConvAlgoSource source = ConvAlgoSource::kTimed;
-  if (!may_time_conv_algorithms() ||
-      !find_algorithm(handle, x.dtype(), *plan, x, w, y, config, &time_ms)) {
-    source = choose_algorithm(handle, x.dtype(), *plan) ? ConvAlgoSource::kFallback
-                                                        : ConvAlgoSource::kHeuristic;
-  }
-  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
-  UM_CUDNN_CHECK(cudnnGetConvolutionMathType(plan->conv.get(), &math));
-  log_conv_plan(kOp, config, static_cast<int>(plan->algo), math, plan->workspace_bytes, source,
-                time_ms);
+  const ConvAlgoChoice<cudnnConvolutionFwdAlgo_t> choice = select_conv_algorithm(
+      ForwardAlgoTraits{handle, *plan, x, w, y}, kOp, x.dtype(), plan->conv.get(), x.device(),
+      config);
+  plan->algo = choice.algo;
+  plan->workspace_bytes = choice.workspace_bytes;
+  const ConvAlgoSource source = choice.source;
+  const float time_ms = choice.time_ms;
   if (depthwise_eligible(x, w, p)) {
     const DepthwiseConvPolicy policy = depthwise_conv_policy();
     float own_ms = -1.f;

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "nn/cuda_op_util.cuh"
+#include "nn/cudnn_algo_select.h"
 #include "nn/cudnn_context.h"
 #include "nn/ops_cuda.h"
 
@@ -39,110 +40,44 @@ struct BackwardDataPlan {
 // device, dtype, x [N, Cin, H, W], weight [Cout, kh, kw], stride, pad.
 using PlanKey = std::array<int64_t, 11>;
 
-// Times the candidates on the real operands (x as dy, the output buffer y as dx scratch; Find
-// synchronises) and keeps the fastest that keeps the precision contract, is deterministic and
-// fits the workspace cap, leaving the descriptor's math type set to it. False (math type
-// restored) when Find fails or nothing qualifies.
-bool find_algorithm(cudnnHandle_t handle, DType dtype, BackwardDataPlan& plan, const Tensor& x,
-                    const Tensor& w, const Tensor& y, const std::string& config,
-                    float* time_ms) {
-  size_t workspace_bytes = 0;
-  for (int a = 0; a < CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; ++a) {
-    size_t bytes = 0;
-    if (cudnnGetConvolutionBackwardDataWorkspaceSize(
-            handle, plan.w.get(), plan.dy.get(), plan.conv.get(), plan.dx.get(),
-            static_cast<cudnnConvolutionBwdDataAlgo_t>(a), &bytes) == CUDNN_STATUS_SUCCESS &&
-        bytes <= kMaxConvWorkspaceBytes && bytes > workspace_bytes) {
-      workspace_bytes = bytes;
-    }
+// The backward-data API for select_conv_algorithm (cudnn_algo_select.h): Find times the
+// candidates on the real operands (x as dy, the output buffer y as dx scratch); the heuristic is
+// cudnnGetConvolutionBackwardDataAlgorithm_v7. Deterministic choices only where one qualifies
+// (ALGO_0 accumulates with atomics, so the same frame could give different bits run to run);
+// ALGO_1 is deterministic and supports every configuration this op allows (the fallback).
+struct BackwardDataAlgoTraits {
+  using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
+  using Algo = cudnnConvolutionBwdDataAlgo_t;
+  static constexpr int kCount = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+  static constexpr bool kDeterministic = true;
+  static constexpr Algo kFallback = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+  static bool half_precision_transform(Algo a) {
+    return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT ||
+           a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
   }
-  std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
-  int returned = 0;
-  try {
-    Tensor workspace;  // back to the pool on return; Find has synchronised by then
-    if (workspace_bytes > 0) {
-      workspace = Tensor::empty({static_cast<int64_t>(workspace_bytes)}, DType::kU8, x.device());
-    }
-    const cudnnStatus_t status = cudnnFindConvolutionBackwardDataAlgorithmEx(
-        handle, plan.w.get(), w.raw_data(), plan.dy.get(), x.raw_data(), plan.conv.get(),
-        plan.dx.get(), y.raw_data(), static_cast<int>(perf.size()), &returned, perf.data(),
-        workspace.defined() ? workspace.raw_data() : nullptr, workspace_bytes);
-    if (status != CUDNN_STATUS_SUCCESS) {
-      log_conv_find_failed(kOp, config, cudnnGetErrorString(status));
-      return false;
-    }
-  } catch (const std::exception& e) {
-    log_conv_find_failed(kOp, config, e.what());
-    return false;
-  }
-  for (int i = 0; i < returned; ++i) {  // fastest first
-    const cudnnConvolutionBwdDataAlgoPerf_t& r = perf[static_cast<size_t>(i)];
-    if (r.status != CUDNN_STATUS_SUCCESS || !math_type_allowed(dtype, r.mathType) ||
-        r.determinism != CUDNN_DETERMINISTIC || r.memory > kMaxConvWorkspaceBytes) {
-      continue;
-    }
-    // float16: no FFT / unfused-Winograd transforms (half-precision transformed operands), as
-    // in conv2d_cuda.cu.
-    if (dtype == DType::kF16 && (r.algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT ||
-                                 r.algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
-                                 r.algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED)) {
-      continue;
-    }
-    if (cudnnSetConvolutionMathType(plan.conv.get(), r.mathType) != CUDNN_STATUS_SUCCESS) continue;
-    size_t bytes = 0;
-    if (cudnnGetConvolutionBackwardDataWorkspaceSize(handle, plan.w.get(), plan.dy.get(),
-                                                     plan.conv.get(), plan.dx.get(), r.algo,
-                                                     &bytes) != CUDNN_STATUS_SUCCESS ||
-        bytes > kMaxConvWorkspaceBytes) {
-      continue;
-    }
-    plan.algo = r.algo;
-    plan.workspace_bytes = bytes;
-    *time_ms = r.time;
-    return true;
-  }
-  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv.get(), conv_math_type(dtype)));
-  return false;
-}
 
-// First algorithm of cuDNN's heuristic ranking that keeps the precision contract, fits the
-// workspace cap and is deterministic (ALGO_0 accumulates with atomics, so the same frame could
-// give different bits run to run); any precise one if no deterministic one fits.
-// Returns true when it had to fall back.
-bool choose_algorithm(cudnnHandle_t handle, DType dtype, BackwardDataPlan& plan) {
-  std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
-  int returned = 0;
-  UM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-      handle, plan.w.get(), plan.dy.get(), plan.conv.get(), plan.dx.get(),
-      static_cast<int>(perf.size()), &returned, perf.data()));
-  for (const bool need_deterministic : {true, false}) {
-    for (int i = 0; i < returned; ++i) {
-      const cudnnConvolutionBwdDataAlgoPerf_t& r = perf[static_cast<size_t>(i)];
-      if (r.status != CUDNN_STATUS_SUCCESS || !math_type_allowed(dtype, r.mathType)) continue;
-      if (need_deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
-      if (cudnnSetConvolutionMathType(plan.conv.get(), r.mathType) != CUDNN_STATUS_SUCCESS) {
-        continue;
-      }
-      size_t bytes = 0;
-      if (cudnnGetConvolutionBackwardDataWorkspaceSize(handle, plan.w.get(), plan.dy.get(),
-                                                       plan.conv.get(), plan.dx.get(), r.algo,
-                                                       &bytes) != CUDNN_STATUS_SUCCESS ||
-          bytes > kMaxConvWorkspaceBytes) {
-        continue;
-      }
-      plan.algo = r.algo;
-      plan.workspace_bytes = bytes;
-      return false;
-    }
+  cudnnHandle_t handle;
+  const BackwardDataPlan& plan;
+  const Tensor& x;
+  const Tensor& w;
+  const Tensor& y;
+
+  cudnnStatus_t workspace_size(Algo a, size_t* bytes) const {
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(handle, plan.w.get(), plan.dy.get(),
+                                                        plan.conv.get(), plan.dx.get(), a, bytes);
   }
-  // ALGO_1 is deterministic and supports every configuration this op allows.
-  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv.get(), conv_math_type(dtype)));
-  plan.algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
-  UM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
-      handle, plan.w.get(), plan.dy.get(), plan.conv.get(), plan.dx.get(), plan.algo,
-      &plan.workspace_bytes));
-  return true;
-}
+  cudnnStatus_t find(int n, int* returned, Perf* perf, void* ws, size_t ws_bytes) const {
+    return cudnnFindConvolutionBackwardDataAlgorithmEx(
+        handle, plan.w.get(), w.raw_data(), plan.dy.get(), x.raw_data(), plan.conv.get(),
+        plan.dx.get(), y.raw_data(), n, returned, perf, ws, ws_bytes);
+  }
+  cudnnStatus_t heuristic(int n, int* returned, Perf* perf) const {
+    return cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, plan.w.get(), plan.dy.get(),
+                                                       plan.conv.get(), plan.dx.get(), n,
+                                                       returned, perf);
+  }
+};
 
 std::unique_ptr<BackwardDataPlan> make_plan(cudnnHandle_t handle, const Tensor& x,
                                             const Tensor& w, const Tensor& y, int stride, int pad,
@@ -170,17 +105,11 @@ std::unique_ptr<BackwardDataPlan> make_plan(cudnnHandle_t handle, const Tensor& 
   const std::string config = std::string(dtype_name(x.dtype())) + " x " + shape_str(x.shape()) +
                              " w " + shape_str(w.shape()) + " stride " + std::to_string(stride) +
                              " pad " + std::to_string(pad);
-  float time_ms = -1.f;
-  ConvAlgoSource source = ConvAlgoSource::kTimed;
-  if (!may_time_conv_algorithms() ||
-      !find_algorithm(handle, x.dtype(), *plan, x, w, y, config, &time_ms)) {
-    source = choose_algorithm(handle, x.dtype(), *plan) ? ConvAlgoSource::kFallback
-                                                        : ConvAlgoSource::kHeuristic;
-  }
-  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
-  UM_CUDNN_CHECK(cudnnGetConvolutionMathType(plan->conv.get(), &math));
-  log_conv_plan(kOp, config, static_cast<int>(plan->algo), math, plan->workspace_bytes, source,
-                time_ms);
+  const ConvAlgoChoice<cudnnConvolutionBwdDataAlgo_t> choice = select_conv_algorithm(
+      BackwardDataAlgoTraits{handle, *plan, x, w, y}, kOp, x.dtype(), plan->conv.get(),
+      x.device(), config);
+  plan->algo = choice.algo;
+  plan->workspace_bytes = choice.workspace_bytes;
   return plan;
 }
 

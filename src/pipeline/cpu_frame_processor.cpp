@@ -10,7 +10,7 @@
 #include "core/log.h"
 #include "models/dfine/postprocess.h"
 #include "models/mobilesam/preprocess.h"
-#include "pipeline/synthetic_weights.h"
+#include "pipeline/frame_models.h"
 
 namespace um::pipeline {
 
@@ -24,27 +24,14 @@ Result<std::unique_ptr<CpuFrameProcessor>> CpuFrameProcessor::create(const Proce
   }
   UM_RETURN_IF_ERROR(validate_visibility_config(opt.config.visibility));
   UM_RETURN_IF_ERROR(validate_tracker_config(opt.config.tracker));
-  dfine::Options dopt;
-  dopt.resize = opt.detector_resize == DetectorResize::kLetterbox ? dfine::ResizeMode::kLetterbox
-                                                                  : dfine::ResizeMode::kStretch;
-  // Synthetic weights only for a checkpoint file that is absent and only with the opt-in
-  // (synthetic_models_label); a present file that fails to load stays an error.
-  const std::string synthetic = synthetic_models_label(opt);
-  const bool synth_dfine = synthetic.find("dfine") != std::string::npos;
-  const bool synth_sam = synthetic.find("sam") != std::string::npos;
-  auto det = synth_dfine ? dfine::DFine::from_tensors(synthetic_dfine_n_weights(), dopt)
-                         : dfine::DFine::load(opt.dfine_checkpoint, dopt);
-  if (!det.ok()) return det.status().with_context("loading D-FINE '" + opt.dfine_checkpoint + "'");
-  auto sam = synth_sam ? mobilesam::MobileSam::from_tensors(synthetic_mobilesam_vit_t_weights())
-                       : mobilesam::MobileSam::load(opt.sam_checkpoint);
-  if (!sam.ok()) return sam.status().with_context("loading MobileSAM '" + opt.sam_checkpoint + "'");
-  std::shared_ptr<const dfine::DFine> detector(std::move(det).value());
+  UM_ASSIGN_OR_RETURN(FrameModels m, load_frame_models(opt, dfine::Options{}));
   spdlog::info("frame processor: D-FINE {} ({}), MobileSAM vit_t ({}), cpu fp32",
-               detector->config().summary(), synth_dfine ? "SYNTHETIC" : opt.dfine_checkpoint,
-               synth_sam ? "SYNTHETIC" : opt.sam_checkpoint);
-  auto p = std::make_unique<CpuFrameProcessor>(std::move(detector), std::move(sam).value(),
+               m.detector->config().summary(),
+               m.synthetic.find("dfine") != std::string::npos ? "SYNTHETIC" : opt.dfine_checkpoint,
+               m.synthetic.find("sam") != std::string::npos ? "SYNTHETIC" : opt.sam_checkpoint);
+  auto p = std::make_unique<CpuFrameProcessor>(std::move(m.detector), std::move(m.segmenter),
                                                opt.config);
-  p->synthetic_ = synthetic == "none" ? "" : synthetic;
+  p->synthetic_ = std::move(m.synthetic);
   return p;
 }
 
@@ -71,14 +58,7 @@ std::string CpuFrameProcessor::description() const {
 }
 
 Result<FrameResult> CpuFrameProcessor::process(const Frame& frame) {
-  UM_RETURN_IF_ERROR(validate_frame(frame));
-  try {
-    return run(frame);
-  } catch (const Error& e) {
-    return e.status().with_context("frame " + std::to_string(frame.id));
-  } catch (const std::exception& e) {
-    return internal_error("frame " + std::to_string(frame.id) + ": " + e.what());
-  }
+  return process_guarded(frame, [this](const Frame& f) { return run(f); });
 }
 
 FrameResult CpuFrameProcessor::run(const Frame& frame) {

@@ -13,10 +13,10 @@
 #include "core/cuda/stream_context.h"
 #include "core/log.h"
 #include "models/mobilesam/device_path.h"
+#include "pipeline/frame_models.h"
 #include "pipeline/mask_weights_cuda.h"
 #include "pipeline/quality_stats.h"
 #include "pipeline/quality_stats_cuda.h"
-#include "pipeline/synthetic_weights.h"
 
 namespace um::pipeline {
 
@@ -62,25 +62,13 @@ Result<std::unique_ptr<CudaFrameProcessor>> CudaFrameProcessor::create(const Pro
     cuda::install_tensor_backend();
     const size_t before = cuda::default_pool().in_use_bytes();
     dfine::Options dopt;
-    dopt.resize = opt.detector_resize == DetectorResize::kLetterbox ? dfine::ResizeMode::kLetterbox
-                                                                    : dfine::ResizeMode::kStretch;
     dopt.device = Device::cuda();
     dopt.dtype = compute_dtype(opt.precision);
     dopt.half_backbone = opt.dfine_fp16_backbone;
-    const std::string synthetic = synthetic_models_label(opt);
-    const bool synth_dfine = synthetic.find("dfine") != std::string::npos;
-    const bool synth_sam = synthetic.find("sam") != std::string::npos;
-    auto det = synth_dfine ? dfine::DFine::from_tensors(synthetic_dfine_n_weights(), dopt)
-                           : dfine::DFine::load(opt.dfine_checkpoint, dopt);
-    if (!det.ok()) return det.status().with_context("loading D-FINE '" + opt.dfine_checkpoint + "'");
-    auto sam = synth_sam ? mobilesam::MobileSam::from_tensors(synthetic_mobilesam_vit_t_weights(),
-                                                              Device::cuda(), dopt.dtype)
-                         : mobilesam::MobileSam::load(opt.sam_checkpoint, Device::cuda(), dopt.dtype);
-    if (!sam.ok()) return sam.status().with_context("loading MobileSAM '" + opt.sam_checkpoint + "'");
-    std::shared_ptr<const dfine::DFine> detector(std::move(det).value());
+    UM_ASSIGN_OR_RETURN(FrameModels m, load_frame_models(opt, dopt));
     std::unique_ptr<CudaFrameProcessor> p(
-        new CudaFrameProcessor(opt, std::move(detector), std::move(sam).value()));
-    p->synthetic_ = synthetic == "none" ? "" : synthetic;
+        new CudaFrameProcessor(opt, std::move(m.detector), std::move(m.segmenter)));
+    p->synthetic_ = std::move(m.synthetic);
     p->weight_bytes_ = cuda::default_pool().in_use_bytes() - before;
     spdlog::info("frame processor: {} on {} ({} MiB of weights)", p->description(),
                  cuda::describe_device(0), p->weight_bytes_ >> 20);
@@ -94,7 +82,6 @@ CudaFrameProcessor::CudaFrameProcessor(const ProcessorOptions& opt,
                                        std::shared_ptr<const dfine::DFine> detector,
                                        std::shared_ptr<const mobilesam::MobileSam> segmenter)
     : options_(opt),
-      config_(opt.config),
       graph_pool_(std::make_unique<cuda::DevicePool>(0)),
       detector_(std::move(detector)),
       segmenter_(std::move(segmenter)),
@@ -112,7 +99,8 @@ void CudaFrameProcessor::reset() { state_.reset(); }
 
 std::string CudaFrameProcessor::description() const {
   std::string d = std::string("cuda ") + precision_name(options_.precision) + ", D-FINE " +
-                  dfine::variant_name(detector_->config().variant) + " + MobileSAM vit_t, one graph per frame size";
+                  dfine::variant_name(detector_->config().variant) +
+                  " + MobileSAM vit_t, one graph per frame size";
   if (options_.precision == Precision::kFp16) {
     d += options_.dfine_fp16_backbone ? ", D-FINE backbone fp16" : ", D-FINE backbone fp32";
   }
@@ -121,14 +109,7 @@ std::string CudaFrameProcessor::description() const {
 }
 
 Result<FrameResult> CudaFrameProcessor::process(const Frame& frame) {
-  UM_RETURN_IF_ERROR(validate_frame(frame));
-  try {
-    return run(frame);
-  } catch (const Error& e) {
-    return e.status().with_context("frame " + std::to_string(frame.id));
-  } catch (const std::exception& e) {
-    return internal_error("frame " + std::to_string(frame.id) + ": " + e.what());
-  }
+  return process_guarded(frame, [this](const Frame& f) { return run(f); });
 }
 
 void CudaFrameProcessor::enqueue_frame(FrameGraph& g, bool with_mask_prompt) {
@@ -160,7 +141,7 @@ void CudaFrameProcessor::enqueue_frame(FrameGraph& g, bool with_mask_prompt) {
   compute_mask_weights_cuda(g.out_mask, g.w_in, g.w_edge, g.w_out);
   compute_quality_stats_cuda(g.frame_u8, g.out_mask, g.w_in, g.w_edge, g.w_out, g.stats);
   g.out_low_res.copy_from(pred.low_res_logits.to(DType::kF32));
-  if (config_.reuse_low_res_mask) g.prev_low_res.copy_from(g.out_low_res);
+  if (options_.config.reuse_low_res_mask) g.prev_low_res.copy_from(g.out_low_res);
   g.events[6]->record(s);
   UM_CUDA_CHECK(cudaMemcpyAsync(g.host_small->data(), g.out_top.raw_data(), 6 * sizeof(float),
                                 cudaMemcpyDeviceToHost, s));
@@ -172,7 +153,7 @@ void CudaFrameProcessor::enqueue_frame(FrameGraph& g, bool with_mask_prompt) {
                                 g.out_low_res.nbytes(), cudaMemcpyDeviceToHost, s));
   UM_CUDA_CHECK(cudaMemcpyAsync(g.host_stats->data(), g.stats.raw_data(),
                                 sizeof(QualityPixelStats), cudaMemcpyDeviceToHost, s));
-  if (config_.output_weights) {
+  if (options_.config.output_weights) {
     auto* maps = static_cast<uint8_t*>(g.host_maps->data());
     const Tensor* src[3] = {&g.w_in, &g.w_edge, &g.w_out};
     for (int i = 0; i < 3; ++i) {
@@ -227,7 +208,7 @@ CudaFrameProcessor::FrameGraph& CudaFrameProcessor::prepare_graph(int width, int
   // Warm-up, eagerly: fills every host-side cache (cuDNN/cuBLASLt plans, resize tables) and
   // sizes the pool, so that the captures below allocate nothing from the driver. The graphs
   // share the pool's scratch blocks: they only ever run one after the other on stream_.
-  const int variants = config_.reuse_low_res_mask ? 2 : 1;
+  const int variants = options_.config.reuse_low_res_mask ? 2 : 1;
   for (int v = 0; v < variants; ++v) {
     g->events[0]->record(stream_.get());
     enqueue_frame(*g, v == 1);
@@ -290,7 +271,7 @@ FrameResult CudaFrameProcessor::run(const Frame& frame) {
     r.mask_iou_prediction = small[6];
     r.low_res_logits = Tensor::empty({1, 1, 256, 256});
     std::memcpy(r.low_res_logits.raw_data(), g.host_low_res->data(), r.low_res_logits.nbytes());
-    if (config_.output_weights) {
+    if (options_.config.output_weights) {
       const auto* maps = static_cast<const uint8_t*>(g.host_maps->data());
       r.w_in.assign(maps, maps + npix);
       r.w_edge.assign(maps + npix, maps + 2 * npix);

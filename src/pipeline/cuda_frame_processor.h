@@ -54,7 +54,7 @@ class CudaFrameProcessor final : public FrameProcessor {
   Result<FrameResult> process(const Frame& frame) override;
   void reset() override;
   std::string description() const override;
-  const ProcessorConfig& config() const override { return config_; }
+  const ProcessorConfig& config() const override { return options_.config; }
 
   const GpuStageTimes& gpu_stage_ms() const { return gpu_ms_; }
   // Device memory held by the frame graph's pool (activations, workspaces, I/O buffers).
@@ -77,7 +77,6 @@ class CudaFrameProcessor final : public FrameProcessor {
   void enqueue_frame(FrameGraph& g, bool with_mask_prompt);
 
   ProcessorOptions options_;
-  ProcessorConfig config_;
   // Declared before everything that holds device memory from it: destroyed last.
   std::unique_ptr<cuda::DevicePool> graph_pool_;
   std::shared_ptr<const dfine::DFine> detector_;

@@ -19,6 +19,7 @@
 // um::Error status it carried.
 #pragma once
 
+#include <exception>
 #include <memory>
 #include <string>
 
@@ -92,6 +93,20 @@ class FrameProcessor {
   virtual std::string description() const = 0;
   virtual const ProcessorConfig& config() const = 0;
 };
+
+// What every process() does around its backend's throwing core `run(frame)`: validate_frame
+// first, then um::Error (and any other exception) back as a Status naming the frame.
+template <typename Run>
+Result<FrameResult> process_guarded(const Frame& frame, Run&& run) {
+  UM_RETURN_IF_ERROR(validate_frame(frame));
+  try {
+    return run(frame);
+  } catch (const Error& e) {
+    return e.status().with_context("frame " + std::to_string(frame.id));
+  } catch (const std::exception& e) {
+    return internal_error("frame " + std::to_string(frame.id) + ": " + e.what());
+  }
+}
 
 // Loads both checkpoints and builds the processor for opt.backend. Errors name the problem:
 // kNotFound (missing checkpoint, unless opt.allow_synthetic), kInvalidArgument (bad thresholds), kFailedPrecondition

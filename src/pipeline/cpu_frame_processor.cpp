@@ -44,6 +44,12 @@ CpuFrameProcessor::CpuFrameProcessor(std::shared_ptr<const dfine::DFine> detecto
       config_(config),
       state_(config) {}
 
+std::unique_ptr<CpuFrameProcessor> CpuFrameProcessor::sharing_models() const {
+  auto p = std::make_unique<CpuFrameProcessor>(detector_, segmenter_, config_);
+  p->synthetic_ = synthetic_;
+  return p;
+}
+
 void CpuFrameProcessor::reset() {
   state_.reset();
   predictor_.reset_image();

@@ -41,6 +41,9 @@ class CpuFrameProcessor final : public FrameProcessor {
                     std::shared_ptr<const mobilesam::MobileSam> segmenter,
                     ProcessorConfig config);
 
+  // A new processor for another stream: the same (shared, immutable) models, its own state.
+  std::unique_ptr<CpuFrameProcessor> sharing_models() const;
+
   Result<FrameResult> process(const Frame& frame) override;
   void reset() override;
   std::string description() const override;

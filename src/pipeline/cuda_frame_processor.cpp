@@ -87,6 +87,13 @@ CudaFrameProcessor::CudaFrameProcessor(const ProcessorOptions& opt,
       segmenter_(std::move(segmenter)),
       state_(opt.config) {}
 
+std::unique_ptr<CudaFrameProcessor> CudaFrameProcessor::sharing_models() const {
+  std::unique_ptr<CudaFrameProcessor> p(new CudaFrameProcessor(options_, detector_, segmenter_));
+  p->synthetic_ = synthetic_;
+  p->weight_bytes_ = 0;  // the weights are counted once, by the processor that uploaded them
+  return p;
+}
+
 CudaFrameProcessor::~CudaFrameProcessor() {
   // Device work in flight may still read the graph's buffers.
   cudaStreamSynchronize(stream_.get());

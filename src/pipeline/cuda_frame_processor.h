@@ -51,6 +51,10 @@ class CudaFrameProcessor final : public FrameProcessor {
   static Result<std::unique_ptr<CudaFrameProcessor>> create(const ProcessorOptions& opt);
   ~CudaFrameProcessor() override;
 
+  // A new processor for another stream: the same GPU-resident weights (uploaded once), its own
+  // stream, graphs, activation pool and temporal state, so both can have frames in flight.
+  std::unique_ptr<CudaFrameProcessor> sharing_models() const;
+
   Result<FrameResult> process(const Frame& frame) override;
   void reset() override;
   std::string description() const override;

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "core/clock.h"
+
 #include "pipeline/cpu_frame_processor.h"
 #ifdef UM_WITH_CUDA
 #include "pipeline/cuda_frame_processor.h"
@@ -52,7 +54,30 @@ std::string synthetic_models_label(const ProcessorOptions& opt) {
   return "none";
 }
 
-Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOptions& opt) {
+Status FrameProcessor::submit(Frame frame) {
+  if (in_flight() >= max_in_flight()) {
+    return failed_precondition("submit: " + std::to_string(in_flight()) +
+                               " frame(s) already in flight (at most " +
+                               std::to_string(max_in_flight()) + "); complete() one first");
+  }
+  UM_RETURN_IF_ERROR(validate_frame(frame));
+  pending_.push_back(std::move(frame));
+  return Status::Ok();
+}
+
+Result<FrameResult> FrameProcessor::complete() {
+  if (pending_.empty()) return failed_precondition("complete: no frame in flight");
+  const Frame frame = std::move(pending_.front());
+  pending_.pop_front();
+  const int64_t submitted = monotonic_ns();
+  Result<FrameResult> r = process(frame);
+  if (r.ok()) r->timings.submit_ns = submitted;
+  return r;
+}
+
+namespace {
+// The checks every factory makes before loading anything.
+Status check_processor_options(const ProcessorOptions& opt) {
   UM_RETURN_IF_ERROR(validate_visibility_config(opt.config.visibility));
   UM_RETURN_IF_ERROR(validate_tracker_config(opt.config.tracker));
   if (opt.backend == Backend::kCuda) {
@@ -74,6 +99,12 @@ Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOp
       return invalid_argument("frame processor: checkpoint '" + *path + "' is not a file");
     }
   }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOptions& opt) {
+  UM_RETURN_IF_ERROR(check_processor_options(opt));
   if (opt.backend == Backend::kCuda) {
 #ifdef UM_WITH_CUDA
     auto gpu = CudaFrameProcessor::create(opt);
@@ -84,6 +115,30 @@ Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOp
   auto cpu = CpuFrameProcessor::create(opt);
   if (!cpu.ok()) return cpu.status();
   return std::unique_ptr<FrameProcessor>(std::move(cpu).value());
+}
+
+Result<std::vector<std::unique_ptr<FrameProcessor>>> create_frame_processors(
+    const ProcessorOptions& opt, int count) {
+  if (count < 1) {
+    return invalid_argument("create_frame_processors: count must be >= 1, got " +
+                            std::to_string(count));
+  }
+  UM_RETURN_IF_ERROR(check_processor_options(opt));
+  std::vector<std::unique_ptr<FrameProcessor>> out;
+  if (opt.backend == Backend::kCuda) {
+#ifdef UM_WITH_CUDA
+    UM_ASSIGN_OR_RETURN(std::unique_ptr<CudaFrameProcessor> first, CudaFrameProcessor::create(opt));
+    for (int i = 1; i < count; ++i) out.push_back(first->sharing_models());
+    out.insert(out.begin(), std::move(first));
+    return out;
+#else
+    return create_frame_processor(opt).status();  // the "no CUDA in this build" error
+#endif
+  }
+  UM_ASSIGN_OR_RETURN(std::unique_ptr<CpuFrameProcessor> first, CpuFrameProcessor::create(opt));
+  for (int i = 1; i < count; ++i) out.push_back(first->sharing_models());
+  out.insert(out.begin(), std::move(first));
+  return out;
 }
 
 }  // namespace um::pipeline

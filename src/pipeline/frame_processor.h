@@ -19,9 +19,11 @@
 // um::Error status it carried.
 #pragma once
 
+#include <deque>
 #include <exception>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "pipeline/frame.h"
@@ -44,6 +46,20 @@ const char* backend_name(Backend b);
 const char* precision_name(Precision p);
 const char* detector_resize_name(DetectorResize r);
 
+// Detector skipping (issue 10): while the tracker says the target is stable, D-FINE runs only on
+// every k-th frame and the frames in between are segmented from the tracker's predicted box
+// (FrameTemporalState::plan_detection, frame_state.h, documents every rule).
+struct DetectorSkipConfig {
+  int every = 1;                  // k: while stable, D-FINE runs on every k-th frame; 1 = off
+  float min_box_iou = 0.8f;       // tracker: IoU of the primary track's last two boxes needed
+  float min_score = 0.6f;         // the primary track's last detection score needed
+  float max_quality_drop = 0.1f;  // combined quality falling by more than this vs the last
+                                  // detected frame forces a detection on the next frame
+};
+// kInvalidArgument naming the first bad field: every < 1, or a threshold that is not a finite
+// number in [0, 1]. (Defined in detector_schedule.cpp.)
+Status validate_detector_skip_config(const DetectorSkipConfig& config);
+
 // Behaviour of process() that does not depend on the backend.
 struct ProcessorConfig {
   VisibilityConfig visibility;     // tau_conf, theta_on/off/cont, lost_after_misses
@@ -55,6 +71,8 @@ struct ProcessorConfig {
   bool reuse_low_res_mask = false;
   // Also return W_in/W_edge/W_out (the quality scores need them internally either way).
   bool output_weights = true;
+  // D-FINE on every k-th frame while the target is stable (default k = 1: every frame).
+  DetectorSkipConfig detector_skip;
 };
 
 struct ProcessorOptions {
@@ -87,11 +105,32 @@ class FrameProcessor {
 
   // Runs the whole frame path on `frame` (the next frame of the stream).
   virtual Result<FrameResult> process(const Frame& frame) = 0;
+
+  // Pipelined use (overlap of frame n+1's upload with frame n's device work; several streams'
+  // frames in flight on one GPU at once): submit() starts the frame and returns without waiting
+  // for its device work; complete() finishes the OLDEST submitted frame (waits for its device
+  // work, runs the host steps) and returns its result. Results come back in submission order;
+  // at most max_in_flight() frames are submitted and not completed (submit() beyond that:
+  // kFailedPrecondition; complete() with nothing in flight: kFailedPrecondition). A frame that
+  // fails validation is not taken (submit returns the error, nothing is in flight for it).
+  // process(f) is equivalent to submit(f) then complete() with nothing else in flight.
+  // The base implementation (CPU backend) keeps the frame and runs process() in complete().
+  // Temporal decisions made at submit() (the mask prompt, detector skipping) see the state as
+  // of the last completed frame.
+  virtual Status submit(Frame frame);
+  virtual Result<FrameResult> complete();
+  virtual int max_in_flight() const { return 1; }
+  int in_flight() const { return static_cast<int>(pending_.size()); }
   // Forgets the temporal state: previous mask, low-res logits, visibility (back to LOST).
   virtual void reset() = 0;
   // e.g. "cpu fp32"; shown in logs and on the dashboard.
   virtual std::string description() const = 0;
   virtual const ProcessorConfig& config() const = 0;
+
+ protected:
+  // Frames submitted and not yet completed (base implementation; the CUDA processor keeps its
+  // own in-flight slots and uses this only for the count).
+  std::deque<Frame> pending_;
 };
 
 // What every process() does around its backend's throwing core `run(frame)`: validate_frame
@@ -112,5 +151,13 @@ Result<FrameResult> process_guarded(const Frame& frame, Run&& run) {
 // kNotFound (missing checkpoint, unless opt.allow_synthetic), kInvalidArgument (bad thresholds), kFailedPrecondition
 // (backend cuda asked for in a build without CUDA, or no GPU present).
 Result<std::unique_ptr<FrameProcessor>> create_frame_processor(const ProcessorOptions& opt);
+
+// `count` processors for `count` streams that SHARE one copy of the models (loaded once; on the
+// GPU the weights are uploaded once), each with its own temporal state (tracker, visibility,
+// previous mask) and, on CUDA, its own stream, graphs and activation pool, so that their frames
+// can be in flight on the GPU at the same time. Same errors as create_frame_processor;
+// count < 1: kInvalidArgument.
+Result<std::vector<std::unique_ptr<FrameProcessor>>> create_frame_processors(
+    const ProcessorOptions& opt, int count);
 
 }  // namespace um::pipeline

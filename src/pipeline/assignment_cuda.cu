@@ -1,13 +1,14 @@
 // File: src/pipeline/assignment_cuda.cu
 // Purpose: the host side of the batched GPU linear sum assignment (assignment_cuda.h): argument
-// checks, shared-memory sizing and the launch (assignment_solve_cuda), and the host convenience
-// with its single synchronisation. The kernel itself is in assignment_cuda_kernel.cuh.
+// checks, the launch shape (um_lsap::choose_launch) and the launch (assignment_solve_cuda[_ex]),
+// and CudaAssignmentSolver, the reusable host-data solver with its cached device and pinned
+// buffers and its single synchronisation. The kernel itself is in assignment_cuda_kernel.cuh.
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <climits>
-#include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,45 +17,104 @@
 
 namespace {
 
-using um_lsap::kMaxThreads;
-using um_lsap::lsap_batch_kernel;
-using um_lsap::smem_layout;
+using um_lsap::DeviceLimits;
+using um_lsap::LaunchConfig;
 
-int threads_for(int max_nc) {
-  const int t = (std::max(max_nc, 1) + 31) / 32 * 32;
-  return std::min(t, kMaxThreads);
+using KernelFn = void (*)(const float*, const int64_t*, const int*, const int*, const int*, int,
+                          int, int*, double*, int*);
+
+// The four kernel variants, indexed by warp_team * 2 + cache.
+constexpr KernelFn kKernels[4] = {
+    um_lsap::lsap_batch_kernel<false, false>, um_lsap::lsap_batch_kernel<false, true>,
+    um_lsap::lsap_batch_kernel<true, false>, um_lsap::lsap_batch_kernel<true, true>};
+
+// Per-device facts queried once (attribute queries never synchronise, but need not be repeated
+// for every launch), and the dynamic shared memory limit already granted to each variant.
+struct DeviceState {
+  bool ready = false;
+  DeviceLimits limits;
+  size_t smem_granted[4] = {0, 0, 0, 0};
+};
+std::mutex g_device_mutex;
+std::vector<DeviceState> g_devices;
+
+cudaError_t prepare_device(int device, const LaunchConfig& c, int variant) {
+  std::lock_guard<std::mutex> lock(g_device_mutex);
+  if (device >= static_cast<int>(g_devices.size())) g_devices.resize(device + 1);
+  DeviceState& s = g_devices[device];
+  if (c.smem_bytes > 48 * 1024 && c.smem_bytes > s.smem_granted[variant]) {
+    const cudaError_t e =
+        cudaFuncSetAttribute(kKernels[variant], cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(c.smem_bytes));
+    if (e != cudaSuccess) return e;
+    s.smem_granted[variant] = c.smem_bytes;
+  }
+  return cudaSuccess;
+}
+
+cudaError_t device_limits(int device, DeviceLimits* out) {
+  std::lock_guard<std::mutex> lock(g_device_mutex);
+  if (device >= static_cast<int>(g_devices.size())) g_devices.resize(device + 1);
+  DeviceState& s = g_devices[device];
+  if (!s.ready) {
+    cudaError_t e = cudaDeviceGetAttribute(&s.limits.smem_optin,
+                                           cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    if (e == cudaSuccess) {
+      e = cudaDeviceGetAttribute(&s.limits.smem_per_sm,
+                                 cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
+    }
+    if (e == cudaSuccess) {
+      e = cudaDeviceGetAttribute(&s.limits.sm_count, cudaDevAttrMultiProcessorCount, device);
+    }
+    if (e != cudaSuccess) return e;
+    s.ready = true;
+  }
+  *out = s.limits;
+  return cudaSuccess;
 }
 
 }  // namespace
 
-extern "C" cudaError_t assignment_solve_cuda(
+extern "C" cudaError_t assignment_solve_cuda_ex(
     const float* costs_device, const int64_t* cost_offsets_device, const int* rows_device,
     const int* cols_device, const int* out_offsets_device, int batch, int max_rows, int max_cols,
-    int* col_for_row_device, double* total_cost_device, int* status_device, cudaStream_t stream) {
-  if (batch < 0 || max_rows < 0 || max_cols < 0) return cudaErrorInvalidValue;
+    int* col_for_row_device, double* total_cost_device, int* status_device, cudaStream_t stream,
+    int team_mode, int cache_mode) {
+  if (batch < 0 || max_rows < 0 || max_cols < 0 || team_mode < 0 || team_mode > 2 ||
+      cache_mode < 0 || cache_mode > 2) {
+    return cudaErrorInvalidValue;
+  }
   if (batch == 0) return cudaSuccess;
   if (!cost_offsets_device || !rows_device || !cols_device || !out_offsets_device ||
       !total_cost_device || !status_device) {
     return cudaErrorInvalidValue;
   }
-  const int max_nc = std::max(max_rows, max_cols), max_nr = std::min(max_rows, max_cols);
-  const size_t bytes = smem_layout(max_nc, max_nr).bytes;
   int device = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err != cudaSuccess) return err;
-  int optin = 0;
-  err = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  DeviceLimits limits;
+  err = device_limits(device, &limits);
   if (err != cudaSuccess) return err;
-  if (bytes > static_cast<size_t>(optin)) return cudaErrorInvalidValue;
-  if (bytes > 48 * 1024) {
-    err = cudaFuncSetAttribute(lsap_batch_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(bytes));
-    if (err != cudaSuccess) return err;
-  }
-  lsap_batch_kernel<<<batch, threads_for(max_nc), bytes, stream>>>(
+  const LaunchConfig c =
+      um_lsap::choose_launch(batch, max_rows, max_cols, team_mode, cache_mode, limits);
+  if (c.threads == 0) return cudaErrorInvalidValue;  // does not fit one block's shared memory
+  const int variant = (c.warp_team ? 2 : 0) + (c.cache ? 1 : 0);
+  err = prepare_device(device, c, variant);
+  if (err != cudaSuccess) return err;
+  kKernels[variant]<<<batch, c.threads, c.smem_bytes, stream>>>(
       costs_device, cost_offsets_device, rows_device, cols_device, out_offsets_device, max_rows,
       max_cols, col_for_row_device, total_cost_device, status_device);
   return cudaGetLastError();
+}
+
+extern "C" cudaError_t assignment_solve_cuda(
+    const float* costs_device, const int64_t* cost_offsets_device, const int* rows_device,
+    const int* cols_device, const int* out_offsets_device, int batch, int max_rows, int max_cols,
+    int* col_for_row_device, double* total_cost_device, int* status_device, cudaStream_t stream) {
+  return assignment_solve_cuda_ex(costs_device, cost_offsets_device, rows_device, cols_device,
+                                  out_offsets_device, batch, max_rows, max_cols,
+                                  col_for_row_device, total_cost_device, status_device, stream,
+                                  um_lsap::kTeamAuto, um_lsap::kCacheAuto);
 }
 
 namespace um::pipeline {
@@ -64,14 +124,11 @@ Status cuda_status(cudaError_t e, const char* what) {
   return internal_error(std::string("CUDA assignment: ") + what + ": " + cudaGetErrorString(e));
 }
 
-// Device scratch released on every path (stream-ordered, so no extra synchronisation).
-struct DeviceBlock {
-  void* ptr = nullptr;
-  cudaStream_t stream = nullptr;
-  ~DeviceBlock() {
-    if (ptr) cudaFreeAsync(ptr, stream);
-  }
-};
+constexpr size_t align256(size_t x) { return (x + 255) / 256 * 256; }
+
+// Packing is flushed to the device in pieces of about this size, so the copy of one piece
+// overlaps the packing of the next.
+constexpr size_t kCopyChunkBytes = size_t{1} << 20;
 
 }  // namespace
 
@@ -80,7 +137,74 @@ bool cuda_assignment_available() {
   return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
 }
 
-std::vector<Result<Assignment>> solve_assignment_batch_cuda(
+CudaAssignmentSolver::~CudaAssignmentSolver() { release(); }
+
+void CudaAssignmentSolver::release() {
+  // Errors are ignored: this also runs at thread exit, possibly while the runtime shuts down.
+  if (device_) cudaFree(device_);
+  if (host_in_) cudaFreeHost(host_in_);
+  if (host_out_) cudaFreeHost(host_out_);
+  device_ = host_in_ = host_out_ = nullptr;
+  device_cap_ = host_in_cap_ = host_out_cap_ = 0;
+}
+
+Status CudaAssignmentSolver::reserve(size_t in_bytes, size_t out_bytes) {
+  int device = 0;
+  if (cudaError_t e = cudaGetDevice(&device); e != cudaSuccess) {
+    return cuda_status(e, "no current device");
+  }
+  if (device != device_id_) {
+    release();
+    device_id_ = device;
+  }
+  // Grown by at least half each time, so a slowly growing batch reallocates rarely. (cudaFree
+  // and cudaMalloc synchronise: acceptable on growth, never on a call of a size already seen.)
+  auto grown = [](size_t need, size_t cap) { return std::max(need, cap + cap / 2); };
+  const size_t dev_need = align256(in_bytes) + out_bytes;
+  if (dev_need > device_cap_) {
+    const size_t cap = grown(dev_need, device_cap_);
+    if (device_) cudaFree(device_);
+    device_ = nullptr;
+    device_cap_ = 0;
+    if (cudaError_t e = cudaMalloc(reinterpret_cast<void**>(&device_), cap); e != cudaSuccess) {
+      device_ = nullptr;
+      return cuda_status(e, "device allocation");
+    }
+    device_cap_ = cap;
+    ++allocations_;
+  }
+  if (in_bytes > host_in_cap_) {
+    const size_t cap = grown(in_bytes, host_in_cap_);
+    if (host_in_) cudaFreeHost(host_in_);
+    host_in_ = nullptr;
+    host_in_cap_ = 0;
+    if (cudaError_t e = cudaHostAlloc(reinterpret_cast<void**>(&host_in_), cap,
+                                      cudaHostAllocDefault);
+        e != cudaSuccess) {
+      host_in_ = nullptr;
+      return cuda_status(e, "pinned host allocation");
+    }
+    host_in_cap_ = cap;
+    ++allocations_;
+  }
+  if (out_bytes > host_out_cap_) {
+    const size_t cap = grown(out_bytes, host_out_cap_);
+    if (host_out_) cudaFreeHost(host_out_);
+    host_out_ = nullptr;
+    host_out_cap_ = 0;
+    if (cudaError_t e = cudaHostAlloc(reinterpret_cast<void**>(&host_out_), cap,
+                                      cudaHostAllocDefault);
+        e != cudaSuccess) {
+      host_out_ = nullptr;
+      return cuda_status(e, "pinned host allocation");
+    }
+    host_out_cap_ = cap;
+    ++allocations_;
+  }
+  return Status::Ok();
+}
+
+std::vector<Result<Assignment>> CudaAssignmentSolver::solve(
     std::span<const CostMatrixView<float>> problems, cudaStream_t stream) {
   const int batch = static_cast<int>(problems.size());
   // (Built by construction, not assignment: nvcc warns on assigning to a [[nodiscard]] class.)
@@ -89,9 +213,7 @@ std::vector<Result<Assignment>> solve_assignment_batch_cuda(
   };
   if (batch == 0) return {};
 
-  // Pack: costs back to back, with their offsets, sizes and output offsets.
-  std::vector<int64_t> cost_offsets(batch);
-  std::vector<int> rows(batch), cols(batch), out_offsets(batch);
+  // Sizes first: the buffers' layout depends on them.
   int64_t total_elems = 0;
   int total_rows = 0, max_rows = 0, max_cols = 0;
   for (int b = 0; b < batch; ++b) {
@@ -100,81 +222,96 @@ std::vector<Result<Assignment>> solve_assignment_batch_cuda(
       return fail_all(invalid_argument("problem " + std::to_string(b) +
                                        ": negative size or null data"));
     }
-    cost_offsets[b] = total_elems;
-    rows[b] = p.rows;
-    cols[b] = p.cols;
-    out_offsets[b] = total_rows;
     total_elems += int64_t{p.rows} * p.cols;
     total_rows += p.rows;
     max_rows = std::max(max_rows, p.rows);
     max_cols = std::max(max_cols, p.cols);
   }
-  std::vector<float> costs(static_cast<size_t>(total_elems));
-  for (int b = 0; b < batch; ++b) {
-    const auto& p = problems[b];
-    if (int64_t{p.rows} * p.cols > 0) {
-      std::copy(p.data, p.data + int64_t{p.rows} * p.cols, costs.begin() + cost_offsets[b]);
+
+  // Inputs (host_in_ and the start of device_, same layout):
+  //   [cost_offsets int64 | rows | cols | out_offsets | costs float], parts 256-byte aligned.
+  // Outputs (host_out_ and device_ from out_base, same layout): [total double | status | col].
+  const size_t off_offsets = 0;
+  const size_t off_rows = off_offsets + align256(sizeof(int64_t) * batch);
+  const size_t off_cols = off_rows + align256(sizeof(int) * batch);
+  const size_t off_out_offsets = off_cols + align256(sizeof(int) * batch);
+  const size_t off_costs = off_out_offsets + align256(sizeof(int) * batch);
+  const size_t in_bytes = off_costs + sizeof(float) * static_cast<size_t>(total_elems);
+  const size_t off_total = 0;
+  const size_t off_status = align256(sizeof(double) * batch);
+  const size_t off_cfr = off_status + align256(sizeof(int) * batch);
+  const size_t out_bytes = off_cfr + sizeof(int) * static_cast<size_t>(total_rows);
+  if (Status s = reserve(in_bytes, out_bytes); !s.ok()) return fail_all(s);
+  const size_t out_base = align256(in_bytes);
+
+  auto* h_offsets = reinterpret_cast<int64_t*>(host_in_ + off_offsets);
+  auto* h_rows = reinterpret_cast<int*>(host_in_ + off_rows);
+  auto* h_cols = reinterpret_cast<int*>(host_in_ + off_cols);
+  auto* h_out_offsets = reinterpret_cast<int*>(host_in_ + off_out_offsets);
+  auto* h_costs = reinterpret_cast<float*>(host_in_ + off_costs);
+  {
+    int64_t elems = 0;
+    int rows_so_far = 0;
+    for (int b = 0; b < batch; ++b) {
+      h_offsets[b] = elems;
+      h_rows[b] = problems[b].rows;
+      h_cols[b] = problems[b].cols;
+      h_out_offsets[b] = rows_so_far;
+      elems += int64_t{problems[b].rows} * problems[b].cols;
+      rows_so_far += problems[b].rows;
     }
   }
 
-  // One device block: [costs | cost_offsets | rows | cols | out_offsets | col_for_row | total |
-  // status], each part 256-byte aligned.
-  auto align = [](size_t x) { return (x + 255) / 256 * 256; };
-  const size_t sz_costs = align(sizeof(float) * std::max<int64_t>(total_elems, 1));
-  const size_t sz_off = align(sizeof(int64_t) * batch);
-  const size_t sz_int = align(sizeof(int) * batch);
-  const size_t sz_out = align(sizeof(int) * std::max(total_rows, 1));
-  const size_t sz_tot = align(sizeof(double) * batch);
-  const size_t total_bytes = sz_costs + sz_off + 3 * sz_int + sz_out + sz_tot + sz_int;
-  DeviceBlock block;
-  block.stream = stream;
-  if (cudaError_t e = cudaMallocAsync(&block.ptr, total_bytes, stream); e != cudaSuccess) {
-    return fail_all(cuda_status(e, "device allocation"));
-  }
-  auto* base = static_cast<unsigned char*>(block.ptr);
-  size_t o = 0;
-  auto take = [&](size_t sz) { unsigned char* p = base + o; o += sz; return p; };
-  auto* d_costs = reinterpret_cast<float*>(take(sz_costs));
-  auto* d_offsets = reinterpret_cast<int64_t*>(take(sz_off));
-  auto* d_rows = reinterpret_cast<int*>(take(sz_int));
-  auto* d_cols = reinterpret_cast<int*>(take(sz_int));
-  auto* d_out_offsets = reinterpret_cast<int*>(take(sz_int));
-  auto* d_col_for_row = reinterpret_cast<int*>(take(sz_out));
-  auto* d_total = reinterpret_cast<double*>(take(sz_tot));
-  auto* d_status = reinterpret_cast<int*>(take(sz_int));
-
+  // Pack the costs, sending every ~1 MiB as soon as it is packed. If anything fails after a
+  // copy was queued, wait for the stream before returning: the next call reuses host_in_.
   cudaError_t e = cudaSuccess;
-  auto h2d = [&](void* dst, const void* src, size_t n) {
-    if (e == cudaSuccess && n > 0) e = cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream);
+  size_t sent = 0;
+  auto flush = [&](size_t upto) {
+    if (e == cudaSuccess && upto > sent) {
+      e = cudaMemcpyAsync(device_ + sent, host_in_ + sent, upto - sent, cudaMemcpyHostToDevice,
+                          stream);
+      sent = upto;
+    }
   };
-  h2d(d_costs, costs.data(), sizeof(float) * costs.size());
-  h2d(d_offsets, cost_offsets.data(), sizeof(int64_t) * batch);
-  h2d(d_rows, rows.data(), sizeof(int) * batch);
-  h2d(d_cols, cols.data(), sizeof(int) * batch);
-  h2d(d_out_offsets, out_offsets.data(), sizeof(int) * batch);
-  if (e != cudaSuccess) return fail_all(cuda_status(e, "copy to device"));
-
-  e = assignment_solve_cuda(d_costs, d_offsets, d_rows, d_cols, d_out_offsets, batch, max_rows,
-                            max_cols, d_col_for_row, d_total, d_status, stream);
-  if (e == cudaErrorInvalidValue) {
-    return fail_all(invalid_argument("CUDA assignment: problems of up to " +
-                                     std::to_string(max_rows) + "x" + std::to_string(max_cols) +
-                                     " do not fit in one thread block's shared memory"));
+  for (int b = 0; b < batch; ++b) {
+    const auto& p = problems[b];
+    const int64_t n = int64_t{p.rows} * p.cols;
+    if (n > 0) std::memcpy(h_costs + h_offsets[b], p.data, sizeof(float) * n);
+    const size_t packed = off_costs + sizeof(float) * static_cast<size_t>(h_offsets[b] + n);
+    if (packed - sent >= kCopyChunkBytes) flush(packed);
   }
-  if (e != cudaSuccess) return fail_all(cuda_status(e, "kernel launch"));
-
-  std::vector<int> col_for_row(std::max(total_rows, 1));
-  std::vector<double> totals(batch);
-  std::vector<int> codes(batch);
-  auto d2h = [&](void* dst, const void* src, size_t n) {
-    if (e == cudaSuccess && n > 0) e = cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream);
+  flush(in_bytes);
+  auto fail_after_queue = [&](const Status& s) {
+    cudaStreamSynchronize(stream);  // error path only: nothing may still read host_in_
+    return fail_all(s);
   };
-  d2h(col_for_row.data(), d_col_for_row, sizeof(int) * total_rows);
-  d2h(totals.data(), d_total, sizeof(double) * batch);
-  d2h(codes.data(), d_status, sizeof(int) * batch);
-  if (e == cudaSuccess) e = cudaStreamSynchronize(stream);  // the one host synchronisation
+  if (e != cudaSuccess) return fail_after_queue(cuda_status(e, "copy to device"));
+
+  unsigned char* d_out = device_ + out_base;
+  e = assignment_solve_cuda_ex(
+      reinterpret_cast<const float*>(device_ + off_costs),
+      reinterpret_cast<const int64_t*>(device_ + off_offsets),
+      reinterpret_cast<const int*>(device_ + off_rows),
+      reinterpret_cast<const int*>(device_ + off_cols),
+      reinterpret_cast<const int*>(device_ + off_out_offsets), batch, max_rows, max_cols,
+      reinterpret_cast<int*>(d_out + off_cfr), reinterpret_cast<double*>(d_out + off_total),
+      reinterpret_cast<int*>(d_out + off_status), stream, static_cast<int>(options_.team),
+      static_cast<int>(options_.cache));
+  if (e == cudaErrorInvalidValue) {
+    return fail_after_queue(invalid_argument(
+        "CUDA assignment: problems of up to " + std::to_string(max_rows) + "x" +
+        std::to_string(max_cols) + " do not fit in one thread block's shared memory"));
+  }
+  if (e != cudaSuccess) return fail_after_queue(cuda_status(e, "kernel launch"));
+
+  e = cudaMemcpyAsync(host_out_, d_out, out_bytes, cudaMemcpyDeviceToHost, stream);
+  const cudaError_t sync = cudaStreamSynchronize(stream);  // the one host synchronisation
+  if (e == cudaSuccess) e = sync;
   if (e != cudaSuccess) return fail_all(cuda_status(e, "copy to host"));
 
+  const auto* totals = reinterpret_cast<const double*>(host_out_ + off_total);
+  const auto* codes = reinterpret_cast<const int*>(host_out_ + off_status);
+  const auto* col_for_row = reinterpret_cast<const int*>(host_out_ + off_cfr);
   std::vector<Result<Assignment>> results;
   results.reserve(problems.size());
   for (int b = 0; b < batch; ++b) {
@@ -185,8 +322,11 @@ std::vector<Result<Assignment>> solve_assignment_batch_cuda(
     }
     Assignment a;
     a.total_cost = totals[b];
-    for (int r = 0; r < rows[b]; ++r) {
-      const int c = col_for_row[out_offsets[b] + r];
+    const int pairs = std::min(h_rows[b], h_cols[b]);
+    a.row_ind.reserve(pairs);
+    a.col_ind.reserve(pairs);
+    for (int r = 0; r < h_rows[b]; ++r) {
+      const int c = col_for_row[h_out_offsets[b] + r];
       if (c < 0) continue;
       a.row_ind.push_back(r);
       a.col_ind.push_back(c);
@@ -194,6 +334,12 @@ std::vector<Result<Assignment>> solve_assignment_batch_cuda(
     results.push_back(std::move(a));
   }
   return results;
+}
+
+std::vector<Result<Assignment>> solve_assignment_batch_cuda(
+    std::span<const CostMatrixView<float>> problems, cudaStream_t stream) {
+  thread_local CudaAssignmentSolver solver;
+  return solver.solve(problems, stream);
 }
 
 }  // namespace um::pipeline

@@ -4,29 +4,33 @@
 // solver in assignment.h (shortest augmenting path, +inf forbidden, NaN/-inf invalid).
 //
 // Design: ONE LAUNCH for the whole batch, one thread block per problem. A block keeps its
-// problem's potentials, path and matching in shared memory (about 25 bytes per column and 13 per
-// row); the cost matrix is read from global memory (cached). The duals start from the same
-// reduction as on the CPU (minima found in parallel). Each step of a Dijkstra search is
-// one parallel pass over the unvisited columns plus a block arg-min (one __syncthreads per
-// step). Potentials and path lengths are double, as on the CPU, so both backends reach the same
+// problem's potentials, path and matching in shared memory (about 29 bytes per column and 13 per
+// row) and, when it fits, the cost matrix itself (4 bytes per entry; 64 x 64 = 16 KiB,
+// 300 x 50 = 60 KiB). The feasible start (the CPU solver's row/column reduction) is computed and
+// matched in parallel; the rows it leaves free are augmented one at a time, each Dijkstra step
+// being one parallel pass over the unvisited columns and an arg-min: within ONE WARP for narrow
+// problems (<= 128 columns: no block barrier at all), over the block for wider ones (one barrier
+// a step). Potentials and path lengths are double, as on the CPU, so both backends reach the same
 // optimal total (assignments may differ where several optima tie). Nothing in the launch waits
-// for the host: results land in device buffers and the caller synchronises once, when it
-// needs them.
+// for the host. See assignment_cuda_kernel.cuh for the details and why they are exact.
 //
-// Limits: max(rows, cols) of a problem is bounded by shared memory: 7000 columns fit in H100's
-// 227 KiB, far above the 300 x 300 this is built for. A launch with a larger max_rows/max_cols
-// returns cudaErrorInvalidValue without running.
+// Limits: max(rows, cols) of a problem is bounded by shared memory (without the cost cache,
+// 7000 columns fit in H100's 227 KiB), far above the 300 x 300 this is built for. A launch with a
+// larger max_rows/max_cols returns cudaErrorInvalidValue without running.
 //
-// Usage (device-resident, no host sync):
-//   assignment_solve_cuda(d_costs, d_offsets, d_rows, d_cols, d_out_offsets, batch, max_rows,
-//                         max_cols, d_col_for_row, d_total, d_status, stream);
-//   ... later: cudaMemcpyAsync results, one cudaStreamSynchronize ...
-// Host convenience (copies in, one launch, copies out, ONE synchronisation):
-//   std::vector<Result<Assignment>> r = solve_assignment_batch_cuda(views, stream);
+// Usage:
+//   Host data, repeated calls (the fast way: device and pinned buffers are kept and only grow):
+//     CudaAssignmentSolver solver;                       // one per thread
+//     std::vector<Result<Assignment>> r = solver.solve(views, stream);
+//   Host data, one-off: solve_assignment_batch_cuda(views, stream) (a per-thread solver).
+//   Device-resident data (no host sync):
+//     assignment_solve_cuda(d_costs, d_offsets, d_rows, d_cols, d_out_offsets, batch, max_rows,
+//                           max_cols, d_col_for_row, d_total, d_status, stream);
 #pragma once
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -47,21 +51,75 @@
 //   status_device       [batch] output: an AssignmentCode as int (0 ok, 1 infeasible,
 //                       2 invalid entry, 3 bad shape)
 // Returns the launch error, if any (cudaErrorInvalidValue for bad arguments or sizes that do
-// not fit in shared memory); never synchronises.
+// not fit in shared memory); never synchronises, never allocates.
 extern "C" cudaError_t assignment_solve_cuda(
     const float* costs_device, const int64_t* cost_offsets_device, const int* rows_device,
     const int* cols_device, const int* out_offsets_device, int batch, int max_rows, int max_cols,
     int* col_for_row_device, double* total_cost_device, int* status_device, cudaStream_t stream);
+
+// The same with the kernel variant chosen by hand (tests and benchmarks; results are identical
+// in every variant up to ties between optima): team_mode 0 auto, 1 one warp per problem,
+// 2 the whole block; cache_mode 0 auto, 1 cost matrix in shared memory where it fits, 2 never.
+extern "C" cudaError_t assignment_solve_cuda_ex(
+    const float* costs_device, const int64_t* cost_offsets_device, const int* rows_device,
+    const int* cols_device, const int* out_offsets_device, int batch, int max_rows, int max_cols,
+    int* col_for_row_device, double* total_cost_device, int* status_device, cudaStream_t stream,
+    int team_mode, int cache_mode);
 
 namespace um::pipeline {
 
 // True when the CUDA runtime reports at least one device.
 bool cuda_assignment_available();
 
-// Copies the problems to the device, runs assignment_solve_cuda once on `stream` (0 = legacy
-// default stream) and copies the results back, with exactly one host synchronisation. Returns
-// one Result per problem like solve_assignment_batch; a CUDA failure (no device, launch error)
-// gives every problem that error.
+// Kernel variant (see assignment_solve_cuda_ex); kAuto is what production code should use.
+enum class CudaAssignmentTeam : int { kAuto = 0, kWarp = 1, kBlock = 2 };
+enum class CudaAssignmentCache : int { kAuto = 0, kOn = 1, kOff = 2 };
+struct CudaAssignmentOptions {
+  CudaAssignmentTeam team = CudaAssignmentTeam::kAuto;
+  CudaAssignmentCache cache = CudaAssignmentCache::kAuto;
+};
+
+// A reusable batched solver for host data. It keeps one device buffer and two pinned host
+// buffers (inputs, results), grown only when a batch needs more, so a call of a size already
+// seen makes NO allocation: it packs the problems into pinned memory (copying each chunk of
+// about 1 MiB to the device while packing the next), launches once, copies the results back
+// with one copy and synchronises once. Not thread-safe: one solver per thread (or a lock).
+// Use it on the device that was current when it first allocated; switching devices releases
+// and reallocates.
+class CudaAssignmentSolver {
+ public:
+  CudaAssignmentSolver() = default;
+  explicit CudaAssignmentSolver(CudaAssignmentOptions options) : options_(options) {}
+  ~CudaAssignmentSolver();
+  CudaAssignmentSolver(const CudaAssignmentSolver&) = delete;
+  CudaAssignmentSolver& operator=(const CudaAssignmentSolver&) = delete;
+
+  // One Result per problem, like solve_assignment_batch; a CUDA failure (no device, launch
+  // error) gives every problem that error. stream 0 = the legacy default stream.
+  std::vector<Result<Assignment>> solve(std::span<const CostMatrixView<float>> problems,
+                                        cudaStream_t stream = nullptr);
+
+  // Observability for tests: bytes held, and how many times buffers were (re)allocated.
+  size_t device_capacity() const { return device_cap_; }
+  size_t host_capacity() const { return host_in_cap_ + host_out_cap_; }
+  int allocation_count() const { return allocations_; }
+
+ private:
+  Status reserve(size_t in_bytes, size_t out_bytes);
+  void release();
+
+  CudaAssignmentOptions options_;
+  int device_id_ = -1;
+  unsigned char* device_ = nullptr;
+  size_t device_cap_ = 0;
+  unsigned char* host_in_ = nullptr;
+  size_t host_in_cap_ = 0;
+  unsigned char* host_out_ = nullptr;
+  size_t host_out_cap_ = 0;
+  int allocations_ = 0;
+};
+
+// solve() of a per-thread CudaAssignmentSolver (so repeated calls allocate nothing either).
 std::vector<Result<Assignment>> solve_assignment_batch_cuda(
     std::span<const CostMatrixView<float>> problems, cudaStream_t stream = nullptr);
 

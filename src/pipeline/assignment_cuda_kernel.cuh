@@ -1,10 +1,27 @@
 // File: src/pipeline/assignment_cuda_kernel.cuh
-// Purpose: the device code of the batched assignment (assignment_cuda.cu includes it; so does
-// tests/assignment/assignment_kernel_emulation_test.cpp, which runs this very kernel on the CPU
-// with one std::thread per CUDA thread, so its logic is tested on machines without a GPU).
-// Only plain CUDA C++ is used here: __syncthreads, __syncthreads_or, __shfl_down_sync, __ldg,
-// one static __shared__ int and the dynamic shared block from lsap_dynamic_smem().
-// Mirrors solve_wide() in assignment_cpu.cpp step for step [TAG_LSAP_ALGORITHM].
+// Purpose: the device code of the batched assignment and the launch-shape choice shared by the
+// launcher (assignment_cuda.cu) and tests/assignment/assignment_kernel_emulation_test.cpp, which
+// runs this very kernel on the CPU with one std::thread per CUDA thread, so its logic is tested
+// on machines without a GPU. Only plain CUDA C++ is used here: __syncthreads, __syncthreads_or,
+// __syncwarp, __shfl_down_sync, __reduce_min_sync (sm_80+, shuffle fallback below), shared
+// atomicMin, __ldg, __double_as_longlong / __longlong_as_double and the dynamic shared block
+// from lsap_dynamic_smem().
+// Mirrors solve_wide() in assignment_cpu.cpp [TAG_LSAP_ALGORITHM]: the same duals, the same
+// shortest augmenting paths; only the feasible start's tie rule differs (lowest index here), which
+// changes which optimum is found where several tie, never the optimal total.
+//
+// Speed (why the kernel looks the way it does): a Dijkstra search is a chain of steps whose
+// LATENCY is the cost (a batch of 256 problems is 256 independent chains, far fewer than the GPU
+// could run). So a step must be short:
+//  - the cost matrix is cached in shared memory when it fits (kCache): a step reads one cost row
+//    from shared memory (about 30 cycles) instead of global memory (hundreds), and a transposed
+//    (tall) problem is stored transposed once, so every step reads consecutive words;
+//  - the arg-min of a step is three __reduce_min_sync (one instruction each) on an order-
+//    preserving integer key instead of a five-level shuffle tree carrying three values;
+//  - a narrow problem is solved by ONE warp (kWarpTeam): no __syncthreads at all, only __syncwarp
+//    between augmentations; a wide one by the whole block (one barrier per step, every warp
+//    reduces the per-warp minima itself, so no serial pass over the warps);
+//  - the feasible start is claimed in parallel (shared atomicMin) instead of by one thread.
 #pragma once
 
 #include <climits>
@@ -16,6 +33,17 @@ namespace um_lsap {
 
 constexpr int kMaxThreads = 512;
 constexpr int kMaxWarps = kMaxThreads / 32;
+// A warp-team block has 4 warps: all four load the matrix and compute the feasible start, then
+// warp 0 alone solves (the other three exit).
+constexpr int kWarpTeamBlockThreads = 128;
+// Automatic team choice: one warp solves problems with at most this many (wide) columns, i.e. up
+// to 4 columns per lane; wider problems get one thread per column in a block of up to 512.
+constexpr int kWarpTeamMaxCols = 128;
+constexpr unsigned kFullMask = 0xffffffffu;
+
+// Launch options (plain ints: they cross the extern "C" boundary).
+enum TeamMode : int { kTeamAuto = 0, kTeamWarp = 1, kTeamBlock = 2 };
+enum CacheMode : int { kCacheAuto = 0, kCacheOn = 1, kCacheOff = 2 };
 
 #ifndef UM_LSAP_EMULATION
 // The block's dynamic shared memory (sized at launch by smem_layout().bytes).
@@ -25,40 +53,163 @@ __device__ inline unsigned char* lsap_dynamic_smem() {
 }
 #endif
 
-// Shared memory layout for bounds (max_nc columns, max_nr rows); doubles first for alignment.
+// Row stride of the cached (wide) cost matrix: odd, so that storing a transposed matrix column
+// by column spreads over all 32 banks.
+__host__ __device__ inline int cost_ld(int nc) { return nc | 1; }
+
+// Shared memory layout for bounds (max_nc columns, max_nr rows); 8-byte items first for
+// alignment, the cost cache (floats) last.
 struct SmemLayout {
-  size_t v, spc, u, red_val, path, row4col, col4row, red_free, red_idx, sc, sr, bytes;
+  size_t v, spc, u, red_key, red_sum, path, row4col, col4row, claim, red_tie, sc, sr, cost, bytes;
 };
 
-__host__ __device__ inline SmemLayout smem_layout(int max_nc, int max_nr) {
+__host__ __device__ inline SmemLayout smem_layout(int max_nc, int max_nr, bool cache) {
   SmemLayout l{};
   size_t o = 0;
-  l.v = o;        o += sizeof(double) * max_nc;
-  l.spc = o;      o += sizeof(double) * max_nc;
-  l.u = o;        o += sizeof(double) * max_nr;
-  l.red_val = o;  o += sizeof(double) * 2 * kMaxWarps;
-  l.path = o;     o += sizeof(int) * max_nc;
-  l.row4col = o;  o += sizeof(int) * max_nc;
-  l.col4row = o;  o += sizeof(int) * max_nr;
-  l.red_free = o; o += sizeof(int) * 2 * kMaxWarps;
-  l.red_idx = o;  o += sizeof(int) * 2 * kMaxWarps;
-  l.sc = o;       o += max_nc;
-  l.sr = o;       o += max_nr;
+  const size_t nc = static_cast<size_t>(max_nc), nr = static_cast<size_t>(max_nr);
+  l.v = o;       o += sizeof(double) * nc;
+  l.spc = o;     o += sizeof(double) * nc;
+  l.u = o;       o += sizeof(double) * nr;
+  l.red_key = o; o += sizeof(unsigned long long) * 2 * kMaxWarps;
+  l.red_sum = o; o += sizeof(double) * kMaxWarps;
+  l.path = o;    o += sizeof(int) * nc;
+  l.row4col = o; o += sizeof(int) * nc;
+  l.col4row = o; o += sizeof(int) * nr;
+  l.claim = o;   o += sizeof(int) * nc;
+  l.red_tie = o; o += sizeof(unsigned) * 2 * kMaxWarps;
+  l.sc = o;      o += nc;
+  l.sr = o;      o += nr;
+  o = (o + 15) / 16 * 16;
+  l.cost = o;
+  if (cache) o += sizeof(float) * static_cast<size_t>(cost_ld(max_nc)) * nr;
   l.bytes = (o + 15) / 16 * 16;
   return l;
 }
 
-// Candidate order of the arg-min: smaller path length, then an unassigned column (it ends the
-// search), then the smaller column index (deterministic).
-__device__ inline bool better(double av, int af, int ai, double bv, int bf, int bi) {
-  if (av != bv) return av < bv;
-  if (af != bf) return af > bf;
-  return ai < bi;
+// What the launcher needs to know about the device (queried once per device and cached).
+struct DeviceLimits {
+  int smem_optin = 0;   // cudaDevAttrMaxSharedMemoryPerBlockOptin
+  int smem_per_sm = 0;  // cudaDevAttrMaxSharedMemoryPerMultiprocessor
+  int sm_count = 0;     // cudaDevAttrMultiProcessorCount
+};
+
+struct LaunchConfig {
+  int threads = 0;  // 0: the problems do not fit in one block's shared memory
+  bool warp_team = false;
+  bool cache = false;
+  size_t smem_bytes = 0;
+};
+
+// The launch shape for a batch whose problems are at most max_rows x max_cols.
+//  team: warp for narrow problems (<= kWarpTeamMaxCols wide columns), block otherwise, unless
+//        forced;
+//  cache: on when the cached layout fits one block AND the batch still fits one wave of
+//        resident blocks with it (so caching never costs a second wave); forced "on" still
+//        falls back to uncached where the matrix cannot fit.
+inline LaunchConfig choose_launch(int batch, int max_rows, int max_cols, int team_mode,
+                                  int cache_mode, const DeviceLimits& d) {
+  LaunchConfig c;
+  const int max_nc = max_rows > max_cols ? max_rows : max_cols;
+  const int max_nr = max_rows > max_cols ? max_cols : max_rows;
+  c.warp_team = team_mode == kTeamWarp || (team_mode == kTeamAuto && max_nc <= kWarpTeamMaxCols);
+  if (c.warp_team) {
+    c.threads = kWarpTeamBlockThreads;
+  } else {
+    const int t = ((max_nc > 1 ? max_nc : 1) + 31) / 32 * 32;
+    c.threads = t < kMaxThreads ? t : kMaxThreads;
+  }
+  const size_t plain = smem_layout(max_nc, max_nr, false).bytes;
+  const size_t cached = smem_layout(max_nc, max_nr, true).bytes;
+  const bool cache_fits = cached <= static_cast<size_t>(d.smem_optin);
+  bool cache = false;
+  if (cache_mode == kCacheOn) {
+    cache = cache_fits;
+  } else if (cache_mode == kCacheAuto && cache_fits) {
+    const long long per_sm = cached > 0 ? d.smem_per_sm / static_cast<long long>(cached) : 1;
+    cache = batch <= static_cast<long long>(d.sm_count) * (per_sm > 1 ? per_sm : 1);
+  }
+  c.cache = cache;
+  c.smem_bytes = cache ? cached : plain;
+  if (c.smem_bytes > static_cast<size_t>(d.smem_optin)) c.threads = 0;
+  return c;
+}
+
+// ---- device helpers ----------------------------------------------------------------------------
+
+// An unsigned key with the order of the doubles (no NaN can reach here). -0.0 is first made
+// +0.0 (they compare equal as doubles and must get one key).
+__device__ inline unsigned long long order_key(double x) {
+  x = x == 0.0 ? 0.0 : x;
+  const unsigned long long b = static_cast<unsigned long long>(__double_as_longlong(x));
+  return (b >> 63) ? ~b : (b | 0x8000000000000000ull);
+}
+constexpr unsigned long long kInfKey = 0xfff0000000000000ull;  // order_key(+inf)
+__device__ inline double key_to_double(unsigned long long k) {
+  if (k >= kInfKey) return INFINITY;
+  const unsigned long long b = (k >> 63) ? (k & 0x7fffffffffffffffull) : ~k;
+  return __longlong_as_double(static_cast<long long>(b));
+}
+
+// Lexicographic minimum of (key, tie) over the 32 lanes of a warp; every lane gets it.
+__device__ inline void warp_min(unsigned long long& key, unsigned& tie) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  for (int off = 16; off > 0; off >>= 1) {
+    const unsigned long long ok = __shfl_xor_sync(kFullMask, key, off);
+    const unsigned ot = __shfl_xor_sync(kFullMask, tie, off);
+    if (ok < key || (ok == key && ot < tie)) {
+      key = ok;
+      tie = ot;
+    }
+  }
+#else
+  // min of the high words, then of the low words among the lanes holding that high word, then
+  // of the ties among the lanes holding the whole key (fillers are the largest value, so they
+  // never win unless every candidate is that large, where they are equal to it anyway).
+  const unsigned hi = static_cast<unsigned>(key >> 32), lo = static_cast<unsigned>(key);
+  const unsigned mhi = __reduce_min_sync(kFullMask, hi);
+  const unsigned mlo = __reduce_min_sync(kFullMask, hi == mhi ? lo : 0xffffffffu);
+  tie = __reduce_min_sync(kFullMask, (hi == mhi && lo == mlo) ? tie : 0xffffffffu);
+  key = (static_cast<unsigned long long>(mhi) << 32) | mlo;
+#endif
+}
+
+// Lexicographic minimum over the team (a warp, or the whole block); every team thread gets it.
+// Block: per-warp minima go to shared slots double-buffered by `parity` (a warp racing ahead to
+// the next step writes the other half), one barrier, then every warp reduces the slots itself.
+template <bool kWarpTeam>
+__device__ inline void team_min(unsigned long long& key, unsigned& tie,
+                                unsigned long long* red_key, unsigned* red_tie, int& parity,
+                                int lane, int warp, int nwarps) {
+  warp_min(key, tie);
+  if constexpr (!kWarpTeam) {
+    unsigned long long* rk = red_key + parity * kMaxWarps;
+    unsigned* rt = red_tie + parity * kMaxWarps;
+    if (lane == 0) {
+      rk[warp] = key;
+      rt[warp] = tie;
+    }
+    __syncthreads();
+    key = lane < nwarps ? rk[lane] : ~0ull;
+    tie = lane < nwarps ? rt[lane] : ~0u;
+    warp_min(key, tie);
+    parity ^= 1;
+  }
+}
+
+template <bool kWarpTeam>
+__device__ inline void team_sync() {
+  if constexpr (kWarpTeam) {
+    __syncwarp();
+  } else {
+    __syncthreads();
+  }
 }
 
 // Status codes match um::pipeline::AssignmentCode.
 constexpr int kOk = 0, kInfeasible = 1, kInvalidEntry = 2, kBadShape = 3;
 
+// One block per problem; blockDim.x is a multiple of 32 (LaunchConfig::threads).
+template <bool kWarpTeam, bool kCache>
 __global__ void lsap_batch_kernel(const float* __restrict__ costs,
                                   const int64_t* __restrict__ cost_offsets,
                                   const int* __restrict__ rows_arr, const int* __restrict__ cols_arr,
@@ -69,21 +220,23 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
   const int b = blockIdx.x;
   const int tid = threadIdx.x;
   const int nthreads = blockDim.x;
-  const int lane = tid & 31, warp = tid >> 5, nwarps = (nthreads + 31) >> 5;
+  const int lane = tid & 31, warp = tid >> 5, nwarps = nthreads >> 5;
   const int rows = rows_arr[b], cols = cols_arr[b];
   const int max_nc = max(max_rows, max_cols), max_nr = min(max_rows, max_cols);
-  const SmemLayout L = smem_layout(max_nc, max_nr);
+  const SmemLayout L = smem_layout(max_nc, max_nr, kCache);
   double* v = reinterpret_cast<double*>(smem + L.v);
   double* spc = reinterpret_cast<double*>(smem + L.spc);
   double* u = reinterpret_cast<double*>(smem + L.u);
-  double* red_val = reinterpret_cast<double*>(smem + L.red_val);
+  unsigned long long* red_key = reinterpret_cast<unsigned long long*>(smem + L.red_key);
+  double* red_sum = reinterpret_cast<double*>(smem + L.red_sum);
   int* path = reinterpret_cast<int*>(smem + L.path);
   int* row4col = reinterpret_cast<int*>(smem + L.row4col);
   int* col4row = reinterpret_cast<int*>(smem + L.col4row);
-  int* red_free = reinterpret_cast<int*>(smem + L.red_free);
-  int* red_idx = reinterpret_cast<int*>(smem + L.red_idx);
+  int* claim = reinterpret_cast<int*>(smem + L.claim);
+  unsigned* red_tie = reinterpret_cast<unsigned*>(smem + L.red_tie);
   unsigned char* sc = smem + L.sc;
   unsigned char* sr = smem + L.sr;
+  float* S = reinterpret_cast<float*>(smem + L.cost);
 
   if (rows < 0 || cols < 0 || rows > max_rows || cols > max_cols) {
     if (rows > 0) {  // the caller sized col_for_row by the true rows
@@ -96,6 +249,7 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
     return;
   }
   int* out = col_for_row + out_offsets[b];
+  // Written before the first barrier below, so every later write of out[] is ordered after it.
   for (int r = tid; r < rows; r += nthreads) out[r] = -1;
   if (rows == 0 || cols == 0) {
     if (tid == 0) {
@@ -106,10 +260,47 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
   }
   const float* C = costs + cost_offsets[b];
 
-  // NaN and -inf are rejected up front, like the CPU solver.
+  // Solve the "wide" problem nr x nc (nr <= nc), the original matrix transposed when
+  // rows > cols: wide(i, j) = C[j][i].
+  const bool tr = rows > cols;
+  const int nr = tr ? cols : rows, nc = tr ? rows : cols;
+  const int ld = cost_ld(nc);
+  auto wide_cost = [&](int i, int j) -> float {
+    if constexpr (kCache) {
+      return S[i * ld + j];
+    } else {
+      return tr ? __ldg(C + static_cast<int64_t>(j) * cols + i)
+                : __ldg(C + static_cast<int64_t>(i) * cols + j);
+    }
+  };
+
+  // Load (cache) and reject NaN / -inf up front, like the CPU solver. Coalesced reads of the
+  // original layout; a cached tall matrix is stored transposed.
   int bad = 0;
-  const int64_t n = static_cast<int64_t>(rows) * cols;
-  for (int64_t k = tid; k < n; k += nthreads) bad |= !(__ldg(C + k) > -INFINITY);
+  if constexpr (kCache) {
+    const int n = rows * cols;  // fits: the cache holds it in <= 227 KiB
+    for (int k = tid; k < n; k += nthreads) {
+      const float x = __ldg(C + k);
+      bad |= !(x > -INFINITY);
+      const int r = k / cols, c = k - r * cols;
+      S[tr ? c * ld + r : r * ld + c] = x;
+    }
+  } else {
+    const int64_t n = static_cast<int64_t>(rows) * cols;
+    for (int64_t k = tid; k < n; k += nthreads) bad |= !(__ldg(C + k) > -INFINITY);
+  }
+  for (int j = tid; j < nc; j += nthreads) {
+    v[j] = 0.0;
+    spc[j] = INFINITY;
+    sc[j] = 0;
+    row4col[j] = -1;
+    claim[j] = INT_MAX;
+  }
+  for (int i = tid; i < nr; i += nthreads) {
+    u[i] = 0.0;
+    sr[i] = 0;
+    col4row[i] = -1;
+  }
   if (__syncthreads_or(bad)) {
     if (tid == 0) {
       status_out[b] = kInvalidEntry;
@@ -118,56 +309,56 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
     return;
   }
 
-  // Solve the "wide" problem nr x nc (nr <= nc), reading the original matrix transposed when
-  // rows > cols: wide(i, j) = C[j][i].
-  const bool tr = rows > cols;
-  const int nr = tr ? cols : rows, nc = tr ? rows : cols;
-  auto wide_cost = [&](int i, int j) -> float {
-    return tr ? __ldg(C + static_cast<int64_t>(j) * cols + i)
-              : __ldg(C + static_cast<int64_t>(i) * cols + j);
-  };
-  for (int j = tid; j < nc; j += nthreads) {
-    v[j] = 0.0;
-    row4col[j] = -1;
-  }
-  for (int i = tid; i < nr; i += nthreads) {
-    u[i] = 0.0;
-    col4row[i] = -1;
-  }
-  __syncthreads();
-
-  // The CPU solver's feasible start (see solve_wide): column reduction for square problems, row
-  // reduction for wide ones, minima found in parallel (path[] holds each one's arg-min for now),
-  // then thread 0 matches greedily wherever the partner is still free.
-  __shared__ int s_infeasible;
+  // Feasible start, the CPU solver's (solve_wide) computed in parallel:
+  //  - square: column reduction, v_j = min_i c_ij (u = 0);
+  //  - wide (nr < nc): row reduction, u_i = min_j c_ij (v = 0; column reduction would make
+  //    v_j > 0 on columns that stay unmatched, which breaks optimality there).
+  // Every reduced cost c_ij - u_i - v_j is then >= 0 and 0 at each row's (column's) minimum.
+  // Matching: the CPU matches greedily in index order, each row (square: column) to its arg-min
+  // if that partner is still free; a partner is taken exactly when a LOWER index has the same
+  // arg-min, so "matched iff I am the lowest-index claimant of my arg-min" (atomicMin on claim[])
+  // is the same matching, computed in parallel. It is also what the augmentation itself would
+  // have produced for those rows had it processed them first: from v = 0 (resp. u = 0), a row
+  // whose cheapest partner is free augments at once, along a path of length its minimum, and
+  // changes no other dual. The matched pairs have reduced cost 0, so the duals stay feasible and
+  // complementary; the remaining rows are augmented below, and the order in which rows are
+  // augmented does not affect optimality (each augmentation keeps these invariants).
+  // (path[] holds the arg-mins for now: it has nc >= nr entries and is rewritten by every search
+  // before it is read.)
+  int infeasible = 0;
   if (nr == nc) {
-    for (int j = tid; j < nc; j += nthreads) {  // coalesced: threads read one row together
-      double best = INFINITY;
+    for (int j = tid; j < nc; j += nthreads) {  // coalesced: the threads read one row together
+      float best = INFINITY;
       int imin = -1;
       for (int r = 0; r < nr; ++r) {
-        const double c = wide_cost(r, j);
-        if (c < best) {
+        const float c = wide_cost(r, j);
+        if (c < best) {  // strict: the lowest row wins ties; +inf never becomes a minimum
           best = c;
           imin = r;
         }
       }
       v[j] = best;
       path[j] = imin;
+      if (imin < 0) {
+        infeasible = 1;  // a column with only forbidden entries
+      } else {
+        atomicMin(&claim[imin], j);
+      }
     }
   } else {
     for (int r = warp; r < nr; r += nwarps) {  // one warp per row
-      double best = INFINITY;
+      float best = INFINITY;
       int jmin = INT_MAX;
       for (int j = lane; j < nc; j += 32) {
-        const double c = wide_cost(r, j);
+        const float c = wide_cost(r, j);
         if (c < best) {
           best = c;
           jmin = j;
         }
       }
       for (int off = 16; off > 0; off >>= 1) {
-        const double ov = __shfl_down_sync(0xffffffffu, best, off);
-        const int oj = __shfl_down_sync(0xffffffffu, jmin, off);
+        const float ov = __shfl_down_sync(kFullMask, best, off);
+        const int oj = __shfl_down_sync(kFullMask, jmin, off);
         if (ov < best || (ov == best && oj < jmin)) {
           best = ov;
           jmin = oj;
@@ -175,70 +366,63 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
       }
       if (lane == 0) {
         u[r] = best;
-        path[r] = best == INFINITY ? -1 : jmin;  // path has nc >= nr entries
-      }
-    }
-  }
-  __syncthreads();
-  if (tid == 0) {
-    int infeasible = 0;
-    if (nr == nc) {
-      for (int j = 0; j < nc; ++j) {
-        const int r = path[j];
-        if (r < 0) {
-          infeasible = 1;  // a column with only forbidden entries
-          break;
-        }
-        if (col4row[r] == -1) {
-          col4row[r] = j;
-          row4col[j] = r;
-        }
-      }
-    } else {
-      for (int r = 0; r < nr; ++r) {
-        const int j = path[r];
-        if (j < 0) {
+        if (best == INFINITY) {
+          path[r] = -1;
           infeasible = 1;  // a row with only forbidden entries
-          break;
-        }
-        if (row4col[j] == -1) {
-          row4col[j] = r;
-          col4row[r] = j;
+        } else {
+          path[r] = jmin;
+          atomicMin(&claim[jmin], r);
         }
       }
     }
-    s_infeasible = infeasible;
   }
-  __syncthreads();
-  if (s_infeasible) {
+  if (__syncthreads_or(infeasible)) {
     if (tid == 0) {
       status_out[b] = kInfeasible;
       total_out[b] = 0.0;
     }
     return;
   }
+  if (nr == nc) {
+    for (int j = tid; j < nc; j += nthreads) {
+      const int r = path[j];
+      if (claim[r] == j) {
+        col4row[r] = j;
+        row4col[j] = r;
+      }
+    }
+  } else {
+    for (int r = tid; r < nr; r += nthreads) {
+      const int j = path[r];
+      if (claim[j] == r) {
+        row4col[j] = r;
+        col4row[r] = j;
+      }
+    }
+  }
+  __syncthreads();
 
+  // Shortest augmenting paths for the rows the start left free, by the team: a warp (the other
+  // warps of the block are done) or the whole block. Column j is owned by team thread j % T for
+  // the whole solve: only the owner touches spc[j], path[j] and sc[j] during a search, so a
+  // search needs no barrier except the one inside the block-wide arg-min.
+  if constexpr (kWarpTeam) {
+    if (warp != 0) return;
+  }
+  const int T = kWarpTeam ? 32 : nthreads;
+  const int t = kWarpTeam ? lane : tid;
   int parity = 0;
   for (int cur_row = 0; cur_row < nr; ++cur_row) {
-    if (col4row[cur_row] != -1) continue;  // placed by the start (uniform across the block)
-    // Column j is owned by thread j % nthreads for the whole search: only the owner touches
-    // spc[j], path[j] and sc[j] until the next __syncthreads, so no atomics are needed.
-    for (int j = tid; j < nc; j += nthreads) {
-      spc[j] = INFINITY;
-      sc[j] = 0;
-    }
-    for (int i = tid; i < nr; i += nthreads) sr[i] = 0;
-    __syncthreads();
-
+    if (col4row[cur_row] != -1) continue;  // uniform: col4row changes only before a team sync
     double min_val = 0.0;
     int i = cur_row;
     int sink = -1;
     while (true) {
-      if (tid == 0) sr[i] = 1;
+      if (t == 0) sr[i] = 1;
       const double base = min_val - u[i];
-      double best_v = INFINITY;
-      int best_f = 0, best_j = INT_MAX;
-      for (int j = tid; j < nc; j += nthreads) {
+      unsigned long long best_key = ~0ull;
+      unsigned best_tie = ~0u;
+      for (int j = t; j < nc; j += T) {
         if (sc[j]) continue;
         const double r = base + static_cast<double>(wide_cost(i, j)) - v[j];
         double s = spc[j];
@@ -247,49 +431,20 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
           spc[j] = r;
           path[j] = i;
         }
-        const int f = row4col[j] == -1;
-        if (better(s, f, j, best_v, best_f, best_j)) {
-          best_v = s;
-          best_f = f;
-          best_j = j;
+        // Candidate order: shorter path, then an unassigned column (it ends the search), then
+        // the lower column index (deterministic). Any minimum is a valid Dijkstra choice.
+        const unsigned long long key = order_key(s);
+        const unsigned tie = (row4col[j] == -1 ? 0u : 0x80000000u) | static_cast<unsigned>(j);
+        if (key < best_key || (key == best_key && tie < best_tie)) {
+          best_key = key;
+          best_tie = tie;
         }
       }
-      for (int off = 16; off > 0; off >>= 1) {
-        const double ov = __shfl_down_sync(0xffffffffu, best_v, off);
-        const int of = __shfl_down_sync(0xffffffffu, best_f, off);
-        const int oj = __shfl_down_sync(0xffffffffu, best_j, off);
-        if (better(ov, of, oj, best_v, best_f, best_j)) {
-          best_v = ov;
-          best_f = of;
-          best_j = oj;
-        }
-      }
-      // Double-buffered by parity: a warp that races ahead to the next step writes the other
-      // half, so one barrier per step suffices.
-      double* rv = red_val + parity * kMaxWarps;
-      int* rf = red_free + parity * kMaxWarps;
-      int* rj = red_idx + parity * kMaxWarps;
-      if (lane == 0) {
-        rv[warp] = best_v;
-        rf[warp] = best_f;
-        rj[warp] = best_j;
-      }
-      __syncthreads();
-      best_v = rv[0];
-      best_f = rf[0];
-      best_j = rj[0];
-      for (int w = 1; w < nwarps; ++w) {
-        if (better(rv[w], rf[w], rj[w], best_v, best_f, best_j)) {
-          best_v = rv[w];
-          best_f = rf[w];
-          best_j = rj[w];
-        }
-      }
-      parity ^= 1;
-      min_val = best_v;
-      if (min_val == INFINITY) break;  // uniform across the block: infeasible
-      const int j = best_j;
-      if (j % nthreads == tid) sc[j] = 1;
+      team_min<kWarpTeam>(best_key, best_tie, red_key, red_tie, parity, lane, warp, nwarps);
+      if (best_key >= kInfKey) break;  // uniform: every unvisited column is +inf away
+      min_val = key_to_double(best_key);
+      const int j = static_cast<int>(best_tie & 0x7fffffffu);
+      if (j % T == t) sc[j] = 1;
       if (row4col[j] == -1) {
         sink = j;
         break;
@@ -297,23 +452,31 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
       i = row4col[j];
     }
     if (sink < 0) {
-      if (tid == 0) {
+      if (t == 0) {
         status_out[b] = kInfeasible;
         total_out[b] = 0.0;
       }
       return;  // out[] already holds -1 everywhere
     }
-    __syncthreads();  // spc, path, sc, sr of the search visible to every thread
+    team_sync<kWarpTeam>();  // the search's spc, path, sc, sr visible to the team
 
-    // Dual update (same as the CPU solver), then flip the alternating path.
-    for (int r = tid; r < nr; r += nthreads) {
-      if (sr[r] && r != cur_row) u[r] += min_val - spc[col4row[r]];
+    // Dual update (same as the CPU solver), then flip the alternating path. Rows read spc[] of
+    // any column, so the owners reset spc/sc only after the next barrier.
+    for (int r = t; r < nr; r += T) {
+      if (sr[r]) {
+        if (r != cur_row) u[r] += min_val - spc[col4row[r]];
+        sr[r] = 0;
+      }
     }
-    for (int c = tid; c < nc; c += nthreads) {
-      if (sc[c]) v[c] -= min_val - spc[c];
+    team_sync<kWarpTeam>();
+    for (int c = t; c < nc; c += T) {
+      if (sc[c]) {
+        v[c] -= min_val - spc[c];
+        sc[c] = 0;
+      }
+      spc[c] = INFINITY;
     }
-    __syncthreads();
-    if (tid == 0) {
+    if (t == 0) {  // touches u[cur_row], path, row4col, col4row: none of them in the loop above
       u[cur_row] += min_val;
       int j = sink;
       while (true) {
@@ -325,12 +488,12 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
         if (r == cur_row) break;
       }
     }
-    __syncthreads();
+    team_sync<kWarpTeam>();
   }
 
   // Outputs in the caller's orientation, and the total in double.
   double sum = 0.0;
-  for (int r = tid; r < nr; r += nthreads) {
+  for (int r = t; r < nr; r += T) {
     const int c = col4row[r];
     sum += static_cast<double>(wide_cost(r, c));
     if (tr) {
@@ -339,17 +502,22 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
       out[r] = c;
     }
   }
-  for (int off = 16; off > 0; off >>= 1) sum += __shfl_down_sync(0xffffffffu, sum, off);
-  double* rv = red_val + parity * kMaxWarps;
-  if (lane == 0) rv[warp] = sum;
-  __syncthreads();
-  if (tid == 0) {
-    double total = 0.0;
-    for (int w = 0; w < nwarps; ++w) total += rv[w];
-    total_out[b] = total;
-    status_out[b] = kOk;
+  for (int off = 16; off > 0; off >>= 1) sum += __shfl_down_sync(kFullMask, sum, off);
+  if constexpr (kWarpTeam) {
+    if (lane == 0) {
+      total_out[b] = sum;
+      status_out[b] = kOk;
+    }
+  } else {
+    if (lane == 0) red_sum[warp] = sum;
+    __syncthreads();
+    if (tid == 0) {
+      double total = 0.0;
+      for (int w = 0; w < nwarps; ++w) total += red_sum[w];
+      total_out[b] = total;
+      status_out[b] = kOk;
+    }
   }
 }
-
 
 }  // namespace um_lsap

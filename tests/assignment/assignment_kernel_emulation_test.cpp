@@ -1,11 +1,13 @@
 // Runs the CUDA assignment kernel (src/pipeline/assignment_cuda_kernel.cuh) on the CPU, on any
 // machine: every CUDA thread of a block is a std::thread, __syncthreads is a std::barrier over
-// the block, __shfl_down_sync a barrier-synchronised exchange within each warp of 32, and shared
-// memory a buffer shared by the block's threads. The kernel's LOGIC (reductions, ownership of
-// columns, feasible start, augmentation, transposition, statuses, outputs) is thus checked
-// against the CPU solver without a GPU; timing and memory-model subtleties are not (the real
-// device test is assignment_cuda_test). Problems are kept small: a barrier over a few hundred
-// OS threads is slow.
+// the block, __syncwarp a barrier over each warp of 32, __shfl_down_sync and __reduce_min_sync
+// barrier-synchronised exchanges within a warp, shared atomicMin a compare-exchange loop, and
+// shared memory a buffer shared by the block's threads. The kernel's LOGIC (reductions, ownership
+// of columns, feasible start and its parallel claiming, augmentation, transposition and the cost
+// cache, both team modes, statuses, outputs) is thus checked against the CPU solver without a
+// GPU, in all four kernel variants; timing and memory-model subtleties are not (the real device
+// test is assignment_cuda_test). Problems are kept small: a barrier over a few hundred OS threads
+// is slow.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
@@ -31,12 +34,14 @@ struct Dim {
 thread_local Dim threadIdx, blockIdx, blockDim;
 std::unique_ptr<std::barrier<>> block_barrier;
 std::vector<std::unique_ptr<std::barrier<>>> warp_barriers;
-std::vector<double> shuffle_slots;  // one per thread
+std::vector<double> shuffle_slots;     // one per thread
+std::vector<unsigned> reduce_slots;    // one per thread
 std::vector<unsigned char> dynamic_smem;
 std::atomic<int> or_accumulator[2];
 thread_local int or_phase = 0;
 
 inline void syncthreads() { block_barrier->arrive_and_wait(); }
+inline void syncwarp() { warp_barriers[threadIdx.x >> 5]->arrive_and_wait(); }
 inline int syncthreads_or(int p) {
   const int ph = or_phase;
   or_phase ^= 1;
@@ -49,12 +54,38 @@ inline int syncthreads_or(int p) {
 }
 template <typename T>
 T shfl_down(T v, int off) {
-  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  const int t = threadIdx.x, lane = t & 31;
   shuffle_slots[t] = static_cast<double>(v);
-  warp_barriers[warp]->arrive_and_wait();
+  syncwarp();
   const T out = lane + off < 32 ? static_cast<T>(shuffle_slots[t + off]) : v;
-  warp_barriers[warp]->arrive_and_wait();
+  syncwarp();
   return out;
+}
+inline unsigned reduce_min(unsigned v) {
+  const int t = threadIdx.x, first = t & ~31;
+  reduce_slots[t] = v;
+  syncwarp();
+  unsigned m = reduce_slots[first];
+  for (int k = 1; k < 32; ++k) m = std::min(m, reduce_slots[first + k]);
+  syncwarp();
+  return m;
+}
+inline int atomic_min(int* p, int v) {
+  std::atomic_ref<int> a(*p);
+  int old = a.load();
+  while (v < old && !a.compare_exchange_weak(old, v)) {
+  }
+  return old;
+}
+inline long long double_as_longlong(double x) {
+  long long b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+inline double longlong_as_double(long long b) {
+  double x;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
 }
 }  // namespace emu
 
@@ -65,7 +96,12 @@ T shfl_down(T v, int off) {
 #define __shared__ static
 #define __syncthreads() ::emu::syncthreads()
 #define __syncthreads_or(p) ::emu::syncthreads_or(p)
+#define __syncwarp() ::emu::syncwarp()
 #define __shfl_down_sync(mask, v, off) ::emu::shfl_down((v), (off))
+#define __reduce_min_sync(mask, v) ::emu::reduce_min(v)
+#define atomicMin(p, v) ::emu::atomic_min((p), (v))
+#define __double_as_longlong(x) ::emu::double_as_longlong(x)
+#define __longlong_as_double(x) ::emu::longlong_as_double(x)
 #define __ldg(p) (*(p))
 using emu::blockDim;
 using emu::blockIdx;
@@ -99,11 +135,27 @@ struct KernelResult {
   std::vector<double> total;
   std::vector<int> status;
   std::vector<int> out_offsets;
+  bool cached = false;  // the launch cached the costs in shared memory
 };
 
-// Launches the kernel "<<<batch, threads, smem>>>" exactly as assignment_solve_cuda sizes it,
-// one block after another.
-KernelResult launch(const std::vector<Problem>& batch, int max_rows = -1, int max_cols = -1) {
+// A kernel variant as assignment_solve_cuda_ex names it.
+struct Variant {
+  int team = um_lsap::kTeamAuto;
+  int cache = um_lsap::kCacheAuto;
+};
+// Every variant: one warp or the whole block per problem, costs cached in shared memory or read
+// from global memory.
+const Variant kAllVariants[] = {{um_lsap::kTeamWarp, um_lsap::kCacheOn},
+                                {um_lsap::kTeamWarp, um_lsap::kCacheOff},
+                                {um_lsap::kTeamBlock, um_lsap::kCacheOn},
+                                {um_lsap::kTeamBlock, um_lsap::kCacheOff}};
+// An H100's limits (what choose_launch is given on the device).
+constexpr um_lsap::DeviceLimits kH100{227 * 1024, 228 * 1024, 132};
+
+// Launches the kernel "<<<batch, threads, smem>>>" exactly as assignment_solve_cuda_ex shapes
+// it (um_lsap::choose_launch), one block after another.
+KernelResult launch(const std::vector<Problem>& batch, Variant variant, int max_rows = -1,
+                    int max_cols = -1) {
   std::vector<float> costs;
   std::vector<int64_t> offsets;
   std::vector<int> rows, cols;
@@ -124,15 +176,27 @@ KernelResult launch(const std::vector<Problem>& batch, int max_rows = -1, int ma
   r.col_for_row.assign(std::max(total_rows, 1), 12345);  // sentinel: must be overwritten
   r.total.assign(batch.size(), -1.0);
   r.status.assign(batch.size(), -1);
-  const int max_nc = std::max(mr, mc), max_nr = std::min(mr, mc);
-  const int threads = std::min((std::max(max_nc, 1) + 31) / 32 * 32, um_lsap::kMaxThreads);
-  emu::dynamic_smem.assign(um_lsap::smem_layout(max_nc, max_nr).bytes, 0xAB);  // garbage
+  const um_lsap::LaunchConfig c = um_lsap::choose_launch(static_cast<int>(batch.size()), mr, mc,
+                                                         variant.team, variant.cache, kH100);
+  EXPECT_GT(c.threads, 0) << "does not fit";
+  if (c.threads == 0) return r;
+  EXPECT_EQ(c.warp_team, variant.team == um_lsap::kTeamWarp ||
+                             (variant.team == um_lsap::kTeamAuto &&
+                              std::max(mr, mc) <= um_lsap::kWarpTeamMaxCols));
+  r.cached = c.cache;
+  const int threads = c.threads;
+  emu::dynamic_smem.assign(c.smem_bytes, 0xAB);  // garbage
   emu::shuffle_slots.assign(threads, 0.0);
+  emu::reduce_slots.assign(threads, 0u);
   emu::block_barrier = std::make_unique<std::barrier<>>(threads);
   emu::warp_barriers.clear();
   for (int w = 0; w < threads / 32; ++w) {
     emu::warp_barriers.push_back(std::make_unique<std::barrier<>>(32));
   }
+  auto kernel = c.warp_team ? (c.cache ? um_lsap::lsap_batch_kernel<true, true>
+                                       : um_lsap::lsap_batch_kernel<true, false>)
+                            : (c.cache ? um_lsap::lsap_batch_kernel<false, true>
+                                       : um_lsap::lsap_batch_kernel<false, false>);
   for (int b = 0; b < static_cast<int>(batch.size()); ++b) {
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
@@ -140,9 +204,8 @@ KernelResult launch(const std::vector<Problem>& batch, int max_rows = -1, int ma
         emu::threadIdx.x = t;
         emu::blockIdx.x = b;
         emu::blockDim.x = threads;
-        um_lsap::lsap_batch_kernel(costs.data(), offsets.data(), rows.data(), cols.data(),
-                                   r.out_offsets.data(), mr, mc, r.col_for_row.data(),
-                                   r.total.data(), r.status.data());
+        kernel(costs.data(), offsets.data(), rows.data(), cols.data(), r.out_offsets.data(), mr,
+               mc, r.col_for_row.data(), r.total.data(), r.status.data());
       });
     }
     for (auto& th : pool) th.join();
@@ -150,8 +213,10 @@ KernelResult launch(const std::vector<Problem>& batch, int max_rows = -1, int ma
   return r;
 }
 
-void expect_matches_cpu(const std::vector<Problem>& batch) {
-  const KernelResult k = launch(batch);
+void expect_matches_cpu(const std::vector<Problem>& batch, Variant variant) {
+  SCOPED_TRACE("team mode " + std::to_string(variant.team) + ", cache mode " +
+               std::to_string(variant.cache));
+  const KernelResult k = launch(batch, variant);
   for (size_t b = 0; b < batch.size(); ++b) {
     const Problem& p = batch[b];
     auto cpu = solve_assignment(p.cost.data(), p.rows, p.cols);
@@ -196,6 +261,10 @@ Problem random_problem(std::mt19937& rng, int rows, int cols, int mode) {
   return p;
 }
 
+void expect_all_variants_match_cpu(const std::vector<Problem>& batch) {
+  for (const Variant& v : kAllVariants) expect_matches_cpu(batch, v);
+}
+
 TEST(AssignmentKernelEmulation, SmallMixedBatchMatchesCpu) {
   std::mt19937 rng(21);
   std::uniform_int_distribution<int> dim(1, 12);
@@ -210,35 +279,143 @@ TEST(AssignmentKernelEmulation, SmallMixedBatchMatchesCpu) {
   batch.push_back({{kInf, kInf, 1, 2}, 2, 2});        // square: a row all forbidden
   batch.push_back({{kInf, 1, kInf, 2}, 2, 2});        // square: a column all forbidden
   batch.push_back({{kInf, kInf, kInf, 1, 2, 3}, 2, 3});  // wide: a row all forbidden
+  batch.push_back({{1, kInf, 2, kInf, 3, kInf}, 3, 2});  // tall: a column all forbidden
   batch.push_back({{3, 3, 3, 3, 3, 3, 3, 3, 3}, 3, 3});  // constant
-  expect_matches_cpu(batch);
+  batch.push_back({{-0.0f, 0.0f, 0.0f, -0.0f}, 2, 2});   // signed zeros tie
+  expect_all_variants_match_cpu(batch);
 }
 
 TEST(AssignmentKernelEmulation, MultiWarpProblemsMatchCpu) {
-  // > 32 columns: several warps, the cross-warp reduction and the parity double buffer.
+  // > 32 columns: several columns per lane (warp team) or several warps (block team: the
+  // cross-warp arg-min and its parity double buffer).
   std::mt19937 rng(22);
   std::vector<Problem> batch;
   batch.push_back(random_problem(rng, 40, 40, 0));
   batch.push_back(random_problem(rng, 70, 9, 0));   // tall: solved transposed
   batch.push_back(random_problem(rng, 9, 70, 1));   // wide, ties
   batch.push_back(random_problem(rng, 48, 48, 2));  // forbidden entries
-  expect_matches_cpu(batch);
+  expect_all_variants_match_cpu(batch);
 }
 
 TEST(AssignmentKernelEmulation, MoreColumnsThanThreads) {
-  // 600 columns > 512 threads: a thread owns two columns.
+  // 600 columns > 512 threads: a block-team thread owns two columns, a warp-team lane 19.
   std::mt19937 rng(23);
   std::vector<Problem> batch{random_problem(rng, 6, 600, 0), random_problem(rng, 600, 3, 1)};
-  expect_matches_cpu(batch);
+  expect_all_variants_match_cpu(batch);
+}
+
+// Wide problems whose feasible start places EVERY row: row i's minimum is column 3i (distinct),
+// so no augmentation runs; square ones whose column minima are distinct rows (the transposed
+// statement), and a tall one.
+TEST(AssignmentKernelEmulation, StartPlacesEverything) {
+  std::mt19937 rng(25);
+  std::uniform_real_distribution<float> uni(1.0f, 2.0f);
+  std::vector<Problem> batch;
+  for (auto [r, c] : {std::pair{10, 40}, {1, 30}, {12, 12}, {40, 10}}) {
+    Problem p{std::vector<float>(static_cast<size_t>(r) * c), r, c};
+    for (auto& x : p.cost) x = uni(rng);
+    const int nr = std::min(r, c), nc = std::max(r, c);
+    for (int i = 0; i < nr; ++i) {
+      const int j = (i * 3) % nc;  // distinct for the sizes above
+      // wide(i, j) = 0: wide rows are the original rows unless the problem is tall.
+      if (r <= c) {
+        p.cost[static_cast<size_t>(i) * c + j] = 0.0f;
+      } else {
+        p.cost[static_cast<size_t>(j) * c + i] = 0.0f;
+      }
+    }
+    batch.push_back(std::move(p));
+  }
+  expect_all_variants_match_cpu(batch);
+}
+
+// Every row's minimum is the SAME column (cost = column index + tiny noise): the start places
+// one row and every other row needs an augmentation with long alternating paths.
+TEST(AssignmentKernelEmulation, StartPlacesAlmostNothing) {
+  std::mt19937 rng(26);
+  std::uniform_real_distribution<float> noise(0.0f, 0.01f);
+  std::vector<Problem> batch;
+  for (auto [r, c] : {std::pair{16, 40}, {20, 20}, {40, 16}}) {
+    Problem p{std::vector<float>(static_cast<size_t>(r) * c), r, c};
+    for (int i = 0; i < r; ++i) {
+      for (int j = 0; j < c; ++j) {
+        const int wide_j = r <= c ? j : i;  // the wide column index
+        p.cost[static_cast<size_t>(i) * c + j] = static_cast<float>(wide_j) + noise(rng);
+      }
+    }
+    batch.push_back(std::move(p));
+  }
+  expect_all_variants_match_cpu(batch);
+}
+
+// Forbidden structure: rows (wide) / columns (square) all +inf are infeasible before any
+// search; a square row all +inf is found by the search; a problem whose only feasible matching
+// is forced through +inf walls is solved; every other problem of the batch is unaffected.
+TEST(AssignmentKernelEmulation, ForbiddenRowsAndColumns) {
+  std::mt19937 rng(27);
+  std::vector<Problem> batch;
+  Problem wide_row = random_problem(rng, 5, 9, 0);
+  for (int j = 0; j < 9; ++j) wide_row.cost[2 * 9 + j] = kInf;
+  batch.push_back(wide_row);
+  Problem square_row = random_problem(rng, 6, 6, 0);
+  for (int j = 0; j < 6; ++j) square_row.cost[4 * 6 + j] = kInf;
+  batch.push_back(square_row);
+  Problem square_col = random_problem(rng, 6, 6, 0);
+  for (int i = 0; i < 6; ++i) square_col.cost[i * 6 + 1] = kInf;
+  batch.push_back(square_col);
+  Problem tall_col = random_problem(rng, 9, 4, 0);
+  for (int i = 0; i < 9; ++i) tall_col.cost[i * 4 + 3] = kInf;
+  batch.push_back(tall_col);
+  // Feasible only as the anti-diagonal: every other entry is +inf.
+  Problem forced{std::vector<float>(36, kInf), 6, 6};
+  for (int i = 0; i < 6; ++i) forced.cost[i * 6 + (5 - i)] = static_cast<float>(i);
+  batch.push_back(forced);
+  // Two rows compete for the same single allowed column: infeasible only after a search.
+  Problem clash = random_problem(rng, 4, 7, 0);
+  for (int j = 0; j < 7; ++j) {
+    clash.cost[0 * 7 + j] = j == 5 ? 1.0f : kInf;
+    clash.cost[3 * 7 + j] = j == 5 ? 2.0f : kInf;
+  }
+  batch.push_back(clash);
+  batch.push_back(random_problem(rng, 7, 7, 2));
+  batch.push_back(random_problem(rng, 30, 11, 2));
+  expect_all_variants_match_cpu(batch);
+}
+
+TEST(AssignmentKernelEmulation, LaunchShapeChoice) {
+  // 256 x 64 x 64: one warp per problem, costs cached (16 KiB each, one wave).
+  um_lsap::LaunchConfig c = um_lsap::choose_launch(256, 64, 64, um_lsap::kTeamAuto,
+                                                   um_lsap::kCacheAuto, kH100);
+  EXPECT_TRUE(c.warp_team);
+  EXPECT_TRUE(c.cache);
+  EXPECT_EQ(c.threads, um_lsap::kWarpTeamBlockThreads);
+  // 300 x 50: solved as 50 x 300 by a block of 320 threads, 60 KiB cached.
+  c = um_lsap::choose_launch(4, 300, 50, um_lsap::kTeamAuto, um_lsap::kCacheAuto, kH100);
+  EXPECT_FALSE(c.warp_team);
+  EXPECT_TRUE(c.cache);
+  EXPECT_EQ(c.threads, 320);
+  EXPECT_LE(c.smem_bytes, static_cast<size_t>(kH100.smem_optin));
+  // 300 x 300 (360 KiB of costs) cannot be cached, even when asked.
+  c = um_lsap::choose_launch(1, 300, 300, um_lsap::kTeamAuto, um_lsap::kCacheOn, kH100);
+  EXPECT_FALSE(c.cache);
+  EXPECT_GT(c.threads, 0);
+  // Caching that would need a second wave of blocks is left off automatically.
+  c = um_lsap::choose_launch(100000, 100, 100, um_lsap::kTeamAuto, um_lsap::kCacheAuto, kH100);
+  EXPECT_FALSE(c.cache);
+  // Nothing fits: threads == 0.
+  c = um_lsap::choose_launch(1, 100000, 100000, um_lsap::kTeamAuto, um_lsap::kCacheOff, kH100);
+  EXPECT_EQ(c.threads, 0);
 }
 
 TEST(AssignmentKernelEmulation, ProblemsBeyondTheDeclaredBoundsAreFlagged) {
   std::mt19937 rng(24);
   std::vector<Problem> batch{random_problem(rng, 3, 3, 0), random_problem(rng, 5, 2, 0)};
-  const KernelResult k = launch(batch, /*max_rows=*/3, /*max_cols=*/3);
-  EXPECT_EQ(k.status[0], 0);
-  EXPECT_EQ(k.status[1], static_cast<int>(AssignmentCode::kBadShape));
-  for (int r = 0; r < 5; ++r) EXPECT_EQ(k.col_for_row[3 + r], -1);
+  for (const Variant& v : kAllVariants) {
+    const KernelResult k = launch(batch, v, /*max_rows=*/3, /*max_cols=*/3);
+    EXPECT_EQ(k.status[0], 0);
+    EXPECT_EQ(k.status[1], static_cast<int>(AssignmentCode::kBadShape));
+    for (int r = 0; r < 5; ++r) EXPECT_EQ(k.col_for_row[3 + r], -1);
+  }
 }
 
 }  // namespace

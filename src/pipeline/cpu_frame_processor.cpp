@@ -24,6 +24,7 @@ Result<std::unique_ptr<CpuFrameProcessor>> CpuFrameProcessor::create(const Proce
   }
   UM_RETURN_IF_ERROR(validate_visibility_config(opt.config.visibility));
   UM_RETURN_IF_ERROR(validate_tracker_config(opt.config.tracker));
+  UM_RETURN_IF_ERROR(validate_detector_skip_config(opt.config.detector_skip));
   UM_ASSIGN_OR_RETURN(FrameModels m, load_frame_models(opt, dfine::Options{}));
   spdlog::info("frame processor: D-FINE {} ({}), MobileSAM vit_t ({}), cpu fp32",
                m.detector->config().summary(),
@@ -59,15 +60,26 @@ std::string CpuFrameProcessor::description() const {
   std::string d = "cpu fp32, D-FINE " + std::string(dfine::variant_name(detector_->config().variant)) +
                   " + MobileSAM vit_t";
   if (config_.reuse_low_res_mask) d += ", low-res mask reuse";
+  if (config_.detector_skip.every > 1) {
+    d += ", D-FINE every " + std::to_string(config_.detector_skip.every) + " frames when stable";
+  }
   if (!synthetic_.empty()) d += ", SYNTHETIC weights (" + synthetic_ + ")";
   return d;
 }
 
 Result<FrameResult> CpuFrameProcessor::process(const Frame& frame) {
-  return process_guarded(frame, [this](const Frame& f) { return run(f); });
+  return process_guarded(frame, [this](const Frame& f) {
+    const DetectionPlan plan = state_.plan_detection(f.width, f.height);
+    try {
+      return run(f, plan);
+    } catch (...) {
+      state_.frame_failed();  // the plan never completed
+      throw;
+    }
+  });
 }
 
-FrameResult CpuFrameProcessor::run(const Frame& frame) {
+FrameResult CpuFrameProcessor::run(const Frame& frame, const DetectionPlan& plan) {
   FrameResult r;
   r.frame_id = frame.id;
   r.width = frame.width;
@@ -77,20 +89,27 @@ FrameResult CpuFrameProcessor::run(const Frame& frame) {
   const size_t npix = static_cast<size_t>(frame.width) * frame.height;
   io::Image image{frame.width, frame.height, 1, frame.pixels};
 
-  // D-FINE: preprocess, forward, post-process, top-1.
-  int64_t t0 = monotonic_ns();
-  const dfine::Preprocessed pre = detector_->preprocess(image);
-  int64_t t1 = monotonic_ns();
-  t.preprocess_ns += t1 - t0;
-  const dfine::ForwardOutput out = detector_->forward(pre.input);
-  const dfine::Detections dets = dfine::postprocess(out.pred_logits, out.pred_boxes, pre.geometry);
-  const dfine::TopBox top = dfine::top1(dets, pre.geometry);
-  t0 = monotonic_ns();
-  t.detector_ns = t0 - t1;
-  r.detector_ran = true;
-  const Box top_box{top.box[0], top.box[1], top.box[2], top.box[3], top.score};
+  int64_t t0 = 0, t1 = 0;
+  bool segment = false;
+  if (plan.run_detector) {
+    // D-FINE: preprocess, forward, post-process, top-1.
+    t0 = monotonic_ns();
+    const dfine::Preprocessed pre = detector_->preprocess(image);
+    t1 = monotonic_ns();
+    t.preprocess_ns += t1 - t0;
+    const dfine::ForwardOutput out = detector_->forward(pre.input);
+    const dfine::Detections dets =
+        dfine::postprocess(out.pred_logits, out.pred_boxes, pre.geometry);
+    const dfine::TopBox top = dfine::top1(dets, pre.geometry);
+    t.detector_ns = monotonic_ns() - t1;
+    const Box top_box{top.box[0], top.box[1], top.box[2], top.box[3], top.score};
+    segment = state_.observe_detection(r, top.found, top_box);
+  } else {
+    // Detector skipping: the tracker's predicted box (frame_state.h); detector_ns stays 0.
+    segment = state_.observe_tracked(r, plan);
+  }
 
-  if (state_.observe_detection(r, top.found, top_box)) {
+  if (segment) {
     // MobileSAM: preprocess + encoder, then the box prompt.
     t0 = monotonic_ns();
     Result<Tensor> rgb = mobilesam::frame_to_rgb(image);

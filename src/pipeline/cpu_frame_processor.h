@@ -7,7 +7,10 @@
 //               found, MobileSAM's ResizeLongestSide(1024) + normalise + pad
 //   detector    D-FINE forward + official post-processor + top-1 box clamped to the frame
 //   (score < tau_conf: no detection; MobileSAM is skipped, mask and maps stay empty)
-//   encoder     TinyViT image embedding
+//               With detector skipping (config.detector_skip.every > 1) a frame the plan skips
+//               (FrameTemporalState::plan_detection) has no D-FINE work at all: its box is the
+//               tracker's prediction; everything below runs as usual.
+//   encoder     TinyViT image embedding (every frame with a box, D-FINE skipped or not)
 //   decoder     prompt (box, plus the previous low-res logits when reuse_low_res_mask) + mask
 //               decoder + upscaling to the native frame size; mask = logits > 0
 //   weights     W_in / W_edge / W_out (mask_weights.h)
@@ -50,8 +53,9 @@ class CpuFrameProcessor final : public FrameProcessor {
   const ProcessorConfig& config() const override { return config_; }
 
  private:
-  // The throwing core of process(); process() turns um::Error into a Status.
-  FrameResult run(const Frame& frame);
+  // The throwing core of process(); process() turns um::Error into a Status. `plan` says
+  // whether D-FINE runs or the tracker's box is used (detector skipping, frame_state.h).
+  FrameResult run(const Frame& frame, const DetectionPlan& plan);
 
   std::shared_ptr<const dfine::DFine> detector_;
   std::shared_ptr<const mobilesam::MobileSam> segmenter_;

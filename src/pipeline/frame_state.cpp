@@ -11,18 +11,48 @@
 namespace um::pipeline {
 
 FrameTemporalState::FrameTemporalState(const ProcessorConfig& config)
-    : config_(config), visibility_(config.visibility), tracker_(config.tracker) {}
+    : config_(config),
+      visibility_(config.visibility),
+      tracker_(config.tracker),
+      schedule_(config.detector_skip) {}
 
 void FrameTemporalState::reset() {
   visibility_.reset();
   tracker_.reset();
+  schedule_.reset();
   prev_mask_.clear();
   prev_width_ = prev_height_ = 0;
   prev_low_res_ = Tensor();
 }
 
+DetectionPlan FrameTemporalState::plan_detection(int width, int height) {
+  return schedule_.plan(width, height, tracker_);
+}
+
+void FrameTemporalState::frame_failed() { schedule_.frame_failed(); }
+
+bool FrameTemporalState::observe_tracked(FrameResult& r, const DetectionPlan& plan) {
+  if (plan.run_detector) {
+    throw_if_error(failed_precondition(
+        "observe_tracked: the plan runs the detector (use observe_detection)"));
+  }
+  masked_ = false;
+  r.detector_ran = false;
+  r.box = plan.box;
+  // No new detector confidence: the track's last detection score stands (frame_state.h).
+  obs_ = VisibilityObservation{plan.box.width() > 0 && plan.box.height() > 0, plan.box.score,
+                               0.0f, 0.0f};
+  r.detected = visibility_.detected(obs_);
+  r.track_id = r.detected ? plan.track_id : -1;
+  // A frame without a measurement: tracks age, nothing is confirmed; stability_ (the quality's
+  // stability term) stays the last detector frame's.
+  tracker_.coast();
+  return r.detected;
+}
+
 bool FrameTemporalState::observe_detection(FrameResult& r, bool found, const Box& box) {
   masked_ = false;
+  r.detector_ran = true;
   if (found) r.box = box;
   // A box clamped to nothing (entirely outside the frame) is no box.
   obs_ = VisibilityObservation{found && r.box.width() > 0 && r.box.height() > 0, box.score, 0.0f,
@@ -104,6 +134,7 @@ void FrameTemporalState::finish(FrameResult& r) {
   const VisibilityState before = visibility_.state();
   r.state = visibility_.update(obs_);
   r.state_changed = r.state != before;
+  schedule_.completed(r, masked_);
   if (!config_.output_weights) {
     r.w_in.clear();
     r.w_edge.clear();

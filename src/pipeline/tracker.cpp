@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "pipeline/assignment.h"
 
@@ -63,7 +64,34 @@ Status validate_tracker_config(const TrackerConfig& c) {
   return Status::Ok();
 }
 
+Box predict_box(const Track& track, int frames_ahead) {
+  Box b = track.box;
+  if (frames_ahead == 0 || track.hits < 2 || track.frames_between < 1) return b;
+  const Box& p = track.previous_box;
+  const float per_frame = static_cast<float>(frames_ahead) / static_cast<float>(track.frames_between);
+  const float dx = 0.5f * ((b.x0 + b.x1) - (p.x0 + p.x1)) * per_frame;
+  const float dy = 0.5f * ((b.y0 + b.y1) - (p.y0 + p.y1)) * per_frame;
+  b.x0 += dx;
+  b.x1 += dx;
+  b.y0 += dy;
+  b.y1 += dy;
+  return b;
+}
+
 Tracker::Tracker(TrackerConfig config) : config_(config) {}
+
+void Tracker::coast() {
+  for (Track& tr : tracks_) {
+    tr.age += 1;
+    tr.coasted += 1;
+  }
+}
+
+const Track* Tracker::find(int id) const {
+  for (const Track& tr : tracks_)
+    if (tr.id == id) return &tr;
+  return nullptr;
+}
 
 void Tracker::reset() {
   tracks_.clear();
@@ -86,6 +114,13 @@ Result<TrackerUpdate> Tracker::update(std::span<const Box> detections) {
 
   // Rows: tracks. Columns: active detections, then one private "unmatched" column per track.
   std::vector<int> det_of_track(nt, -1);
+  // The box each track is associated through: its last box, or, for a coasted track, its
+  // prediction for this frame (tracker.h, "Coasting").
+  std::vector<Box> reference(nt);
+  for (int t = 0; t < nt; ++t) {
+    const Track& tr = tracks_[t];
+    reference[t] = tr.coasted > 0 ? predict_box(tr, tr.misses + tr.coasted + 1) : tr.box;
+  }
   if (nt > 0) {
     const int cols = nd + nt;
     std::vector<float> cost(static_cast<size_t>(nt) * cols, kInf);
@@ -95,8 +130,8 @@ Result<TrackerUpdate> Tracker::update(std::span<const Box> detections) {
       float* row = cost.data() + static_cast<size_t>(t) * cols;
       for (int k = 0; k < nd; ++k) {
         const Box& det = detections[active[k]];
-        const float dist = normalized_center_distance(tracks_[t].box, det);
-        const float iou = box_iou(tracks_[t].box, det);
+        const float dist = normalized_center_distance(reference[t], det);
+        const float iou = box_iou(reference[t], det);
         if (dist > config_.max_center_distance || iou < config_.min_iou) continue;
         row[k] = config_.weight_center * dist + config_.weight_iou * (1.0f - iou);
       }
@@ -114,14 +149,18 @@ Result<TrackerUpdate> Tracker::update(std::span<const Box> detections) {
   out.track_of_detection.assign(detections.size(), -1);
   std::vector<Track> next;
   next.reserve(tracks_.size() + active.size());
+  // Prediction a coasted track was matched against, by track id (for the stability signal).
+  std::vector<std::pair<int, Box>> predicted_match;
   for (int t = 0; t < nt; ++t) {
     Track tr = tracks_[t];
     tr.age += 1;
     const int d = det_of_track[t];
     if (d >= 0) {
+      if (tr.coasted > 0) predicted_match.emplace_back(tr.id, reference[t]);
       tr.previous_box = tr.box;
       tr.box = detections[d];
-      tr.frames_between = tr.misses + 1;
+      tr.frames_between = tr.misses + tr.coasted + 1;
+      tr.coasted = 0;
       tr.hits += 1;
       tr.misses = 0;
       out.track_of_detection[d] = tr.id;
@@ -160,9 +199,16 @@ Result<TrackerUpdate> Tracker::update(std::span<const Box> detections) {
     s.primary_changed = id != last_primary_;
     if (tr.hits >= 2) {
       s.valid = true;
-      s.box_iou = box_iou(tr.box, tr.previous_box);
+      const Box* against = &tr.previous_box;
+      for (const auto& [pid, pbox] : predicted_match) {
+        if (pid == id) {
+          against = &pbox;
+          s.predicted = true;
+        }
+      }
+      s.box_iou = box_iou(tr.box, *against);
       s.score_delta = tr.box.score - tr.previous_box.score;
-      s.center_shift = normalized_center_distance(tr.box, tr.previous_box);
+      s.center_shift = normalized_center_distance(tr.box, *against);
       s.frames_since_previous = tr.frames_between;
       s.stability = s.box_iou * (1.0f - std::min(1.0f, std::abs(s.score_delta)));
     }

@@ -32,6 +32,21 @@
 //   frames_since_previous = 1 when the primary was also matched in the previous frame, k when it
 //                  was missed k-1 frames in between (a re-acquired track).
 //   primary_changed = the primary id differs from the previous frame's (a new or other track).
+//   predicted    = box_iou / center_shift compare the new box with the tracker's PREDICTION for
+//                  this frame instead of the previous box: the track was coasted (see below)
+//                  since its previous match, so "stable" means "the prediction held".
+//
+// Coasting (detector skipping, frame_state.h): on a frame where the detector did not run,
+// coast() advances every track by one frame without a measurement: age + 1, coasted + 1, box,
+// hits, misses and the stability signal unchanged. The tracker never takes its own prediction
+// as a detection, so coasting cannot raise a track's hits or stability (no self-confirmation).
+// Prediction (predict_box): constant velocity of the box CENTRE, measured between the track's
+// last two matches (velocity = centre shift / frames_between), applied for the frames since the
+// last match; the size is that of the last match (a size change between two noisy detections is
+// not extrapolated). A coasted track is associated with the next frame's detections through its
+// prediction for that frame (its plain last box would lag by the coasted frames' motion); a
+// track that was only missed (detector ran, nothing matched) keeps its last box, as before.
+// frames_between counts coasted and missed frames: misses + coasted + 1.
 //
 // Usage:
 //   Tracker tracker(TrackerConfig{});                 // validate_tracker_config() first if
@@ -70,6 +85,7 @@ struct Track {
   int hits = 0;              // frames with a matched detection
   int misses = 0;            // consecutive frames without one (0 when matched this frame)
   int frames_between = 0;    // frames between previous_box and box (1 = consecutive)
+  int coasted = 0;           // frames coasted (no detector) since the last match
 };
 
 struct TemporalStability {
@@ -83,6 +99,7 @@ struct TemporalStability {
   int track_age = 0;
   int track_hits = 0;
   bool primary_changed = false;
+  bool predicted = false;    // box_iou / center_shift are against the coasted prediction
 };
 
 struct TrackerUpdate {
@@ -99,7 +116,13 @@ class Tracker {
   // unchanged): an invalid config, a non-finite coordinate or score, or x1 < x0 / y1 < y0.
   Result<TrackerUpdate> update(std::span<const Box> detections);
 
+  // A frame on which the detector did not run: every track ages by one frame and counts it as
+  // coasted; nothing else changes (see "Coasting" above).
+  void coast();
+
   const std::vector<Track>& tracks() const { return tracks_; }  // sorted by id
+  // The track with this id, or null.
+  const Track* find(int id) const;
   const TemporalStability& stability() const { return stability_; }
   const TrackerConfig& config() const { return config_; }
   // Forgets every track; ids start at 1 again.
@@ -116,6 +139,10 @@ class Tracker {
 // Geometry used by the cost (exposed for tests and the pipeline). IoU is 0 when the union is
 // empty; dist() is +inf for two distinct degenerate (zero-diagonal) boxes, 0 for identical ones.
 float box_iou(const Box& a, const Box& b);
+// Where `track` is expected `frames_ahead` frames after its last match (constant centre
+// velocity, size of the last match, score of the last match; not clamped to any frame).
+// frames_ahead 0 gives the last box.
+Box predict_box(const Track& track, int frames_ahead);
 float normalized_center_distance(const Box& a, const Box& b);
 
 }  // namespace um::pipeline

@@ -4,7 +4,11 @@
 Generates exactly the cost matrices bench/bench_assignment.cpp uses (splitmix64 -> 24-bit
 uniform floats; problem b of a (batch, rows, cols) case is seeded with 1000*b + 7*rows + cols),
 times SciPy solving each batch in a Python loop (what D-FINE's HungarianMatcher does), runs the
-C++ benchmark binary, checks both found the same optimal totals, and prints medians side by side.
+C++ benchmark binary, checks both found the same optimal totals, and prints medians side by side:
+one table with SciPy, the C++ CPU solver, the CUDA kernel (automatic variant; costs already on the
+device, launch + sync) and the CUDA end-to-end solve from host data (CudaAssignmentSolver reused:
+pack, copy in, launch, copy out, one sync); then the CUDA kernel's forced variants (one warp or
+one block per problem, costs cached in shared memory or not) for tuning the automatic choice.
 
 SciPy gets float64 arrays prepared in advance (no per-call conversion: the comparison favours
 SciPy slightly). Times are wall-clock medians over repetitions; the CPU time of the measuring
@@ -22,6 +26,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 CASES = [(4, 300, 1), (4, 300, 10), (4, 300, 50), (256, 64, 64)]
+# bench_assignment's BM_AssignmentCudaKernel "variant" argument.
+VARIANT_NAMES = ["CUDA kernel", "warp+cache", "warp", "block+cache", "block"]
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -76,12 +82,28 @@ def run_bench(path, reps):
         if kind == "Cpu":
             kind = "CPU 1 thread" if parts.get("threads") == "1" else "CPU auto threads"
         elif kind == "CudaKernel":
-            kind = "CUDA kernel"
+            kind = VARIANT_NAMES[int(parts.get("variant", "0"))]
         elif kind == "CudaEndToEnd":
             kind = "CUDA end-to-end"
         label = b.get("label", "")
         res.setdefault(key, {})[kind] = (b["real_time"], b["cpu_time"], label)
     return res, doc.get("context", {})
+
+
+def timing_cells(case, names, bench, wall, totals):
+    """Formatted 'median (speed-up)' cells of the named kinds, and mismatch messages."""
+    row, mismatches = "", []
+    for k in names:
+        if k not in bench.get(case, {}):
+            row += f"{'n/a':>22}"
+            continue
+        t, _, label = bench[case][k]
+        row += f"{'%.1f (%.1fx)' % (t, wall / t):>22}"
+        if label.startswith("sum of optimal totals"):
+            mine = float(label.split()[-1])
+            if abs(mine - totals) > 1e-4 * max(1.0, totals):
+                mismatches.append(f"  MISMATCH {case} {k}: total {mine} vs SciPy {totals}")
+    return row, mismatches
 
 
 def main():
@@ -97,33 +119,34 @@ def main():
     print("median wall time per batch in microseconds, speed-up over SciPy's wall time in "
           "brackets;\n'SciPy CPU' and 'C++ CPU' (1 thread) are the measuring thread's CPU time, "
           "the fair figure on a loaded machine")
-    header = (f"{'case':<16}{'SciPy':>12}{'SciPy CPU':>12}{'C++ CPU':>12}" +
-              "".join(f"{k:>22}" for k in kinds))
-    print(header)
-    ok = True
+    print(f"{'case':<16}{'SciPy':>12}{'SciPy CPU':>12}{'C++ CPU':>12}" +
+          "".join(f"{k:>22}" for k in kinds))
+    mismatches = []
+    scipy = {}  # case -> (SciPy wall time, SciPy's sum of optimal totals)
     for case in CASES:
         mats = make_batch(*case)
         totals = sum(m[linear_sum_assignment(m)].sum() for m in mats)
         wall, cpu = time_scipy(mats, args.reps)
+        scipy[case] = (wall, totals)
         one = bench.get(case, {}).get("CPU 1 thread")
         row = f"{'%dx%dx%d' % case:<16}{wall:>12.1f}{cpu:>12.1f}"
         row += f"{one[1]:>12.1f}" if one else f"{'n/a':>12}"
-        for k in kinds:
-            if k in bench.get(case, {}):
-                t, _, label = bench[case][k]
-                row += f"{'%.1f (%.1fx)' % (t, wall / t):>22}"
-                if label.startswith("sum of optimal totals"):
-                    mine = float(label.split()[-1])
-                    if abs(mine - totals) > 1e-4 * max(1.0, totals):
-                        ok = False
-                        print(f"  MISMATCH {case} {k}: total {mine} vs SciPy {totals}")
-            else:
-                row += f"{'n/a':>22}"
-        print(row)
+        cells, bad = timing_cells(case, kinds, bench, wall, totals)
+        print(row + cells)
+        mismatches += bad
     if "CUDA kernel" not in {k for v in bench.values() for k in v}:
         print("CUDA: not measured (no CUDA device, or built without CUDA)")
-    print("optimal totals agree with SciPy" if ok else "OPTIMAL TOTALS DISAGREE")
-    return 0 if ok else 1
+    else:
+        print("\nCUDA kernel variants (forced; median us, speed-up over SciPy's wall time):")
+        print(f"{'case':<16}" + "".join(f"{k:>22}" for k in VARIANT_NAMES))
+        for case in CASES:
+            cells, bad = timing_cells(case, VARIANT_NAMES, bench, *scipy[case])
+            print(f"{'%dx%dx%d' % case:<16}" + cells)
+            mismatches += bad
+    for m in mismatches:
+        print(m)
+    print("OPTIMAL TOTALS DISAGREE" if mismatches else "optimal totals agree with SciPy")
+    return 1 if mismatches else 0
 
 
 if __name__ == "__main__":

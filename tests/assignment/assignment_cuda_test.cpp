@@ -1,6 +1,9 @@
 // CUDA batched assignment (src/pipeline/assignment_cuda.h) == CPU solver: same statuses, same
 // optimal totals, valid assignments, on ragged batches that mix every case the CPU tests cover
-// (300x300, 300x50, 50x300, 256 problems of 64x64, integer ties, +inf, infeasible, NaN, empty).
+// (300x300, 300x50, 50x300, 256 problems of 64x64, integer ties, +inf, infeasible, NaN, empty),
+// in every kernel variant (one warp or one block per problem, costs cached in shared memory or
+// not), through the reusable CudaAssignmentSolver (buffers reused, grown only when needed) and
+// the device-resident entry point.
 // Without a GPU every test SKIPS with a loud message (cudaGetDeviceCount fails or returns 0).
 #include <gtest/gtest.h>
 
@@ -68,10 +71,17 @@ std::vector<Problem> make_batch(unsigned seed) {
   return out;
 }
 
-void compare_with_cpu(const std::vector<Problem>& batch) {
+std::vector<CostMatrixView<float>> views_of(const std::vector<Problem>& batch) {
   std::vector<CostMatrixView<float>> views;
   for (const auto& p : batch) views.push_back({p.cost.data(), p.rows, p.cols});
-  const auto gpu = solve_assignment_batch_cuda(views);
+  return views;
+}
+
+// With `solver` null, the per-thread convenience solve_assignment_batch_cuda is used.
+void compare_with_cpu(const std::vector<Problem>& batch, CudaAssignmentSolver* solver = nullptr,
+                      cudaStream_t stream = nullptr) {
+  const std::vector<CostMatrixView<float>> views = views_of(batch);
+  const auto gpu = solver ? solver->solve(views, stream) : solve_assignment_batch_cuda(views);
   const auto cpu = solve_assignment_batch(views);
   ASSERT_EQ(gpu.size(), batch.size());
   int checked = 0;
@@ -126,6 +136,172 @@ TEST(AssignmentCuda, BenchmarkShapesMatchCpu) {
   }
 }
 
+// Every kernel variant, forced: warp/block team x cached/uncached costs. The batch without the
+// 300-wide problems lets the cache be used (with them it cannot fit and the launch falls back).
+TEST(AssignmentCuda, EveryKernelVariantMatchesCpu) {
+  UM_REQUIRE_CUDA_DEVICE();
+  std::vector<Problem> all = make_batch(3), small;
+  for (const auto& p : all) {
+    if (std::max(p.rows, p.cols) <= 64) small.push_back(p);
+  }
+  for (auto team : {CudaAssignmentTeam::kAuto, CudaAssignmentTeam::kWarp,
+                    CudaAssignmentTeam::kBlock}) {
+    for (auto cache : {CudaAssignmentCache::kAuto, CudaAssignmentCache::kOn,
+                       CudaAssignmentCache::kOff}) {
+      SCOPED_TRACE("team " + std::to_string(static_cast<int>(team)) + ", cache " +
+                   std::to_string(static_cast<int>(cache)));
+      CudaAssignmentSolver solver(CudaAssignmentOptions{team, cache});
+      compare_with_cpu(small, &solver);
+      compare_with_cpu(all, &solver);
+    }
+  }
+}
+
+// The solver keeps its buffers: the same or a smaller batch allocates nothing, a larger one
+// grows them; results stay right throughout, also on a non-default stream.
+TEST(AssignmentCuda, SolverReusesItsBuffers) {
+  UM_REQUIRE_CUDA_DEVICE();
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> uni(0.0f, 1.0f);
+  auto uniform_batch = [&](int b, int r, int c) {
+    std::vector<Problem> batch(b);
+    for (auto& p : batch) {
+      p.rows = r;
+      p.cols = c;
+      p.cost.resize(static_cast<size_t>(r) * c);
+      for (auto& x : p.cost) x = uni(rng);
+    }
+    return batch;
+  };
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  CudaAssignmentSolver solver;
+  EXPECT_EQ(solver.allocation_count(), 0);
+  compare_with_cpu(uniform_batch(64, 64, 64), &solver, stream);
+  const int after_first = solver.allocation_count();
+  EXPECT_EQ(after_first, 3);  // device, pinned inputs, pinned results
+  const size_t dev = solver.device_capacity(), host = solver.host_capacity();
+  for (int k = 0; k < 3; ++k) compare_with_cpu(uniform_batch(64, 64, 64), &solver, stream);
+  compare_with_cpu(uniform_batch(4, 300, 50), &solver, stream);  // smaller
+  compare_with_cpu(make_batch(4), &solver);  // ragged, default stream; smaller than 64x64x64
+  EXPECT_EQ(solver.allocation_count(), after_first) << "a call that fits allocated";
+  EXPECT_EQ(solver.device_capacity(), dev);
+  EXPECT_EQ(solver.host_capacity(), host);
+  // 1024 x 64 x 64 (16 MiB of costs) needs more: the buffers grow, several 1 MiB chunks go out.
+  compare_with_cpu(uniform_batch(1024, 64, 64), &solver, stream);
+  EXPECT_GT(solver.allocation_count(), after_first);
+  EXPECT_GT(solver.device_capacity(), dev);
+  const int grown = solver.allocation_count();
+  compare_with_cpu(uniform_batch(64, 64, 64), &solver, stream);
+  EXPECT_EQ(solver.allocation_count(), grown);
+  // An empty batch and a batch of empty problems touch nothing.
+  EXPECT_TRUE(solver.solve({}, stream).empty());
+  const std::vector<Problem> empties{{{}, 0, 0}, {{}, 3, 0}, {{}, 0, 2}};
+  const auto r = solver.solve(views_of(empties), stream);
+  ASSERT_EQ(r.size(), 3u);
+  for (const auto& x : r) {
+    ASSERT_TRUE(x.ok());
+    EXPECT_TRUE(x->row_ind.empty());
+    EXPECT_EQ(x->total_cost, 0.0);
+  }
+  EXPECT_EQ(solver.allocation_count(), grown);
+  cudaStreamDestroy(stream);
+}
+
+// Bad views are refused before anything is copied; the solver stays usable.
+TEST(AssignmentCuda, SolverRejectsBadViews) {
+  UM_REQUIRE_CUDA_DEVICE();
+  CudaAssignmentSolver solver;
+  const std::vector<float> ok{1, 2, 3, 4};
+  std::vector<CostMatrixView<float>> views{{ok.data(), 2, 2}, {nullptr, 2, 2}};
+  auto r = solver.solve(views);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[1].status().code(), StatusCode::kInvalidArgument);
+  views[1] = {ok.data(), -1, 2};
+  r = solver.solve(views);
+  EXPECT_EQ(r[0].status().code(), StatusCode::kInvalidArgument);
+  views.pop_back();
+  r = solver.solve(views);
+  ASSERT_TRUE(r[0].ok());
+  EXPECT_EQ(r[0]->total_cost, 5.0);  // (0,0) + (1,1) = 1 + 4 = 5 = (0,1) + (1,0) = 2 + 3
+}
+
+// The feasible start in its extreme cases, on the device: it places every row (distinct row
+// minima: no augmentation at all), or only one (every row's minimum in the same column).
+TEST(AssignmentCuda, StartPlacesEverythingOrAlmostNothing) {
+  UM_REQUIRE_CUDA_DEVICE();
+  std::mt19937 rng(32);
+  std::uniform_real_distribution<float> uni(1.0f, 2.0f), noise(0.0f, 0.01f);
+  std::vector<Problem> batch;
+  for (auto [r, c] : {std::pair{10, 300}, {50, 300}, {64, 64}, {300, 50}, {1, 7}}) {
+    Problem p{std::vector<float>(static_cast<size_t>(r) * c), r, c};
+    for (auto& x : p.cost) x = uni(rng);
+    const int nr = std::min(r, c), nc = std::max(r, c);
+    for (int i = 0; i < nr; ++i) {
+      const int j = (i * 3) % nc;  // distinct for these sizes
+      if (r <= c) {
+        p.cost[static_cast<size_t>(i) * c + j] = 0.0f;
+      } else {
+        p.cost[static_cast<size_t>(j) * c + i] = 0.0f;
+      }
+    }
+    batch.push_back(std::move(p));
+  }
+  for (auto [r, c] : {std::pair{50, 300}, {64, 64}, {300, 50}, {40, 40}}) {
+    Problem p{std::vector<float>(static_cast<size_t>(r) * c), r, c};
+    for (int i = 0; i < r; ++i) {
+      for (int j = 0; j < c; ++j) {
+        p.cost[static_cast<size_t>(i) * c + j] = static_cast<float>(r <= c ? j : i) + noise(rng);
+      }
+    }
+    batch.push_back(std::move(p));
+  }
+  for (auto team : {CudaAssignmentTeam::kWarp, CudaAssignmentTeam::kBlock}) {
+    for (auto cache : {CudaAssignmentCache::kOn, CudaAssignmentCache::kOff}) {
+      CudaAssignmentSolver solver(CudaAssignmentOptions{team, cache});
+      compare_with_cpu(batch, &solver);
+    }
+  }
+}
+
+// Forbidden rows/columns on the device: infeasible where SciPy says so, in every variant, and
+// the feasible problems of the same batch are unaffected.
+TEST(AssignmentCuda, ForbiddenRowsAndColumns) {
+  UM_REQUIRE_CUDA_DEVICE();
+  std::mt19937 rng(33);
+  std::uniform_real_distribution<float> uni(0.0f, 1.0f);
+  auto random = [&](int r, int c) {
+    Problem p{std::vector<float>(static_cast<size_t>(r) * c), r, c};
+    for (auto& x : p.cost) x = uni(rng);
+    return p;
+  };
+  std::vector<Problem> batch;
+  Problem wide_row = random(5, 90);  // a wide row all forbidden: infeasible at the start
+  for (int j = 0; j < 90; ++j) wide_row.cost[2 * 90 + j] = kInf;
+  batch.push_back(wide_row);
+  Problem square_row = random(64, 64);  // found by a search
+  for (int j = 0; j < 64; ++j) square_row.cost[40 * 64 + j] = kInf;
+  batch.push_back(square_row);
+  Problem square_col = random(64, 64);  // found by the column reduction
+  for (int i = 0; i < 64; ++i) square_col.cost[i * 64 + 7] = kInf;
+  batch.push_back(square_col);
+  Problem tall_col = random(300, 20);
+  for (int i = 0; i < 300; ++i) tall_col.cost[i * 20 + 19] = kInf;
+  batch.push_back(tall_col);
+  Problem forced{std::vector<float>(64 * 64, kInf), 64, 64};  // only the anti-diagonal allowed
+  for (int i = 0; i < 64; ++i) forced.cost[i * 64 + (63 - i)] = static_cast<float>(i % 5);
+  batch.push_back(forced);
+  for (int k = 0; k < 3; ++k) batch.push_back(random(64, 64));
+  batch.push_back(random(300, 50));
+  batch.push_back(random(10, 300));
+  for (auto team : {CudaAssignmentTeam::kWarp, CudaAssignmentTeam::kBlock}) {
+    for (auto cache : {CudaAssignmentCache::kOn, CudaAssignmentCache::kOff}) {
+      CudaAssignmentSolver solver(CudaAssignmentOptions{team, cache});
+      compare_with_cpu(batch, &solver);
+    }
+  }
+}
+
 TEST(AssignmentCuda, EntryPointRejectsWhatDoesNotFit) {
   UM_REQUIRE_CUDA_DEVICE();
   int dummy = 0;
@@ -140,6 +316,12 @@ TEST(AssignmentCuda, EntryPointRejectsWhatDoesNotFit) {
   EXPECT_EQ(assignment_solve_cuda(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 1, 1, nullptr,
                                   nullptr, nullptr, nullptr),
             cudaSuccess);  // an empty batch launches nothing
+  EXPECT_EQ(assignment_solve_cuda_ex(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 1, 1,
+                                     nullptr, nullptr, nullptr, nullptr, 3, 0),
+            cudaErrorInvalidValue);  // no such team mode
+  EXPECT_EQ(assignment_solve_cuda_ex(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 1, 1,
+                                     nullptr, nullptr, nullptr, nullptr, 0, -1),
+            cudaErrorInvalidValue);  // no such cache mode
 }
 
 TEST(AssignmentCuda, DeviceEntryFlagsProblemsLargerThanTheDeclaredBounds) {

@@ -6,12 +6,20 @@
 // memory (weights, the frame graph's pool, the process's device footprint) and the host
 // synchronisations per frame.
 //   ultramotion bench [--dfine CKPT] [--sam CKPT] [--precision fp32|fp16|both] [--size WxH]
-//                     [--iters N] [--warmup N] [--fp16-backbone] [--json FILE]
+//                     [--iters N] [--warmup N] [--fp16-backbone] [--streams 1,2,4,8]
+//                     [--detect-every K] [--json FILE]
 // Defaults: the phantom models, fp16, 422x558 (W x H, the reference recordings), 300 iterations.
 // With --precision both, fp32 runs first in the same process, as the in-run baseline of fp16.
 // Frames are distinct phantom images (cycled), so caches see realistic inputs.
+// Throughput (after the per-stage table, same process, same models): frames/s and per-frame
+// latency (submit -> result on the host) for one stream calling process() back to back (the
+// baseline), one stream pipelined (submit n+1 before completing n), and N streams on one GPU
+// (N processors sharing the weights, each pipelined, driven round-robin by one thread as the
+// gateway's dispatcher does). --detect-every K > 1 turns detector skipping on for every run.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -42,9 +50,12 @@ struct BenchArgs {
   int iters = 300;
   int warmup = 20;
   bool fp16_backbone = false;
+  std::string streams = "1,2,4,8";
+  int detect_every = 1;
   std::string json;
 };
 
+#ifdef UM_WITH_CUDA
 struct Percentiles {
   double median = 0, p90 = 0, p99 = 0;
 };
@@ -59,33 +70,43 @@ Percentiles percentiles(std::vector<double> v) {
   return {at(0.5), at(0.9), at(0.99)};
 }
 
-#ifdef UM_WITH_CUDA
 size_t device_used_bytes() {
   size_t free_b = 0, total_b = 0;
   if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) return 0;
   return total_b - free_b;
 }
 
-nlohmann::json bench_one(const BenchArgs& a, pipeline::Precision precision, int width, int height) {
+pipeline::ProcessorOptions processor_options(const BenchArgs& a, pipeline::Precision precision) {
   pipeline::ProcessorOptions opt;
   opt.backend = pipeline::Backend::kCuda;
   opt.precision = precision;
   opt.dfine_checkpoint = pipeline::resolve_model_path(a.dfine);
   opt.sam_checkpoint = pipeline::resolve_model_path(a.sam);
   opt.dfine_fp16_backbone = a.fp16_backbone;
+  opt.config.detector_skip.every = a.detect_every;
+  return opt;
+}
+
+std::vector<pipeline::Frame> bench_frames(int width, int height) {
+  pipeline::PhantomGenerator gen(7, pipeline::FrameSize{height, width});
+  std::vector<pipeline::Frame> frames;
+  for (int i = 0; i < 16; ++i) frames.push_back(pipeline::to_frame(gen.next(), i));
+  return frames;
+}
+
+nlohmann::json bench_one(const BenchArgs& a, pipeline::Precision precision, int width, int height) {
+  const pipeline::ProcessorOptions opt = processor_options(a, precision);
   const size_t used_before = device_used_bytes();
   auto created = pipeline::CudaFrameProcessor::create(opt);
   throw_if_error(created.status());
   pipeline::CudaFrameProcessor& p = **created;
 
-  pipeline::PhantomGenerator gen(7, pipeline::FrameSize{height, width});
-  std::vector<pipeline::Frame> frames;
-  for (int i = 0; i < 16; ++i) frames.push_back(pipeline::to_frame(gen.next(), i));
-
+  const std::vector<pipeline::Frame> frames = bench_frames(width, height);
   for (int i = 0; i < a.warmup; ++i) {
     throw_if_error(p.process(frames[i % frames.size()]).status());
   }
   std::vector<double> upload, det_pre, det, sam_pre, enc, dec, readback, gpu_total, wall, host_post;
+  int detector_frames = 0;
   const uint64_t syncs_before = cuda::host_sync_count();
   const int64_t loop_start = monotonic_ns();
   for (int i = 0; i < a.iters; ++i) {
@@ -104,6 +125,7 @@ nlohmann::json bench_one(const BenchArgs& a, pipeline::Precision precision, int 
     gpu_total.push_back(g.total);
     wall.push_back((t1 - t0) / 1e6);
     host_post.push_back((r->timings.weights_ns + r->timings.quality_ns) / 1e6);
+    detector_frames += r->detector_ran ? 1 : 0;
   }
   const double loop_s = (monotonic_ns() - loop_start) / 1e9;
   const double syncs_per_frame =
@@ -130,12 +152,83 @@ nlohmann::json bench_one(const BenchArgs& a, pipeline::Precision precision, int 
   add("host_wall_frame", wall);
   add("host_weights_quality_state", host_post);
   j["frames_per_s"] = a.iters / loop_s;
+  j["detect_every"] = a.detect_every;
+  j["detector_frames"] = detector_frames;
   j["host_syncs_per_frame"] = syncs_per_frame;
   j["graph_captures"] = p.graph_captures();
   j["gpu_memory"] = {{"weights_mib", p.weight_bytes() / 1048576.0},
                      {"graph_pool_mib", p.graph_pool_bytes() / 1048576.0},
                      {"process_delta_mib", (device_used_bytes() - used_before) / 1048576.0}};
   return j;
+}
+
+// frames/s and latency of `streams` processors sharing the models, `depth` frames in flight per
+// processor (1 = process() back to back), driven round-robin from this thread.
+nlohmann::ordered_json bench_throughput(const BenchArgs& a, pipeline::Precision precision,
+                                        int width, int height, int streams, int depth) {
+  auto made = pipeline::create_frame_processors(processor_options(a, precision), streams);
+  throw_if_error(made.status());
+  std::vector<std::unique_ptr<pipeline::FrameProcessor>>& ps = *made;
+  const std::vector<pipeline::Frame> frames = bench_frames(width, height);
+  std::vector<size_t> next(ps.size(), 0);
+  std::vector<double> latency;
+  int detector_frames = 0;
+  auto submit = [&](size_t s) {
+    pipeline::Frame f = frames[(next[s] + 5 * s) % frames.size()];  // streams see other frames
+    f.id = next[s]++;
+    throw_if_error(ps[s]->submit(std::move(f)));
+  };
+  auto complete = [&](size_t s, bool measured) {
+    Result<pipeline::FrameResult> r = ps[s]->complete();
+    throw_if_error(r.status());
+    if (measured) {
+      latency.push_back((r->timings.end_ns - r->timings.start_ns) / 1e6);
+      detector_frames += r->detector_ran ? 1 : 0;
+    }
+  };
+  // Warm-up (captures every processor's graphs), then the measured rounds.
+  for (size_t s = 0; s < ps.size(); ++s) {
+    for (int i = 0; i < a.warmup; ++i) {
+      submit(s);
+      complete(s, false);
+    }
+  }
+  const int rounds = std::max(1, a.iters / streams);
+  const int64_t start = monotonic_ns();
+  for (int i = 0; i < rounds; ++i) {
+    for (size_t s = 0; s < ps.size(); ++s) {
+      if (ps[s]->in_flight() >= depth) complete(s, true);
+      submit(s);
+    }
+  }
+  for (size_t s = 0; s < ps.size(); ++s) {
+    while (ps[s]->in_flight() > 0) complete(s, true);
+  }
+  const double seconds = (monotonic_ns() - start) / 1e9;
+  const Percentiles q = percentiles(latency);
+  nlohmann::ordered_json j;
+  j["streams"] = streams;
+  j["in_flight_per_stream"] = depth;
+  j["frames"] = latency.size();
+  j["detector_frames"] = detector_frames;
+  j["frames_per_s"] = latency.size() / seconds;
+  j["latency_ms"] = {{"median", q.median}, {"p90", q.p90}, {"p99", q.p99}};
+  return j;
+}
+
+void print_throughput(const nlohmann::ordered_json& runs) {
+  std::printf("\nthroughput (one thread drives every stream round-robin, as the gateway's "
+              "dispatcher does; latency = submit -> result on the host):\n");
+  std::printf("%-8s %-10s %12s %14s %12s %12s %10s\n", "streams", "in flight", "frames/s",
+              "per stream/s", "lat p50 ms", "lat p99 ms", "detected");
+  for (const auto& r : runs) {
+    const int n = r["streams"].get<int>();
+    std::printf("%-8d %-10d %12.1f %14.1f %12.3f %12.3f %5d/%-5d\n", n,
+                r["in_flight_per_stream"].get<int>(), r["frames_per_s"].get<double>(),
+                r["frames_per_s"].get<double>() / n, r["latency_ms"]["median"].get<double>(),
+                r["latency_ms"]["p99"].get<double>(), r["detector_frames"].get<int>(),
+                r["frames"].get<int>());
+  }
 }
 
 void print_table(const nlohmann::ordered_json& j) {
@@ -150,6 +243,11 @@ void print_table(const nlohmann::ordered_json& j) {
   std::printf("sustained: %.1f frames/s (process() back to back, one stream)\n",
               j["frames_per_s"].get<double>());
   std::printf("host synchronisations per frame: %.3f\n", j["host_syncs_per_frame"].get<double>());
+  if (j["detect_every"].get<int>() > 1) {
+    std::printf("detector skipping k=%d: D-FINE ran on %d of %d frames\n",
+                j["detect_every"].get<int>(), j["detector_frames"].get<int>(),
+                j["iters"].get<int>());
+  }
   const auto& m = j["gpu_memory"];
   std::printf("GPU memory: weights %.1f MiB, frame graph pool %.1f MiB, process delta %.1f MiB "
               "(incl. CUDA/cuDNN/cuBLASLt context)\n",
@@ -187,9 +285,29 @@ void run_bench(const BenchArgs& a) {
     runs = {*p};
   }
   nlohmann::ordered_json all = nlohmann::ordered_json::array();
+  std::vector<int> stream_counts;
+  for (size_t pos = 0; pos < a.streams.size();) {
+    const size_t comma = std::min(a.streams.find(',', pos), a.streams.size());
+    const std::string item = a.streams.substr(pos, comma - pos);
+    char* end = nullptr;
+    const long n = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || n < 1 || n > 64) {
+      throw Error(StatusCode::kInvalidArgument,
+                  "--streams must be a comma-separated list of counts in [1, 64], got '" +
+                      a.streams + "'");
+    }
+    stream_counts.push_back(static_cast<int>(n));
+    pos = comma + 1;
+  }
+  if (a.detect_every < 1) throw Error(StatusCode::kInvalidArgument, "--detect-every must be >= 1");
   for (pipeline::Precision p : runs) {
     nlohmann::ordered_json j = bench_one(a, p, width, height);
     print_table(j);
+    nlohmann::ordered_json tp = nlohmann::ordered_json::array();
+    tp.push_back(bench_throughput(a, p, width, height, 1, 1));  // baseline: process() serially
+    for (int n : stream_counts) tp.push_back(bench_throughput(a, p, width, height, n, 2));
+    print_throughput(tp);
+    j["throughput"] = tp;
     all.push_back(j);
   }
   std::printf("\nreference (SPEC.md section 4, measured on an H200, not in this run): PyTorch eager "
@@ -210,6 +328,10 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--size", a->size, "frame size W x H (default 422x558)");
   cmd->add_option("--iters", a->iters, "measured frames (default 300)");
   cmd->add_option("--warmup", a->warmup, "unmeasured frames first (default 20)");
+  cmd->add_option("--streams", a->streams,
+                  "stream counts of the throughput table, comma-separated (default 1,2,4,8)");
+  cmd->add_option("--detect-every", a->detect_every,
+                  "detector skipping: D-FINE on every K-th frame while stable (default 1: off)");
   cmd->add_option("--json", a->json, "also write the figures as JSON to this file");
   cmd->add_flag("--fp16-backbone", a->fp16_backbone,
                 "fp16: D-FINE's backbone in float16 too (faster; float32 by default for precision)");

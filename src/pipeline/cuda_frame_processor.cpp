@@ -21,12 +21,26 @@
 namespace um::pipeline {
 
 // Everything that belongs to one frame size: fixed device I/O tensors (the graph reads and
-// writes these addresses on every replay), the pinned host staging, the events timing the
-// stages, and the instantiated graph.
+// writes these addresses on every replay) and, per in-flight slot, the pinned host staging, the
+// events timing the stages and the instantiated graphs. Two slots so that two frames of this
+// size can be in flight (submit/complete): the host fills slot 1's input and reads slot 0's
+// results while the other frame's graph runs. The device buffers are shared by both slots: the
+// graphs run one after the other on the processor's stream, so one never sees the other's.
 struct CudaFrameProcessor::FrameGraph {
+  struct Slot {
+    std::unique_ptr<cuda::PinnedBuffer> host_in;      // frame pixels (H2D)
+    std::unique_ptr<cuda::PinnedBuffer> host_box;     // tracked box: score, label, x0..y1 (H2D)
+    std::unique_ptr<cuda::PinnedBuffer> host_small;   // top-1 [6] + iou [1] (D2H)
+    std::unique_ptr<cuda::PinnedBuffer> host_mask, host_low_res, host_maps, host_stats;
+    std::array<std::unique_ptr<cuda::Event>, 8> events;  // stage boundaries (timing)
+    std::unique_ptr<cuda::Event> done;  // recorded after the graph launch: the host waits on it
+    // Variant v = (mask prompt ? 1 : 0) + (tracked box instead of D-FINE ? 2 : 0).
+    std::array<cudaGraphExec_t, 4> exec{};
+  };
   int width = 0, height = 0;
   dfine::Geometry geometry;
   Tensor frame_u8;    // [H, W] uint8 device
+  Tensor in_box;      // [6] float32: a tracked box in D-FINE's top-1 layout (detector skipped)
   Tensor out_top;     // [6] float32: score, label, x0, y0, x1, y1
   Tensor out_iou;     // [1] float32
   Tensor out_mask;    // [H, W] uint8
@@ -34,17 +48,17 @@ struct CudaFrameProcessor::FrameGraph {
   Tensor prev_low_res;  // [1, 1, 256, 256] float32: the last frame's, the mask prompt of the next
   Tensor w_in, w_edge, w_out;  // [H, W] uint8 weight maps of the mask
   Tensor stats;                // QualityPixelStats (sharpness/contrast sums and histogram)
-  std::unique_ptr<cuda::PinnedBuffer> host_maps, host_stats;
-  std::unique_ptr<cuda::PinnedBuffer> host_in, host_small, host_mask, host_low_res;
-  std::array<std::unique_ptr<cuda::Event>, 8> events;
-  // [0]: box prompt alone; [1]: box + the previous low-res logits (reuse_low_res_mask only).
-  std::array<cudaGraphExec_t, 2> exec{};
+  std::array<Slot, 2> slots;
+  int next_slot = 0;  // slots are used in turn (frames complete in submission order)
   ~FrameGraph() {
-    for (cudaGraphExec_t e : exec) {
-      if (e) cudaGraphExecDestroy(e);
+    for (Slot& slot : slots) {
+      for (cudaGraphExec_t e : slot.exec) {
+        if (e) cudaGraphExecDestroy(e);
+      }
     }
   }
 };
+
 
 namespace {
 DType compute_dtype(Precision p) { return p == Precision::kFp16 ? DType::kF16 : DType::kF32; }
@@ -97,12 +111,14 @@ std::unique_ptr<CudaFrameProcessor> CudaFrameProcessor::sharing_models() const {
 CudaFrameProcessor::~CudaFrameProcessor() {
   // Device work in flight may still read the graph's buffers.
   cudaStreamSynchronize(stream_.get());
+  in_flight_.clear();
   graphs_.clear();
 }
 
 size_t CudaFrameProcessor::graph_pool_bytes() const { return graph_pool_->reserved_bytes(); }
 
 void CudaFrameProcessor::reset() { state_.reset(); }
+// Frames in flight keep their own plan; the next submit() plans on the reset state.
 
 std::string CudaFrameProcessor::description() const {
   std::string d = std::string("cuda ") + precision_name(options_.precision) + ", D-FINE " +
@@ -116,31 +132,59 @@ std::string CudaFrameProcessor::description() const {
 }
 
 Result<FrameResult> CudaFrameProcessor::process(const Frame& frame) {
-  return process_guarded(frame, [this](const Frame& f) { return run(f); });
+  if (!in_flight_.empty()) {
+    return failed_precondition("process: " + std::to_string(in_flight_.size()) +
+                               " submitted frame(s) not completed yet; complete() them first");
+  }
+  UM_RETURN_IF_ERROR(submit(frame));
+  return complete();
 }
 
-void CudaFrameProcessor::enqueue_frame(FrameGraph& g, bool with_mask_prompt) {
+int CudaFrameProcessor::variant_count() const {
+  return options_.config.detector_skip.every > 1 ? 4 : 2;
+}
+
+bool CudaFrameProcessor::variant_used(int v) const {
+  const bool mask_prompt = (v & 1) != 0;
+  const bool tracked = (v & 2) != 0;
+  if (mask_prompt && !options_.config.reuse_low_res_mask) return false;
+  if (tracked && options_.config.detector_skip.every <= 1) return false;
+  return true;
+}
+
+void CudaFrameProcessor::enqueue_frame(FrameGraph& g, int slot_index, int variant) {
+  FrameGraph::Slot& slot = g.slots[slot_index];
+  const bool with_mask_prompt = (variant & 1) != 0;
+  const bool tracked = (variant & 2) != 0;
   cudaStream_t s = stream_.get();
   const size_t npix = static_cast<size_t>(g.width) * g.height;
-  UM_CUDA_CHECK(cudaMemcpyAsync(g.frame_u8.raw_data(), g.host_in->data(), npix,
+  UM_CUDA_CHECK(cudaMemcpyAsync(g.frame_u8.raw_data(), slot.host_in->data(), npix,
                                 cudaMemcpyHostToDevice, s));
-  g.events[1]->record(s);
-  const Tensor det_in = detector_->preprocess_device(g.frame_u8);
-  g.events[2]->record(s);
+  if (tracked) {
+    UM_CUDA_CHECK(cudaMemcpyAsync(g.in_box.raw_data(), slot.host_box->data(), 6 * sizeof(float),
+                                  cudaMemcpyHostToDevice, s));
+  }
+  slot.events[1]->record(s);
   Tensor top;
-  {
+  if (tracked) {
+    // Detector skipped: the tracker's box (uploaded above) stands in for D-FINE's top-1.
+    slot.events[2]->record(s);
+    top = g.in_box;
+  } else {
+    const Tensor det_in = detector_->preprocess_device(g.frame_u8);
+    slot.events[2]->record(s);
     const dfine::ForwardOutput out = detector_->forward(det_in);
     top = detector_->top1_device(out, g.geometry);  // [6] float32
   }
-  g.events[3]->record(s);
+  slot.events[3]->record(s);
   const Tensor sam_in = mobilesam::preprocess_device(*segmenter_, g.frame_u8);
-  g.events[4]->record(s);
+  slot.events[4]->record(s);
   const Tensor embedding = mobilesam::encode_image_device(*segmenter_, sam_in);
-  g.events[5]->record(s);
+  slot.events[5]->record(s);
   const mobilesam::BoxPrediction pred = mobilesam::predict_box_device(
       *segmenter_, embedding, top.slice(0, 2, 6), g.height, g.width,
       with_mask_prompt ? g.prev_low_res : Tensor());
-  g.out_top.copy_from(top);
+  if (!tracked) g.out_top.copy_from(top);
   g.out_iou.copy_from(pred.iou_prediction.reshape({1}).to(DType::kF32));
   g.out_mask.copy_from(pred.mask_u8.reshape({g.height, g.width}));
   // The per-pixel post-processing too: W maps and the pixel statistics of the quality scores
@@ -149,44 +193,45 @@ void CudaFrameProcessor::enqueue_frame(FrameGraph& g, bool with_mask_prompt) {
   compute_quality_stats_cuda(g.frame_u8, g.out_mask, g.w_in, g.w_edge, g.w_out, g.stats);
   g.out_low_res.copy_from(pred.low_res_logits.to(DType::kF32));
   if (options_.config.reuse_low_res_mask) g.prev_low_res.copy_from(g.out_low_res);
-  g.events[6]->record(s);
-  UM_CUDA_CHECK(cudaMemcpyAsync(g.host_small->data(), g.out_top.raw_data(), 6 * sizeof(float),
+  slot.events[6]->record(s);
+  const Tensor& top_out = tracked ? g.in_box : g.out_top;
+  UM_CUDA_CHECK(cudaMemcpyAsync(slot.host_small->data(), top_out.raw_data(), 6 * sizeof(float),
                                 cudaMemcpyDeviceToHost, s));
-  UM_CUDA_CHECK(cudaMemcpyAsync(static_cast<float*>(g.host_small->data()) + 6, g.out_iou.raw_data(),
-                                sizeof(float), cudaMemcpyDeviceToHost, s));
-  UM_CUDA_CHECK(cudaMemcpyAsync(g.host_mask->data(), g.out_mask.raw_data(), npix,
+  UM_CUDA_CHECK(cudaMemcpyAsync(static_cast<float*>(slot.host_small->data()) + 6,
+                                g.out_iou.raw_data(), sizeof(float), cudaMemcpyDeviceToHost, s));
+  UM_CUDA_CHECK(cudaMemcpyAsync(slot.host_mask->data(), g.out_mask.raw_data(), npix,
                                 cudaMemcpyDeviceToHost, s));
-  UM_CUDA_CHECK(cudaMemcpyAsync(g.host_low_res->data(), g.out_low_res.raw_data(),
+  UM_CUDA_CHECK(cudaMemcpyAsync(slot.host_low_res->data(), g.out_low_res.raw_data(),
                                 g.out_low_res.nbytes(), cudaMemcpyDeviceToHost, s));
-  UM_CUDA_CHECK(cudaMemcpyAsync(g.host_stats->data(), g.stats.raw_data(),
+  UM_CUDA_CHECK(cudaMemcpyAsync(slot.host_stats->data(), g.stats.raw_data(),
                                 sizeof(QualityPixelStats), cudaMemcpyDeviceToHost, s));
   if (options_.config.output_weights) {
-    auto* maps = static_cast<uint8_t*>(g.host_maps->data());
+    auto* maps = static_cast<uint8_t*>(slot.host_maps->data());
     const Tensor* src[3] = {&g.w_in, &g.w_edge, &g.w_out};
     for (int i = 0; i < 3; ++i) {
       UM_CUDA_CHECK(cudaMemcpyAsync(maps + i * npix, src[i]->raw_data(), npix,
                                     cudaMemcpyDeviceToHost, s));
     }
   }
-  g.events[7]->record(s);
+  slot.events[7]->record(s);
 }
 
-CudaFrameProcessor::FrameGraph& CudaFrameProcessor::prepare_graph(int width, int height) {
+std::shared_ptr<CudaFrameProcessor::FrameGraph> CudaFrameProcessor::prepare_graph(int width,
+                                                                                  int height) {
   // Most recently used first; a stream that alternates between a few sizes (the demo's size
   // cycle, several probes) keeps its graphs instead of re-capturing on every change.
   for (size_t i = 0; i < graphs_.size(); ++i) {
     if (graphs_[i]->width == width && graphs_[i]->height == height) {
       std::rotate(graphs_.begin(), graphs_.begin() + static_cast<long>(i),
                   graphs_.begin() + static_cast<long>(i) + 1);
-      return *graphs_.front();
+      return graphs_.front();
     }
   }
-  if (graphs_.size() >= kMaxCachedSizes) {
-    // The evicted graph's buffers go back to the pool only after its last replay ended.
-    cuda::synchronize(stream_.get());
-    graphs_.pop_back();
-  }
-  auto g = std::make_unique<FrameGraph>();
+  // A new size: what is in flight must finish first (the warm-up below shares the pool's
+  // scratch blocks with the graphs in flight, and an evicted graph's buffers return to the pool).
+  cuda::synchronize(stream_.get());
+  if (graphs_.size() >= kMaxCachedSizes) graphs_.pop_back();
+  auto g = std::make_shared<FrameGraph>();
   g->width = width;
   g->height = height;
   g->geometry = detector_->geometry(width, height);
@@ -194,6 +239,7 @@ CudaFrameProcessor::FrameGraph& CudaFrameProcessor::prepare_graph(int width, int
   cuda::PoolScope pool_scope(graph_pool_.get());
   const size_t npix = static_cast<size_t>(width) * height;
   g->frame_u8 = Tensor::zeros({height, width}, DType::kU8, Device::cuda());
+  g->in_box = Tensor::zeros({6}, DType::kF32, Device::cuda());
   g->out_top = Tensor::zeros({6}, DType::kF32, Device::cuda());
   g->out_iou = Tensor::zeros({1}, DType::kF32, Device::cuda());
   g->out_mask = Tensor::zeros({height, width}, DType::kU8, Device::cuda());
@@ -203,89 +249,165 @@ CudaFrameProcessor::FrameGraph& CudaFrameProcessor::prepare_graph(int width, int
   g->w_edge = Tensor::zeros({height, width}, DType::kU8, Device::cuda());
   g->w_out = Tensor::zeros({height, width}, DType::kU8, Device::cuda());
   g->stats = make_quality_stats_buffer_cuda();
-  g->host_maps = std::make_unique<cuda::PinnedBuffer>(3 * npix);
-  g->host_stats = std::make_unique<cuda::PinnedBuffer>(sizeof(QualityPixelStats));
-  g->host_in = std::make_unique<cuda::PinnedBuffer>(npix);
-  std::memset(g->host_in->data(), 0, npix);
-  g->host_small = std::make_unique<cuda::PinnedBuffer>(16 * sizeof(float));
-  g->host_mask = std::make_unique<cuda::PinnedBuffer>(npix);
-  g->host_low_res = std::make_unique<cuda::PinnedBuffer>(g->out_low_res.nbytes());
-  for (auto& e : g->events) e = std::make_unique<cuda::Event>(true);
+  for (FrameGraph::Slot& slot : g->slots) {
+    slot.host_maps = std::make_unique<cuda::PinnedBuffer>(3 * npix);
+    slot.host_stats = std::make_unique<cuda::PinnedBuffer>(sizeof(QualityPixelStats));
+    slot.host_in = std::make_unique<cuda::PinnedBuffer>(npix);
+    std::memset(slot.host_in->data(), 0, npix);
+    slot.host_box = std::make_unique<cuda::PinnedBuffer>(8 * sizeof(float));
+    std::memset(slot.host_box->data(), 0, 8 * sizeof(float));
+    slot.host_small = std::make_unique<cuda::PinnedBuffer>(16 * sizeof(float));
+    slot.host_mask = std::make_unique<cuda::PinnedBuffer>(npix);
+    slot.host_low_res = std::make_unique<cuda::PinnedBuffer>(g->out_low_res.nbytes());
+    for (auto& e : slot.events) e = std::make_unique<cuda::Event>(true);
+    slot.done = std::make_unique<cuda::Event>(false);
+  }
 
   // Warm-up, eagerly: fills every host-side cache (cuDNN/cuBLASLt plans, resize tables) and
   // sizes the pool, so that the captures below allocate nothing from the driver. The graphs
   // share the pool's scratch blocks: they only ever run one after the other on stream_.
-  const int variants = options_.config.reuse_low_res_mask ? 2 : 1;
-  for (int v = 0; v < variants; ++v) {
-    g->events[0]->record(stream_.get());
-    enqueue_frame(*g, v == 1);
+  for (int v = 0; v < variant_count(); ++v) {
+    if (!variant_used(v)) continue;
+    g->slots[0].events[0]->record(stream_.get());
+    enqueue_frame(*g, 0, v);
   }
   cuda::synchronize(stream_.get());
-  for (int v = 0; v < variants; ++v) {
-    UM_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
-    cudaGraph_t graph = nullptr;
-    try {
-      g->events[0]->record(stream_.get());
-      enqueue_frame(*g, v == 1);
-    } catch (...) {
-      cudaStreamEndCapture(stream_.get(), &graph);
-      if (graph) cudaGraphDestroy(graph);
-      throw;
+  for (int slot = 0; slot < 2; ++slot) {
+    for (int v = 0; v < variant_count(); ++v) {
+      if (!variant_used(v)) continue;
+      UM_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
+      cudaGraph_t graph = nullptr;
+      try {
+        g->slots[slot].events[0]->record(stream_.get());
+        enqueue_frame(*g, slot, v);
+      } catch (...) {
+        cudaStreamEndCapture(stream_.get(), &graph);
+        if (graph) cudaGraphDestroy(graph);
+        throw;
+      }
+      UM_CUDA_CHECK(cudaStreamEndCapture(stream_.get(), &graph));
+      const cudaError_t e = cudaGraphInstantiate(&g->slots[slot].exec[v], graph, 0);
+      cudaGraphDestroy(graph);  // the executable graph keeps what it needs
+      UM_CUDA_CHECK(e);
     }
-    UM_CUDA_CHECK(cudaStreamEndCapture(stream_.get(), &graph));
-    const cudaError_t e = cudaGraphInstantiate(&g->exec[v], graph, 0);
-    cudaGraphDestroy(graph);  // the executable graph keeps what it needs
-    UM_CUDA_CHECK(e);
   }
   ++captures_;
   spdlog::info("frame graph captured for {}x{} ({} MiB in the graph pool)", width, height,
                graph_pool_->reserved_bytes() >> 20);
   graphs_.insert(graphs_.begin(), std::move(g));
-  return *graphs_.front();
+  return graphs_.front();
 }
 
-FrameResult CudaFrameProcessor::run(const Frame& frame) {
+Status CudaFrameProcessor::submit(Frame frame) {
+  if (static_cast<int>(in_flight_.size()) >= max_in_flight()) {
+    return failed_precondition("submit: " + std::to_string(in_flight_.size()) +
+                               " frame(s) already in flight (at most " +
+                               std::to_string(max_in_flight()) + "); complete() one first");
+  }
+  UM_RETURN_IF_ERROR(validate_frame(frame));
+  try {
+    InFlight f;
+    f.start_ns = monotonic_ns();
+    f.graph = prepare_graph(frame.width, frame.height);
+    FrameGraph& g = *f.graph;
+    f.slot = g.next_slot;
+    g.next_slot ^= 1;
+    FrameGraph::Slot& slot = g.slots[f.slot];
+    std::memcpy(slot.host_in->data(), frame.pixels.data(), frame.pixels.size());
+    // Decided on the state of the frames completed so far (frame_processor.h).
+    f.plan = state_.plan_detection(frame.width, frame.height);
+    f.detector_ran = f.plan.run_detector || options_.config.detector_skip.every <= 1;
+    if (!f.detector_ran) {
+      const Box& b = f.plan.box;
+      const float top[6] = {b.score, 0.0f, b.x0, b.y0, b.x1, b.y1};
+      std::memcpy(slot.host_box->data(), top, sizeof top);
+    }
+    // The mask prompt only when the previous frame of this size produced one (as on the CPU).
+    const bool with_mask = state_.previous_low_res(frame.width, frame.height).defined();
+    const int variant = (with_mask ? 1 : 0) + (f.detector_ran ? 0 : 2);
+    try {
+      UM_CUDA_CHECK(cudaGraphLaunch(slot.exec[variant], stream_.get()));
+      slot.done->record(stream_.get());
+    } catch (...) {
+      state_.frame_failed();  // planned, never to be finished
+      throw;
+    }
+    f.submit_ns = monotonic_ns();
+    f.frame = std::move(frame);
+    in_flight_.push_back(std::move(f));
+    return Status::Ok();
+  } catch (const Error& e) {
+    return e.status().with_context("frame " + std::to_string(frame.id));
+  } catch (const std::exception& e) {
+    return internal_error("frame " + std::to_string(frame.id) + ": " + e.what());
+  }
+}
+
+Result<FrameResult> CudaFrameProcessor::complete() {
+  if (in_flight_.empty()) return failed_precondition("complete: no frame in flight");
+  InFlight f = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  // Nothing in finish() throws after state_.finish(r), so a failure here is a planned frame
+  // that the temporal state never finished.
+  try {
+    return finish(f);
+  } catch (const Error& e) {
+    state_.frame_failed();
+    return e.status().with_context("frame " + std::to_string(f.frame.id));
+  } catch (const std::exception& e) {
+    state_.frame_failed();
+    return internal_error("frame " + std::to_string(f.frame.id) + ": " + e.what());
+  }
+}
+
+FrameResult CudaFrameProcessor::finish(InFlight& f) {
+  const Frame& frame = f.frame;
+  FrameGraph& g = *f.graph;
+  FrameGraph::Slot& slot = g.slots[f.slot];
+  cuda::synchronize(slot.done->get());  // the frame's one host synchronisation
   FrameResult r;
   r.frame_id = frame.id;
   r.width = frame.width;
   r.height = frame.height;
   StageTimings& t = r.timings;
-  t.start_ns = monotonic_ns();
-  FrameGraph& g = prepare_graph(frame.width, frame.height);
+  t.start_ns = f.start_ns;
+  t.submit_ns = f.submit_ns;
+  t.device_done_ns = monotonic_ns();
   const size_t npix = static_cast<size_t>(frame.width) * frame.height;
 
-  std::memcpy(g.host_in->data(), frame.pixels.data(), npix);
-  // The mask prompt only when the previous frame of this size produced one (as on the CPU).
-  const bool with_mask = state_.previous_low_res(frame.width, frame.height).defined();
-  UM_CUDA_CHECK(cudaGraphLaunch(g.exec[with_mask ? 1 : 0], stream_.get()));
-  cuda::synchronize(stream_.get());  // the frame's one host synchronisation
-
-  auto ms = [&](int a, int b) { return cuda::Event::elapsed_ms(*g.events[a], *g.events[b]); };
+  auto ms = [&](int a, int b) { return cuda::Event::elapsed_ms(*slot.events[a], *slot.events[b]); };
   gpu_ms_ = {ms(0, 1), ms(1, 2), ms(2, 3), ms(3, 4), ms(4, 5), ms(5, 6), ms(6, 7), ms(0, 7)};
   auto ns = [](float v) { return static_cast<int64_t>(v * 1e6); };
   t.preprocess_ns = ns(gpu_ms_.upload + gpu_ms_.detector_pre + gpu_ms_.segmenter_pre);
-  t.detector_ns = ns(gpu_ms_.detector);
+  t.detector_ns = f.detector_ran ? ns(gpu_ms_.detector) : 0;
   t.encoder_ns = ns(gpu_ms_.encoder);
   t.decoder_ns = ns(gpu_ms_.decoder);
   t.readback_ns = ns(gpu_ms_.readback);
-  r.detector_ran = true;
 
-  const float* small = static_cast<const float*>(g.host_small->data());
-  const Box box{small[2], small[3], small[4], small[5], small[0]};
-  if (state_.observe_detection(r, std::isfinite(small[0]), box)) {
-    const uint8_t* m = static_cast<const uint8_t*>(g.host_mask->data());
+  const float* small = static_cast<const float*>(slot.host_small->data());
+  bool use_mask = false;
+  if (f.detector_ran) {
+    r.detector_ran = true;
+    const Box box{small[2], small[3], small[4], small[5], small[0]};
+    use_mask = state_.observe_detection(r, std::isfinite(small[0]), box);
+  } else {
+    use_mask = state_.observe_tracked(r, f.plan);
+  }
+  if (use_mask) {
+    const uint8_t* m = static_cast<const uint8_t*>(slot.host_mask->data());
     r.mask.assign(m, m + npix);
     r.mask_iou_prediction = small[6];
     r.low_res_logits = Tensor::empty({1, 1, 256, 256});
-    std::memcpy(r.low_res_logits.raw_data(), g.host_low_res->data(), r.low_res_logits.nbytes());
+    std::memcpy(r.low_res_logits.raw_data(), slot.host_low_res->data(),
+                r.low_res_logits.nbytes());
     if (options_.config.output_weights) {
-      const auto* maps = static_cast<const uint8_t*>(g.host_maps->data());
+      const auto* maps = static_cast<const uint8_t*>(slot.host_maps->data());
       r.w_in.assign(maps, maps + npix);
       r.w_edge.assign(maps + npix, maps + 2 * npix);
       r.w_out.assign(maps + 2 * npix, maps + 3 * npix);
     }
     QualityPixelStats stats;
-    std::memcpy(&stats, g.host_stats->data(), sizeof stats);
+    std::memcpy(&stats, slot.host_stats->data(), sizeof stats);
     state_.observe_mask(r, frame, &stats);
   }
   state_.finish(r);

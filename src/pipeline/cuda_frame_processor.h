@@ -2,15 +2,25 @@
 // Purpose: the CUDA implementation of FrameProcessor: both models GPU-resident (weights uploaded
 // once, in float32 or float16), and the whole device part of a frame — upload of the gray frame,
 // D-FINE preprocess + forward + top-1 box, MobileSAM preprocess + encoder + box prompt + mask
-// decoder + mask at frame size, read-back of the results — captured ONCE per frame size as a
-// CUDA graph on the processor's own stream and replayed for every frame. The host waits once per
-// frame (the read-back), then runs the backend-independent steps (frame_state.h: tracker,
-// weight maps, quality, visibility) exactly as the CPU processor does.
+// decoder + mask at frame size, W maps and quality pixel statistics, read-back of the results —
+// captured ONCE per frame size as a CUDA graph on the processor's own stream and replayed for
+// every frame. The host waits once per frame (the read-back), then runs the backend-independent
+// steps (frame_state.h: tracker, quality, visibility) exactly as the CPU processor does.
+//
+// Pipelining (submit/complete, frame_processor.h): two frames may be in flight; each frame size
+// has two staging slots with their own pinned buffers and graph instances, so the host prepares
+// and launches frame n+1 (and later reads frame n's results) while frame n's graph runs.
+// Graph variants per slot: with/without the previous low-res mask as prompt (reuse_low_res_mask)
+// and with a TRACKED box instead of D-FINE (detector skipping, ProcessorConfig::detector_skip:
+// the box, planned on the host by FrameTemporalState::plan_detection, is uploaded with the
+// pixels and D-FINE is not run). Only the variants the config can use are captured.
 //
 // The GPU always runs MobileSAM (a graph has no data-dependent branch); when the top-1 score is
 // below tau_conf the host ignores the mask, as the CPU path would not have computed it.
 // Memory: the graph's activations live in a private DevicePool (device_pool.h), sized by the
 // first (warm-up) run of a frame size and reused by every replay; nothing is allocated per frame.
+// Processors made by sharing_models() share the weights, each with its own stream and pool, so
+// several streams' frames run concurrently on one GPU.
 // Only built with the CUDA backend (UM_WITH_CUDA).
 //
 // Usage: through create_frame_processor(opt) with opt.backend = Backend::kCuda; benchmarks and
@@ -18,6 +28,7 @@
 #pragma once
 
 #include <array>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,7 +66,16 @@ class CudaFrameProcessor final : public FrameProcessor {
   // stream, graphs, activation pool and temporal state, so both can have frames in flight.
   std::unique_ptr<CudaFrameProcessor> sharing_models() const;
 
+  // process() = submit() + complete(); kFailedPrecondition while frames are in flight.
   Result<FrameResult> process(const Frame& frame) override;
+  // Two frames may be in flight: submit() copies the pixels into pinned staging and launches
+  // the frame's graph without waiting; complete() waits for the oldest (its one host
+  // synchronisation) and runs the host steps. Frame n+1's upload then follows frame n's device
+  // work directly on the stream, and the host part of frame n overlaps frame n+1's device work.
+  Status submit(Frame frame) override;
+  Result<FrameResult> complete() override;
+  int max_in_flight() const override { return 2; }
+  int in_flight() const override { return static_cast<int>(in_flight_.size()); }
   void reset() override;
   std::string description() const override;
   const ProcessorConfig& config() const override { return options_.config; }
@@ -71,14 +91,27 @@ class CudaFrameProcessor final : public FrameProcessor {
 
  private:
   struct FrameGraph;
+  // A frame submitted and not yet completed.
+  struct InFlight {
+    Frame frame;
+    std::shared_ptr<FrameGraph> graph;  // kept alive even if evicted from the cache meanwhile
+    int slot = 0;
+    bool detector_ran = true;
+    DetectionPlan plan;
+    int64_t start_ns = 0, submit_ns = 0;
+  };
   CudaFrameProcessor(const ProcessorOptions& opt, std::shared_ptr<const dfine::DFine> detector,
                      std::shared_ptr<const mobilesam::MobileSam> segmenter);
-  FrameResult run(const Frame& frame);
-  // The captured graph for this frame size (captured now if not cached).
-  FrameGraph& prepare_graph(int width, int height);
+  // The host part of a completed frame: the wait, the results, the temporal state.
+  FrameResult finish(InFlight& f);
+  // The captured graphs for this frame size (captured now if not cached).
+  std::shared_ptr<FrameGraph> prepare_graph(int width, int height);
   static constexpr size_t kMaxCachedSizes = 4;
-  // The device work of one frame, queued on stream_ (run eagerly once, then captured).
-  void enqueue_frame(FrameGraph& g, bool with_mask_prompt);
+  // Graph variants: bit 0 = mask prompt, bit 1 = tracked box instead of D-FINE (detector skip).
+  int variant_count() const;
+  bool variant_used(int variant) const;
+  // The device work of one frame, queued on stream_ (run eagerly once, then captured per slot).
+  void enqueue_frame(FrameGraph& g, int slot, int variant);
 
   ProcessorOptions options_;
   // Declared before everything that holds device memory from it: destroyed last.
@@ -86,7 +119,8 @@ class CudaFrameProcessor final : public FrameProcessor {
   std::shared_ptr<const dfine::DFine> detector_;
   std::shared_ptr<const mobilesam::MobileSam> segmenter_;
   cuda::Stream stream_;
-  std::vector<std::unique_ptr<FrameGraph>> graphs_;  // most recently used first
+  std::vector<std::shared_ptr<FrameGraph>> graphs_;  // most recently used first
+  std::deque<InFlight> in_flight_;                   // submitted, not completed (oldest first)
   FrameTemporalState state_;
   GpuStageTimes gpu_ms_;
   int captures_ = 0;

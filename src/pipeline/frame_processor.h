@@ -120,7 +120,7 @@ class FrameProcessor {
   virtual Status submit(Frame frame);
   virtual Result<FrameResult> complete();
   virtual int max_in_flight() const { return 1; }
-  int in_flight() const { return static_cast<int>(pending_.size()); }
+  virtual int in_flight() const { return static_cast<int>(pending_.size()); }
   // Forgets the temporal state: previous mask, low-res logits, visibility (back to LOST).
   virtual void reset() = 0;
   // e.g. "cpu fp32"; shown in logs and on the dashboard.
@@ -129,7 +129,7 @@ class FrameProcessor {
 
  protected:
   // Frames submitted and not yet completed (base implementation; the CUDA processor keeps its
-  // own in-flight slots and uses this only for the count).
+  // own in-flight records).
   std::deque<Frame> pending_;
 };
 

@@ -175,5 +175,84 @@ TEST(CudaFrameProcessor, LowResMaskReuseMatchesCpu) {
   EXPECT_GE(worst_iou, 0.999);
 }
 
+// Two frames in flight (submit/complete) give the same results as one at a time, with one host
+// synchronisation per completed frame and the frames in submission order.
+TEST(CudaFrameProcessor, PipelinedTwoInFlightMatchesOneAtATime) {
+  UM_REQUIRE_CUDA();
+  auto made = create_frame_processors(phantom_options(Backend::kCuda, Precision::kFp32), 2);
+  ASSERT_TRUE(made.ok()) << made.status().to_string();
+  FrameProcessor& serial = *(*made)[0];
+  FrameProcessor& piped = *(*made)[1];
+  EXPECT_EQ(piped.max_in_flight(), 2);
+  const auto frames = phantom_frames(6, {558, 422}, 51);
+  std::vector<FrameResult> expected;
+  for (const Frame& f : frames) {
+    Result<FrameResult> r = serial.process(f);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    expected.push_back(std::move(r).value());
+  }
+  ASSERT_TRUE(piped.process(frames[0]).ok());  // captures the graphs
+  piped.reset();
+  std::vector<FrameResult> got;
+  const uint64_t before = cuda::host_sync_count();
+  ASSERT_TRUE(piped.submit(frames[0]).ok());
+  for (size_t i = 1; i < frames.size(); ++i) {
+    ASSERT_TRUE(piped.submit(frames[i]).ok()) << "frame " << i;
+    EXPECT_EQ(piped.in_flight(), 2);
+    EXPECT_EQ(piped.submit(frames[i]).code(), StatusCode::kFailedPrecondition);  // full
+    Result<FrameResult> r = piped.complete();
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    got.push_back(std::move(r).value());
+  }
+  Result<FrameResult> last = piped.complete();
+  ASSERT_TRUE(last.ok());
+  got.push_back(std::move(last).value());
+  EXPECT_EQ(cuda::host_sync_count() - before, frames.size());
+  EXPECT_EQ(piped.complete().status().code(), StatusCode::kFailedPrecondition);  // empty
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].frame_id, frames[i].id);
+    EXPECT_EQ(got[i].detected, expected[i].detected) << "frame " << i;
+    EXPECT_FLOAT_EQ(got[i].box.x0, expected[i].box.x0) << "frame " << i;
+    EXPECT_FLOAT_EQ(got[i].box.score, expected[i].box.score) << "frame " << i;
+    EXPECT_EQ(got[i].mask, expected[i].mask) << "frame " << i;
+    EXPECT_EQ(got[i].state, expected[i].state) << "frame " << i;
+    EXPECT_GT(got[i].timings.device_done_ns, 0);
+    EXPECT_GE(got[i].timings.device_done_ns, got[i].timings.submit_ns);
+  }
+  // process() while frames are in flight would break the order: refused.
+  ASSERT_TRUE(piped.submit(frames[0]).ok());
+  EXPECT_EQ(piped.process(frames[1]).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(piped.complete().ok());
+}
+
+// Processors sharing the models, frames of both in flight at once (two streams on one GPU):
+// each gets exactly what it gets alone.
+TEST(CudaFrameProcessor, SharedModelsConcurrentStreamsMatchAlone) {
+  UM_REQUIRE_CUDA();
+  auto made = create_frame_processors(phantom_options(Backend::kCuda, Precision::kFp16), 3);
+  ASSERT_TRUE(made.ok()) << made.status().to_string();
+  auto* first = dynamic_cast<CudaFrameProcessor*>((*made)[0].get());
+  auto* second = dynamic_cast<CudaFrameProcessor*>((*made)[1].get());
+  ASSERT_TRUE(first && second);
+  EXPECT_GT(first->weight_bytes(), 0u);
+  EXPECT_EQ(second->weight_bytes(), 0u);  // the weights exist once
+  const Frame a = phantom_frames(1, {558, 422}, 61)[0];
+  const Frame b = phantom_frames(1, {640, 480}, 62)[0];
+  Result<FrameResult> alone_a = (*made)[2]->process(a);
+  (*made)[2]->reset();
+  Result<FrameResult> alone_b = (*made)[2]->process(b);
+  ASSERT_TRUE(alone_a.ok() && alone_b.ok());
+  ASSERT_TRUE((*made)[0]->submit(a).ok());
+  ASSERT_TRUE((*made)[1]->submit(b).ok());
+  Result<FrameResult> ra = (*made)[0]->complete();
+  Result<FrameResult> rb = (*made)[1]->complete();
+  ASSERT_TRUE(ra.ok() && rb.ok()) << ra.status().to_string() << rb.status().to_string();
+  EXPECT_EQ(ra->mask, alone_a->mask);
+  EXPECT_EQ(rb->mask, alone_b->mask);
+  EXPECT_FLOAT_EQ(ra->box.score, alone_a->box.score);
+  EXPECT_FLOAT_EQ(rb->box.score, alone_b->box.score);
+}
+
 }  // namespace
 }  // namespace um::pipeline

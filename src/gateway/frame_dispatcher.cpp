@@ -221,7 +221,6 @@ bool FrameDispatcher::round(bool draining) {
     // Completed early already (processor full / size change) when the front is newer.
     while (!fl.empty() && fl.front().seq <= m.second) complete_oldest(m.first, /*early=*/false);
   }
-  if (options_.overlap) submit_overlap_frames();
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     ++stats_.batches;
@@ -286,6 +285,11 @@ FrameDispatcher::Take FrameDispatcher::take_and_submit(size_t s, uint64_t batch_
     complete_oldest(s, /*early=*/true);
   }
 
+  int in_flight_before = 0;
+  for (const auto& other : streams_) in_flight_before += static_cast<int>(other->in_flight.size());
+  // Overlap only when another frame's device work can actually be running.
+  overlapped = overlapped && in_flight_before > 0;
+
   InFlight rec;
   rec.seq = next_seq_++;
   rec.header = header_of(*frame, st.cfg.return_pixels);
@@ -301,18 +305,18 @@ FrameDispatcher::Take FrameDispatcher::take_and_submit(size_t s, uint64_t batch_
                                e.what());
   }
   rec.submit_ns = monotonic_ns();
-  int in_flight_now = 0;
-  for (const auto& other : streams_) in_flight_now += static_cast<int>(other->in_flight.size());
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     ++stats_.frames_submitted;
     if (submitted.ok()) {
       if (overlapped) ++stats_.overlapped;
-      stats_.max_in_flight_seen = std::max(stats_.max_in_flight_seen, in_flight_now + 1);
+      stats_.max_in_flight_seen = std::max(stats_.max_in_flight_seen, in_flight_before + 1);
     }
   }
   if (!submitted.ok()) {
-    const int64_t now = rec.submit_ns;
+    // In order per stream: the stream's earlier frames come out first.
+    while (!st.in_flight.empty()) complete_oldest(s, /*early=*/true);
+    const int64_t now = monotonic_ns();
     deliver(s, std::move(rec), Result<pipeline::FrameResult>(submitted), now, now);
     return Take::kFailed;
   }

@@ -37,7 +37,8 @@
 // on_result: today's loop.
 //
 // Guarantees: a taken frame is either dropped by admit or produces exactly one on_result call,
-// in order per stream (submit errors included, as the error Status). stop() stops taking new
+// in order per stream (submit errors included, as the error Status: the stream's earlier
+// frames are completed first). stop() stops taking new
 // rounds, submits what is still queued in the inputs (the producers should be stopped first),
 // completes everything in flight, then joins. Exceptions thrown by admit / on_result / a
 // processor never end the thread: each is caught, logged, counted (callback_errors) and passed

@@ -72,6 +72,7 @@ Result<std::unique_ptr<CudaFrameProcessor>> CudaFrameProcessor::create(const Pro
   }
   UM_RETURN_IF_ERROR(validate_visibility_config(opt.config.visibility));
   UM_RETURN_IF_ERROR(validate_tracker_config(opt.config.tracker));
+  UM_RETURN_IF_ERROR(validate_detector_skip_config(opt.config.detector_skip));
   try {
     cuda::install_tensor_backend();
     const size_t before = cuda::default_pool().in_use_bytes();

@@ -15,6 +15,7 @@
 #include "pipeline/frame_processor.h"
 #include "pipeline/phantom.h"
 #include "pipeline/phantom_eval.h"
+#include "pipeline/phantom_stream.h"
 #include "test_support.h"
 
 namespace um::pipeline {
@@ -252,6 +253,70 @@ TEST(CudaFrameProcessor, SharedModelsConcurrentStreamsMatchAlone) {
   EXPECT_EQ(rb->mask, alone_b->mask);
   EXPECT_FLOAT_EQ(ra->box.score, alone_a->box.score);
   EXPECT_FLOAT_EQ(rb->box.score, alone_b->box.score);
+}
+
+// Detector skipping on the GPU (a graph variant fed with the tracker's box) decides and
+// segments like the CPU processor: same frames detected, same masks; and pipelined (a plan made
+// with a frame in flight) it still skips and segments the moving bone.
+TEST(CudaFrameProcessor, DetectorSkippingMatchesCpu) {
+  UM_REQUIRE_CUDA();
+  ProcessorOptions oc = phantom_options(Backend::kCpu, Precision::kFp32);
+  ProcessorOptions og = phantom_options(Backend::kCuda, Precision::kFp32);
+  oc.config.detector_skip.every = og.config.detector_skip.every = 3;
+  auto cpu = create_frame_processor(oc);
+  auto made = create_frame_processors(og, 2);
+  ASSERT_TRUE(cpu.ok() && made.ok()) << made.status().to_string();
+  PhantomStream stream(5, {.size = {558, 422}, .absent_fraction = 0.0});
+  std::vector<PhantomFrame> truth;
+  for (int i = 0; i < 10; ++i) truth.push_back(stream.next());
+  int skipped = 0;
+  double worst_iou = 1;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    const Frame f = to_frame(truth[i], i);
+    Result<FrameResult> rc = (*cpu)->process(f);
+    Result<FrameResult> rg = (*made)[0]->process(f);
+    ASSERT_TRUE(rc.ok() && rg.ok()) << rc.status().to_string() << rg.status().to_string();
+    EXPECT_EQ(rc->detector_ran, rg->detector_ran) << "frame " << i;
+    ASSERT_EQ(rc->detected, rg->detected) << "frame " << i;
+    skipped += rg->detector_ran ? 0 : 1;
+    if (rc->detected) worst_iou = std::min(worst_iou, mask_iou(rc->mask, rg->mask));
+    if (!rg->detector_ran) {
+      EXPECT_EQ(rg->timings.detector_ns, 0) << "frame " << i;
+    }
+  }
+  std::printf("detector skipping k=3, fp32 GPU vs CPU: %d of %zu frames tracked, worst mask IoU "
+              "%.6f\n", skipped, truth.size(), worst_iou);
+  EXPECT_GE(skipped, 3);
+  EXPECT_GE(worst_iou, 0.999);
+
+  FrameProcessor& piped = *(*made)[1];
+  int piped_skipped = 0;
+  double worst_truth_iou = 1;
+  std::vector<FrameResult> results;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    if (piped.in_flight() == piped.max_in_flight()) {
+      Result<FrameResult> r = piped.complete();
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      results.push_back(std::move(r).value());
+    }
+    ASSERT_TRUE(piped.submit(to_frame(truth[i], i)).ok());
+  }
+  while (piped.in_flight() > 0) {
+    Result<FrameResult> r = piped.complete();
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    results.push_back(std::move(r).value());
+  }
+  ASSERT_EQ(results.size(), truth.size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].frame_id, i);
+    ASSERT_TRUE(results[i].detected) << "frame " << i;
+    piped_skipped += results[i].detector_ran ? 0 : 1;
+    worst_truth_iou = std::min(worst_truth_iou, mask_iou(results[i].mask, truth[i].mask));
+  }
+  std::printf("pipelined k=3: %d of %zu frames tracked, worst mask IoU vs truth %.4f\n",
+              piped_skipped, results.size(), worst_truth_iou);
+  EXPECT_GE(piped_skipped, 2);
+  EXPECT_GT(worst_truth_iou, 0.85);
 }
 
 }  // namespace

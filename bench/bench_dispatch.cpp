@@ -1,0 +1,203 @@
+// File: bench/bench_dispatch.cpp
+// Purpose: what the frame dispatcher's scheduling (gateway/frame_dispatcher.h) buys, with the
+// device EMULATED: frames/s and latency with overlap off vs on, 1 vs 4 streams.
+//
+// SCHEDULING MEASUREMENT ONLY, no GPU and no models: each stream's processor is the test double
+// FakeProcessor (tests/gateway/fake_frame_processor.h) on a shared FakeDevice. Emulated costs per
+// frame (sleeps, so the 2-core CI machine is not the bottleneck):
+//   submit (pixel staging + graph launch, host)   0.3 ms
+//   device work (the frame's CUDA graph)          4 ms, after the same stream's previous frame
+//   complete (host steps after the read-back)     1 ms
+//   FakeDevice lanes = 2: one batch-1 frame uses half the GPU, two run at full speed each.
+// What matters is the RATIO between rows (how much the schedule hides), not the absolute frames/s;
+// the real figures come from the GPU bench (ultramotion bench, lead's H100/H200 runs).
+//
+// BM_DispatchMaxRate/<streams>/<overlap>: every stream's input holds all its frames from the
+//   start (maximum input rate). Counters: fps (results per second, all streams),
+//   batch (mean batch size), overlapped (share of frames submitted ahead of the previous batch's
+//   completion), device_wait_ms (mean time the host sat in complete()).
+// BM_DispatchPaced/<streams>/<overlap>/<together>: each stream sends 25 fps into a 2-slot
+//   latest-frame rx slot; together=1: all streams' frames at the same instant (probes triggered
+//   together: batches form), together=0: phase-shifted by 40/streams ms (lone frames: the
+//   latency cap applies). Counters: fps, latency_ms / latency_max_ms (complete - receive),
+//   wait_ms (time in the rx slot), batch.
+// Run: build-*/bench/bench_dispatch --benchmark_repetitions=3 (median of repetitions);
+// UM_DISPATCH_TIMELINE_DIR=/tmp/tl also writes each run's per-frame timeline as CSV.
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "gateway/fake_frame_processor.h"
+#include "gateway/frame_dispatcher.h"
+
+namespace um::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr test::FakeTiming kTiming{.max_in_flight = 2,
+                                   .device_time = 4000us,
+                                   .host_submit = 300us,
+                                   .host_complete = 1000us};
+constexpr int kLanes = 2;
+
+// Counts results; the benchmark waits for all of them.
+class Done {
+ public:
+  void add() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++n_;
+    cv_.notify_all();
+  }
+  bool wait_for(size_t n, std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return n_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t n_ = 0;
+};
+
+struct Rig {
+  Rig(int streams, QueuePolicy policy, size_t capacity) : device(kLanes) {
+    for (int i = 0; i < streams; ++i) {
+      const std::string name = "probe" + std::to_string(i);
+      inputs.push_back(std::make_unique<BoundedQueue<pipeline::Frame>>(name, capacity, policy));
+      processors.push_back(
+          std::make_unique<test::FakeProcessor>(name, nullptr, &device, kTiming));
+    }
+  }
+  std::unique_ptr<FrameDispatcher> dispatcher(bool overlap) {
+    std::vector<DispatchStream> streams;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      DispatchStream s;
+      s.name = inputs[i]->name();
+      s.input = inputs[i].get();
+      s.processor = processors[i].get();
+      s.return_pixels = false;
+      s.on_result = [this](pipeline::Frame&&, Result<pipeline::FrameResult>&&) { done.add(); };
+      streams.push_back(std::move(s));
+    }
+    DispatchOptions opt;
+    opt.overlap = overlap;
+    opt.timeline_capacity = 4096;
+    return std::make_unique<FrameDispatcher>(std::move(streams), opt);
+  }
+
+  test::FakeDevice device;
+  std::vector<std::unique_ptr<BoundedQueue<pipeline::Frame>>> inputs;
+  std::vector<std::unique_ptr<test::FakeProcessor>> processors;
+  Done done;
+};
+
+// UM_DISPATCH_TIMELINE_DIR=<dir>: each run also writes its timeline as <dir>/<run name>.csv
+// (frame_timeline.h columns), for plotting the overlap.
+void dump_timeline(const std::string& run, const std::vector<TimelineSpan>& spans) {
+  const char* dir = std::getenv("UM_DISPATCH_TIMELINE_DIR");
+  if (dir == nullptr || *dir == '\0') return;
+  std::ofstream(std::string(dir) + "/" + run + ".csv") << timeline_csv(spans);
+}
+
+void report(benchmark::State& state, const std::string& run, const FrameDispatcher& d,
+            size_t frames, int64_t elapsed) {
+  const std::vector<TimelineSpan> spans = d.timeline();
+  dump_timeline(run, spans);
+  const TimelineSummary sum = summarize_timeline(spans);
+  state.counters["fps"] = static_cast<double>(frames) / (static_cast<double>(elapsed) * 1e-9);
+  state.counters["batch"] = sum.mean_batch_size;
+  state.counters["overlapped"] =
+      sum.frames ? static_cast<double>(sum.overlapped) / static_cast<double>(sum.frames) : 0.0;
+  state.counters["device_wait_ms"] = sum.mean_device_wait_ms;
+  state.counters["latency_ms"] = sum.mean_latency_ms;
+  state.counters["latency_max_ms"] = sum.max_latency_ms;
+  state.counters["wait_ms"] = sum.mean_wait_ms;
+}
+
+void BM_DispatchMaxRate(benchmark::State& state) {
+  const int streams = static_cast<int>(state.range(0));
+  const bool overlap = state.range(1) != 0;
+  constexpr int kFramesPerStream = 60;
+  for (auto _ : state) {
+    Rig rig(streams, QueuePolicy::kDropOldest, kFramesPerStream);
+    for (auto& in : rig.inputs) {
+      for (int id = 1; id <= kFramesPerStream; ++id) in->push(test::make_frame(id));
+    }
+    auto d = rig.dispatcher(overlap);
+    const size_t total = static_cast<size_t>(streams) * kFramesPerStream;
+    const int64_t t0 = monotonic_ns();
+    d->start();
+    if (!rig.done.wait_for(total, 120s)) state.SkipWithError("results missing");
+    const int64_t elapsed = monotonic_ns() - t0;
+    d->stop();
+    report(state,
+           "maxrate_streams" + std::to_string(streams) + "_overlap" + std::to_string(overlap), *d,
+           total, elapsed);
+  }
+}
+
+void BM_DispatchPaced(benchmark::State& state) {
+  const int streams = static_cast<int>(state.range(0));
+  const bool overlap = state.range(1) != 0;
+  const bool together = state.range(2) != 0;
+  constexpr int kFramesPerStream = 25;  // one second at 25 fps
+  constexpr int64_t kPeriodNs = 40'000'000;
+  for (auto _ : state) {
+    Rig rig(streams, QueuePolicy::kTakeLatest, 2);
+    auto d = rig.dispatcher(overlap);
+    d->start();
+    const int64_t t0 = monotonic_ns();
+    std::thread producer([&] {
+      // Frame k of stream s is due at t0 + k * period (+ s * period / streams when spread).
+      for (int k = 0; k < kFramesPerStream; ++k) {
+        for (int s = 0; s < streams; ++s) {
+          const int64_t due = t0 + k * kPeriodNs + (together ? 0 : s * kPeriodNs / streams);
+          const int64_t wait = due - monotonic_ns();
+          if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+          rig.inputs[static_cast<size_t>(s)]->push(test::make_frame(k + 1));
+          d->notify();
+        }
+      }
+    });
+    producer.join();
+    // At 25 fps nothing should be superseded; count what actually came out either way.
+    rig.done.wait_for(static_cast<size_t>(streams) * kFramesPerStream, 10s);
+    const int64_t elapsed = monotonic_ns() - t0;
+    d->stop();
+    report(state,
+           "paced_streams" + std::to_string(streams) + "_overlap" + std::to_string(overlap) +
+               "_together" + std::to_string(together),
+           *d, d->stats().results, elapsed);
+  }
+}
+
+BENCHMARK(BM_DispatchMaxRate)
+    ->ArgNames({"streams", "overlap"})
+    ->ArgsProduct({{1, 4}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+BENCHMARK(BM_DispatchPaced)
+    ->ArgNames({"streams", "overlap", "together"})
+    ->Args({1, 0, 1})
+    ->Args({1, 1, 1})
+    ->ArgsProduct({{4}, {0, 1}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+
+}  // namespace
+}  // namespace um::gateway
+
+BENCHMARK_MAIN();

@@ -1,5 +1,6 @@
 // File: apps/ultramotion/cmd_assign.cpp
-// Purpose: `ultramotion assign [--device cpu|cuda] [--threads N]`: exact linear sum assignment
+// Purpose: `ultramotion assign [--device cpu|cuda] [--threads N] [--cuda-team auto|warp|block]
+// [--cuda-cache auto|on|off]`: exact linear sum assignment
 // of JSON cost matrices read from stdin (the scriptable face of src/pipeline/assignment.h; the
 // SciPy comparison test drives it).
 //
@@ -22,7 +23,9 @@
 // Malformed JSON or a bad shape: "error: INVALID_ARGUMENT: ..." on stderr, exit 1, no output.
 // --device cuda solves the whole batch in one GPU launch in float32 (a finite cost beyond the
 // float32 range is an INVALID_ARGUMENT error there); the CPU path uses the numbers as double,
-// like SciPy.
+// like SciPy. --cuda-team / --cuda-cache force a kernel variant (one warp or one block per
+// problem; cost matrix cached in shared memory where it fits, or not): for the SciPy comparison
+// of every variant; results are optimal in each.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -159,8 +162,16 @@ std::vector<Matrix> parse_input(const std::string& text) {
   return problems;
 }
 
-std::vector<Result<Assignment>> solve(const std::vector<Matrix>& problems,
-                                      const std::string& device, int threads) {
+struct Options {
+  std::string device = "cpu";
+  int threads = 0;
+  std::string cuda_team = "auto";   // auto | warp | block
+  std::string cuda_cache = "auto";  // auto | on | off
+};
+
+std::vector<Result<Assignment>> solve(const std::vector<Matrix>& problems, const Options& opt) {
+  const std::string& device = opt.device;
+  const int threads = opt.threads;
   if (device == "cpu") {
     std::vector<pipeline::CostMatrixView<double>> views;
     for (const auto& m : problems) views.push_back({m.data.data(), m.rows, m.cols});
@@ -189,7 +200,15 @@ std::vector<Result<Assignment>> solve(const std::vector<Matrix>& problems,
     f32[b].assign(problems[b].data.begin(), problems[b].data.end());
     views.push_back({f32[b].data(), problems[b].rows, problems[b].cols});
   }
-  return pipeline::solve_assignment_batch_cuda(views);
+  pipeline::CudaAssignmentOptions cuda_opt;
+  cuda_opt.team = opt.cuda_team == "warp"    ? pipeline::CudaAssignmentTeam::kWarp
+                  : opt.cuda_team == "block" ? pipeline::CudaAssignmentTeam::kBlock
+                                             : pipeline::CudaAssignmentTeam::kAuto;
+  cuda_opt.cache = opt.cuda_cache == "on"    ? pipeline::CudaAssignmentCache::kOn
+                   : opt.cuda_cache == "off" ? pipeline::CudaAssignmentCache::kOff
+                                             : pipeline::CudaAssignmentCache::kAuto;
+  pipeline::CudaAssignmentSolver solver(cuda_opt);
+  return solver.solve(views);
 #else
   throw Error(failed_precondition("--device cuda: this build has no CUDA backend"));
 #endif
@@ -201,19 +220,26 @@ void register_assign(CLI::App& app) {
       "Exact linear sum assignment of JSON cost matrices on stdin ({\"costs\": [[...]]} or "
       "{\"batch\": [...]}; null or \"inf\" = forbidden). Prints {\"assignments\", "
       "\"total_costs\", \"status\"}; exit 2 if a problem is infeasible or invalid.");
-  auto device = std::make_shared<std::string>("cpu");
-  auto threads = std::make_shared<int>(0);
-  cmd->add_option("--device", *device, "cpu or cuda")
+  auto opt = std::make_shared<Options>();
+  cmd->add_option("--device", opt->device, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
-  cmd->add_option("--threads", *threads, "CPU threads for a batch (0 = automatic)")
+  cmd->add_option("--threads", opt->threads, "CPU threads for a batch (0 = automatic)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->callback([device, threads] {
+  cmd->add_option("--cuda-team", opt->cuda_team,
+                  "CUDA kernel variant: one warp or one block per problem (tests/benchmarks)")
+      ->check(CLI::IsMember({"auto", "warp", "block"}))
+      ->capture_default_str();
+  cmd->add_option("--cuda-cache", opt->cuda_cache,
+                  "CUDA kernel variant: cost matrix in shared memory where it fits (on) or never")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  cmd->callback([opt] {
     const std::string text{std::istreambuf_iterator<char>(std::cin),
                            std::istreambuf_iterator<char>()};
     const std::vector<Matrix> problems = parse_input(text);
-    const std::vector<Result<Assignment>> results = solve(problems, *device, *threads);
+    const std::vector<Result<Assignment>> results = solve(problems, *opt);
 
     json assignments = json::array(), totals = json::array(), status = json::array(),
          errors = json::array();

@@ -10,7 +10,10 @@ reported total matches, and that SciPy's errors (infeasible, invalid entries) ma
 
 Usage: check_vs_scipy.py --cli build/ultramotion [--device cpu|cuda] [--count 3000]
 With --device cuda the costs are rounded to float32 first (the GPU path is float32) and the
-script exits 77 (CTest: skipped) with a loud message when no GPU is usable.
+script exits 77 (CTest: skipped) with a loud message when no GPU is usable. On CUDA every kernel
+variant is checked (--cuda-team auto|warp|block x --cuda-cache auto|on|off as below), each on the
+whole batch (whose 300 x 300 problem keeps the costs out of shared memory) and on the problems up
+to 64 x 64 alone (where the cost cache is used).
 """
 import argparse
 import json
@@ -128,11 +131,31 @@ def main():
     probs = make_problems(rng, args.count)
     if args.device == "cuda":
         probs = [(k, m.astype(np.float32).astype(np.float64)) for k, m in probs]
+        small = [p for p in probs if max(p[1].shape) <= 64]
+        runs = [(f"cuda --cuda-team {team} --cuda-cache {cache}, {name}", subset,
+                 ["--cuda-team", team, "--cuda-cache", cache])
+                for team, cache in CUDA_VARIANTS
+                for name, subset in (("all problems", probs), ("problems <= 64x64", small))]
+    else:
+        runs = [("cpu", probs, [])]
+    failures = 0
+    for name, subset, extra in runs:
+        failures += check_run(args, name, subset, extra)
+    return 1 if failures else 0
+
+
+# (--cuda-team, --cuda-cache) pairs checked with --device cuda.
+CUDA_VARIANTS = [("auto", "auto"), ("warp", "on"), ("warp", "off"), ("block", "on"),
+                 ("block", "off")]
+
+
+def check_run(args, name, probs, extra_args):
+    """Solves `probs` with the CLI and checks every result against SciPy; returns failures."""
     doc = {"batch": [to_json_matrix(m) for _, m in probs]}
-    proc = subprocess.run([args.cli, "assign", "--device", args.device], input=json.dumps(doc),
-                          capture_output=True, text=True)
+    proc = subprocess.run([args.cli, "assign", "--device", args.device] + extra_args,
+                          input=json.dumps(doc), capture_output=True, text=True)
     if proc.returncode not in (0, 2):
-        print(f"ultramotion assign failed ({proc.returncode}): {proc.stderr}")
+        print(f"[{name}] ultramotion assign failed ({proc.returncode}): {proc.stderr}")
         return 1
     out = json.loads(proc.stdout)
     assert len(out["assignments"]) == len(probs), "one result per problem"
@@ -148,7 +171,7 @@ def main():
             nonlocal failures
             failures += 1
             if failures <= 20:
-                print(f"FAIL problem {b} ({kind}, {m.shape[0]}x{m.shape[1]}): {why}")
+                print(f"[{name}] FAIL problem {b} ({kind}, {m.shape[0]}x{m.shape[1]}): {why}")
 
         if got_status != status:
             fail(f"status {got_status}, SciPy says {status}")
@@ -181,8 +204,8 @@ def main():
         if abs(out["total_costs"][b] - mine) > max(tol, 1e-9 * scale):
             fail(f"reported total {out['total_costs'][b]!r} != recomputed {mine!r}")
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    print(f"{len(probs)} problems on {args.device} ({summary}); {failures} failures")
-    return 1 if failures else 0
+    print(f"[{name}] {len(probs)} problems ({summary}); {failures} failures")
+    return failures
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "pipeline/phantom_stream.h"
+
 namespace um::pipeline {
 
 double box_iou(double ax0, double ay0, double ax1, double ay1, double bx0, double by0, double bx1,
@@ -33,6 +35,15 @@ double mask_iou(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
   return uni ? static_cast<double>(inter) / static_cast<double>(uni) : 0.0;
 }
 
+namespace {
+// Median of a non-empty sample (mean of the two middle values for an even count).
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+}  // namespace
+
 Result<PhantomEvalReport> evaluate_on_phantom(FrameProcessor& processor,
                                               const PhantomEvalOptions& options) {
   if (options.frames < 1) {
@@ -41,12 +52,18 @@ Result<PhantomEvalReport> evaluate_on_phantom(FrameProcessor& processor,
   }
   PhantomEvalReport rep;
   rep.processor = processor.description();
+  rep.sequence = options.sequence;
   PhantomGenerator gen(options.seed, options.size);
-  double box_sum = 0, mask_sum = 0, ms_sum = 0;
+  PhantomStreamOptions so;
+  if (options.size) so.size = *options.size;
+  PhantomStream stream(options.seed, so);
+  double box_sum = 0, mask_sum = 0, ms_sum = 0, model_sum = 0, det_sum = 0;
+  std::vector<double> frame_ms, model_ms;
   rep.min_box_iou = rep.min_mask_iou = 1.0;
+  if (options.sequence) processor.reset();
   for (int i = 0; i < options.frames; ++i) {
-    const PhantomFrame truth = gen.next();
-    processor.reset();
+    const PhantomFrame truth = options.sequence ? stream.next() : gen.next();
+    if (!options.sequence) processor.reset();
     Result<FrameResult> r = processor.process(to_frame(truth, static_cast<uint64_t>(i)));
     if (!r.ok()) return r.status().with_context("eval-phantom frame " + std::to_string(i));
     const FrameResult& res = *r;
@@ -59,6 +76,12 @@ Result<PhantomEvalReport> evaluate_on_phantom(FrameProcessor& processor,
     fe.detected = res.detected;
     fe.score = res.box.score;
     fe.total_ms = static_cast<double>(res.timings.total_ns) * 1e-6;
+    const StageTimings& t = res.timings;
+    fe.model_ms = static_cast<double>(t.preprocess_ns + t.detector_ns + t.encoder_ns +
+                                      t.decoder_ns + t.readback_ns) * 1e-6;
+    fe.detector_ms = static_cast<double>(t.detector_ns) * 1e-6;
+    fe.detector_ran = res.detector_ran;
+    if (res.detector_ran) ++rep.detector_frames;
     if (truth.has_box) {
       ++rep.bone_frames;
       if (res.detected) {
@@ -77,6 +100,10 @@ Result<PhantomEvalReport> evaluate_on_phantom(FrameProcessor& processor,
       if (res.detected) ++rep.false_detections;
     }
     ms_sum += fe.total_ms;
+    model_sum += fe.model_ms;
+    det_sum += fe.detector_ms;
+    frame_ms.push_back(fe.total_ms);
+    model_ms.push_back(fe.model_ms);
     rep.per_frame.push_back(fe);
     if (options.on_frame) options.on_frame(i, fe);
   }
@@ -89,24 +116,59 @@ Result<PhantomEvalReport> evaluate_on_phantom(FrameProcessor& processor,
     rep.min_box_iou = rep.min_mask_iou = 0;
   }
   rep.mean_frame_ms = ms_sum / rep.frames;
+  rep.mean_model_ms = model_sum / rep.frames;
+  rep.mean_detector_ms = det_sum / rep.frames;
+  rep.median_frame_ms = median(frame_ms);
+  rep.median_model_ms = median(model_ms);
   return rep;
 }
 
 std::string format_report(const PhantomEvalReport& r) {
-  char buf[1024];
+  char buf[1536];
   std::snprintf(buf, sizeof(buf),
                 "processor        %s\n"
-                "frames           %d (%d with bone, %d without)\n"
+                "frames           %d (%d with bone, %d without)%s\n"
                 "box IoU          mean %.4f  min %.4f\n"
                 "mask IoU         mean %.4f  min %.4f\n"
                 "detection rate   %.4f (%d / %d bone frames)\n"
                 "false detections %d / %d bone-free frames\n"
-                "time per frame   %.1f ms (mean, whole frame path)\n",
-                r.processor.c_str(), r.frames, r.bone_frames, r.empty_frames, r.mean_box_iou,
+                "time per frame   %.1f ms (mean, whole frame path), median %.1f ms\n"
+                "model time       %.2f ms mean, %.2f ms median per frame (GPU time on cuda)\n"
+                "D-FINE ran on    %d / %d frames (%.2f ms mean per frame)\n",
+                r.processor.c_str(), r.frames, r.bone_frames, r.empty_frames,
+                r.sequence ? ", one moving sequence" : ", independent", r.mean_box_iou,
                 r.min_box_iou, r.mean_mask_iou, r.min_mask_iou, r.detection_rate,
                 r.detected_bone_frames, r.bone_frames, r.false_detections, r.empty_frames,
-                r.mean_frame_ms);
+                r.mean_frame_ms, r.median_frame_ms, r.mean_model_ms, r.median_model_ms,
+                r.detector_frames, r.frames, r.mean_detector_ms);
   return buf;
+}
+
+std::string format_comparison(const std::string& label_a, const PhantomEvalReport& a,
+                              const std::string& label_b, const PhantomEvalReport& b) {
+  std::string out =
+      "run    frames  D-FINE  box IoU  mask IoU  mask min  det.rate  false  frame ms  "
+      "model ms  model med  D-FINE ms\n";
+  auto row = [&](const std::string& label, const PhantomEvalReport& r) {
+    char buf[256];
+    std::snprintf(buf, sizeof(buf),
+                  "%-6s %6d  %6d  %7.4f  %8.4f  %8.4f  %8.4f  %5d  %8.2f  %8.2f  %9.2f  %9.2f\n",
+                  label.c_str(), r.frames, r.detector_frames, r.mean_box_iou, r.mean_mask_iou,
+                  r.min_mask_iou, r.detection_rate, r.false_detections, r.mean_frame_ms,
+                  r.mean_model_ms, r.median_model_ms, r.mean_detector_ms);
+    out += buf;
+  };
+  row(label_a, a);
+  row(label_b, b);
+  char buf[256];
+  const double ratio = a.mean_model_ms > 0 ? b.mean_model_ms / a.mean_model_ms : 0.0;
+  std::snprintf(buf, sizeof(buf),
+                "mask IoU %s - %s: %+.4f; model time per frame %s / %s: %.3f (mean), "
+                "D-FINE frames %d vs %d\n",
+                label_b.c_str(), label_a.c_str(), b.mean_mask_iou - a.mean_mask_iou,
+                label_b.c_str(), label_a.c_str(), ratio, b.detector_frames, a.detector_frames);
+  out += buf;
+  return out;
 }
 
 }  // namespace um::pipeline

@@ -57,4 +57,28 @@ TEST(EvalPhantomCliErrors, UnavailableOptionsFailClearly) {
   EXPECT_NE(zero.out.find("--frames"), std::string::npos) << zero.out;
 }
 
+TEST(EvalPhantomCliErrors, DetectorSkippingOptionsAreChecked) {
+  // Skipping needs a sequence (independent frames are reset one by one).
+  const CliRun no_seq = run("eval-phantom --frames 3 --detect-every 3 " + model_args(), true);
+  EXPECT_EQ(no_seq.exit_code, 1);
+  EXPECT_NE(no_seq.out.find("--sequence"), std::string::npos) << no_seq.out;
+  const CliRun no_seq2 =
+      run("eval-phantom --frames 3 --compare-detect-every 3 " + model_args(), true);
+  EXPECT_EQ(no_seq2.exit_code, 1);
+  EXPECT_NE(no_seq2.out.find("--sequence"), std::string::npos) << no_seq2.out;
+  const CliRun zero = run("eval-phantom --sequence --detect-every 0 " + model_args(), true);
+  EXPECT_EQ(zero.exit_code, 1);
+  EXPECT_NE(zero.out.find("every"), std::string::npos) << zero.out;
+  const CliRun iou =
+      run("eval-phantom --sequence --detect-every 3 --skip-min-iou 1.5 " + model_args(), true);
+  EXPECT_EQ(iou.exit_code, 1);
+  EXPECT_NE(iou.out.find("min_box_iou"), std::string::npos) << iou.out;
+  const CliRun drop = run(
+      "eval-phantom --sequence --compare-detect-every 2 --skip-max-quality-drop -1 " +
+          model_args(),
+      true);
+  EXPECT_EQ(drop.exit_code, 1);
+  EXPECT_NE(drop.out.find("max_quality_drop"), std::string::npos) << drop.out;
+}
+
 }  // namespace

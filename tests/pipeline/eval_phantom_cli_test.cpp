@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +62,40 @@ TEST(EvalPhantomCli, WholeFramePathMeetsTheQualityGate) {
   EXPECT_EQ(j["bone_frames"].get<int>(), 7);
   EXPECT_EQ(j["empty_frames"].get<int>(), 1);
   EXPECT_LE(j["false_detections"].get<int>(), j["empty_frames"].get<int>());
+}
+
+TEST(EvalPhantomCli, DetectorSkippingSideBySideOnOneSequence) {
+  // Issue 10: the same 6 frames of a moving sequence with D-FINE on every frame and with k = 3.
+  // With k = 3 D-FINE runs on frames 0, 1, 2 (no track yet, then the LOST -> RELOCALIZING ->
+  // VISIBLE changes force detections) and 5; frames 3 and 4 use the tracker's box.
+  const CliRun r = run("eval-phantom --sequence --frames 6 --seed 0 --compare-detect-every 3 "
+                       "--json --per-frame " + model_args(), false);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["runs"].size(), 2u);
+  const nlohmann::json& every = j["runs"][0];
+  const nlohmann::json& skip = j["runs"][1];
+  EXPECT_EQ(every["detector_skip"]["every"], 1);
+  EXPECT_EQ(skip["detector_skip"]["every"], 3);
+  EXPECT_TRUE(skip["sequence"].get<bool>());
+  EXPECT_EQ(every["detector_frames"], 6);
+  std::vector<bool> ran;
+  for (const auto& f : skip["per_frame"]) ran.push_back(f["detector_ran"].get<bool>());
+  EXPECT_EQ(ran, (std::vector<bool>{true, true, true, false, false, true}));
+  EXPECT_EQ(skip["detector_frames"], 4);
+  // Skipped frames cost no D-FINE time at all.
+  for (const auto& f : skip["per_frame"]) {
+    if (!f["detector_ran"].get<bool>()) {
+      EXPECT_GT(f["model_ms"].get<double>(), 0.0);
+    }
+  }
+  EXPECT_LT(skip["mean_detector_ms"].get<double>(), every["mean_detector_ms"].get<double>());
+  std::printf("eval-phantom sequence (6 frames, seed 0, CPU): mask IoU k=1 %.4f, k=3 %.4f; "
+              "D-FINE frames %d vs %d\n",
+              every["mean_mask_iou"].get<double>(), skip["mean_mask_iou"].get<double>(),
+              every["detector_frames"].get<int>(), skip["detector_frames"].get<int>());
+  EXPECT_LE(std::abs(j["comparison"]["mask_iou_delta"].get<double>()), 0.01);
+  EXPECT_GE(skip["mean_mask_iou"].get<double>(), 0.92);
 }
 
 }  // namespace

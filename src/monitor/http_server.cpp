@@ -61,6 +61,10 @@ void DashboardServer::install_routes() {
     res.set_content(monitor_.metrics_json(monotonic_ns()), kJson);
     no_store(res);
   });
+  s.Get("/api/v1/streams", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(monitor_.streams_json(monotonic_ns()), kJson);
+    no_store(res);
+  });
   s.Get("/api/v1/history", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(monitor_.history_json(), kJson);
     no_store(res);

@@ -4,6 +4,7 @@
 //   /                      live dashboard page (assets compiled in, see assets.h)
 //   /assets/<file>         page assets (dashboard.js, dashboard.css, chart.min.js from Debian)
 //   /api/v1/metrics        JSON figures (monitor_json.cpp documents the shape)
+//   /api/v1/streams        {"streams": [...]}: per-stream figures of a multi-probe gateway
 //   /api/v1/history        JSON time series for the charts (one point per sample period)
 //   /api/v1/health         {"status":"ok"|"degraded","reasons":[...]}; HTTP 200 ok, 503 degraded
 //   /api/v1/config         the config in force (JSON handed to Monitor::set_config_json)

@@ -91,9 +91,35 @@ int64_t HistogramTotals::bucket_quantile_ns(double q) const {
 }
 
 WindowStats LatencyHistogram::window(int64_t now_ns, int64_t window_ns) const {
-  WindowStats w;
   std::vector<int64_t> values;
   values.reserve(kRecentSamples);
+  const bool saturated = collect_window(now_ns, window_ns, &values);
+  return stats_of(values, saturated);
+}
+
+WindowStats LatencyHistogram::merged_window(const std::vector<const LatencyHistogram*>& hs,
+                                            int64_t now_ns, int64_t window_ns) {
+  std::vector<int64_t> values;
+  bool saturated = false;
+  for (const LatencyHistogram* h : hs) saturated |= h->collect_window(now_ns, window_ns, &values);
+  return stats_of(values, saturated);
+}
+
+HistogramTotals LatencyHistogram::merged_totals(const std::vector<const LatencyHistogram*>& hs) {
+  HistogramTotals t;
+  t.bucket_counts.assign(kLatencyBucketBoundsNs.size() + 1, 0);
+  for (const LatencyHistogram* h : hs) {
+    const HistogramTotals one = h->totals();
+    for (size_t i = 0; i < t.bucket_counts.size(); ++i) t.bucket_counts[i] += one.bucket_counts[i];
+    t.count += one.count;
+    t.sum_ns += one.sum_ns;
+    t.max_ns = std::max(t.max_ns, one.max_ns);
+  }
+  return t;
+}
+
+bool LatencyHistogram::collect_window(int64_t now_ns, int64_t window_ns,
+                                      std::vector<int64_t>* values) const {
   const int64_t from = now_ns - window_ns;
   int64_t oldest_in_ring = INT64_MAX;
   size_t filled = 0;
@@ -102,11 +128,16 @@ WindowStats LatencyHistogram::window(int64_t now_ns, int64_t window_ns) const {
     if (at == 0) continue;
     ++filled;
     oldest_in_ring = std::min(oldest_in_ring, at);
-    if (at > from && at <= now_ns) values.push_back(s.value_ns.load(std::memory_order_relaxed));
+    if (at > from && at <= now_ns) values->push_back(s.value_ns.load(std::memory_order_relaxed));
   }
   // Saturated: the ring is full and even its oldest sample is inside the window, so older
   // in-window samples were overwritten.
-  w.saturated = filled == kRecentSamples && oldest_in_ring > from;
+  return filled == kRecentSamples && oldest_in_ring > from;
+}
+
+WindowStats LatencyHistogram::stats_of(std::vector<int64_t>& values, bool saturated) {
+  WindowStats w;
+  w.saturated = saturated;
   w.count = values.size();
   if (values.empty()) return w;
   std::sort(values.begin(), values.end());

@@ -117,7 +117,18 @@ class LatencyHistogram {
   // Exact nearest-rank statistics over samples recorded in (now_ns - window_ns, now_ns].
   WindowStats window(int64_t now_ns, int64_t window_ns) const;
 
+  // Several histograms as one (e.g. the RX->TX latency of all streams of a gateway): exact
+  // nearest-rank statistics over the union of their windowed samples (saturated if any ring
+  // was), and the sum of their totals.
+  static WindowStats merged_window(const std::vector<const LatencyHistogram*>& histograms,
+                                   int64_t now_ns, int64_t window_ns);
+  static HistogramTotals merged_totals(const std::vector<const LatencyHistogram*>& histograms);
+
  private:
+  // Appends the values recorded in the window to *values; returns whether the ring saturated.
+  bool collect_window(int64_t now_ns, int64_t window_ns, std::vector<int64_t>* values) const;
+  static WindowStats stats_of(std::vector<int64_t>& values, bool saturated);
+
   struct Slot {
     std::atomic<int64_t> value_ns{0};
     std::atomic<int64_t> at_ns{0};  // record time; 0 = never written

@@ -18,7 +18,7 @@ int64_t ms_to_ns(std::chrono::milliseconds ms) { return static_cast<int64_t>(ms.
 Monitor::Monitor(MonitorOptions options)
     : options_(options), started_ns_(monotonic_ns()), pipeline_(registry_) {
   if (options_.history_points < 2) options_.history_points = 2;
-  gpu_sampler_ = options_.probe_gpu ? GpuSampler::open()
+  gpu_sampler_ = options_.probe_gpu ? GpuSampler::open(options_.gpu_index)
                                     : GpuSampler::disabled("GPU probing disabled by option");
 
   auto last = [this]() { return last_sample(); };
@@ -118,8 +118,22 @@ void Monitor::sample(int64_t now_ns) {
   p.frames_in = pipeline_.frames_in().value();
   p.frames_out = pipeline_.frames_out().value();
   p.drops = static_cast<uint64_t>(registry_.sum("um_drops_total"));
-  p.rx_to_tx = pipeline_.rx_to_tx().window(now_ns, ms_to_ns(options_.percentile_window));
-  p.state = pipeline_.visibility();
+  // Several streams: totals over the streams, RX->TX latency merged over them.
+  std::vector<const LatencyHistogram*> latencies = {&pipeline_.rx_to_tx()};
+  for (const PipelineMetrics* m : streams()) {
+    const PipelineMetrics& pm = *m;
+    StreamSample ss;
+    ss.name = m->stream();
+    ss.frames_in = pm.frames_in().value();
+    ss.frames_out = pm.frames_out().value();
+    p.frames_in += ss.frames_in;
+    p.frames_out += ss.frames_out;
+    latencies.push_back(&pm.rx_to_tx());
+    p.streams.push_back(std::move(ss));
+  }
+  p.rx_to_tx = LatencyHistogram::merged_window(latencies, now_ns,
+                                               ms_to_ns(options_.percentile_window));
+  p.state = primary().visibility();
   p.process = process_sampler_.sample(now_ns);
   p.gpu = gpu_sampler_->sample();
 
@@ -142,6 +156,13 @@ void Monitor::sample(int64_t now_ns) {
     p.drop_rate = ddrop / dt;
     p.drop_ratio = din > 0 ? ddrop / din : 0.0;
     p.frames_in_window = p.frames_in - base->frames_in;
+    for (StreamSample& ss : p.streams) {
+      for (const StreamSample& b : base->streams) {
+        if (b.name != ss.name) continue;
+        ss.fps_in = static_cast<double>(ss.frames_in - b.frames_in) / dt;
+        ss.fps_out = static_cast<double>(ss.frames_out - b.frames_out) / dt;
+      }
+    }
   }
   p.seq = next_seq_++;
   history_.push_back(std::move(p));
@@ -175,16 +196,22 @@ bool Monitor::shutting_down() const {
 HealthReport Monitor::health(int64_t now_ns) const {
   HealthReport r;
   const HealthPolicy& pol = options_.health;
-  const int64_t last_rx = pipeline_.last_rx_ns();
-  if (last_rx == 0) {
-    r.reasons.push_back("no frames received yet");
-  } else {
+  std::vector<const PipelineMetrics*> inputs = streams();
+  if (inputs.empty()) inputs.push_back(&pipeline_);
+  for (const PipelineMetrics* m : inputs) {
+    // Several streams: each one's silence is its own reason, named.
+    const std::string who = m->stream().empty() ? "" : "stream '" + m->stream() + "': ";
+    const int64_t last_rx = m->last_rx_ns();
+    if (last_rx == 0) {
+      r.reasons.push_back(who + "no frames received yet");
+      continue;
+    }
     const double age_s = static_cast<double>(now_ns - last_rx) * 1e-9;
     if (age_s > pol.max_frame_age_s) {
       char buf[128];
       std::snprintf(buf, sizeof(buf), "no frames for %.1f s (limit %.1f s)", age_s,
                     pol.max_frame_age_s);
-      r.reasons.push_back(buf);
+      r.reasons.push_back(who + buf);
     }
   }
   for (const FamilySnapshot& f : registry_.collect(now_ns, 0, "um_connected")) {
@@ -204,6 +231,32 @@ HealthReport Monitor::health(int64_t now_ns) const {
   }
   r.ok = r.reasons.empty();
   return r;
+}
+
+PipelineMetrics& Monitor::add_stream(const std::string& name) {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  for (const auto& m : streams_)
+    if (m->stream() == name) return *m;
+  streams_.push_back(std::make_unique<PipelineMetrics>(registry_, name));
+  return *streams_.back();
+}
+
+std::vector<std::string> Monitor::stream_names() const {
+  std::vector<std::string> names;
+  for (const PipelineMetrics* m : streams()) names.push_back(m->stream());
+  return names;
+}
+
+std::vector<const PipelineMetrics*> Monitor::streams() const {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  std::vector<const PipelineMetrics*> out;
+  for (const auto& m : streams_) out.push_back(m.get());
+  return out;
+}
+
+const PipelineMetrics& Monitor::primary() const {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  return streams_.empty() ? pipeline_ : *streams_.front();
 }
 
 void Monitor::set_config_json(std::string json) {

@@ -15,6 +15,12 @@
 //   // per processed frame, cheap: copies only every display_period
 //   mon.offer_frame({.width = w, .height = h, .gray = px, .mask = m, .box = box, ...}, now);
 //
+// Several streams (probes) in one process: mon.add_stream("probe1") per stream before the gateway
+// starts; each returns a PipelineMetrics whose series carry stream="probe1". The top-level figures
+// of /api/v1/metrics then are: frames, fps and drops summed over the streams, RX->TX latency
+// merged over the streams, and the first stream's stages, queues, visibility and frame (the
+// shape a single-stream dashboard reads); "per_stream" (and /api/v1/streams) has every stream.
+//
 // Threading: every method is thread-safe. The sampler wakes every sample_period; sample() is
 // public so tests can drive it with their own clock (options.start_sampler = false).
 #pragma once
@@ -54,6 +60,9 @@ struct MonitorOptions {
   HealthPolicy health;
   bool start_sampler = true;  // false: the caller drives sample() (deterministic tests)
   bool probe_gpu = true;      // false: skip NVML entirely (reported as unavailable, "disabled")
+  // >= 0: report only this physical GPU (a gateway serving one GPU with --gpu N; NVML ignores
+  // CUDA_VISIBLE_DEVICES and numbers the devices physically). -1: every GPU.
+  int gpu_index = -1;
 };
 
 // A frame for the dashboard. Pointers are only read during offer_frame().
@@ -82,6 +91,13 @@ struct DisplayFrame {
   uint64_t seq = 0;    // increases with every kept frame (PNG cache key)
 };
 
+// One stream's counters and rates in a history point.
+struct StreamSample {
+  std::string name;
+  uint64_t frames_in = 0, frames_out = 0;
+  double fps_in = 0.0, fps_out = 0.0;  // over rate_window
+};
+
 // One point of the dashboard's history (and the basis of rates).
 struct SamplePoint {
   uint64_t seq = 0;
@@ -96,6 +112,7 @@ struct SamplePoint {
   VisibilityState state = VisibilityState::kUnknown;
   ProcessStats process;
   GpuStats gpu;
+  std::vector<StreamSample> streams;  // per stream when add_stream() was used, else empty
 };
 
 struct HealthReport {
@@ -111,7 +128,12 @@ class Monitor {
   Monitor& operator=(const Monitor&) = delete;
 
   Registry& registry() { return registry_; }
+  // The unlabelled metrics of a single-stream gateway.
   PipelineMetrics& pipeline() { return pipeline_; }
+  // A stream of a multi-stream gateway (labelled stream=<name>); the same object for the same
+  // name. Call at set-up.
+  PipelineMetrics& add_stream(const std::string& name);
+  std::vector<std::string> stream_names() const;
   const MonitorOptions& options() const { return options_; }
   int64_t started_ns() const { return started_ns_; }
 
@@ -144,15 +166,21 @@ class Monitor {
   std::string metrics_json(int64_t now_ns) const;   // /api/v1/metrics, SSE events, KPI log lines
   std::string history_json() const;                  // /api/v1/history
   std::string health_json(int64_t now_ns) const;     // /api/v1/health
+  std::string streams_json(int64_t now_ns) const;    // /api/v1/streams: {"streams": [...]}
   std::string prometheus_text(int64_t now_ns) const; // /metrics
 
  private:
   void sampler_loop();
+  // The streams added so far (stable pointers), and the one the top-level figures describe.
+  std::vector<const PipelineMetrics*> streams() const;
+  const PipelineMetrics& primary() const;
 
   MonitorOptions options_;
   int64_t started_ns_;
   Registry registry_;
   PipelineMetrics pipeline_;
+  mutable std::mutex streams_mu_;  // guards streams_ (the vector; the objects are stable)
+  std::vector<std::unique_ptr<PipelineMetrics>> streams_;
   ProcessSampler process_sampler_;
   std::unique_ptr<GpuSampler> gpu_sampler_;
   std::mutex sample_mu_;  // serialises sample() (the samplers keep state between calls)

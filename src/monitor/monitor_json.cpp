@@ -15,7 +15,14 @@
 //     "visibility": {"state", "transitions", "seconds": {state: s}, "timeline": [{"t_s","state"}]},
 //     "process": {"available", "cpu_percent"|null, "cpu_seconds", "rss_bytes", "threads"},
 //     "gpu": {"available", "reason"|absent, "devices": [...]},
-//     "health": {"status": "ok"|"degraded", "reasons": [...]} }
+//     "health": {"status": "ok"|"degraded", "reasons": [...]},
+//     "per_stream": [S...] }   (empty unless Monitor::add_stream was used)
+//   With several streams the top level sums frames, fps and drops over them, merges RX->TX over
+//   them, and shows the FIRST stream's stages, interstage hops, queues and visibility.
+//   S (also /api/v1/streams: {"streams": [S...]}) = {"name", "frames": {"received", "sent"},
+//     "fps": {"in", "out"}, "latency_ms": {"rx_to_tx": H, "stages": {..}, "interstage": {..}},
+//     "drops": {"total", "by": [...]}, "queues": {..}, "connected", "reconnects",
+//     "visibility": {"state", "transitions", "seconds": {..}}, "last_frame_age_s"|null}
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -99,6 +106,78 @@ json health_to_json(const HealthReport& h) {
   return {{"status", h.ok ? "ok" : "degraded"}, {"reasons", h.reasons}};
 }
 
+// The per-stream objects (S above) from one collection, in the order the streams were added.
+json per_stream_json(const std::vector<const PipelineMetrics*>& streams,
+                     const std::vector<FamilySnapshot>& families,
+                     const std::optional<SamplePoint>& last, int64_t now_ns) {
+  std::map<std::string, json> by_name;
+  for (const PipelineMetrics* m : streams) {
+    json o;
+    o["name"] = m->stream();
+    o["frames"] = {{"received", 0}, {"sent", 0}};
+    o["latency_ms"] = {{"stages", json::object()}, {"interstage", json::object()}};
+    o["drops"] = {{"total", 0}, {"by", json::array()}};
+    o["queues"] = json::object();
+    o["connected"] = false;
+    o["reconnects"] = 0;
+    by_name[m->stream()] = std::move(o);
+  }
+  for (const FamilySnapshot& f : families) {
+    for (const SeriesSnapshot& s : f.series) {
+      auto it = by_name.find(label(s.labels, "stream"));
+      if (it == by_name.end()) continue;
+      json& o = it->second;
+      if (f.name == "um_frames_received_total") {
+        o["frames"]["received"] = static_cast<uint64_t>(s.value);
+      } else if (f.name == "um_frames_sent_total") {
+        o["frames"]["sent"] = static_cast<uint64_t>(s.value);
+      } else if (f.name == "um_rx_to_tx_latency_seconds") {
+        o["latency_ms"]["rx_to_tx"] = histogram_json(s);
+      } else if (f.name == "um_stage_latency_seconds") {
+        o["latency_ms"]["stages"][label(s.labels, "stage")] = histogram_json(s);
+      } else if (f.name == "um_interstage_latency_seconds") {
+        o["latency_ms"]["interstage"][label(s.labels, "from") + "->" + label(s.labels, "to")] =
+            histogram_json(s);
+      } else if (f.name == "um_drops_total") {
+        const auto n = static_cast<uint64_t>(s.value);
+        o["drops"]["total"] = o["drops"]["total"].get<uint64_t>() + n;
+        o["drops"]["by"].push_back({{"stage", label(s.labels, "stage")},
+                                    {"reason", label(s.labels, "reason")},
+                                    {"count", n}});
+      } else if (f.name == "um_queue_depth") {
+        o["queues"][label(s.labels, "queue")] = s.value;
+      } else if (f.name == "um_connected") {
+        o["connected"] = s.value != 0.0;
+      } else if (f.name == "um_reconnects_total") {
+        o["reconnects"] = static_cast<uint64_t>(s.value);
+      } else if (f.name == "um_visibility_transitions_total") {
+        o["visibility"]["transitions"] = static_cast<uint64_t>(s.value);
+      }
+    }
+  }
+  json out = json::array();
+  for (const PipelineMetrics* m : streams) {
+    json& o = by_name[m->stream()];
+    o["fps"] = {{"in", 0.0}, {"out", 0.0}};
+    if (last) {
+      for (const StreamSample& ss : last->streams)
+        if (ss.name == m->stream()) o["fps"] = {{"in", ss.fps_in}, {"out", ss.fps_out}};
+    }
+    o["visibility"]["state"] = visibility_state_name(m->visibility());
+    json secs = json::object();
+    for (int i = 0; i < kVisibilityStateCount; ++i) {
+      const auto st = static_cast<VisibilityState>(i);
+      secs[visibility_state_name(st)] = m->seconds_in_state(st, now_ns);
+    }
+    o["visibility"]["seconds"] = secs;
+    const int64_t last_rx = m->last_rx_ns();
+    o["last_frame_age_s"] =
+        last_rx == 0 ? json(nullptr) : json(static_cast<double>(now_ns - last_rx) * 1e-9);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string Monitor::metrics_json(int64_t now_ns) const {
@@ -120,32 +199,53 @@ std::string Monitor::metrics_json(int64_t now_ns) const {
   json latency;
   latency["window_s"] = static_cast<double>(options_.percentile_window.count()) * 1e-3;
   uint64_t drops_total = 0;
-  for (const FamilySnapshot& f : registry_.collect(now_ns, window_ns)) {
+  uint64_t received = 0, sent = 0;
+  // Several streams: the first one's series stand for the top-level stages, hops and queues.
+  const std::vector<const PipelineMetrics*> per = this->streams();
+  const std::string first = per.empty() ? std::string() : per.front()->stream();
+  std::map<std::pair<std::string, std::string>, size_t> drop_index;  // (stage, reason) -> by[i]
+  const std::vector<FamilySnapshot> families = registry_.collect(now_ns, window_ns);
+  for (const FamilySnapshot& f : families) {
     for (const SeriesSnapshot& s : f.series) {
+      const bool primary_series = label(s.labels, "stream") == first;
       if (f.name == "um_frames_received_total") {
-        j["frames"]["received"] = static_cast<uint64_t>(s.value);
+        received += static_cast<uint64_t>(s.value);
       } else if (f.name == "um_frames_sent_total") {
-        j["frames"]["sent"] = static_cast<uint64_t>(s.value);
-      } else if (f.name == "um_rx_to_tx_latency_seconds") {
-        latency["rx_to_tx"] = histogram_json(s);
+        sent += static_cast<uint64_t>(s.value);
       } else if (f.name == "um_stage_latency_seconds") {
-        stages[label(s.labels, "stage")] = histogram_json(s);
+        if (primary_series) stages[label(s.labels, "stage")] = histogram_json(s);
       } else if (f.name == "um_interstage_latency_seconds") {
-        hops[label(s.labels, "from") + "->" + label(s.labels, "to")] = histogram_json(s);
+        if (primary_series)
+          hops[label(s.labels, "from") + "->" + label(s.labels, "to")] = histogram_json(s);
       } else if (f.name == "um_drops_total") {
+        // Summed over the streams per (stage, reason).
         const auto n = static_cast<uint64_t>(s.value);
         drops_total += n;
-        drops_by.push_back({{"stage", label(s.labels, "stage")},
-                            {"reason", label(s.labels, "reason")},
-                            {"count", n}});
+        const auto key = std::make_pair(label(s.labels, "stage"), label(s.labels, "reason"));
+        auto [it, fresh] = drop_index.emplace(key, drops_by.size());
+        if (fresh) {
+          drops_by.push_back({{"stage", key.first}, {"reason", key.second}, {"count", n}});
+        } else {
+          drops_by[it->second]["count"] = drops_by[it->second]["count"].get<uint64_t>() + n;
+        }
       } else if (f.name == "um_queue_depth") {
-        queues[label(s.labels, "queue")] = s.value;
+        if (primary_series) queues[label(s.labels, "queue")] = s.value;
       } else if (f.name == "um_connected") {
         streams[label(s.labels, "stream")]["connected"] = s.value != 0.0;
       } else if (f.name == "um_reconnects_total") {
         streams[label(s.labels, "stream")]["reconnects"] = static_cast<uint64_t>(s.value);
       }
     }
+  }
+  j["frames"] = {{"received", received}, {"sent", sent}};
+  {
+    // RX->TX over every stream (one stream: exactly its own histogram).
+    std::vector<const LatencyHistogram*> hs = {&pipeline_.rx_to_tx()};
+    for (const PipelineMetrics* m : per) hs.push_back(&m->rx_to_tx());
+    SeriesSnapshot merged;
+    merged.totals = LatencyHistogram::merged_totals(hs);
+    merged.window = LatencyHistogram::merged_window(hs, now_ns, window_ns);
+    latency["rx_to_tx"] = histogram_json(merged);
   }
   latency["stages"] = stages;
   latency["interstage"] = hops;
@@ -158,16 +258,22 @@ std::string Monitor::metrics_json(int64_t now_ns) const {
   j["streams"] = streams;
 
   json vis;
-  vis["state"] = visibility_state_name(pipeline_.visibility());
-  vis["transitions"] = registry_.sum("um_visibility_transitions_total");
+  const PipelineMetrics& shown = primary();
+  vis["state"] = visibility_state_name(shown.visibility());
+  {
+    const Counter* tr = registry_.find_counter(
+        "um_visibility_transitions_total",
+        first.empty() ? Labels{} : Labels{{"stream", first}});
+    vis["transitions"] = tr ? static_cast<double>(tr->value()) : 0.0;
+  }
   json secs = json::object();
   for (int i = 0; i < kVisibilityStateCount; ++i) {
     const auto st = static_cast<VisibilityState>(i);
-    secs[visibility_state_name(st)] = pipeline_.seconds_in_state(st, now_ns);
+    secs[visibility_state_name(st)] = shown.seconds_in_state(st, now_ns);
   }
   vis["seconds"] = secs;
   json tl = json::array();
-  for (const VisibilityChange& c : pipeline_.timeline()) {
+  for (const VisibilityChange& c : shown.timeline()) {
     tl.push_back({{"t_s", static_cast<double>(c.at_ns - started_ns_) * 1e-9},
                   {"state", visibility_state_name(c.state)}});
   }
@@ -193,7 +299,16 @@ std::string Monitor::metrics_json(int64_t now_ns) const {
     j["frame"] = nullptr;
   }
   j["health"] = health_to_json(health(now_ns));
+  j["per_stream"] = per_stream_json(per, families, last, now_ns);
   return j.dump();
+}
+
+std::string Monitor::streams_json(int64_t now_ns) const {
+  const int64_t window_ns = static_cast<int64_t>(options_.percentile_window.count()) * 1'000'000;
+  const std::vector<const PipelineMetrics*> per = streams();
+  return json{{"streams", per_stream_json(per, registry_.collect(now_ns, window_ns),
+                                          last_sample(), now_ns)}}
+      .dump();
 }
 
 std::string Monitor::history_json() const {

@@ -19,30 +19,44 @@ const char* visibility_state_name(VisibilityState s) {
   return "unknown";
 }
 
-PipelineMetrics::PipelineMetrics(Registry& registry)
+namespace {
+Labels with_stream(const std::string& stream, Labels extra) {
+  if (!stream.empty()) extra.insert(extra.begin(), {"stream", stream});
+  return extra;
+}
+}  // namespace
+
+Labels PipelineMetrics::labels(Labels extra) const { return with_stream(stream_, std::move(extra)); }
+
+PipelineMetrics::PipelineMetrics(Registry& registry, std::string stream)
     : registry_(registry),
+      stream_(std::move(stream)),
       frames_in_(registry.counter("um_frames_received_total",
-                                  "Frames received from the ultrasound source")),
-      frames_out_(registry.counter("um_frames_sent_total", "Labelmaps sent to the consumer")),
+                                  "Frames received from the ultrasound source",
+                                  with_stream(stream_, {}))),
+      frames_out_(registry.counter("um_frames_sent_total", "Labelmaps sent to the consumer",
+                                   with_stream(stream_, {}))),
       rx_to_tx_(registry.histogram("um_rx_to_tx_latency_seconds",
-                                   "Latency from frame receipt to labelmap send")),
+                                   "Latency from frame receipt to labelmap send",
+                                   with_stream(stream_, {}))),
       state_gauge_(registry.gauge(
           "um_visibility_state",
-          "Visibility state: 0 unknown, 1 visible, 2 relocalizing, 3 lost")),
+          "Visibility state: 0 unknown, 1 visible, 2 relocalizing, 3 lost",
+          with_stream(stream_, {}))),
       transitions_(registry.counter("um_visibility_transitions_total",
-                                    "Visibility state changes")),
+                                    "Visibility state changes", with_stream(stream_, {}))),
       state_since_ns_(monotonic_ns()) {
   timeline_.reserve(kTimelineCapacity);
   for (int i = 0; i < kVisibilityStateCount; ++i) {
     const auto st = static_cast<VisibilityState>(i);
     registry.callback("um_visibility_seconds_total", "Time spent in each visibility state",
-                      MetricType::kCounter, {{"state", visibility_state_name(st)}},
+                      MetricType::kCounter, labels({{"state", visibility_state_name(st)}}),
                       [this, st]() -> std::optional<double> {
                         return seconds_in_state(st, monotonic_ns());
                       });
   }
   registry.callback("um_last_frame_age_seconds", "Time since the last frame was received",
-                    MetricType::kGauge, {}, [this]() -> std::optional<double> {
+                    MetricType::kGauge, labels(), [this]() -> std::optional<double> {
                       const int64_t last = last_rx_ns();
                       if (last == 0) return std::nullopt;  // no frame yet: no age to report
                       return static_cast<double>(monotonic_ns() - last) * 1e-9;
@@ -53,9 +67,10 @@ PipelineMetrics::~PipelineMetrics() {
   auto none = []() -> std::optional<double> { return std::nullopt; };
   for (int i = 0; i < kVisibilityStateCount; ++i) {
     registry_.callback("um_visibility_seconds_total", "", MetricType::kCounter,
-                       {{"state", visibility_state_name(static_cast<VisibilityState>(i))}}, none);
+                       labels({{"state", visibility_state_name(static_cast<VisibilityState>(i))}}),
+                       none);
   }
-  registry_.callback("um_last_frame_age_seconds", "", MetricType::kGauge, {}, none);
+  registry_.callback("um_last_frame_age_seconds", "", MetricType::kGauge, labels(), none);
 }
 
 void PipelineMetrics::set_visibility(VisibilityState state, int64_t now_ns) {
@@ -101,32 +116,33 @@ std::vector<VisibilityChange> PipelineMetrics::timeline() const {
 
 LatencyHistogram& PipelineMetrics::stage_latency(const std::string& stage) {
   return registry_.histogram("um_stage_latency_seconds", "Time spent inside each pipeline stage",
-                             {{"stage", stage}});
+                             labels({{"stage", stage}}));
 }
 
 LatencyHistogram& PipelineMetrics::hop_latency(const std::string& from, const std::string& to) {
   return registry_.histogram("um_interstage_latency_seconds",
                              "Time between consecutive pipeline timestamps (from -> to)",
-                             {{"from", from}, {"to", to}});
+                             labels({{"from", from}, {"to", to}}));
 }
 
 Counter& PipelineMetrics::drops(const std::string& stage, const std::string& reason) {
   return registry_.counter("um_drops_total", "Frames dropped, per stage and reason",
-                           {{"stage", stage}, {"reason", reason}});
+                           labels({{"stage", stage}, {"reason", reason}}));
 }
 
 Gauge& PipelineMetrics::queue_depth(const std::string& queue) {
-  return registry_.gauge("um_queue_depth", "Items waiting in each queue", {{"queue", queue}});
+  return registry_.gauge("um_queue_depth", "Items waiting in each queue",
+                         labels({{"queue", queue}}));
 }
 
-Counter& PipelineMetrics::reconnects(const std::string& stream) {
+Counter& PipelineMetrics::reconnects(const std::string& link) {
   return registry_.counter("um_reconnects_total", "Reconnections per stream",
-                           {{"stream", stream}});
+                           {{"stream", stream_.empty() ? link : stream_}});
 }
 
-Gauge& PipelineMetrics::connected_gauge(const std::string& stream) {
+Gauge& PipelineMetrics::connected_gauge(const std::string& link) {
   return registry_.gauge("um_connected", "1 while the stream's peer is connected",
-                         {{"stream", stream}});
+                         {{"stream", stream_.empty() ? link : stream_}});
 }
 
 }  // namespace um::monitor

@@ -35,6 +35,11 @@
 //   um_visibility_transitions_total                              counter
 //   um_last_frame_age_seconds                                    gauge (callback; absent before
 //                                                                       the first frame)
+//
+// Several streams (probes) in one process: each stream has its own PipelineMetrics constructed
+// with its name; every series above then carries the label stream="<name>" in addition (for
+// um_connected / um_reconnects_total the `stream` label IS the stream's name: its PLUS link).
+// The default (empty name) keeps the unlabelled series of a single-stream gateway.
 #pragma once
 
 #include <atomic>
@@ -65,13 +70,15 @@ class PipelineMetrics {
   static constexpr size_t kTimelineCapacity = 512;
 
   // Registers the fixed metrics (and two callbacks that read this object) in `registry`.
-  explicit PipelineMetrics(Registry& registry);
+  // `stream` non-empty: every series gets the label stream=<stream> (one object per stream).
+  explicit PipelineMetrics(Registry& registry, std::string stream = {});
   // Detaches the callbacks, so a Registry that outlives this object never calls into it.
   ~PipelineMetrics();
   PipelineMetrics(const PipelineMetrics&) = delete;
   PipelineMetrics& operator=(const PipelineMetrics&) = delete;
 
   Registry& registry() { return registry_; }
+  const std::string& stream() const { return stream_; }
 
   // --- hot path: no lock, no allocation -------------------------------------------------
   void frame_received(int64_t now_ns) {
@@ -92,14 +99,19 @@ class PipelineMetrics {
   LatencyHistogram& hop_latency(const std::string& from, const std::string& to);
   Counter& drops(const std::string& stage, const std::string& reason);
   Gauge& queue_depth(const std::string& queue);
-  Counter& reconnects(const std::string& stream);
-  Gauge& connected_gauge(const std::string& stream);
-  void set_connected(const std::string& stream, bool connected) {
-    connected_gauge(stream).set(connected ? 1.0 : 0.0);
+  // `link` names the connection ("plus"); in a per-stream object the stream's own name is used
+  // instead (one PLUS link per stream), so um_connected{stream} names the probe.
+  Counter& reconnects(const std::string& link);
+  Gauge& connected_gauge(const std::string& link);
+  void set_connected(const std::string& link, bool connected) {
+    connected_gauge(link).set(connected ? 1.0 : 0.0);
   }
   Counter& frames_in() { return frames_in_; }
   Counter& frames_out() { return frames_out_; }
   LatencyHistogram& rx_to_tx() { return rx_to_tx_; }
+  const Counter& frames_in() const { return frames_in_; }
+  const Counter& frames_out() const { return frames_out_; }
+  const LatencyHistogram& rx_to_tx() const { return rx_to_tx_; }
 
   // --- readers (monitor side) -------------------------------------------------------------
   // Monotonic time of the last frame_received(), or 0 if none yet.
@@ -112,7 +124,11 @@ class PipelineMetrics {
   std::vector<VisibilityChange> timeline() const;  // oldest first
 
  private:
+  // The base labels of every series ({} or {{"stream", name}}), plus `extra`.
+  Labels labels(Labels extra = {}) const;
+
   Registry& registry_;
+  std::string stream_;
   Counter& frames_in_;
   Counter& frames_out_;
   LatencyHistogram& rx_to_tx_;

@@ -118,8 +118,9 @@ std::unique_ptr<GpuSampler> GpuSampler::disabled(std::string reason) {
   return s;
 }
 
-std::unique_ptr<GpuSampler> GpuSampler::open() {
+std::unique_ptr<GpuSampler> GpuSampler::open(int only_index) {
   std::unique_ptr<GpuSampler> s(new GpuSampler());
+  s->only_index_ = only_index;
   void* lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     const char* e = dlerror();
@@ -174,7 +175,17 @@ GpuStats GpuSampler::sample() {
     g.reason = "NVML reports no GPU";
     return g;
   }
-  for (unsigned int i = 0; i < n; ++i) {
+  unsigned int first = 0;
+  if (only_index_ >= 0) {
+    if (static_cast<unsigned int>(only_index_) >= n) {
+      g.reason = "GPU " + std::to_string(only_index_) + " asked for (--gpu), NVML reports " +
+                 std::to_string(n) + " GPU(s)";
+      return g;
+    }
+    first = static_cast<unsigned int>(only_index_);
+    n = first + 1;
+  }
+  for (unsigned int i = first; i < n; ++i) {
     nvmlDevice_t dev = nullptr;
     if (nvmlReturn_t rc = api_->handle(i, &dev); rc != 0) {
       g.reason = api_->err("nvmlDeviceGetHandleByIndex_v2", rc);

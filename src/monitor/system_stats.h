@@ -53,8 +53,11 @@ struct GpuStats {
 
 class GpuSampler {
  public:
-  // Never fails: an unavailable NVML gives a sampler whose samples say so.
-  static std::unique_ptr<GpuSampler> open();
+  // Never fails: an unavailable NVML gives a sampler whose samples say so. only_index >= 0:
+  // sample just that device, by NVML's (physical, PCI bus order) index: a gateway started with
+  // --gpu N sets CUDA_VISIBLE_DEVICES=N and CUDA_DEVICE_ORDER=PCI_BUS_ID, which NVML ignores, so
+  // the physical index is what names its GPU here.
+  static std::unique_ptr<GpuSampler> open(int only_index = -1);
   // A sampler that reports unavailable with `reason` (monitor option probe_gpu = false).
   static std::unique_ptr<GpuSampler> disabled(std::string reason);
   ~GpuSampler();
@@ -68,6 +71,7 @@ class GpuSampler {
   struct Api;
   std::unique_ptr<Api> api_;  // null when unavailable
   std::string reason_;
+  int only_index_ = -1;
 };
 
 }  // namespace um::monitor

@@ -113,6 +113,24 @@ function histRows(obj) {
 
 let lastFrameSeq = -1;
 
+// Several probes in one gateway: one row per stream (hidden for a single-stream gateway).
+function renderStreams(list) {
+  $('streams-card').classList.toggle('hidden', list.length === 0);
+  if (list.length === 0) return;
+  $('streams-first').textContent = list[0].name;
+  table('table-streams', ['stream', 'link', 'fps in / out', 'frames in / out', 'RX\u2192TX p50',
+    'p95', 'p99', 'max', 'drops', 'visibility'],
+  list.map((s) => {
+    const rx = (s.latency_ms && s.latency_ms.rx_to_tx) || {};
+    const state = s.visibility.state;
+    return [esc(s.name),
+      (s.connected ? 'connected' : '<b>DISCONNECTED</b>') + `, ${s.reconnects} reconnects`,
+      `${fmt(s.fps.in)} / ${fmt(s.fps.out)}`, `${s.frames.received} / ${s.frames.sent}`,
+      fmt(rx.p50, 2), fmt(rx.p95, 2), fmt(rx.p99, 2), fmt(rx.max, 2), s.drops.total,
+      `<span style="color:${STATE_COLOURS[state] || ''}">${esc(state.toUpperCase())}</span>`];
+  }));
+}
+
 function render(m) {
   const banner = $('synthetic-banner');
   banner.classList.toggle('hidden', !m.synthetic_weights.active);
@@ -163,6 +181,8 @@ function render(m) {
       + `, ${v.reconnects ?? 0} reconnects`]);
   }
   table('table-queues', ['name', 'value'], qrows);
+
+  renderStreams(m.per_stream || []);
 
   const names = Object.keys(m.latency_ms.stages);
   charts.stages.data.labels = names;

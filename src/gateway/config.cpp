@@ -50,6 +50,13 @@ const std::vector<Field>& fields() {
       {"thresholds.theta_on", [](GatewayConfig& c) -> Ref { return &c.thresholds.theta_on; }},
       {"thresholds.theta_off", [](GatewayConfig& c) -> Ref { return &c.thresholds.theta_off; }},
       {"thresholds.theta_cont", [](GatewayConfig& c) -> Ref { return &c.thresholds.theta_cont; }},
+      {"detector_skip.every", [](GatewayConfig& c) -> Ref { return &c.detector_skip.every; }},
+      {"detector_skip.min_box_iou",
+       [](GatewayConfig& c) -> Ref { return &c.detector_skip.min_box_iou; }},
+      {"detector_skip.min_score",
+       [](GatewayConfig& c) -> Ref { return &c.detector_skip.min_score; }},
+      {"detector_skip.max_quality_drop",
+       [](GatewayConfig& c) -> Ref { return &c.detector_skip.max_quality_drop; }},
       {"queues.rx_capacity", [](GatewayConfig& c) -> Ref { return &c.queues.rx_capacity; }},
       {"queues.tx_capacity", [](GatewayConfig& c) -> Ref { return &c.queues.tx_capacity; }},
       {"queues.max_frame_age_ms",
@@ -285,6 +292,13 @@ std::vector<std::string> config_errors(const GatewayConfig& cfg) {
     e.push_back("thresholds: theta_off (" + std::to_string(cfg.thresholds.theta_off) +
                 ") must be below theta_on (" + std::to_string(cfg.thresholds.theta_on) +
                 ") for hysteresis");
+
+  if (cfg.detector_skip.every < 1 || cfg.detector_skip.every > 1000)
+    e.push_back("detector_skip.every: " + std::to_string(cfg.detector_skip.every) +
+                " is out of range 1..1000 (1 = D-FINE on every frame)");
+  check_unit("detector_skip.min_box_iou", cfg.detector_skip.min_box_iou, &e);
+  check_unit("detector_skip.min_score", cfg.detector_skip.min_score, &e);
+  check_unit("detector_skip.max_quality_drop", cfg.detector_skip.max_quality_drop, &e);
 
   if (cfg.queues.rx_capacity < 1 || cfg.queues.rx_capacity > 64)
     e.push_back("queues.rx_capacity: " + std::to_string(cfg.queues.rx_capacity) +

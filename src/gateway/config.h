@@ -9,6 +9,7 @@
 //   dashboard: {enabled, port}
 //   models:    {dfine, sam, precision, backend, resize, mask_prompt_reuse, allow_synthetic}
 //   thresholds:{tau_conf, theta_on, theta_off, theta_cont}
+//   detector_skip: {every, min_box_iou, min_score, max_quality_drop}   (every 1 = off)
 //   queues:    {rx_capacity, tx_capacity, max_frame_age_ms}
 //   record:    FILE (empty: no recording)
 //   kpi_log:   {file, interval_ms}   (file empty: no KPI log)
@@ -74,6 +75,16 @@ struct Thresholds {
   double theta_cont = 0.5;
 };
 
+// Detector skipping (pipeline::DetectorSkipConfig, frame_processor.h): while the tracker says
+// the bone is stable, D-FINE runs on every `every`-th frame and the tracker's box is used in
+// between; a quality drop or a state change forces a detection on the next frame.
+struct DetectorSkipSettings {
+  int every = 1;                  // 1 = D-FINE on every frame
+  double min_box_iou = 0.8;       // IoU of the track's last two boxes needed to skip
+  double min_score = 0.6;         // last detection score needed to skip
+  double max_quality_drop = 0.1;  // combined-quality fall that forces a detection
+};
+
 struct QueueConfig {
   int rx_capacity = 2;
   int tx_capacity = 8;
@@ -93,6 +104,7 @@ struct GatewayConfig {
   DashboardConfig dashboard;
   ModelConfig models;
   Thresholds thresholds;
+  DetectorSkipSettings detector_skip;
   QueueConfig queues;
   std::string record;  // empty: no recording
   KpiLogConfig kpi_log;

@@ -146,6 +146,9 @@ std::vector<igtl::Message> build_tx_messages(const OutputItem& item, const TxOpt
   md.push_back({"SendTime", utc(send_mono_ns)});
   md.push_back({"State", pipeline::visibility_state_name(r.state)});
   md.push_back({"Detected", r.detected ? "1" : "0"});
+  // Detector skipping: "ran" = D-FINE ran on this frame, "tracked" = the box is the tracker's
+  // prediction (pipeline/frame_state.h).
+  md.push_back({"Detector", r.detector_ran ? "ran" : "tracked"});
   md.push_back({"Score", float_str(r.box.score)});
   md.push_back({"Box", float_str(r.box.x0, 2) + " " + float_str(r.box.y0, 2) + " " +
                            float_str(r.box.x1, 2) + " " + float_str(r.box.y1, 2)});

@@ -25,6 +25,11 @@ Result<pipeline::ProcessorOptions> processor_options(const GatewayConfig& cfg) {
   o.config.visibility.theta_off = static_cast<float>(cfg.thresholds.theta_off);
   o.config.visibility.theta_cont = static_cast<float>(cfg.thresholds.theta_cont);
   o.config.reuse_low_res_mask = cfg.models.mask_prompt_reuse;
+  o.config.detector_skip.every = cfg.detector_skip.every;
+  o.config.detector_skip.min_box_iou = static_cast<float>(cfg.detector_skip.min_box_iou);
+  o.config.detector_skip.min_score = static_cast<float>(cfg.detector_skip.min_score);
+  o.config.detector_skip.max_quality_drop =
+      static_cast<float>(cfg.detector_skip.max_quality_drop);
   o.allow_synthetic = cfg.models.allow_synthetic;
   o.config.output_weights = cfg.slicer.outputs.weights;
   return o;

@@ -167,8 +167,15 @@ void FrameDispatcher::run() {
 bool FrameDispatcher::round(bool draining) {
   // Rule 1: open the batch with the frames submitted early, else wait for a first frame.
   current_batch_id_ = next_batch_id_++;
-  batch_ = std::move(carried_);
+  // Normally exactly carried_; taking every in-flight frame also covers frames left in flight
+  // by a round that an exception interrupted.
+  batch_.clear();
   carried_.clear();
+  for (size_t s = 0; s < streams_.size(); ++s) {
+    for (const InFlight& f : streams_[s]->in_flight) batch_.emplace_back(s, f.seq);
+  }
+  std::sort(batch_.begin(), batch_.end(),
+            [](const Member& x, const Member& y) { return x.second < y.second; });
   std::vector<bool> in_batch(streams_.size(), false);
   for (const Member& m : batch_) in_batch[m.first] = true;
   if (batch_.empty()) {

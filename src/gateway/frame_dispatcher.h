@@ -34,7 +34,10 @@
 // previous frame first waits for the stream's in-flight frames to complete, so admit() may
 // safely reset() the processor on a size change (nothing of the old size is in flight then).
 // With one stream and the CPU backend (max_in_flight 1) a round is: take, submit, complete,
-// on_result: today's loop.
+// on_result: today's loop. On the GPU the batch wait (rule 2) is hidden: the frames taken first
+// are already running. A synchronous backend (CPU: all work happens in complete()) gains
+// nothing from waiting, only latency: give it max_wait_ms = 0 (frames already waiting in
+// several streams are still taken together).
 //
 // Guarantees: a taken frame is either dropped by admit or produces exactly one on_result call,
 // in order per stream (submit errors included, as the error Status: the stream's earlier

@@ -141,6 +141,23 @@ TEST(FrameDispatcher, TwoStreamsArrivingTogetherShareOneBatch) {
   EXPECT_EQ(s.overlapped, 0u);
 }
 
+TEST(FrameDispatcher, ZeroWaitStillTakesFramesAlreadyWaitingTogether) {
+  CallLog log;
+  TestStream a("a", &log, nullptr, {.max_in_flight = 1});
+  TestStream b("b", &log, nullptr, {.max_in_flight = 1});
+  a.input.push(make_frame(1));
+  b.input.push(make_frame(1));
+  Results results;
+  DispatchOptions opt;
+  opt.max_wait_ms = 0;  // what a synchronous (CPU) backend should use
+  FrameDispatcher d({a.stream(results), b.stream(results)}, opt);
+  d.start();
+  ASSERT_TRUE(results.wait_for(2));
+  d.stop();
+  EXPECT_EQ(log.sequence(), "s:a1 s:b1 c:a1 c:b1");
+  EXPECT_EQ(d.stats().batch_sizes.at(2), 1u);
+}
+
 TEST(FrameDispatcher, LoneFrameIsHeldAtMostTheLatencyCap) {
   CallLog log;
   TestStream a("a", &log, nullptr, {});

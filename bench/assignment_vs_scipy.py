@@ -6,8 +6,9 @@ uniform floats; problem b of a (batch, rows, cols) case is seeded with 1000*b + 
 times SciPy solving each batch in a Python loop (what D-FINE's HungarianMatcher does), runs the
 C++ benchmark binary, checks both found the same optimal totals, and prints medians side by side:
 one table with SciPy, the C++ CPU solver, the CUDA kernel (automatic variant; costs already on the
-device, launch + sync) and the CUDA end-to-end solve from host data (CudaAssignmentSolver reused:
-pack, copy in, launch, copy out, one sync); then the CUDA kernel's forced variants (one warp or
+device, launch + sync), the CUDA end-to-end solve from host data (CudaAssignmentSolver reused:
+pack, copy in, launch, copy out, one sync) and the same with the costs already in the solver's
+pinned buffer ("staged": no packing copy); then the CUDA kernel's forced variants (one warp or
 one block per problem, costs cached in shared memory or not) for tuning the automatic choice.
 
 SciPy gets float64 arrays prepared in advance (no per-call conversion: the comparison favours
@@ -85,6 +86,8 @@ def run_bench(path, reps):
             kind = VARIANT_NAMES[int(parts.get("variant", "0"))]
         elif kind == "CudaEndToEnd":
             kind = "CUDA end-to-end"
+        elif kind == "CudaStaged":
+            kind = "CUDA e2e staged"
         label = b.get("label", "")
         res.setdefault(key, {})[kind] = (b["real_time"], b["cpu_time"], label)
     return res, doc.get("context", {})
@@ -115,7 +118,8 @@ def main():
     bench, ctx = run_bench(args.bench, args.reps)
     print(f"machine: {ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz, "
           f"load {ctx.get('load_avg')}")
-    kinds = ["CPU 1 thread", "CPU auto threads", "CUDA kernel", "CUDA end-to-end"]
+    kinds = ["CPU 1 thread", "CPU auto threads", "CUDA kernel", "CUDA end-to-end",
+             "CUDA e2e staged"]
     print("median wall time per batch in microseconds, speed-up over SciPy's wall time in "
           "brackets;\n'SciPy CPU' and 'C++ CPU' (1 thread) are the measuring thread's CPU time, "
           "the fair figure on a loaded machine")

@@ -204,6 +204,62 @@ Status CudaAssignmentSolver::reserve(size_t in_bytes, size_t out_bytes) {
   return Status::Ok();
 }
 
+// Checks the shapes, lays the batch out, grows the buffers if needed and writes the metadata
+// (offsets, sizes) into the pinned input buffer. shape_at(b) -> std::pair<int, int> (rows, cols);
+// for views, a null data pointer with a non-empty shape is refused here too.
+template <typename ShapeAt>
+Status CudaAssignmentSolver::plan_batch(int batch, ShapeAt shape_at) {
+  staged_ = false;
+  Plan p;
+  p.batch = batch;
+  int64_t total_elems = 0;
+  int64_t total_rows = 0;
+  for (int b = 0; b < batch; ++b) {
+    const auto [rows, cols] = shape_at(b);
+    if (rows < 0 || cols < 0) {
+      return invalid_argument("problem " + std::to_string(b) + ": negative size " +
+                              std::to_string(rows) + "x" + std::to_string(cols));
+    }
+    total_elems += int64_t{rows} * cols;
+    total_rows += rows;
+    p.max_rows = std::max(p.max_rows, rows);
+    p.max_cols = std::max(p.max_cols, cols);
+  }
+  if (total_rows > INT32_MAX) return invalid_argument("CUDA assignment: too many rows in total");
+  // Inputs: [cost_offsets int64 | rows | cols | out_offsets | costs float], parts 256-aligned.
+  // Outputs: [total double | status int | col_for_row int].
+  p.off_offsets = 0;
+  p.off_rows = p.off_offsets + align256(sizeof(int64_t) * batch);
+  p.off_cols = p.off_rows + align256(sizeof(int) * batch);
+  p.off_out_offsets = p.off_cols + align256(sizeof(int) * batch);
+  p.off_costs = p.off_out_offsets + align256(sizeof(int) * batch);
+  p.in_bytes = p.off_costs + sizeof(float) * static_cast<size_t>(total_elems);
+  p.out_base = align256(p.in_bytes);
+  p.off_total = 0;
+  p.off_status = align256(sizeof(double) * batch);
+  p.off_cfr = p.off_status + align256(sizeof(int) * batch);
+  p.out_bytes = p.off_cfr + sizeof(int) * static_cast<size_t>(total_rows);
+  if (Status s = reserve(p.in_bytes, p.out_bytes); !s.ok()) return s;
+  plan_ = p;
+
+  auto* offsets = reinterpret_cast<int64_t*>(host_in_ + p.off_offsets);
+  auto* rows_out = reinterpret_cast<int*>(host_in_ + p.off_rows);
+  auto* cols_out = reinterpret_cast<int*>(host_in_ + p.off_cols);
+  auto* out_offsets = reinterpret_cast<int*>(host_in_ + p.off_out_offsets);
+  int64_t elems = 0;
+  int rows_so_far = 0;
+  for (int b = 0; b < batch; ++b) {
+    const auto [rows, cols] = shape_at(b);
+    offsets[b] = elems;
+    rows_out[b] = rows;
+    cols_out[b] = cols;
+    out_offsets[b] = rows_so_far;
+    elems += int64_t{rows} * cols;
+    rows_so_far += rows;
+  }
+  return Status::Ok();
+}
+
 std::vector<Result<Assignment>> CudaAssignmentSolver::solve(
     std::span<const CostMatrixView<float>> problems, cudaStream_t stream) {
   const int batch = static_cast<int>(problems.size());
@@ -212,109 +268,109 @@ std::vector<Result<Assignment>> CudaAssignmentSolver::solve(
     return std::vector<Result<Assignment>>(problems.size(), Result<Assignment>(s));
   };
   if (batch == 0) return {};
-
-  // Sizes first: the buffers' layout depends on them.
-  int64_t total_elems = 0;
-  int total_rows = 0, max_rows = 0, max_cols = 0;
   for (int b = 0; b < batch; ++b) {
     const auto& p = problems[b];
     if (p.rows < 0 || p.cols < 0 || (p.data == nullptr && int64_t{p.rows} * p.cols > 0)) {
       return fail_all(invalid_argument("problem " + std::to_string(b) +
                                        ": negative size or null data"));
     }
-    total_elems += int64_t{p.rows} * p.cols;
-    total_rows += p.rows;
-    max_rows = std::max(max_rows, p.rows);
-    max_cols = std::max(max_cols, p.cols);
   }
+  Status planned = plan_batch(batch, [&](int b) {
+    return std::pair<int, int>{problems[b].rows, problems[b].cols};
+  });
+  if (!planned.ok()) return fail_all(planned);
 
-  // Inputs (host_in_ and the start of device_, same layout):
-  //   [cost_offsets int64 | rows | cols | out_offsets | costs float], parts 256-byte aligned.
-  // Outputs (host_out_ and device_ from out_base, same layout): [total double | status | col].
-  const size_t off_offsets = 0;
-  const size_t off_rows = off_offsets + align256(sizeof(int64_t) * batch);
-  const size_t off_cols = off_rows + align256(sizeof(int) * batch);
-  const size_t off_out_offsets = off_cols + align256(sizeof(int) * batch);
-  const size_t off_costs = off_out_offsets + align256(sizeof(int) * batch);
-  const size_t in_bytes = off_costs + sizeof(float) * static_cast<size_t>(total_elems);
-  const size_t off_total = 0;
-  const size_t off_status = align256(sizeof(double) * batch);
-  const size_t off_cfr = off_status + align256(sizeof(int) * batch);
-  const size_t out_bytes = off_cfr + sizeof(int) * static_cast<size_t>(total_rows);
-  if (Status s = reserve(in_bytes, out_bytes); !s.ok()) return fail_all(s);
-  const size_t out_base = align256(in_bytes);
-
-  auto* h_offsets = reinterpret_cast<int64_t*>(host_in_ + off_offsets);
-  auto* h_rows = reinterpret_cast<int*>(host_in_ + off_rows);
-  auto* h_cols = reinterpret_cast<int*>(host_in_ + off_cols);
-  auto* h_out_offsets = reinterpret_cast<int*>(host_in_ + off_out_offsets);
-  auto* h_costs = reinterpret_cast<float*>(host_in_ + off_costs);
-  {
-    int64_t elems = 0;
-    int rows_so_far = 0;
-    for (int b = 0; b < batch; ++b) {
-      h_offsets[b] = elems;
-      h_rows[b] = problems[b].rows;
-      h_cols[b] = problems[b].cols;
-      h_out_offsets[b] = rows_so_far;
-      elems += int64_t{problems[b].rows} * problems[b].cols;
-      rows_so_far += problems[b].rows;
-    }
-  }
-
-  // Pack the costs, sending every ~1 MiB as soon as it is packed. If anything fails after a
-  // copy was queued, wait for the stream before returning: the next call reuses host_in_.
+  // Pack the costs, sending every ~1 MiB as soon as it is packed (the copy of one piece
+  // overlaps the packing of the next).
+  const auto* offsets = reinterpret_cast<const int64_t*>(host_in_ + plan_.off_offsets);
+  auto* costs = reinterpret_cast<float*>(host_in_ + plan_.off_costs);
   cudaError_t e = cudaSuccess;
   size_t sent = 0;
-  auto flush = [&](size_t upto) {
-    if (e == cudaSuccess && upto > sent) {
-      e = cudaMemcpyAsync(device_ + sent, host_in_ + sent, upto - sent, cudaMemcpyHostToDevice,
-                          stream);
-      sent = upto;
-    }
-  };
-  for (int b = 0; b < batch; ++b) {
+  for (int b = 0; b < batch && e == cudaSuccess; ++b) {
     const auto& p = problems[b];
     const int64_t n = int64_t{p.rows} * p.cols;
-    if (n > 0) std::memcpy(h_costs + h_offsets[b], p.data, sizeof(float) * n);
-    const size_t packed = off_costs + sizeof(float) * static_cast<size_t>(h_offsets[b] + n);
-    if (packed - sent >= kCopyChunkBytes) flush(packed);
+    if (n > 0) std::memcpy(costs + offsets[b], p.data, sizeof(float) * n);
+    const size_t packed = plan_.off_costs + sizeof(float) * static_cast<size_t>(offsets[b] + n);
+    if (packed - sent >= kCopyChunkBytes) {
+      e = cudaMemcpyAsync(device_ + sent, host_in_ + sent, packed - sent, cudaMemcpyHostToDevice,
+                          stream);
+      sent = packed;
+    }
   }
-  flush(in_bytes);
-  auto fail_after_queue = [&](const Status& s) {
+  if (e != cudaSuccess) {
     cudaStreamSynchronize(stream);  // error path only: nothing may still read host_in_
-    return fail_all(s);
-  };
-  if (e != cudaSuccess) return fail_after_queue(cuda_status(e, "copy to device"));
+    return fail_all(cuda_status(e, "copy to device"));
+  }
+  return launch_and_collect(sent, stream);
+}
 
-  unsigned char* d_out = device_ + out_base;
+Result<std::vector<float*>> CudaAssignmentSolver::stage(
+    std::span<const std::pair<int, int>> shapes) {
+  const int batch = static_cast<int>(shapes.size());
+  if (Status s = plan_batch(batch, [&](int b) { return shapes[b]; }); !s.ok()) return s;
+  std::vector<float*> where(batch, nullptr);
+  const auto* offsets = reinterpret_cast<const int64_t*>(host_in_ + plan_.off_offsets);
+  auto* costs = reinterpret_cast<float*>(host_in_ + plan_.off_costs);
+  for (int b = 0; b < batch; ++b) {
+    if (int64_t{shapes[b].first} * shapes[b].second > 0) where[b] = costs + offsets[b];
+  }
+  staged_ = batch > 0;
+  return where;
+}
+
+std::vector<Result<Assignment>> CudaAssignmentSolver::solve_staged(cudaStream_t stream) {
+  if (!staged_) return {};
+  staged_ = false;
+  return launch_and_collect(0, stream);
+}
+
+// Sends what is not on the device yet, launches, copies the results back, synchronises once
+// and turns them into Results. On any failure after a copy was queued the stream is waited for
+// before returning: the next call reuses host_in_.
+std::vector<Result<Assignment>> CudaAssignmentSolver::launch_and_collect(size_t already_sent,
+                                                                         cudaStream_t stream) {
+  const Plan& p = plan_;
+  auto fail_all = [&](const Status& s) {
+    cudaStreamSynchronize(stream);
+    return std::vector<Result<Assignment>>(p.batch, Result<Assignment>(s));
+  };
+  cudaError_t e = cudaSuccess;
+  if (p.in_bytes > already_sent) {
+    e = cudaMemcpyAsync(device_ + already_sent, host_in_ + already_sent,
+                        p.in_bytes - already_sent, cudaMemcpyHostToDevice, stream);
+    if (e != cudaSuccess) return fail_all(cuda_status(e, "copy to device"));
+  }
+  unsigned char* d_out = device_ + p.out_base;
   e = assignment_solve_cuda_ex(
-      reinterpret_cast<const float*>(device_ + off_costs),
-      reinterpret_cast<const int64_t*>(device_ + off_offsets),
-      reinterpret_cast<const int*>(device_ + off_rows),
-      reinterpret_cast<const int*>(device_ + off_cols),
-      reinterpret_cast<const int*>(device_ + off_out_offsets), batch, max_rows, max_cols,
-      reinterpret_cast<int*>(d_out + off_cfr), reinterpret_cast<double*>(d_out + off_total),
-      reinterpret_cast<int*>(d_out + off_status), stream, static_cast<int>(options_.team),
+      reinterpret_cast<const float*>(device_ + p.off_costs),
+      reinterpret_cast<const int64_t*>(device_ + p.off_offsets),
+      reinterpret_cast<const int*>(device_ + p.off_rows),
+      reinterpret_cast<const int*>(device_ + p.off_cols),
+      reinterpret_cast<const int*>(device_ + p.off_out_offsets), p.batch, p.max_rows, p.max_cols,
+      reinterpret_cast<int*>(d_out + p.off_cfr), reinterpret_cast<double*>(d_out + p.off_total),
+      reinterpret_cast<int*>(d_out + p.off_status), stream, static_cast<int>(options_.team),
       static_cast<int>(options_.cache));
   if (e == cudaErrorInvalidValue) {
-    return fail_after_queue(invalid_argument(
-        "CUDA assignment: problems of up to " + std::to_string(max_rows) + "x" +
-        std::to_string(max_cols) + " do not fit in one thread block's shared memory"));
+    return fail_all(invalid_argument(
+        "CUDA assignment: problems of up to " + std::to_string(p.max_rows) + "x" +
+        std::to_string(p.max_cols) + " do not fit in one thread block's shared memory"));
   }
-  if (e != cudaSuccess) return fail_after_queue(cuda_status(e, "kernel launch"));
+  if (e != cudaSuccess) return fail_all(cuda_status(e, "kernel launch"));
 
-  e = cudaMemcpyAsync(host_out_, d_out, out_bytes, cudaMemcpyDeviceToHost, stream);
+  e = cudaMemcpyAsync(host_out_, d_out, p.out_bytes, cudaMemcpyDeviceToHost, stream);
   const cudaError_t sync = cudaStreamSynchronize(stream);  // the one host synchronisation
   if (e == cudaSuccess) e = sync;
   if (e != cudaSuccess) return fail_all(cuda_status(e, "copy to host"));
 
-  const auto* totals = reinterpret_cast<const double*>(host_out_ + off_total);
-  const auto* codes = reinterpret_cast<const int*>(host_out_ + off_status);
-  const auto* col_for_row = reinterpret_cast<const int*>(host_out_ + off_cfr);
+  const auto* rows = reinterpret_cast<const int*>(host_in_ + p.off_rows);
+  const auto* cols = reinterpret_cast<const int*>(host_in_ + p.off_cols);
+  const auto* out_offsets = reinterpret_cast<const int*>(host_in_ + p.off_out_offsets);
+  const auto* totals = reinterpret_cast<const double*>(host_out_ + p.off_total);
+  const auto* codes = reinterpret_cast<const int*>(host_out_ + p.off_status);
+  const auto* col_for_row = reinterpret_cast<const int*>(host_out_ + p.off_cfr);
   std::vector<Result<Assignment>> results;
-  results.reserve(problems.size());
-  for (int b = 0; b < batch; ++b) {
+  results.reserve(p.batch);
+  for (int b = 0; b < p.batch; ++b) {
     const auto code = static_cast<AssignmentCode>(codes[b]);
     if (code != AssignmentCode::kOk) {
       results.push_back(assignment_status(code, "problem " + std::to_string(b)));
@@ -322,11 +378,11 @@ std::vector<Result<Assignment>> CudaAssignmentSolver::solve(
     }
     Assignment a;
     a.total_cost = totals[b];
-    const int pairs = std::min(h_rows[b], h_cols[b]);
+    const int pairs = std::min(rows[b], cols[b]);
     a.row_ind.reserve(pairs);
     a.col_ind.reserve(pairs);
-    for (int r = 0; r < h_rows[b]; ++r) {
-      const int c = col_for_row[h_out_offsets[b] + r];
+    for (int r = 0; r < rows[b]; ++r) {
+      const int c = col_for_row[out_offsets[b] + r];
       if (c < 0) continue;
       a.row_ind.push_back(r);
       a.col_ind.push_back(c);

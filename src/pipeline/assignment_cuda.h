@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "pipeline/assignment.h"
@@ -86,6 +87,12 @@ struct CudaAssignmentOptions {
 // with one copy and synchronises once. Not thread-safe: one solver per thread (or a lock).
 // Use it on the device that was current when it first allocated; switching devices releases
 // and reallocates.
+//
+// Zero-copy input: a caller that produces the cost matrices itself can write them straight into
+// the pinned buffer instead of packing views:
+//   std::vector<std::pair<int, int>> shapes = {{300, 10}, {300, 10}};   // (rows, cols)
+//   Result<std::vector<float*>> dst = solver.stage(shapes);            // row-major, rows*cols
+//   ... fill (*dst)[b] ...;  std::vector<Result<Assignment>> r = solver.solve_staged(stream);
 class CudaAssignmentSolver {
  public:
   CudaAssignmentSolver() = default;
@@ -99,16 +106,36 @@ class CudaAssignmentSolver {
   std::vector<Result<Assignment>> solve(std::span<const CostMatrixView<float>> problems,
                                         cudaStream_t stream = nullptr);
 
+  // Lays out problems of the given (rows, cols) in the pinned input buffer and returns where to
+  // write each matrix (nullptr for an empty one). The pointers stay valid until the next
+  // stage() or solve() on this solver. kInvalidArgument for a negative size.
+  Result<std::vector<float*>> stage(std::span<const std::pair<int, int>> shapes);
+  // Solves the batch of the last stage() (once; an empty vector when nothing is staged).
+  std::vector<Result<Assignment>> solve_staged(cudaStream_t stream = nullptr);
+
   // Observability for tests: bytes held, and how many times buffers were (re)allocated.
   size_t device_capacity() const { return device_cap_; }
   size_t host_capacity() const { return host_in_cap_ + host_out_cap_; }
   int allocation_count() const { return allocations_; }
 
  private:
+  // Where the parts of the current batch lie in the buffers (inputs: host_in_ and the start of
+  // device_, same layout; outputs: host_out_ and device_ + out_base, same layout).
+  struct Plan {
+    int batch = 0, max_rows = 0, max_cols = 0;
+    size_t off_offsets = 0, off_rows = 0, off_cols = 0, off_out_offsets = 0, off_costs = 0;
+    size_t in_bytes = 0, out_base = 0, off_total = 0, off_status = 0, off_cfr = 0,
+           out_bytes = 0;
+  };
+  template <typename ShapeAt>
+  Status plan_batch(int batch, ShapeAt shape_at);
+  std::vector<Result<Assignment>> launch_and_collect(size_t already_sent, cudaStream_t stream);
   Status reserve(size_t in_bytes, size_t out_bytes);
   void release();
 
   CudaAssignmentOptions options_;
+  Plan plan_;
+  bool staged_ = false;
   int device_id_ = -1;
   unsigned char* device_ = nullptr;
   size_t device_cap_ = 0;

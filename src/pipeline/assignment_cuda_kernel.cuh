@@ -279,11 +279,19 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
   int bad = 0;
   if constexpr (kCache) {
     const int n = rows * cols;  // fits: the cache holds it in <= 227 KiB
+    // (r, c) of element k, stepped along with k instead of divided out every time.
+    const int dr = nthreads / cols, dc = nthreads - dr * cols;
+    int r = tid / cols, c = tid - (tid / cols) * cols;
     for (int k = tid; k < n; k += nthreads) {
       const float x = __ldg(C + k);
       bad |= !(x > -INFINITY);
-      const int r = k / cols, c = k - r * cols;
       S[tr ? c * ld + r : r * ld + c] = x;
+      r += dr;
+      c += dc;
+      if (c >= cols) {
+        c -= cols;
+        ++r;
+      }
     }
   } else {
     const int64_t n = static_cast<int64_t>(rows) * cols;

@@ -2,8 +2,8 @@
 // optimal totals, valid assignments, on ragged batches that mix every case the CPU tests cover
 // (300x300, 300x50, 50x300, 256 problems of 64x64, integer ties, +inf, infeasible, NaN, empty),
 // in every kernel variant (one warp or one block per problem, costs cached in shared memory or
-// not), through the reusable CudaAssignmentSolver (buffers reused, grown only when needed) and
-// the device-resident entry point.
+// not), through the reusable CudaAssignmentSolver (buffers reused, grown only when needed; views
+// or staged zero-copy input) and the device-resident entry point.
 // Without a GPU every test SKIPS with a loud message (cudaGetDeviceCount fails or returns 0).
 #include <gtest/gtest.h>
 
@@ -15,6 +15,7 @@
 #include <limits>
 #include <random>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "pipeline/assignment.h"
@@ -77,11 +78,10 @@ std::vector<CostMatrixView<float>> views_of(const std::vector<Problem>& batch) {
   return views;
 }
 
-// With `solver` null, the per-thread convenience solve_assignment_batch_cuda is used.
-void compare_with_cpu(const std::vector<Problem>& batch, CudaAssignmentSolver* solver = nullptr,
-                      cudaStream_t stream = nullptr) {
+// GPU results `gpu` for `batch` == the CPU solver's: statuses, valid assignments, optimal totals.
+void expect_like_cpu(const std::vector<Problem>& batch,
+                     const std::vector<Result<Assignment>>& gpu) {
   const std::vector<CostMatrixView<float>> views = views_of(batch);
-  const auto gpu = solver ? solver->solve(views, stream) : solve_assignment_batch_cuda(views);
   const auto cpu = solve_assignment_batch(views);
   ASSERT_EQ(gpu.size(), batch.size());
   int checked = 0;
@@ -112,6 +112,13 @@ void compare_with_cpu(const std::vector<Problem>& batch, CudaAssignmentSolver* s
     ++checked;
   }
   EXPECT_GT(checked, static_cast<int>(batch.size()) / 2);
+}
+
+// With `solver` null, the per-thread convenience solve_assignment_batch_cuda is used.
+void compare_with_cpu(const std::vector<Problem>& batch, CudaAssignmentSolver* solver = nullptr,
+                      cudaStream_t stream = nullptr) {
+  const std::vector<CostMatrixView<float>> views = views_of(batch);
+  expect_like_cpu(batch, solver ? solver->solve(views, stream) : solve_assignment_batch_cuda(views));
 }
 
 TEST(AssignmentCuda, MixedRaggedBatchMatchesCpu) {
@@ -206,6 +213,37 @@ TEST(AssignmentCuda, SolverReusesItsBuffers) {
   }
   EXPECT_EQ(solver.allocation_count(), grown);
   cudaStreamDestroy(stream);
+}
+
+// Zero-copy input: matrices written straight into the solver's pinned buffer give the same
+// results as views; the staged batch is solved once; repeated staging allocates nothing.
+TEST(AssignmentCuda, StagedInputMatchesCpu) {
+  UM_REQUIRE_CUDA_DEVICE();
+  std::vector<Problem> batch = make_batch(5);
+  std::vector<std::pair<int, int>> shapes;
+  for (const auto& p : batch) shapes.emplace_back(p.rows, p.cols);
+  CudaAssignmentSolver solver;
+  int allocations = -1;
+  for (int round = 0; round < 3; ++round) {
+    auto dst = solver.stage(shapes);
+    ASSERT_TRUE(dst.ok()) << dst.status().to_string();
+    ASSERT_EQ(dst->size(), batch.size());
+    for (size_t b = 0; b < batch.size(); ++b) {
+      if (batch[b].cost.empty()) {
+        EXPECT_EQ((*dst)[b], nullptr);
+      } else {
+        std::copy(batch[b].cost.begin(), batch[b].cost.end(), (*dst)[b]);
+      }
+    }
+    expect_like_cpu(batch, solver.solve_staged());
+    EXPECT_TRUE(solver.solve_staged().empty()) << "a staged batch is solved once";
+    if (round == 0) allocations = solver.allocation_count();
+  }
+  EXPECT_EQ(solver.allocation_count(), allocations);
+  const std::vector<std::pair<int, int>> bad{{2, 2}, {-1, 3}};
+  auto r = solver.stage(bad);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(solver.solve_staged().empty());
 }
 
 // Bad views are refused before anything is copied; the solver stays usable.

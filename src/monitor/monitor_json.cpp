@@ -13,6 +13,8 @@
 //     "drops": {"total", "rate_per_s", "ratio", "by": [{"stage","reason","count"}]},
 //     "queues": {name: depth}, "streams": {name: {"connected", "reconnects"}},
 //     "visibility": {"state", "transitions", "seconds": {state: s}, "timeline": [{"t_s","state"}]},
+//     "detector": {"detected", "tracked", "tracked_share"|null}   (detector_frames.h; summed
+//                 over streams; share null before the first counted frame),
 //     "process": {"available", "cpu_percent"|null, "cpu_seconds", "rss_bytes", "threads"},
 //     "gpu": {"available", "reason"|absent, "devices": [...]},
 //     "health": {"status": "ok"|"degraded", "reasons": [...]},
@@ -28,6 +30,7 @@
 #include <map>
 
 #include "core/clock.h"
+#include "monitor/detector_frames.h"
 #include "monitor/monitor.h"
 
 namespace um::monitor {
@@ -199,6 +202,7 @@ std::string Monitor::metrics_json(int64_t now_ns) const {
   json latency;
   latency["window_s"] = static_cast<double>(options_.percentile_window.count()) * 1e-3;
   uint64_t drops_total = 0;
+  uint64_t detector_ran = 0, detector_tracked = 0;
   uint64_t received = 0, sent = 0;
   // Several streams: the first one's series stand for the top-level stages, hops and queues.
   const std::vector<const PipelineMetrics*> per = this->streams();
@@ -230,6 +234,9 @@ std::string Monitor::metrics_json(int64_t now_ns) const {
         }
       } else if (f.name == "um_queue_depth") {
         if (primary_series) queues[label(s.labels, "queue")] = s.value;
+      } else if (f.name == kDetectorFramesMetric) {
+        (label(s.labels, "mode") == "tracked" ? detector_tracked : detector_ran) +=
+            static_cast<uint64_t>(s.value);
       } else if (f.name == "um_connected") {
         streams[label(s.labels, "stream")]["connected"] = s.value != 0.0;
       } else if (f.name == "um_reconnects_total") {
@@ -256,6 +263,12 @@ std::string Monitor::metrics_json(int64_t now_ns) const {
                 {"by", drops_by}};
   j["queues"] = queues;
   j["streams"] = streams;
+  const uint64_t counted = detector_ran + detector_tracked;
+  j["detector"] = {{"detected", detector_ran},
+                   {"tracked", detector_tracked},
+                   {"tracked_share", counted ? json(static_cast<double>(detector_tracked) /
+                                                    static_cast<double>(counted))
+                                             : json(nullptr)}};
 
   json vis;
   const PipelineMetrics& shown = primary();

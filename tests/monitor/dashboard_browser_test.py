@@ -186,6 +186,15 @@ def main():
                 stages = page.evaluate("charts.stages.data.labels")
                 if "dfine" not in stages:
                     fail(f"stage chart lacks dfine: {stages}")
+                # Detector skipping: the tile shows the JSON's detected / tracked counts.
+                det = m["detector"]
+                if not (det["detected"] > 0 and det["tracked"] > 0):
+                    fail(f"demo server counts no detected/tracked frames: {det}")
+                shown = page.text_content("#detector")
+                ran, tracked = (int(x) for x in shown.split("(")[0].split("/"))
+                if abs(ran - det["detected"]) > 30 or abs(tracked - det["tracked"]) > 30 \
+                        or "% tracked" not in shown:
+                    fail(f"detector tile {shown!r} far from JSON {det}")
             health = page.text_content("#health-status")
             if health not in ("OK", "DEGRADED"):
                 fail(f"health pill shows {health!r}")

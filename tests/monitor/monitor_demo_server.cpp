@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "monitor/detector_frames.h"
 #include "monitor/http_server.h"
 #include "monitor/kpi_logger.h"
 #include "monitor/monitor.h"
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
   auto& q_tx = pm.queue_depth("tx");
   pm.set_connected("plus", true);
   pm.set_connected("slicer", true);
+  mon::DetectorFrames detector_frames(pm.registry());
 
   const int w = 422, h = 558;
   std::vector<uint8_t> gray(static_cast<size_t>(w) * h), mask(gray.size());
@@ -142,7 +144,10 @@ int main(int argc, char** argv) {
       synth_frame(w, h, frame, gray, mask, contrast);
       const int64_t t_pre1 = monotonic_ns();
       hop_rx_pre.record_ns(t_pre0 - rx);
-      st_det.record_ns(timed_sleep(6 + 3 * std::sin(phase * 0.7)));
+      // Detector skipping as the gateway does it: while "visible", D-FINE on every 3rd frame.
+      const bool detector_runs = contrast <= 110 || frame % 3 == 0;
+      if (detector_runs) st_det.record_ns(timed_sleep(6 + 3 * std::sin(phase * 0.7)));
+      detector_frames.count(detector_runs);
       st_seg.record_ns(timed_sleep(9 + 4 * std::sin(phase * 0.4 + 1)));
       const int64_t t_inf = monotonic_ns();
       hop_pre_inf.record_ns(t_inf - t_pre1);

@@ -153,6 +153,10 @@ function render(m) {
   const frames = m.frames || {};
   $('frames').textContent = `${frames.received ?? 0} / ${frames.sent ?? 0}`;
   $('drops').textContent = `${m.drops.total}, ${fmt(m.drops.rate_per_s, 2)}/s`;
+  // Detector skipping: frames where D-FINE ran vs frames segmented from the tracker's box.
+  const det = m.detector || {};
+  $('detector').textContent = `${det.detected ?? 0} / ${det.tracked ?? 0}` + (det.tracked_share == null
+    ? '' : ` (${fmt(100 * det.tracked_share, 0)} % tracked)`);
   const vis = $('vis-state');
   vis.textContent = m.visibility.state.toUpperCase();
   vis.style.color = STATE_COLOURS[m.visibility.state] || '';

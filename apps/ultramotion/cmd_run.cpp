@@ -1,8 +1,11 @@
 // File: apps/ultramotion/cmd_run.cpp
 // Purpose: `ultramotion run --config FILE.yaml [overrides]`: the gateway (PLUS in, Slicer out)
 // with its dashboard, until SIGINT/SIGTERM. Every config error is reported at once, one line
-// each; exit code 2 for a bad configuration, 1 for a runtime failure.
+// each; exit code 2 for a bad configuration, 1 for a runtime failure. A config with `streams:`
+// serves several probes (configs/multi_probe.yaml); `--gpu N` makes this process serve physical
+// GPU N only (one gateway process per GPU: start one per GPU, each with its own ports).
 //   ultramotion run --config configs/default.yaml --plus-host 10.0.0.7 --set queues.tx_capacity=16
+//   ultramotion run --config configs/multi_probe.yaml --gpu 1
 #include <cstdio>
 #include <string>
 
@@ -26,6 +29,7 @@ void run_gateway(const RunArgs& a) {
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
     throw CommandFailed(2);
   }
+  gateway::select_gpu(cfg.gpu);  // before any CUDA call (the models load in the session)
   gateway::install_shutdown_handlers();
   gateway::SessionOptions so;
   so.config = cfg;

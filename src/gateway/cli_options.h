@@ -44,6 +44,8 @@ inline void add_config_overrides(CLI::App* cmd, ConfigOverrides& ov) {
       {"--record", "record", "record received frames and results to FILE"},
       {"--kpi-log", "kpi_log.file", "write the dashboard's figures to FILE as JSON lines"},
       {"--kpi-interval-ms", "kpi_log.interval_ms", "KPI log interval in milliseconds"},
+      {"--gpu", "gpu",
+       "serve physical GPU N only (sets CUDA_VISIBLE_DEVICES; one gateway process per GPU)"},
   };
   for (const Flag& f : kFlags) {
     const std::string key = f.key;

@@ -2,6 +2,7 @@
 // member it sets, so parsing, --set overrides, unknown-key detection and YAML output can never
 // disagree about which keys exist.
 #include "gateway/config.h"
+#include "gateway/stream_config.h"
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
@@ -64,6 +65,10 @@ const std::vector<Field>& fields() {
       {"record", [](GatewayConfig& c) -> Ref { return &c.record; }},
       {"kpi_log.file", [](GatewayConfig& c) -> Ref { return &c.kpi_log.file; }},
       {"kpi_log.interval_ms", [](GatewayConfig& c) -> Ref { return &c.kpi_log.interval_ms; }},
+      {"batching.max_batch", [](GatewayConfig& c) -> Ref { return &c.batching.max_batch; }},
+      {"batching.max_wait_ms", [](GatewayConfig& c) -> Ref { return &c.batching.max_wait_ms; }},
+      {"batching.overlap", [](GatewayConfig& c) -> Ref { return &c.batching.overlap; }},
+      {"gpu", [](GatewayConfig& c) -> Ref { return &c.gpu; }},
   };
   return kFields;
 }
@@ -130,7 +135,9 @@ void walk(const YAML::Node& node, const std::string& path, GatewayConfig* cfg,
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>("");
     const std::string child = path.empty() ? key : path + "." + key;
-    if (const Field* f = find_field(child)) {
+    if (child == "streams") {  // a list, not a table field (stream_config.h)
+      parse_streams_yaml(kv.second, cfg, errors);
+    } else if (const Field* f = find_field(child)) {
       set_field(*f, kv.second, cfg, errors);
     } else if (is_section(child)) {
       if (kv.second.IsMap()) {
@@ -244,7 +251,9 @@ std::vector<std::string> config_errors(const GatewayConfig& cfg) {
   const P ports[] = {{"plus.port", cfg.plus.port, true},
                      {"slicer.port", cfg.slicer.port, true},
                      {"dashboard.port", cfg.dashboard.port, cfg.dashboard.enabled}};
-  for (size_t i = 0; i < 3; ++i)
+  // With a `streams:` list the top-level plus:/slicer: ports are only defaults: the streams'
+  // own ports are checked by stream_config_errors.
+  for (size_t i = 0; i < 3 && cfg.streams.empty(); ++i)
     for (size_t j = i + 1; j < 3; ++j)
       if (ports[i].used && ports[j].used && ports[i].port == ports[j].port && ports[i].port != 0)
         e.push_back(std::string("port clash: ") + ports[i].name + " and " + ports[j].name +
@@ -327,6 +336,7 @@ std::vector<std::string> config_errors(const GatewayConfig& cfg) {
   if (cfg.kpi_log.interval_ms < 10 || cfg.kpi_log.interval_ms > 3600000)
     e.push_back("kpi_log.interval_ms: " + std::to_string(cfg.kpi_log.interval_ms) +
                 " is out of range 10..3600000");
+  stream_config_errors(cfg, &e);
   return e;
 }
 
@@ -352,6 +362,7 @@ std::string config_to_yaml(const GatewayConfig& cfg) {
         },
         f.ref(copy));
   }
+  if (!cfg.streams.empty()) root["streams"] = streams_to_yaml(cfg.streams);
   YAML::Emitter out;
   out << root;
   return std::string(out.c_str()) + "\n";
@@ -365,6 +376,7 @@ std::string config_to_json(const GatewayConfig& cfg) {
     for (char ch : std::string(f.path)) pointer += ch == '.' ? '/' : ch;
     std::visit([&](auto* p) { root[nlohmann::json::json_pointer(pointer)] = *p; }, f.ref(copy));
   }
+  if (!cfg.streams.empty()) root["streams"] = streams_to_json(cfg.streams);
   return root.dump(2);
 }
 

@@ -13,6 +13,9 @@
 //   queues:    {rx_capacity, tx_capacity, max_frame_age_ms}
 //   record:    FILE (empty: no recording)
 //   kpi_log:   {file, interval_ms}   (file empty: no KPI log)
+//   streams:   [{name, plus: {host, port, device, reconnect_ms}, slicer: {port, device}}, ...]
+//   batching:  {max_batch, max_wait_ms, overlap}
+//   gpu:       N   (-1: leave CUDA_VISIBLE_DEVICES alone)
 //
 // Usage:
 //   std::vector<std::string> errors;
@@ -23,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +95,26 @@ struct QueueConfig {
   int max_frame_age_ms = 500;
 };
 
+// One PLUS stream of a multi-probe gateway (`streams:` list; gateway/stream_config.h). Every
+// field left out takes the top-level plus:/slicer: value when the config is resolved
+// (effective_streams), so `--plus-host` and `--set plus.device=...` still reach the streams.
+struct StreamSpec {
+  std::string name;  // unique, [A-Za-z0-9_-]+: metrics label `stream`, dashboard name
+  std::optional<std::string> plus_host;
+  std::optional<int> plus_port;
+  std::optional<std::string> plus_device;
+  std::optional<int> plus_reconnect_ms;
+  std::optional<int> slicer_port;
+  std::optional<std::string> slicer_device;
+};
+
+// How the one GPU worker batches the streams' frames (gateway/frame_dispatcher.h).
+struct BatchingConfig {
+  int max_batch = 0;          // frames run together at most; 0 = the number of streams
+  double max_wait_ms = 2.0;   // latency cap: how long a ready frame waits for others
+  bool overlap = true;        // keep frames of several streams in flight at once
+};
+
 // `--kpi-log FILE`: the monitor's figures as JSON lines every interval_ms.
 struct KpiLogConfig {
   std::string file;  // empty: no KPI log
@@ -108,6 +132,13 @@ struct GatewayConfig {
   QueueConfig queues;
   std::string record;  // empty: no recording
   KpiLogConfig kpi_log;
+  // Several probes in one process: empty = one stream made of plus: and slicer: (unchanged
+  // single-stream behaviour and metric names); otherwise one stream per entry.
+  std::vector<StreamSpec> streams;
+  BatchingConfig batching;
+  // `--gpu N`: this process serves physical GPU N (CUDA_VISIBLE_DEVICES=N is set before any CUDA
+  // call; the dashboard samples that GPU). One process per GPU; -1 = the environment's choice.
+  int gpu = -1;
 };
 
 // Parses YAML text into *cfg (fields absent from the text keep their current value). Unknown

@@ -1,12 +1,26 @@
 // File: src/gateway/gateway.h
-// Purpose: the running gateway: PLUS in, Slicer out, the per-frame pipeline in between.
+// Purpose: the running gateway: PLUS in, Slicer out, the per-frame pipeline in between, for one
+// or several streams (probes) sharing the models (issue 10 part 3).
 //
-//   PlusClient thread (RX)  IMAGE -> Frame (id, receive time) -> rx slot (2, newest wins)
-//   processing thread       age check (max_frame_age_ms) -> FrameProcessor -> outbox (8,
-//                           drop-oldest) [+ recorder]
-//   TX thread               drains the outbox on each wake -> BoneMask (+ weights, STATUS) ->
-//                           SlicerServer::broadcast (per-client queues: a stuck Slicer client
-//                           only loses its own messages)
+//   per stream:  PlusClient thread (RX)  IMAGE -> Frame (id, receive time) -> rx slot (2, newest
+//                                        wins) -> FrameDispatcher::notify()
+//   one thread:  FrameDispatcher         takes the streams' frames, batches the ones that arrive
+//                                        together (latency cap batching.max_wait_ms), overlaps
+//                                        them on the stream's processor (submit/complete); per
+//                                        stream: age check (max_frame_age_ms) before submit,
+//                                        then on its result: metrics, outbox (8, drop-oldest)
+//                                        [+ recorder]
+//   per stream:  TX thread               drains its outbox on each wake -> BoneMask (+ weights,
+//                                        STATUS) -> its SlicerServer::broadcast (per-client
+//                                        queues: a stuck Slicer client only loses its own)
+// Each stream has its own processor (from pipeline::create_frame_processors: one copy of the
+// models, own tracker/visibility state), Slicer port and device name, queues, counters and
+// metrics: a stream whose PLUS peer dies or sends garbage only affects its own figures.
+// Config without `streams:`: one stream with unlabelled metrics (the single-probe gateway as
+// before); with `streams:`: metrics labelled stream=<name> (monitor::Monitor::add_stream).
+// One gateway process serves one GPU (`--gpu N`): several GPUs = several processes.
+// Recording (`record: run.umrec`) with several streams writes one file per stream
+// (run.probe1.umrec, ...); the dashboard's "latest frame" shows the first stream.
 //
 // Every stage is timed and every drop counted with its stage and reason in the metrics registry
 // (monitor/pipeline_metrics.h names): drops{stage, reason} with
@@ -22,11 +36,11 @@
 //
 // Usage:
 //   monitor::Monitor mon;                                          // registry + dashboard data
-//   UM_ASSIGN_OR_RETURN(ProcessorSetup p, make_frame_processor(cfg)); // gateway/model_setup.h
-//   Gateway gw(cfg, std::move(p.processor), mon);
+//   UM_ASSIGN_OR_RETURN(auto procs, make_frame_processors(cfg));   // gateway/model_setup.h
+//   Gateway gw(cfg, std::move(procs), mon);                        // one per effective stream
 //   UM_RETURN_IF_ERROR(gw.start());
 //   ... wait for SIGINT ...
-//   gw.stop();                                  // drains, completes the recording
+//   gw.stop();                                  // drains, completes the recordings
 //   if (auto e = gw.first_error()) std::rethrow_exception(e);
 #pragma once
 
@@ -36,6 +50,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/status.h"
 #include "gateway/bounded_queue.h"
@@ -66,12 +81,13 @@ struct GatewayRuntime {
   int plus_stall_timeout_ms = 1000;
 };
 
-// A snapshot of the gateway's own counters (the registry holds the same figures by name).
+// A snapshot of one stream's counters (the registry holds the same figures by name).
 struct GatewayStats {
+  std::string stream;             // the stream's name
   uint64_t frames_received = 0;   // images converted and put into the rx slot
   uint64_t frames_processed = 0;  // results produced
   uint64_t frames_sent = 0;       // results whose messages were handed to the server
-  uint64_t stage_errors = 0;
+  uint64_t stage_errors = 0;      // exceptions caught in this stream's RX/TX/result handling
   uint64_t geometry_changes = 0;  // frame size changed mid-stream (processor reset)
   QueueStats rx_slot;
   QueueStats outbox;
@@ -81,94 +97,64 @@ struct GatewayStats {
   std::vector<std::pair<std::string, uint64_t>> drop_counts;  // "stage/reason" -> count
 };
 
+class FrameDispatcher;
+
 class Gateway {
  public:
+  // One processor per stream of effective_streams(config) (stream_config.h), in that order.
+  Gateway(GatewayConfig config, std::vector<std::unique_ptr<pipeline::FrameProcessor>> processors,
+          monitor::Monitor& monitor, GatewayRuntime runtime = {});
+  // A single-stream config (no `streams:`) and its processor.
   Gateway(GatewayConfig config, std::unique_ptr<pipeline::FrameProcessor> processor,
           monitor::Monitor& monitor, GatewayRuntime runtime = {});
   ~Gateway();  // stop()
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
-  // Binds the Slicer port (kUnavailable names it), opens the recording, starts the threads.
-  // slicer.port 0 binds an ephemeral port (tests; see slicer_port()).
+  // Binds every stream's Slicer port (kUnavailable names the stream and port), opens the
+  // recordings, starts the threads. slicer.port 0 binds an ephemeral port (see slicer_port()).
   Status start();
-  // Stops RX, finishes the frame in progress, sends what is queued, completes the recording,
+  // Stops RX, finishes the frames in progress, sends what is queued, completes the recordings,
   // closes every socket. Idempotent.
   void stop();
 
-  uint16_t slicer_port() const;
+  size_t stream_count() const { return streams_.size(); }
+  const std::string& stream_name(size_t stream) const;
+  uint16_t slicer_port(size_t stream = 0) const;
   std::exception_ptr first_error() const { return errors_.first(); }
   std::string first_error_description() const { return errors_.first_description(); }
-  GatewayStats stats() const;
-  // Per-client statistics of the Slicer server (empty before start / after stop).
-  std::vector<igtl::ClientStats> slicer_clients() const;
+  GatewayStats stats(size_t stream = 0) const;
+  std::vector<GatewayStats> all_stats() const;
+  // Per-client statistics of a stream's Slicer server (empty before start / after stop).
+  std::vector<igtl::ClientStats> slicer_clients(size_t stream = 0) const;
   const GatewayConfig& config() const { return config_; }
-  monitor::PipelineMetrics& metrics() { return metrics_; }
+  monitor::PipelineMetrics& metrics(size_t stream = 0);
   std::string processor_description() const { return processor_description_; }
+  // The dispatcher's batching figures (null before start()).
+  const FrameDispatcher* dispatcher() const { return dispatcher_.get(); }
 
  private:
-  void on_image(igtl::Message&& message);
-  void on_link_state(igtl::LinkState state, const std::string& why);
-  void process_loop();
-  void tx_loop();
-  void process_one(pipeline::Frame&& frame);
-  void send_one(OutputItem& item);
-  void sync_external_counters();  // plus-client and server counters -> drop metrics
-  monitor::Counter& drop_counter(const std::string& stage, const std::string& reason);
+  struct Stream;
+
+  void on_image(Stream& s, igtl::Message&& message);
+  void on_link_state(Stream& s, igtl::LinkState state, const std::string& why);
+  bool admit(Stream& s, const pipeline::Frame& frame);
+  void on_result(Stream& s, pipeline::Frame&& frame, Result<pipeline::FrameResult>&& result);
+  void tx_loop(Stream& s);
+  void send_one(Stream& s, OutputItem& item);
+  void sync_external_counters(Stream& s);  // plus-client and server counters -> drop metrics
+  void record_error(Stream& s, const char* stage, const std::exception& e);
 
   GatewayConfig config_;
   GatewayRuntime runtime_;
-  std::unique_ptr<pipeline::FrameProcessor> processor_;
   std::string processor_description_;
   monitor::Monitor& monitor_;
   monitor::Registry& registry_;
-  monitor::PipelineMetrics& metrics_;
   StageErrors errors_;
-  TxOptions tx_options_;
-
-  BoundedQueue<pipeline::Frame> rx_slot_;
-  BoundedQueue<OutputItem> outbox_;
-  std::unique_ptr<igtl::SlicerServer> server_;
-  std::unique_ptr<igtl::PlusClient> client_;
-  std::unique_ptr<AsyncRecorder> recorder_;
-  std::thread process_thread_;
-  std::thread tx_thread_;
+  std::vector<std::unique_ptr<Stream>> streams_;
+  std::unique_ptr<FrameDispatcher> dispatcher_;
   bool started_ = false;
   bool stopped_ = false;
-
-  std::atomic<uint64_t> next_frame_id_{1};
-  std::atomic<uint64_t> frames_received_{0};
-  std::atomic<uint64_t> frames_processed_{0};
-  std::atomic<uint64_t> frames_sent_{0};
-  std::atomic<uint64_t> geometry_changes_{0};
-  int last_width_ = 0;   // processing thread only
-  int last_height_ = 0;  // processing thread only
-
-  // Handles resolved once in the constructor (hot path: no lookups).
-  monitor::Counter* drop_bad_image_;
-  monitor::Counter* drop_stale_;
-  monitor::Counter* drop_process_error_;
-  monitor::Counter* drop_encode_error_;
-  monitor::Gauge* depth_rx_;
-  monitor::Gauge* depth_outbox_;
-  monitor::LatencyHistogram* overhead_;
-  monitor::LatencyHistogram* hop_rx_process_;
-  monitor::LatencyHistogram* hop_process_tx_;
-  monitor::LatencyHistogram* stage_process_;
-  monitor::LatencyHistogram* stage_tx_;
-  monitor::LatencyHistogram* stage_preprocess_;
-  monitor::LatencyHistogram* stage_detector_;
-  monitor::LatencyHistogram* stage_encoder_;
-  monitor::LatencyHistogram* stage_decoder_;
-  monitor::LatencyHistogram* stage_weights_;
-  monitor::LatencyHistogram* stage_quality_;
-  monitor::LatencyHistogram* stage_readback_;
-
-  // Last seen values of counters owned by the PLUS client / Slicer server (TX thread only).
-  uint64_t seen_superseded_ = 0;
-  uint64_t seen_reconnects_ = 0;
-  uint64_t seen_client_drops_ = 0;
-  igtl::RejectCounts seen_rejects_{};
 };
 
 }  // namespace um::gateway

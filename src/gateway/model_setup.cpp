@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/clock.h"
+#include "gateway/stream_config.h"
 #include "pipeline/model_paths.h"
 
 namespace um::gateway {
@@ -56,6 +57,22 @@ Result<std::unique_ptr<pipeline::FrameProcessor>> make_frame_processor(const Gat
   if (!p.ok()) return p.status().with_context("loading models");
   spdlog::info("[models] {} ready in {:.1f} s (D-FINE '{}', MobileSAM '{}')", (*p)->description(),
                ns_to_ms(monotonic_ns() - t0) / 1000.0, o.dfine_checkpoint, o.sam_checkpoint);
+  return p;
+}
+
+Result<std::vector<std::unique_ptr<pipeline::FrameProcessor>>> make_frame_processors(
+    const GatewayConfig& cfg) {
+  UM_ASSIGN_OR_RETURN(pipeline::ProcessorOptions o, processor_options(cfg));
+  const std::string synthetic = pipeline::synthetic_models_label(o);
+  if (synthetic != "none") spdlog::warn("[models] {}", synthetic_weights_detail(o));
+  const int n = static_cast<int>(effective_streams(cfg).size());
+  const int64_t t0 = monotonic_ns();
+  auto p = pipeline::create_frame_processors(o, n);
+  if (!p.ok()) return p.status().with_context("loading models");
+  spdlog::info("[models] {} x {} stream(s), one copy of the models, ready in {:.1f} s "
+               "(D-FINE '{}', MobileSAM '{}')",
+               p->front()->description(), n, ns_to_ms(monotonic_ns() - t0) / 1000.0,
+               o.dfine_checkpoint, o.sam_checkpoint);
   return p;
 }
 

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "gateway/config.h"
@@ -29,5 +30,10 @@ std::string synthetic_weights_detail(const pipeline::ProcessorOptions& o);
 // pipeline::create_frame_processor: kNotFound, kInvalidArgument, kFailedPrecondition. A missing
 // file with models.allow_synthetic gives synthetic weights and a warning in the log.
 Result<std::unique_ptr<pipeline::FrameProcessor>> make_frame_processor(const GatewayConfig& cfg);
+
+// One processor per stream of effective_streams(cfg), sharing one copy of the models
+// (pipeline::create_frame_processors), each with its own temporal state. Same errors.
+Result<std::vector<std::unique_ptr<pipeline::FrameProcessor>>> make_frame_processors(
+    const GatewayConfig& cfg);
 
 }  // namespace um::gateway

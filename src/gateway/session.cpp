@@ -5,9 +5,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 #include "gateway/model_setup.h"
 #include "gateway/shutdown_signal.h"
+#include "gateway/stream_config.h"
 
 namespace um::gateway {
 
@@ -18,25 +20,36 @@ Session::~Session() { stop(); }
 Status Session::start() {
   GatewayConfig& cfg = options_.config;
   UM_RETURN_IF_ERROR(validate_config(cfg));
-  if (cfg.plus.port == 0 && !options_.with_simulator)
-    return invalid_argument("plus.port: 0 (any free port) only makes sense with the simulator");
+  for (const StreamSettings& st : effective_streams(cfg))
+    if (st.plus.port == 0 && !options_.with_simulator)
+      return invalid_argument("plus.port: 0 (any free port) only makes sense with the simulator");
   spdlog::info("[session] configuration in force:\n{}", config_to_yaml(cfg));
 
-  monitor_ = std::make_unique<monitor::Monitor>();
-  monitor_->set_config_json(config_to_json(cfg));
+  monitor::MonitorOptions mo;
+  mo.gpu_index = cfg.gpu;  // --gpu N: the dashboard shows physical GPU N only
+  monitor_ = std::make_unique<monitor::Monitor>(mo);
   if (options_.with_simulator) {
-    PlusSimulatorOptions so = options_.simulator;
-    so.host = cfg.plus.host;
-    so.port = static_cast<uint16_t>(cfg.plus.port);
-    if (!cfg.plus.device.empty()) so.device = cfg.plus.device;
-    simulator_ = std::make_unique<PlusSimulator>(so);
-    Status s = simulator_->start();
-    if (!s.ok()) {
-      simulator_.reset();
-      return s.with_context("PLUS simulator on port " + std::to_string(cfg.plus.port));
+    const std::vector<StreamSettings> streams = effective_streams(cfg);
+    for (size_t i = 0; i < streams.size(); ++i) {
+      PlusSimulatorOptions so = options_.simulator;
+      so.host = streams[i].plus.host;
+      so.port = static_cast<uint16_t>(streams[i].plus.port);
+      if (!streams[i].plus.device.empty()) so.device = streams[i].plus.device;
+      so.source_options.seed += i;  // each probe sees its own phantom motion
+      auto sim = std::make_unique<PlusSimulator>(so);
+      Status s = sim->start();
+      if (!s.ok()) {
+        stop();
+        return s.with_context("PLUS simulator of stream '" + streams[i].name + "' on port " +
+                              std::to_string(streams[i].plus.port));
+      }
+      // An ephemeral port (0) is now known: the stream connects there.
+      if (has_stream_list(cfg)) cfg.streams[i].plus_port = sim->port();
+      else cfg.plus.port = sim->port();
+      simulators_.push_back(std::move(sim));
     }
-    cfg.plus.port = simulator_->port();  // an ephemeral port (0) is now known
   }
+  monitor_->set_config_json(config_to_json(cfg));
   if (cfg.dashboard.enabled) {
     monitor::DashboardOptions d;
     d.host = "0.0.0.0";
@@ -58,9 +71,11 @@ Status Session::start() {
       return s.with_context("kpi_log.file " + cfg.kpi_log.file);
     }
   }
-  std::unique_ptr<pipeline::FrameProcessor> processor = std::move(options_.processor);
+  std::vector<std::unique_ptr<pipeline::FrameProcessor>> processors =
+      std::move(options_.processors);
+  if (options_.processor) processors.insert(processors.begin(), std::move(options_.processor));
   GatewayRuntime runtime = options_.runtime;
-  if (!processor) {
+  if (processors.empty()) {
     // Synthetic weights for missing checkpoints (models.allow_synthetic): said in the log
     // (make_frame_processor), on the dashboard banner and in every BoneMask's metadata.
     Result<pipeline::ProcessorOptions> po = processor_options(cfg);
@@ -75,14 +90,20 @@ Status Session::start() {
       runtime.weights_note = detail;
       runtime.synthetic_weights = synthetic;
     }
-    auto p = make_frame_processor(cfg);
+    auto p = make_frame_processors(cfg);
     if (!p.ok()) {
       stop();
       return p.status();
     }
-    processor = std::move(p).value();
+    processors = std::move(p).value();
   }
-  gateway_ = std::make_unique<Gateway>(cfg, std::move(processor), *monitor_, std::move(runtime));
+  if (processors.size() != effective_streams(cfg).size()) {
+    stop();
+    return invalid_argument("session: " + std::to_string(processors.size()) +
+                            " processor(s) given for " +
+                            std::to_string(effective_streams(cfg).size()) + " stream(s)");
+  }
+  gateway_ = std::make_unique<Gateway>(cfg, std::move(processors), *monitor_, std::move(runtime));
   Status s = gateway_->start();
   if (!s.ok()) {
     gateway_.reset();
@@ -94,7 +115,7 @@ Status Session::start() {
 
 void Session::stop() {
   if (gateway_) gateway_->stop();
-  if (simulator_) simulator_->stop();
+  for (auto& sim : simulators_) sim->stop();
   if (kpi_logger_) kpi_logger_->stop();  // after the gateway: the last line holds the final figures
   if (dashboard_) dashboard_->stop();
 }
@@ -107,25 +128,47 @@ std::string Session::where_to_look() const {
   const GatewayConfig& cfg = options_.config;
   std::string s;
   s += "UltraMotion is running\n";
-  if (simulator_)
-    s += "  PLUS simulator   : 127.0.0.1:" + std::to_string(simulator_->port()) + " device '" +
-         (cfg.plus.device.empty() ? std::string("Image_Reference") : cfg.plus.device) + "', " +
-         simulator_->source_description() + "\n";
-  else
-    s += "  PLUS input       : " + cfg.plus.host + ":" + std::to_string(cfg.plus.port) +
-         " device '" + cfg.plus.device + "'\n";
-  if (gateway_) {
-    s += "  3D Slicer        : OpenIGTLinkIF client to <this host>:" +
-         std::to_string(gateway_->slicer_port()) + " -> labelmap '" + cfg.slicer.device + "'";
-    if (cfg.slicer.outputs.weights) s += " (+ _Wedge, _Win, _Wout)";
-    s += "\n  models           : " + gateway_->processor_description() + "\n";
+  const std::vector<StreamSettings> streams = effective_streams(cfg);
+  for (size_t i = 0; i < streams.size(); ++i) {
+    const StreamSettings& st = streams[i];
+    if (streams.size() > 1) s += "  stream '" + st.name + "'\n";
+    if (i < simulators_.size())
+      s += "  PLUS simulator   : 127.0.0.1:" + std::to_string(simulators_[i]->port()) +
+           " device '" + (st.plus.device.empty() ? std::string("Image_Reference") : st.plus.device) +
+           "', " + simulators_[i]->source_description() + "\n";
+    else
+      s += "  PLUS input       : " + st.plus.host + ":" + std::to_string(st.plus.port) +
+           " device '" + st.plus.device + "'\n";
+    if (gateway_) {
+      s += "  3D Slicer        : OpenIGTLinkIF client to <this host>:" +
+           std::to_string(gateway_->slicer_port(i)) + " -> labelmap '" + st.slicer.device + "'";
+      if (cfg.slicer.outputs.weights) s += " (+ _Wedge, _Win, _Wout)";
+      s += "\n";
+    }
   }
+  if (gateway_) s += "  models           : " + gateway_->processor_description() + "\n";
+  if (cfg.gpu >= 0)
+    s += "  GPU              : physical GPU " + std::to_string(cfg.gpu) +
+         " (CUDA_VISIBLE_DEVICES); one gateway process per GPU\n";
   if (dashboard_)
     s += "  dashboard        : http://127.0.0.1:" + std::to_string(dashboard_->port()) +
-         "/  (JSON /api/v1/metrics, Prometheus /metrics)\n";
+         "/  (JSON /api/v1/metrics, /api/v1/streams, Prometheus /metrics)\n";
   if (!cfg.record.empty()) s += "  recording        : " + cfg.record + "\n";
   s += "  stop with Ctrl-C (SIGINT) or SIGTERM\n";
   return s;
+}
+
+void select_gpu(int gpu) {
+  if (gpu < 0) return;
+  const std::string n = std::to_string(gpu);
+  const char* before = std::getenv("CUDA_VISIBLE_DEVICES");
+  if (before && n != before)
+    spdlog::warn("[gpu] --gpu {} replaces CUDA_VISIBLE_DEVICES='{}'", gpu, before);
+  ::setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID", 1);
+  ::setenv("CUDA_VISIBLE_DEVICES", n.c_str(), 1);
+  spdlog::info("[gpu] this process serves physical GPU {} (CUDA_VISIBLE_DEVICES={}); one gateway "
+               "process per GPU",
+               gpu, n);
 }
 
 void serve_until_signal(SessionOptions options, const char* tag) {

@@ -1,16 +1,17 @@
 // File: bench/bench_dispatch.cpp
-// Purpose: what the frame dispatcher's scheduling (gateway/frame_dispatcher.h) buys, with the
-// device EMULATED: frames/s and latency with overlap off vs on, 1 vs 4 streams.
+// Purpose: what the frame dispatcher's scheduling (gateway/frame_dispatcher.h) buys: frames/s
+// and latency with overlap off vs on, 1 vs 4 streams; first with the device EMULATED (runs
+// anywhere), then on the real CUDA processors (BM_DispatchGpu, below; skipped without a GPU).
 //
-// SCHEDULING MEASUREMENT ONLY, no GPU and no models: each stream's processor is the test double
-// FakeProcessor (tests/gateway/fake_frame_processor.h) on a shared FakeDevice. Emulated costs per
-// frame (sleeps, so the 2-core CI machine is not the bottleneck):
+// EMULATED (BM_DispatchMaxRate, BM_DispatchPaced), no GPU and no models: each stream's
+// processor is the test double FakeProcessor (tests/gateway/fake_frame_processor.h) on a shared
+// FakeDevice. Emulated costs per frame (sleeps, so the 2-core CI machine is not the bottleneck):
 //   submit (pixel staging + graph launch, host)   0.3 ms
 //   device work (the frame's CUDA graph)          4 ms, after the same stream's previous frame
 //   complete (host steps after the read-back)     1 ms
 //   FakeDevice lanes = 2: one batch-1 frame uses half the GPU, two run at full speed each.
-// What matters is the RATIO between rows (how much the schedule hides), not the absolute frames/s;
-// the real figures come from the GPU bench (ultramotion bench, lead's H100/H200 runs).
+// What matters is the RATIO between rows (how much the schedule hides), not the absolute
+// frames/s; the real figures come from BM_DispatchGpu on the lead's H100/H200 runs.
 //
 // BM_DispatchMaxRate/<streams>/<overlap>: every stream's input holds all its frames from the
 //   start (maximum input rate). Counters: fps (results per second, all streams),
@@ -28,6 +29,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -39,6 +41,9 @@
 #include "core/clock.h"
 #include "gateway/fake_frame_processor.h"
 #include "gateway/frame_dispatcher.h"
+#include "pipeline/phantom.h"
+#include "pipeline/phantom_stream.h"
+#include "test_support.h"
 
 namespace um::gateway {
 namespace {
@@ -69,6 +74,32 @@ class Done {
   std::condition_variable cv_;
   size_t n_ = 0;
 };
+
+// True once every frame pushed into `inputs` has come out: a result, or a drop by the input
+// (superseded / evicted). Paced runs may drop frames when the dispatcher falls behind.
+bool settled(const FrameDispatcher& d,
+             const std::vector<std::unique_ptr<BoundedQueue<pipeline::Frame>>>& inputs) {
+  uint64_t pushed = 0, dropped = 0;
+  for (const auto& in : inputs) {
+    const QueueStats q = in->stats();
+    pushed += q.pushed;  // accepted; each is later taken, evicted or superseded
+    dropped += q.drops(DropReason::kEvictedOldest) + q.drops(DropReason::kSuperseded);
+  }
+  const DispatchStats s = d.stats();
+  return s.results + s.frames_rejected + dropped >= pushed;
+}
+
+// Waits (polling every ms) until settled() or `timeout`.
+bool wait_settled(const FrameDispatcher& d,
+                  const std::vector<std::unique_ptr<BoundedQueue<pipeline::Frame>>>& inputs,
+                  std::chrono::seconds timeout) {
+  const int64_t end = monotonic_ns() + std::chrono::nanoseconds(timeout).count();
+  while (!settled(d, inputs)) {
+    if (monotonic_ns() > end) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
 
 struct Rig {
   Rig(int streams, QueuePolicy policy, size_t capacity) : device(kLanes) {
@@ -172,13 +203,124 @@ void BM_DispatchPaced(benchmark::State& state) {
     });
     producer.join();
     // At 25 fps nothing should be superseded; count what actually came out either way.
-    rig.done.wait_for(static_cast<size_t>(streams) * kFramesPerStream, 10s);
+    if (!wait_settled(*d, rig.inputs, 30s)) state.SkipWithError("results missing");
     const int64_t elapsed = monotonic_ns() - t0;
     d->stop();
     report(state,
            "paced_streams" + std::to_string(streams) + "_overlap" + std::to_string(overlap) +
                "_together" + std::to_string(together),
            *d, d->stats().results, elapsed);
+  }
+}
+
+// --- the same schedule on the real CUDA processors (the lead's GPU runs) ----------------------
+// BM_DispatchGpu/<streams>/<overlap>/<paced>: create_frame_processors(cuda, fp16, phantom
+// models, n streams sharing the weights), phantom frames 558x422 (each stream its own sequence,
+// 32 frames cycled); paced=0: every input holds all its frames (maximum input rate), paced=1:
+// 25 fps per stream, all streams together. Each processor is warmed up through the dispatcher
+// first (its graphs captured for both staging slots). Same counters as above; the timeline CSV
+// (UM_DISPATCH_TIMELINE_DIR) shows the real submit / device-done / complete times.
+// Without the CUDA backend or a GPU: skipped with the factory's error.
+struct GpuRig {
+  std::vector<std::unique_ptr<pipeline::FrameProcessor>> processors;
+  std::vector<std::vector<pipeline::Frame>> frames;  // per stream
+  std::vector<uint64_t> next_id;                     // per stream: ids keep increasing
+
+  Status init(int streams) {
+    pipeline::ProcessorOptions opt;
+    opt.backend = pipeline::Backend::kCuda;
+    opt.precision = pipeline::Precision::kFp16;
+    opt.dfine_checkpoint = (um::test::source_dir() / "models/phantom/dfine_n_phantom.pth").string();
+    opt.sam_checkpoint = (um::test::source_dir() / "models/phantom/mobilesam_phantom.pt").string();
+    UM_ASSIGN_OR_RETURN(processors, pipeline::create_frame_processors(opt, streams));
+    for (int s = 0; s < streams; ++s) {
+      pipeline::PhantomStream seq(static_cast<uint64_t>(s + 1), {.size = {558, 422}});
+      frames.emplace_back();
+      for (int i = 0; i < 32; ++i) frames.back().push_back(pipeline::to_frame(seq.next(), 0));
+    }
+    next_id.assign(static_cast<size_t>(streams), 1);
+    return Status::Ok();
+  }
+  pipeline::Frame frame(size_t s) {
+    pipeline::Frame f = frames[s][(next_id[s] - 1) % frames[s].size()];
+    f.id = next_id[s]++;
+    f.receive_time_ns = monotonic_ns();
+    return f;
+  }
+  // One dispatcher over fresh inputs; `frames_per_stream` frames each, pushed all at once
+  // (paced = false) or at 25 fps. Returns the dispatcher (stopped) and the elapsed ns.
+  std::pair<std::unique_ptr<FrameDispatcher>, int64_t> run(bool overlap, int frames_per_stream,
+                                                           bool paced) {
+    const size_t n = processors.size();
+    std::vector<std::unique_ptr<BoundedQueue<pipeline::Frame>>> inputs;
+    Done done;
+    std::vector<DispatchStream> ds;
+    for (size_t s = 0; s < n; ++s) {
+      inputs.push_back(std::make_unique<BoundedQueue<pipeline::Frame>>(
+          "probe" + std::to_string(s), paced ? 2 : static_cast<size_t>(frames_per_stream),
+          paced ? QueuePolicy::kTakeLatest : QueuePolicy::kDropOldest));
+      DispatchStream d;
+      d.name = inputs.back()->name();
+      d.input = inputs.back().get();
+      d.processor = processors[s].get();
+      d.return_pixels = false;
+      d.on_result = [&done](pipeline::Frame&&, Result<pipeline::FrameResult>&& r) {
+        if (!r.ok()) std::fprintf(stderr, "frame failed: %s\n", r.status().to_string().c_str());
+        done.add();
+      };
+      ds.push_back(std::move(d));
+    }
+    DispatchOptions opt;
+    opt.overlap = overlap;
+    opt.timeline_capacity = 4096;
+    auto d = std::make_unique<FrameDispatcher>(std::move(ds), opt);
+    const size_t total = n * static_cast<size_t>(frames_per_stream);
+    if (!paced) {
+      for (size_t s = 0; s < n; ++s)
+        for (int i = 0; i < frames_per_stream; ++i) inputs[s]->push(frame(s));
+    }
+    const int64_t t0 = monotonic_ns();
+    d->start();
+    if (paced) {
+      constexpr int64_t kPeriodNs = 40'000'000;
+      for (int k = 0; k < frames_per_stream; ++k) {
+        const int64_t wait = t0 + k * kPeriodNs - monotonic_ns();
+        if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+        for (size_t s = 0; s < n; ++s) inputs[s]->push(frame(s));
+        d->notify();
+      }
+    }
+    if (paced) {
+      wait_settled(*d, inputs, 60s);
+    } else {
+      done.wait_for(total, 60s);
+    }
+    const int64_t elapsed = monotonic_ns() - t0;
+    d->stop();
+    return {std::move(d), elapsed};
+  }
+};
+
+void BM_DispatchGpu(benchmark::State& state) {
+  const int streams = static_cast<int>(state.range(0));
+  const bool overlap = state.range(1) != 0;
+  const bool paced = state.range(2) != 0;
+  GpuRig rig;
+  const Status made = rig.init(streams);
+  if (!made.ok()) {
+    state.SkipWithError(made.to_string().c_str());
+    for (auto _ : state) {
+    }
+    return;
+  }
+  rig.run(/*overlap=*/true, 8, /*paced=*/false);  // warm-up: graphs of both staging slots
+  for (auto _ : state) {
+    auto [d, elapsed] = rig.run(overlap, paced ? 25 : 100, paced);
+    report(state,
+           "gpu_streams" + std::to_string(streams) + "_overlap" + std::to_string(overlap) +
+               "_paced" + std::to_string(paced),
+           *d, d->stats().results, elapsed);
+    if (d->stats().errors > 0) state.SkipWithError("frames failed (see stderr)");
   }
 }
 
@@ -193,6 +335,13 @@ BENCHMARK(BM_DispatchPaced)
     ->Args({1, 0, 1})
     ->Args({1, 1, 1})
     ->ArgsProduct({{4}, {0, 1}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+
+BENCHMARK(BM_DispatchGpu)
+    ->ArgNames({"streams", "overlap", "paced"})
+    ->ArgsProduct({{1, 4}, {0, 1}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(1);

@@ -41,9 +41,9 @@
 //
 // Guarantees: a taken frame is either dropped by admit or produces exactly one on_result call,
 // in order per stream (submit errors included, as the error Status: the stream's earlier
-// frames are completed first). stop() stops taking new
-// rounds, submits what is still queued in the inputs (the producers should be stopped first),
-// completes everything in flight, then joins. Exceptions thrown by admit / on_result / a
+// frames are completed first). stop() ends the current round without waiting, submits what is
+// still queued in the inputs (the producers should be stopped first; at most the inputs'
+// capacities more rounds), completes everything in flight, then joins. Exceptions thrown by admit / on_result / a
 // processor never end the thread: each is caught, logged, counted (callback_errors) and passed
 // to options.on_error (e.g. StageErrors::record("process", e)); a throwing admit drops the frame,
 // a throwing submit/complete becomes an kInternal error result.

@@ -40,6 +40,9 @@ constexpr int kWarpTeamBlockThreads = 128;
 // to 4 columns per lane; wider problems get one thread per column in a block of up to 512.
 constexpr int kWarpTeamMaxCols = 128;
 constexpr unsigned kFullMask = 0xffffffffu;
+// The arg-min packs a column index into 15 bits and a row index into 16 (see the search), far
+// above what shared memory allows anyway (about 7000 columns).
+constexpr int kMaxColumns = 32767;
 
 // Launch options (plain ints: they cross the extern "C" boundary).
 enum TeamMode : int { kTeamAuto = 0, kTeamWarp = 1, kTeamBlock = 2 };
@@ -111,6 +114,7 @@ inline LaunchConfig choose_launch(int batch, int max_rows, int max_cols, int tea
   LaunchConfig c;
   const int max_nc = max_rows > max_cols ? max_rows : max_cols;
   const int max_nr = max_rows > max_cols ? max_cols : max_rows;
+  if (max_nc > kMaxColumns) return c;  // threads == 0: does not fit
   c.warp_team = team_mode == kTeamWarp || (team_mode == kTeamAuto && max_nc <= kWarpTeamMaxCols);
   if (c.warp_team) {
     c.threads = kWarpTeamBlockThreads;
@@ -441,8 +445,13 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
         }
         // Candidate order: shorter path, then an unassigned column (it ends the search), then
         // the lower column index (deterministic). Any minimum is a valid Dijkstra choice.
+        // The tie word also carries the column's row (low 16 bits; never compared, as j is
+        // unique), so the winner's row needs no second shared-memory load on the critical path.
         const unsigned long long key = order_key(s);
-        const unsigned tie = (row4col[j] == -1 ? 0u : 0x80000000u) | static_cast<unsigned>(j);
+        const int owner = row4col[j];
+        const unsigned tie = owner == -1 ? (static_cast<unsigned>(j) << 16) | 0xffffu
+                                         : 0x80000000u | (static_cast<unsigned>(j) << 16) |
+                                               static_cast<unsigned>(owner);
         if (key < best_key || (key == best_key && tie < best_tie)) {
           best_key = key;
           best_tie = tie;
@@ -451,13 +460,13 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
       team_min<kWarpTeam>(best_key, best_tie, red_key, red_tie, parity, lane, warp, nwarps);
       if (best_key >= kInfKey) break;  // uniform: every unvisited column is +inf away
       min_val = key_to_double(best_key);
-      const int j = static_cast<int>(best_tie & 0x7fffffffu);
+      const int j = static_cast<int>((best_tie >> 16) & 0x7fffu);
       if (j % T == t) sc[j] = 1;
-      if (row4col[j] == -1) {
+      if ((best_tie & 0x80000000u) == 0) {  // unassigned column: the sink
         sink = j;
         break;
       }
-      i = row4col[j];
+      i = static_cast<int>(best_tie & 0xffffu);  // == row4col[j]
     }
     if (sink < 0) {
       if (t == 0) {

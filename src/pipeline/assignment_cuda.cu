@@ -205,8 +205,8 @@ Status CudaAssignmentSolver::reserve(size_t in_bytes, size_t out_bytes) {
 }
 
 // Checks the shapes, lays the batch out, grows the buffers if needed and writes the metadata
-// (offsets, sizes) into the pinned input buffer. shape_at(b) -> std::pair<int, int> (rows, cols);
-// for views, a null data pointer with a non-empty shape is refused here too.
+// (offsets, sizes) into the pinned input buffer. shape_at(b) -> std::pair<int, int> (rows, cols).
+// (solve() checks the views' data pointers before.)
 template <typename ShapeAt>
 Status CudaAssignmentSolver::plan_batch(int batch, ShapeAt shape_at) {
   staged_ = false;

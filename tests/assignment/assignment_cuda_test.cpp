@@ -190,7 +190,17 @@ TEST(AssignmentCuda, SolverReusesItsBuffers) {
   const size_t dev = solver.device_capacity(), host = solver.host_capacity();
   for (int k = 0; k < 3; ++k) compare_with_cpu(uniform_batch(64, 64, 64), &solver, stream);
   compare_with_cpu(uniform_batch(4, 300, 50), &solver, stream);  // smaller
-  compare_with_cpu(make_batch(4), &solver);  // ragged, default stream; smaller than 64x64x64
+  // Ragged, default stream: 48 problems of at most 40 x 40 need less of everything than
+  // 64 problems of 64 x 64 (fewer problems, entries and rows).
+  std::uniform_int_distribution<int> dim(1, 40);
+  std::vector<Problem> ragged;
+  for (int k = 0; k < 48; ++k) {
+    const int r = dim(rng), c = dim(rng);
+    Problem p{std::vector<float>(static_cast<size_t>(r) * c), r, c};
+    for (auto& x : p.cost) x = k % 2 ? static_cast<float>(dim(rng) % 4) : uni(rng);
+    ragged.push_back(std::move(p));
+  }
+  compare_with_cpu(ragged, &solver);
   EXPECT_EQ(solver.allocation_count(), after_first) << "a call that fits allocated";
   EXPECT_EQ(solver.device_capacity(), dev);
   EXPECT_EQ(solver.host_capacity(), host);

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "gateway/frame_dispatcher.h"
 #include "gateway/stream_config.h"
+#include "monitor/detector_frames.h"
 
 namespace um::gateway {
 namespace {
@@ -104,6 +105,7 @@ struct Gateway::Stream {
   monitor::LatencyHistogram* stage_process = nullptr;
   monitor::LatencyHistogram* stage_tx = nullptr;
   std::array<monitor::LatencyHistogram*, 7> stage_parts{};  // preprocess .. readback
+  std::unique_ptr<monitor::DetectorFrames> detector_frames;  // D-FINE ran vs tracked frames
 
   // Last seen values of counters owned by the PLUS client / Slicer server (TX thread only).
   uint64_t seen_superseded = 0;
@@ -181,6 +183,8 @@ Gateway::Gateway(GatewayConfig config,
                            "weights",    "quality", "readback"};
     for (size_t k = 0; k < s->stage_parts.size(); ++k)
       s->stage_parts[k] = &m.stage_latency(parts[k]);
+    s->detector_frames = std::make_unique<monitor::DetectorFrames>(
+        registry_, labelled ? monitor::Labels{{"stream", s->cfg.name}} : monitor::Labels{});
     m.set_connected("plus", false);
     streams_.push_back(std::move(s));
   }
@@ -420,6 +424,7 @@ void Gateway::on_result(Stream& s, pipeline::Frame&& frame,
     for (size_t k = 0; k < s.stage_parts.size(); ++k)
       if (parts[k] > 0) s.stage_parts[k]->record_ns(parts[k], end);
     s.frames_processed.fetch_add(1, std::memory_order_relaxed);
+    s.detector_frames->count(r.detector_ran);  // detector skipping: the dashboard's tile
 
     if (s.recorder && !frame.pixels.empty()) s.recorder->submit(frame, r);
     if (s.index == 0 && !frame.pixels.empty()) {

@@ -89,7 +89,7 @@ TEST(GatewayEndToEnd, PyigtlClientReceivesBoneMasksInOrderWithGeometryAndMetadat
     for (const char* key : {"FrameId", "SourceDevice", "SourceTimestamp", "ReceiveTime",
                             "InferenceStart", "InferenceEnd", "InferenceMs", "SendTime", "State",
                             "Detected", "Score", "Box", "MaskArea", "Quality", "LabelValue",
-                            "Weights", "SyntheticWeights"})
+                            "Weights", "SyntheticWeights", "Detector"})
       EXPECT_TRUE(md.contains(key)) << "metadata key " << key << " missing: " << md.dump();
     const int64_t id = std::stoll(md["FrameId"].get<std::string>());
     EXPECT_GT(id, last_id) << "frames out of order";
@@ -99,6 +99,7 @@ TEST(GatewayEndToEnd, PyigtlClientReceivesBoneMasksInOrderWithGeometryAndMetadat
     EXPECT_EQ(md["LabelValue"], "255");
     EXPECT_EQ(md["Weights"], "trained");
     EXPECT_EQ(md["SyntheticWeights"], "none");
+    EXPECT_EQ(md["Detector"], "ran");  // detector_skip.every defaults to 1: D-FINE every frame
     const std::set<std::string> states = {"VISIBLE", "RELOCALIZING", "LOST"};
     EXPECT_TRUE(states.count(md["State"].get<std::string>())) << md["State"];
     // The header timestamp is the SOURCE frame's acquisition time, and the times are ordered.
@@ -151,6 +152,9 @@ TEST(GatewayEndToEnd, PyigtlClientReceivesBoneMasksInOrderWithGeometryAndMetadat
   // "received" on the dashboard also counts frames a PLUS burst superseded before the RX slot.
   EXPECT_EQ(kpi_lines.back()["frames"]["received"].get<uint64_t>(),
             st.frames_received + st.drops("rx", "burst_superseded"));
+  // Detector skipping is off by default: every processed frame ran D-FINE (dashboard tile).
+  EXPECT_EQ(kpi_lines.back()["detector"]["detected"].get<uint64_t>(), st.frames_processed);
+  EXPECT_EQ(kpi_lines.back()["detector"]["tracked"].get<uint64_t>(), 0u);
 }
 
 }  // namespace

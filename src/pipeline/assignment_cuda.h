@@ -14,9 +14,10 @@
 // optimal total (assignments may differ where several optima tie). Nothing in the launch waits
 // for the host. See assignment_cuda_kernel.cuh for the details and why they are exact.
 //
-// Limits: max(rows, cols) of a problem is bounded by shared memory (without the cost cache,
-// 7000 columns fit in H100's 227 KiB), far above the 300 x 300 this is built for. A launch with a
-// larger max_rows/max_cols returns cudaErrorInvalidValue without running.
+// Limits: the problem size is bounded by shared memory (without the cost cache, H100's 227 KiB
+// holds about 5500 x 5500, or 8000 columns when the other side is small), far above the
+// 300 x 300 this is built for. A launch with a larger max_rows/max_cols returns
+// cudaErrorInvalidValue without running.
 //
 // Usage:
 //   Host data, repeated calls (the fast way: device and pinned buffers are kept and only grow):

@@ -4,7 +4,8 @@
 // device name, with its own state (one stream sees the phantom bone, the other blank frames);
 // metrics carry a `stream` label; one stream's PLUS peer sending garbage and then dying leaves
 // the other stream untouched. Small frames and a few masks per stream keep the CPU time short;
-// every wait is on a condition with a deadline.
+// every wait is on a condition with a deadline. (A config without `streams:` keeps the
+// unlabelled metrics: gateway_e2e_test, gateway_fault_test and monitor_multi_stream_test.)
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -291,38 +292,6 @@ TEST_F(MultiStreamTest, OneStreamsPeerSendingGarbageAndDyingLeavesTheOtherStream
   EXPECT_FALSE(names_b);
   session->stop();
   EXPECT_EQ(gw->stats(0).stage_errors, 0u);
-}
-
-// The single-stream config keeps its unlabelled metric names (dashboards, alerts and the other
-// gateway tests rely on them) and its default stream name.
-TEST_F(MultiStreamTest, SingleStreamConfigKeepsUnlabelledMetrics) {
-  auto sim = start_simulator("Image_Reference", "phantom", 5);
-  GatewayConfig c;
-  c.plus.port = sim->port();
-  c.plus.reconnect_ms = 100;
-  c.slicer.port = 0;
-  c.dashboard.enabled = false;
-  c.models.dfine = dfine_.string();
-  c.models.sam = sam_.string();
-  c.queues.max_frame_age_ms = 60000;
-  auto session = start_session(c);
-  Gateway* gw = session->gateway();
-  ASSERT_EQ(gw->stream_count(), 1u);
-  EXPECT_EQ(gw->stream_name(0), kDefaultStreamName);
-  IgtlReader slicer;
-  ASSERT_TRUE(slicer.connect(gw->slicer_port()).ok());
-  ASSERT_TRUE(wait_for(slicer, "BoneMask", 1));
-  session->stop();
-  const monitor::Registry& reg = session->monitor().registry();
-  const monitor::Counter* sent = reg.find_counter("um_frames_sent_total", {});
-  ASSERT_NE(sent, nullptr);
-  EXPECT_EQ(sent->value(), gw->stats().frames_sent);
-  EXPECT_NE(reg.find_gauge("um_connected", {{"stream", "plus"}}), nullptr);
-  EXPECT_TRUE(session->monitor().stream_names().empty());
-  const auto j = nlohmann::json::parse(session->monitor().metrics_json(monotonic_ns()));
-  EXPECT_EQ(j["frames"]["sent"].get<uint64_t>(), gw->stats().frames_sent);
-  EXPECT_TRUE(j["per_stream"].empty());
-  EXPECT_TRUE(j["streams"].contains("plus"));
 }
 
 }  // namespace

@@ -33,9 +33,13 @@ namespace um_lsap {
 
 constexpr int kMaxThreads = 512;
 constexpr int kMaxWarps = kMaxThreads / 32;
-// A warp-team block has 4 warps: all four load the matrix and compute the feasible start, then
-// warp 0 alone solves (the other three exit).
-constexpr int kWarpTeamBlockThreads = 128;
+// A warp-team block has up to 8 warps: all of them load the matrix (about 16 entries a thread)
+// and compute the feasible start, then warp 0 alone solves (the others exit).
+constexpr int kWarpTeamBlockThreads = 256;
+constexpr int kLoadEntriesPerThread = 16;
+// Entries loaded per thread and batch in the load loops: the loads of a batch are all issued
+// before the first is used, so a thread waits for global memory once per batch, not per entry.
+constexpr int kLoadBatch = 8;
 // Automatic team choice: one warp solves problems with at most this many (wide) columns, i.e. up
 // to 4 columns per lane; wider problems get one thread per column in a block of up to 512.
 constexpr int kWarpTeamMaxCols = 128;
@@ -47,6 +51,12 @@ constexpr int kMaxColumns = 32767;
 // Launch options (plain ints: they cross the extern "C" boundary).
 enum TeamMode : int { kTeamAuto = 0, kTeamWarp = 1, kTeamBlock = 2 };
 enum CacheMode : int { kCacheAuto = 0, kCacheOn = 1, kCacheOff = 2 };
+
+#ifndef UM_LSAP_EMULATION
+#define UM_LSAP_UNROLL(n) _Pragma(#n)
+#else
+#define UM_LSAP_UNROLL(n)  // the CPU emulation's compiler does not know the pragma
+#endif
 
 #ifndef UM_LSAP_EMULATION
 // The block's dynamic shared memory (sized at launch by smem_layout().bytes).
@@ -117,7 +127,11 @@ inline LaunchConfig choose_launch(int batch, int max_rows, int max_cols, int tea
   if (max_nc > kMaxColumns) return c;  // threads == 0: does not fit
   c.warp_team = team_mode == kTeamWarp || (team_mode == kTeamAuto && max_nc <= kWarpTeamMaxCols);
   if (c.warp_team) {
-    c.threads = kWarpTeamBlockThreads;
+    const long long entries = static_cast<long long>(max_rows) * max_cols;
+    const long long want = (entries + kLoadEntriesPerThread - 1) / kLoadEntriesPerThread;
+    const long long t = (want + 31) / 32 * 32;
+    c.threads = static_cast<int>(t < 32 ? 32 : t);
+    if (c.threads > kWarpTeamBlockThreads) c.threads = kWarpTeamBlockThreads;
   } else {
     const int t = ((max_nc > 1 ? max_nc : 1) + 31) / 32 * 32;
     c.threads = t < kMaxThreads ? t : kMaxThreads;
@@ -286,20 +300,39 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
     // (r, c) of element k, stepped along with k instead of divided out every time.
     const int dr = nthreads / cols, dc = nthreads - dr * cols;
     int r = tid / cols, c = tid - (tid / cols) * cols;
-    for (int k = tid; k < n; k += nthreads) {
-      const float x = __ldg(C + k);
-      bad |= !(x > -INFINITY);
-      S[tr ? c * ld + r : r * ld + c] = x;
-      r += dr;
-      c += dc;
-      if (c >= cols) {
-        c -= cols;
-        ++r;
+    for (int k0 = tid; k0 < n; k0 += kLoadBatch * nthreads) {
+      float x[kLoadBatch];
+      UM_LSAP_UNROLL(unroll)
+      for (int q = 0; q < kLoadBatch; ++q) {
+        const int k = k0 + q * nthreads;
+        x[q] = k < n ? __ldg(C + k) : 0.0f;
+      }
+      UM_LSAP_UNROLL(unroll)
+      for (int q = 0; q < kLoadBatch; ++q) {
+        if (k0 + q * nthreads < n) {
+          bad |= !(x[q] > -INFINITY);
+          S[tr ? c * ld + r : r * ld + c] = x[q];
+        }
+        r += dr;
+        c += dc;
+        if (c >= cols) {
+          c -= cols;
+          ++r;
+        }
       }
     }
   } else {
     const int64_t n = static_cast<int64_t>(rows) * cols;
-    for (int64_t k = tid; k < n; k += nthreads) bad |= !(__ldg(C + k) > -INFINITY);
+    for (int64_t k0 = tid; k0 < n; k0 += int64_t{kLoadBatch} * nthreads) {
+      float x[kLoadBatch];
+      UM_LSAP_UNROLL(unroll)
+      for (int q = 0; q < kLoadBatch; ++q) {
+        const int64_t k = k0 + int64_t{q} * nthreads;
+        x[q] = k < n ? __ldg(C + k) : 0.0f;
+      }
+      UM_LSAP_UNROLL(unroll)
+      for (int q = 0; q < kLoadBatch; ++q) bad |= !(x[q] > -INFINITY);  // 0.0f pads pass
+    }
   }
   for (int j = tid; j < nc; j += nthreads) {
     v[j] = 0.0;
@@ -342,6 +375,7 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
     for (int j = tid; j < nc; j += nthreads) {  // coalesced: the threads read one row together
       float best = INFINITY;
       int imin = -1;
+      UM_LSAP_UNROLL(unroll 4)
       for (int r = 0; r < nr; ++r) {
         const float c = wide_cost(r, j);
         if (c < best) {  // strict: the lowest row wins ties; +inf never becomes a minimum
@@ -361,6 +395,7 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
     for (int r = warp; r < nr; r += nwarps) {  // one warp per row
       float best = INFINITY;
       int jmin = INT_MAX;
+      UM_LSAP_UNROLL(unroll 4)
       for (int j = lane; j < nc; j += 32) {
         const float c = wide_cost(r, j);
         if (c < best) {

@@ -388,7 +388,7 @@ TEST(AssignmentKernelEmulation, LaunchShapeChoice) {
                                                    um_lsap::kCacheAuto, kH100);
   EXPECT_TRUE(c.warp_team);
   EXPECT_TRUE(c.cache);
-  EXPECT_EQ(c.threads, um_lsap::kWarpTeamBlockThreads);
+  EXPECT_EQ(c.threads, 256);  // 4096 entries, 16 per thread
   // 300 x 50: solved as 50 x 300 by a block of 320 threads, 60 KiB cached.
   c = um_lsap::choose_launch(4, 300, 50, um_lsap::kTeamAuto, um_lsap::kCacheAuto, kH100);
   EXPECT_FALSE(c.warp_team);

@@ -102,10 +102,12 @@ TEST(StressCli, ShortCpuRunReportsRealFigures) {
 TEST(StressCli, FaultsAreInjectedAndTheGatewaySurvives) {
   if (!phantom_models_present()) GTEST_SKIP() << "models/phantom checkpoints missing";
   const fs::path dir = temp_dir("faults");
-  // Six faults (every kind once) at 2-second intervals; a fault waits for its recovery.
+  // Faults one second apart; each waits for its recovery (a CPU frame or two: 1-2 s here, ten
+  // times that on a machine busy with builds), so 40 s see the first three kinds of the
+  // rotation at least and usually all six.
   test::ChildProcess p(stress_argv(dir, {"--streams", "1", "--fps", "3", "--warmup", "1",
-                                         "--duration", "13", "--faults", "--fault-interval",
-                                         "1.5", "--fault-timeout", "40"}));
+                                         "--duration", "40", "--faults", "--fault-interval",
+                                         "1", "--fault-timeout", "40"}));
   const int code = p.wait(std::chrono::seconds(400));
   const std::string out = p.output();
   ASSERT_EQ(code, 0) << out;
@@ -118,13 +120,14 @@ TEST(StressCli, FaultsAreInjectedAndTheGatewaySurvives) {
     kinds.insert(f["kind"].get<std::string>());
     EXPECT_TRUE(f["recovered"].get<bool>()) << f.dump();
   }
-  EXPECT_GE(kinds.size(), 4u) << out;  // at least four different kinds within the run
-  EXPECT_TRUE(kinds.count("bad_crc")) << out;
-  EXPECT_TRUE(kinds.count("simulator_restart")) << out;
+  EXPECT_GE(kinds.size(), 3u) << out;
+  for (const char* k : {"simulator_restart", "bad_crc", "receiver_reconnect"})
+    EXPECT_TRUE(kinds.count(k)) << k << "\n" << out;
   // The malformed bytes show up under their own reasons, not as "other" drops.
   EXPECT_GT(run["drops"]["malformed"].get<uint64_t>(), 0u) << out;
   EXPECT_EQ(run["drops"]["other"].get<uint64_t>(), 0u) << out;
   EXPECT_GE(run["per_stream"][0]["simulator_restarts"].get<uint64_t>(), 1u);
+  EXPECT_GE(run["per_stream"][0]["receiver_connects"].get<uint64_t>(), 2u);  // reconnected
   EXPECT_GT(run["per_stream"][0]["labelmaps"].get<uint64_t>(), 0u);
   fs::remove_all(dir);
 }

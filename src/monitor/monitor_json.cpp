@@ -24,7 +24,8 @@
 //   S (also /api/v1/streams: {"streams": [S...]}) = {"name", "frames": {"received", "sent"},
 //     "fps": {"in", "out"}, "latency_ms": {"rx_to_tx": H, "stages": {..}, "interstage": {..}},
 //     "drops": {"total", "by": [...]}, "queues": {..}, "connected", "reconnects",
-//     "visibility": {"state", "transitions", "seconds": {..}}, "last_frame_age_s"|null}
+//     "visibility": {"state", "transitions", "seconds": {..}}, "detector": {"detected",
+//     "tracked"}, "last_frame_age_s"|null}
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -123,6 +124,7 @@ json per_stream_json(const std::vector<const PipelineMetrics*>& streams,
     o["queues"] = json::object();
     o["connected"] = false;
     o["reconnects"] = 0;
+    o["detector"] = {{"detected", 0}, {"tracked", 0}};
     by_name[m->stream()] = std::move(o);
   }
   for (const FamilySnapshot& f : families) {
@@ -155,6 +157,9 @@ json per_stream_json(const std::vector<const PipelineMetrics*>& streams,
         o["reconnects"] = static_cast<uint64_t>(s.value);
       } else if (f.name == "um_visibility_transitions_total") {
         o["visibility"]["transitions"] = static_cast<uint64_t>(s.value);
+      } else if (f.name == kDetectorFramesMetric) {
+        const std::string mode = label(s.labels, "mode") == "tracked" ? "tracked" : "detected";
+        o["detector"][mode] = static_cast<uint64_t>(s.value);
       }
     }
   }

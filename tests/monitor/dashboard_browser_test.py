@@ -56,11 +56,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_demo(binary, repo_root):
-    """`ultramotion demo` (simulator + gateway + dashboard) on free ports; returns (proc, port)."""
+def start_demo(binary, repo_root, streams=0):
+    """`ultramotion demo` (simulator + gateway + dashboard) on free ports; returns (proc, port).
+    streams > 0: `demo --streams N` (N probes in one gateway, ephemeral PLUS and Slicer ports)."""
     port = free_port()
     cmd = [binary, "demo", "--fps", "10", "--plus-port", "0",
-           "--slicer-port", str(free_port()), "--dashboard-port", str(port)]
+           "--slicer-port", "0" if streams else str(free_port()), "--dashboard-port", str(port)]
+    if streams:
+        cmd += ["--streams", str(streams)]
     proc = subprocess.Popen(cmd, cwd=repo_root, stdout=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -96,16 +99,28 @@ def check_prometheus(base, require_latency=True):
             fail(f"/metrics lacks family {name}; has {sorted(families)}")
         if families[name].type != kind:
             fail(f"/metrics {name} has type {families[name].type}, want {kind}")
+    # One histogram per series (several streams: one per stream label).
     hist = families["um_rx_to_tx_latency_seconds"]
-    buckets = [s for s in hist.samples if s.name.endswith("_bucket")]
-    count = [s for s in hist.samples if s.name.endswith("_count")][0].value
-    les = [float(s.labels["le"]) for s in buckets]
-    if les != sorted(les) or les[-1] != float("inf"):
-        fail(f"histogram le labels not increasing to +Inf: {les}")
-    values = [s.value for s in buckets]
-    if values != sorted(values) or values[-1] != count or (require_latency and count <= 0):
-        fail(f"histogram buckets not cumulative or +Inf != _count ({values[-1]} vs {count})")
-    print(f"prometheus: {len(families)} families parsed, rx_to_tx count {count:.0f}")
+    series = {}
+    for s in hist.samples:
+        key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+        series.setdefault(key, []).append(s)
+    total = 0
+    for key, samples in series.items():
+        buckets = [s for s in samples if s.name.endswith("_bucket")]
+        count = [s for s in samples if s.name.endswith("_count")][0].value
+        les = [float(s.labels["le"]) for s in buckets]
+        if les != sorted(les) or les[-1] != float("inf"):
+            fail(f"histogram {key} le labels not increasing to +Inf: {les}")
+        values = [s.value for s in buckets]
+        if values != sorted(values) or values[-1] != count:
+            fail(f"histogram {key} buckets not cumulative or +Inf != _count "
+                 f"({values[-1]} vs {count})")
+        total += count
+    if require_latency and total <= 0:
+        fail("rx_to_tx histogram holds no sample")
+    print(f"prometheus: {len(families)} families parsed, rx_to_tx count {total:.0f} "
+          f"over {len(series)} series")
 
 
 def main():
@@ -116,13 +131,15 @@ def main():
                     help="repository root (the demo finds models/ there)")
     ap.add_argument("--screenshot", required=True)
     ap.add_argument("--watch-seconds", type=float, default=3.0)
+    ap.add_argument("--streams", type=int, default=0,
+                    help="with --demo: `demo --streams N`; the page must list every stream")
     args = ap.parse_args()
 
     if bool(args.server) == bool(args.demo):
         fail("give exactly one of --server and --demo")
     demo = bool(args.demo)
     if demo:
-        proc, port = start_demo(args.demo, args.repo)
+        proc, port = start_demo(args.demo, args.repo, args.streams)
     else:
         proc, port = start_server([args.server, "--port", "0", "--synthetic", "--seconds", "90"])
     base = f"http://127.0.0.1:{port}"
@@ -195,6 +212,25 @@ def main():
                 if abs(ran - det["detected"]) > 30 or abs(tracked - det["tracked"]) > 30 \
                         or "% tracked" not in shown:
                     fail(f"detector tile {shown!r} far from JSON {det}")
+            if args.streams:
+                # Several probes: the Streams card lists each one, as /api/v1/streams does.
+                page.wait_for_function(
+                    f"document.querySelectorAll('#table-streams tr').length === {args.streams + 1}",
+                    timeout=10000)
+                if not page.is_visible("#streams-card"):
+                    fail("streams card hidden with several streams")
+                api = json.loads(get(base + "/api/v1/streams")[2])["streams"]
+                names = [s["name"] for s in api]
+                if names != [f"probe{i + 1}" for i in range(args.streams)]:
+                    fail(f"/api/v1/streams names {names}")
+                table_text = page.text_content("#table-streams")
+                for n in names:
+                    if n not in table_text:
+                        fail(f"stream {n} missing from the page's Streams table")
+                if any(s["frames"]["received"] == 0 for s in api):
+                    fail(f"a stream received nothing: {api}")
+            elif page.is_visible("#streams-card"):
+                fail("streams card shown for a single-stream gateway")
             health = page.text_content("#health-status")
             if health not in ("OK", "DEGRADED"):
                 fail(f"health pill shows {health!r}")

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "monitor/detector_frames.h"
 #include "monitor/monitor.h"
 
 namespace um::monitor {
@@ -75,6 +76,10 @@ TEST(MultiStreamMonitor, TopLevelSumsAndMergesPerStreamKeepsEachStream) {
   }
   a.drops("process", "stale").inc(1);
   b.drops("process", "stale").inc(2);
+  DetectorFrames det_b(m.registry(), {{"stream", "probe2"}});
+  det_b.count(true);
+  det_b.count(false);
+  det_b.count(false);
   a.set_visibility(VisibilityState::kVisible, base + kS);
   b.set_visibility(VisibilityState::kLost, base + kS);
   m.sample(base + 2 * kS);
@@ -110,6 +115,9 @@ TEST(MultiStreamMonitor, TopLevelSumsAndMergesPerStreamKeepsEachStream) {
   EXPECT_EQ(p2["drops"]["total"], 2);
   EXPECT_EQ(p2["visibility"]["state"], "lost");
   EXPECT_EQ(p2["visibility"]["transitions"], 1);
+  EXPECT_EQ(p2["detector"]["detected"], 1);
+  EXPECT_EQ(p2["detector"]["tracked"], 2);
+  EXPECT_EQ(j["per_stream"][0]["detector"]["tracked"], 0);
 
   const json js = json::parse(m.streams_json(base + 2 * kS));
   ASSERT_EQ(js["streams"].size(), 2u);

@@ -119,7 +119,7 @@ function renderStreams(list) {
   if (list.length === 0) return;
   $('streams-first').textContent = list[0].name;
   table('table-streams', ['stream', 'link', 'fps in / out', 'frames in / out', 'RX\u2192TX p50',
-    'p95', 'p99', 'max', 'drops', 'visibility'],
+    'p95', 'p99', 'max', 'drops', 'D-FINE ran / tracked', 'visibility'],
   list.map((s) => {
     const rx = (s.latency_ms && s.latency_ms.rx_to_tx) || {};
     const state = s.visibility.state;
@@ -127,6 +127,7 @@ function renderStreams(list) {
       (s.connected ? 'connected' : '<b>DISCONNECTED</b>') + `, ${s.reconnects} reconnects`,
       `${fmt(s.fps.in)} / ${fmt(s.fps.out)}`, `${s.frames.received} / ${s.frames.sent}`,
       fmt(rx.p50, 2), fmt(rx.p95, 2), fmt(rx.p99, 2), fmt(rx.max, 2), s.drops.total,
+      `${(s.detector || {}).detected ?? 0} / ${(s.detector || {}).tracked ?? 0}`,
       `<span style="color:${STATE_COLOURS[state] || ''}">${esc(state.toUpperCase())}</span>`];
   }));
 }

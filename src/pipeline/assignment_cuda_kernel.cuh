@@ -21,7 +21,9 @@
 //  - a narrow problem is solved by ONE warp (kWarpTeam): no __syncthreads at all, only __syncwarp
 //    between augmentations; a wide one by the whole block (one barrier per step, every warp
 //    reduces the per-warp minima itself, so no serial pass over the warps);
-//  - the feasible start is claimed in parallel (shared atomicMin) instead of by one thread.
+//  - the feasible start is claimed in parallel (shared atomicMin) instead of by one thread;
+//  - the matrix is read from global memory in batches of loads issued together (one memory
+//    latency per batch), by up to 8 warps even where one warp will solve.
 #pragma once
 
 #include <climits>
@@ -45,7 +47,7 @@ constexpr int kLoadBatch = 8;
 constexpr int kWarpTeamMaxCols = 128;
 constexpr unsigned kFullMask = 0xffffffffu;
 // The arg-min packs a column index into 15 bits and a row index into 16 (see the search), far
-// above what shared memory allows anyway (about 7000 columns).
+// above what shared memory allows anyway (about 8000 columns).
 constexpr int kMaxColumns = 32767;
 
 // Launch options (plain ints: they cross the extern "C" boundary).
@@ -230,7 +232,8 @@ constexpr int kOk = 0, kInfeasible = 1, kInvalidEntry = 2, kBadShape = 3;
 template <bool kWarpTeam, bool kCache>
 __global__ void lsap_batch_kernel(const float* __restrict__ costs,
                                   const int64_t* __restrict__ cost_offsets,
-                                  const int* __restrict__ rows_arr, const int* __restrict__ cols_arr,
+                                  const int* __restrict__ rows_arr,
+                                  const int* __restrict__ cols_arr,
                                   const int* __restrict__ out_offsets, int max_rows, int max_cols,
                                   int* __restrict__ col_for_row, double* __restrict__ total_out,
                                   int* __restrict__ status_out) {

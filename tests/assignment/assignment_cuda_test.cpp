@@ -118,7 +118,8 @@ void expect_like_cpu(const std::vector<Problem>& batch,
 void compare_with_cpu(const std::vector<Problem>& batch, CudaAssignmentSolver* solver = nullptr,
                       cudaStream_t stream = nullptr) {
   const std::vector<CostMatrixView<float>> views = views_of(batch);
-  expect_like_cpu(batch, solver ? solver->solve(views, stream) : solve_assignment_batch_cuda(views));
+  expect_like_cpu(batch,
+                  solver ? solver->solve(views, stream) : solve_assignment_batch_cuda(views));
 }
 
 TEST(AssignmentCuda, MixedRaggedBatchMatchesCpu) {

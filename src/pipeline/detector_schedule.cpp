@@ -41,6 +41,7 @@ DetectionPlan DetectorSchedule::plan(int width, int height, const Tracker& track
   if (force_ == Force::kQualityDrop) return run("forced_quality_drop");
   const Track* track = last_usable_ ? tracker.find(last_track_id_) : nullptr;
   if (track == nullptr) return run("no_track");
+  if (!last_visible_) return run("not_visible");
   if (width != last_width_ || height != last_height_) return run("new_size");
   // The stability signal is the one of the last detector-ran frame (coasting keeps it).
   const TemporalStability& s = tracker.stability();
@@ -86,6 +87,7 @@ void DetectorSchedule::completed(const FrameResult& r, bool masked) {
   }
   last_usable_ = r.detected && masked && r.track_id >= 0;
   last_track_id_ = r.track_id;
+  last_visible_ = r.state == VisibilityState::kVisible;
   last_width_ = r.width;
   last_height_ = r.height;
 }

@@ -13,6 +13,8 @@
 //                                                   frame where D-FINE ran)
 //   the last completed frame has no usable box   -> run  "no_track" (not detected, no mask, or
 //                                                   its box opened/matched no track)
+//   the last completed frame is not VISIBLE      -> run  "not_visible" (RELOCALIZING means the
+//                                                   detector or the mask is in doubt: no skipping)
 //   the frame size differs from the last one     -> run  "new_size"
 //   the primary track is not stable              -> run  "unstable": the tracker's stability
 //                                                   signal is not valid for it (fewer than two
@@ -60,7 +62,7 @@ struct DetectionPlan {
   int track_id = -1;    // when !run_detector: the track whose prediction `box` is
   const char* reason = "every_frame";  // why: "skip_off", "scheduled", "tracked",
                         // "forced_quality_drop", "forced_state_change", "unstable", "no_track",
-                        // "new_size", "box_left_frame" (static strings)
+                        // "not_visible", "new_size", "box_left_frame" (static strings)
 };
 
 class DetectorSchedule {
@@ -72,7 +74,8 @@ class DetectorSchedule {
   // The plan for the next frame (width x height); `tracker` as the completed frames left it.
   DetectionPlan plan(int width, int height, const Tracker& tracker);
   // A planned frame completed: `masked` = its mask was used (r.quality is meaningful).
-  // Reads r.detector_ran, r.detected, r.track_id, r.state_changed, r.quality.combined, size.
+  // Reads r.detector_ran, r.detected, r.track_id, r.state, r.state_changed, r.quality.combined,
+  // size.
   void completed(const FrameResult& r, bool masked);
   // A planned frame failed before completing: forget its plan.
   void frame_failed();
@@ -87,6 +90,7 @@ class DetectorSchedule {
   DetectorSkipConfig config_;
   Force force_ = Force::kNone;
   bool last_usable_ = false;    // last completed frame: detected, masked, on a track
+  bool last_visible_ = false;   // last completed frame's state is VISIBLE
   int last_track_id_ = -1;
   int last_width_ = 0, last_height_ = 0;
   int planned_since_run_ = 0;   // frames planned since the last planned detector run

@@ -272,6 +272,18 @@ TEST(DetectorSkip, UnstableTargetIsDetectedEveryFrame) {
   }
 }
 
+TEST(DetectorSkip, NoSkippingUnlessVisible) {
+  Driver d(skip_every(3));
+  for (int i = 0; i < 8; ++i) {
+    World w{truth_box(i)};
+    w.fragmented = true;  // a stable box, but a broken mask: RELOCALIZING, never VISIBLE
+    const Step s = d.step(w);
+    EXPECT_TRUE(s.r.detector_ran) << i;
+    EXPECT_NE(s.r.state, VisibilityState::kVisible) << i;
+    if (i >= 2) EXPECT_STREQ(s.plan.reason, "not_visible") << i;
+  }
+}
+
 TEST(DetectorSkip, LowScoreTargetIsDetectedEveryFrame) {
   Driver d(skip_every(3));
   for (int i = 0; i < 8; ++i) {

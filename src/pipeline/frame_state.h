@@ -16,6 +16,10 @@
 //    then only the tracker, continuity / mask-stability and the state run on the host.)
 //   state.finish(r);                                          // r.state, r.state_changed
 //   (a planned frame that fails before finish(): state.frame_failed())
+// Pipelined backends (FrameProcessor::submit/complete): plan in submit(), after the frame was
+// validated, and keep the plan with the in-flight frame (a skipped frame's graph takes
+// plan.box as its prompt); observe_*/observe_mask/finish in complete(), in submission order.
+// The plan sees only completed frames; the in-flight ones are counted (detector_schedule.h).
 // plan_detection() may be skipped entirely (then every frame is a detector frame, as before
 // detector skipping existed); with config.detector_skip.every = 1 it always says run.
 //

@@ -4,7 +4,8 @@
 // bench/assignment_vs_scipy.py feeds SciPy (it runs this binary and prints both side by side).
 //   CPU/1thread   solve_assignment_batch(..., 1): the like-for-like comparison with SciPy
 //   CPU/auto      solve_assignment_batch(..., 0): threads when the batch is big enough
-//   CUDA/kernel   costs already on the device: one launch + one stream sync per iteration;
+//   CUDA/kernel   costs already on the device: one launch + one stream sync per iteration
+//                 (counter device_us: the kernel alone, by CUDA events);
 //                 variant 0 = the automatic choice, 1..4 forced (warp team + cached costs,
 //                 warp team, block team + cached costs, block team) for tuning the choice
 //   CUDA/e2e      CudaAssignmentSolver::solve on host data, solver reused across iterations
@@ -148,14 +149,30 @@ void BM_AssignmentCudaKernel(benchmark::State& state) {
   };
   launch();  // warm-up: first-launch costs (module load, attribute) are not the kernel's
   cudaStreamSynchronize(stream);
+  // The device's own time of the kernel (CUDA events around the launch), reported as the
+  // counter device_us beside the wall time of launch + sync.
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  double device_ms = 0;
   for (auto _ : state) {
+    cudaEventRecord(start, stream);
     const cudaError_t e = launch();
+    cudaEventRecord(stop, stream);
     cudaStreamSynchronize(stream);
     if (e != cudaSuccess) {
       state.SkipWithError(cudaGetErrorString(e));
       break;
     }
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, stop);
+    device_ms += ms;
   }
+  if (state.iterations() > 0) {
+    state.counters["device_us"] = 1000.0 * device_ms / static_cast<double>(state.iterations());
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
   std::vector<double> totals(batch);
   cudaMemcpy(totals.data(), d_total, batch * sizeof(double), cudaMemcpyDeviceToHost);
   double sum = 0;

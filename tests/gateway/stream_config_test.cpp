@@ -5,9 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 
 #include "gateway/config.h"
+#include "gateway/session.h"
 #include "gateway/stream_config.h"
+#include "child_process.h"
 #include "test_support.h"
 
 namespace um::gateway {
@@ -239,6 +243,47 @@ TEST(StreamConfig, ShippedConfigsLoadAndValidate) {
       EXPECT_EQ(cfg.gpu, -1);
     }
   }
+}
+
+// `--gpu N`: the process sees physical GPU N only, numbered like nvidia-smi/NVML.
+TEST(StreamConfig, SelectGpuSetsTheCudaEnvironmentAndMinusOneLeavesItAlone) {
+  const char* vis = std::getenv("CUDA_VISIBLE_DEVICES");
+  const char* order = std::getenv("CUDA_DEVICE_ORDER");
+  const std::string saved_vis = vis ? vis : "", saved_order = order ? order : "";
+  ::setenv("CUDA_VISIBLE_DEVICES", "0,1", 1);
+  select_gpu(-1);
+  EXPECT_STREQ(std::getenv("CUDA_VISIBLE_DEVICES"), "0,1");
+  select_gpu(3);
+  EXPECT_STREQ(std::getenv("CUDA_VISIBLE_DEVICES"), "3");
+  EXPECT_STREQ(std::getenv("CUDA_DEVICE_ORDER"), "PCI_BUS_ID");
+  if (vis) ::setenv("CUDA_VISIBLE_DEVICES", saved_vis.c_str(), 1);
+  else ::unsetenv("CUDA_VISIBLE_DEVICES");
+  if (order) ::setenv("CUDA_DEVICE_ORDER", saved_order.c_str(), 1);
+  else ::unsetenv("CUDA_DEVICE_ORDER");
+}
+
+// The CLI: a bad stream set is exit code 2 with every problem listed before anything starts.
+TEST(StreamConfig, RunRejectsABadStreamSetWithEveryProblemAndExitCode2) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("um_stream_cli_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto yaml = dir / "multi.yaml";
+  std::ofstream(yaml) << "streams:\n"
+                         "  - {name: a, plus: {port: 18944}, slicer: {port: 18945}}\n"
+                         "  - {name: a, plus: {port: 18944}, slicer: {port: 18945}}\n"
+                         "models: {allow_synthetic: true}\n";
+  um::test::ChildProcess run({um::test::cli_path().string(), "run", "--config", yaml.string(),
+                              "--gpu", "99", "--no-dashboard"},
+                             dir / "run.log");
+  const int rc = run.wait(std::chrono::seconds(60));
+  const std::string out = run.output();
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(rc, 2) << out;
+  for (const char* needle :
+       {"4 problem(s)", "streams[1] (a).name: 'a' is already the name of streams[0]",
+        "port clash: streams[1] (a).slicer.port and streams[0] (a).slicer.port are both 18945",
+        "input clash: streams[1] (a) and streams[0] (a)", "gpu: 99 is out of range"})
+    EXPECT_NE(out.find(needle), std::string::npos) << needle << "\n" << out;
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
+#include <tuple>
 
 #include "core/clock.h"
 #include "gateway/frame_dispatcher.h"
@@ -190,7 +192,55 @@ Gateway::Gateway(GatewayConfig config,
   }
 }
 
-Gateway::~Gateway() { stop(); }
+Gateway::~Gateway() {
+  stop();
+  // The registry outlives this object: its dispatcher callbacks must not call into it.
+  for (const auto& [name, help, type] : dispatch_metric_names())
+    registry_.callback(name, help, type, {}, [] { return std::optional<double>(); });
+}
+
+// The dispatcher's batching figures as metrics (read at collection time from its stats).
+std::vector<std::tuple<const char*, const char*, monitor::MetricType>>
+Gateway::dispatch_metric_names() {
+  using monitor::MetricType;
+  return {{"um_dispatch_batches_total", "Batches the frame dispatcher completed",
+           MetricType::kCounter},
+          {"um_dispatch_batch_frames_mean", "Mean frames per completed batch (several streams)",
+           MetricType::kGauge},
+          {"um_dispatch_overlapped_total",
+           "Frames submitted while the previous batch was still on the device",
+           MetricType::kCounter},
+          {"um_dispatch_max_in_flight", "Most frames in flight at once, over all streams",
+           MetricType::kGauge}};
+}
+
+void Gateway::register_dispatch_metrics() {
+  const auto names = dispatch_metric_names();
+  const FrameDispatcher* d = dispatcher_.get();
+  auto stat = [d](auto pick) {
+    return [d, pick]() -> std::optional<double> { return pick(d->stats()); };
+  };
+  registry_.callback(std::get<0>(names[0]), std::get<1>(names[0]), std::get<2>(names[0]), {},
+                     stat([](const DispatchStats& st) -> std::optional<double> {
+                       return static_cast<double>(st.batches);
+                     }));
+  registry_.callback(std::get<0>(names[1]), std::get<1>(names[1]), std::get<2>(names[1]), {},
+                     stat([](const DispatchStats& st) -> std::optional<double> {
+                       if (st.batches == 0) return std::nullopt;  // no batch yet: no mean
+                       uint64_t frames = 0;
+                       for (size_t k = 1; k < st.batch_sizes.size(); ++k)
+                         frames += k * st.batch_sizes[k];
+                       return static_cast<double>(frames) / static_cast<double>(st.batches);
+                     }));
+  registry_.callback(std::get<0>(names[2]), std::get<1>(names[2]), std::get<2>(names[2]), {},
+                     stat([](const DispatchStats& st) -> std::optional<double> {
+                       return static_cast<double>(st.overlapped);
+                     }));
+  registry_.callback(std::get<0>(names[3]), std::get<1>(names[3]), std::get<2>(names[3]), {},
+                     stat([](const DispatchStats& st) -> std::optional<double> {
+                       return static_cast<double>(st.max_in_flight_seen);
+                     }));
+}
 
 const std::string& Gateway::stream_name(size_t stream) const {
   return streams_.at(stream)->cfg.name;
@@ -268,6 +318,7 @@ Status Gateway::start() {
   dopt.on_error = [this](const std::exception& e) { errors_.record("process", e); };
   dispatcher_ = std::make_unique<FrameDispatcher>(std::move(ds), dopt);
   dispatcher_->start();
+  register_dispatch_metrics();
 
   for (auto& sp : streams_) {
     Stream& s = *sp;

@@ -31,6 +31,8 @@
 //   tx:      client_queue_full, encode_error
 //   record:  rejected_full
 // um_gateway_overhead_seconds records RX->TX time minus the processor's own time per frame.
+// The dispatcher's batching: um_dispatch_batches_total, um_dispatch_batch_frames_mean,
+// um_dispatch_overlapped_total, um_dispatch_max_in_flight (Prometheus /metrics).
 // Each thread loop catches std::exception (StageErrors): logged with the stage, counted, the
 // first kept for main (first_error()).
 //
@@ -50,6 +52,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "core/status.h"
@@ -144,6 +147,10 @@ class Gateway {
   void send_one(Stream& s, OutputItem& item);
   void sync_external_counters(Stream& s);  // plus-client and server counters -> drop metrics
   void record_error(Stream& s, const char* stage, const std::exception& e);
+  // um_dispatch_* callbacks reading the dispatcher's stats (detached again in the destructor).
+  void register_dispatch_metrics();
+  static std::vector<std::tuple<const char*, const char*, monitor::MetricType>>
+  dispatch_metric_names();
 
   GatewayConfig config_;
   GatewayRuntime runtime_;

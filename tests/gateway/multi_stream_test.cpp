@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
+#include "gateway/frame_dispatcher.h"
+#include "gateway/recording.h"
 #include "gateway/session.h"
 #include "gateway/stream_config.h"
 #include "gateway_test_util.h"
@@ -125,7 +127,9 @@ class MultiStreamTest : public ::testing::Test {
 TEST_F(MultiStreamTest, TwoStreamsGetTheirOwnLabelmapsDeviceNamesStatesAndMetrics) {
   auto sim_a = start_simulator("Image_A", "phantom", 3);
   auto sim_b = start_simulator("Image_B", blank_folder(), 4);
-  auto session = start_session(config(sim_a->port(), sim_b->port()));
+  GatewayConfig cfg = config(sim_a->port(), sim_b->port());
+  cfg.record = (tmp_->path() / "run.umrec").string();  // one recording per stream
+  auto session = start_session(cfg);
   Gateway* gw = session->gateway();
   ASSERT_NE(gw, nullptr);
   ASSERT_EQ(gw->stream_count(), 2u);
@@ -185,6 +189,25 @@ TEST_F(MultiStreamTest, TwoStreamsGetTheirOwnLabelmapsDeviceNamesStatesAndMetric
                                      s.drops("process", "stale") + s.drops("process", "error"))
         << s.stream;
   }
+  // `record: run.umrec` with streams: run.probe_a.umrec and run.probe_b.umrec, each complete and
+  // holding exactly its stream's processed frames.
+  for (size_t i = 0; i < 2; ++i) {
+    const auto path = tmp_->path() / ("run." + gw->stream_name(i) + ".umrec");
+    auto reader = RecordingReader::open(path.string());
+    ASSERT_TRUE(reader.ok()) << path << ": " << reader.status().to_string();
+    uint64_t n = 0;
+    for (;;) {
+      auto rec = (*reader)->next();
+      ASSERT_TRUE(rec.ok()) << rec.status().to_string();
+      if (!rec->has_value()) break;
+      EXPECT_EQ((*rec)->frame.device_name, i == 0 ? "Image_A" : "Image_B");
+      ++n;
+    }
+    EXPECT_TRUE((*reader)->complete()) << path;
+    EXPECT_EQ(n, st[i].frames_processed) << path;
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp_->path() / "run.umrec"));
+
   const monitor::Registry& reg = session->monitor().registry();
   for (size_t i = 0; i < 2; ++i) {
     const std::string name = gw->stream_name(i);
@@ -206,6 +229,17 @@ TEST_F(MultiStreamTest, TwoStreamsGetTheirOwnLabelmapsDeviceNamesStatesAndMetric
   // No unlabelled per-frame series of a single-stream gateway were fed.
   const monitor::Counter* unlabelled = reg.find_counter("um_frames_sent_total", {});
   EXPECT_TRUE(unlabelled == nullptr || unlabelled->value() == 0u);
+
+  // The one dispatcher served both streams: its batching figures are exported.
+  const std::string prom = session->monitor().prometheus_text(monotonic_ns());
+  const std::string batches_key = "\num_dispatch_batches_total ";
+  const size_t at = prom.find(batches_key);
+  ASSERT_NE(at, std::string::npos) << prom;
+  EXPECT_GE(std::stod(prom.substr(at + batches_key.size())), 1.0);
+  EXPECT_NE(prom.find("\num_dispatch_max_in_flight "), std::string::npos);
+  ASSERT_NE(gw->dispatcher(), nullptr);
+  EXPECT_EQ(gw->dispatcher()->stream_count(), 2u);
+  EXPECT_EQ(gw->dispatcher()->stats().results, st[0].frames_processed + st[1].frames_processed);
 
   // The JSON API: top level sums the streams; per_stream and /api/v1/streams list each one.
   const auto j = nlohmann::json::parse(session->monitor().metrics_json(monotonic_ns()));

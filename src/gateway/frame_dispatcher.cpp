@@ -180,7 +180,8 @@ bool FrameDispatcher::round(bool draining) {
   for (const Member& m : batch_) in_batch[m.first] = true;
   if (batch_.empty()) {
     for (;;) {
-      for (size_t s = 0; s < streams_.size() && batch_.empty(); ++s) {
+      for (size_t i = 0; i < streams_.size() && batch_.empty(); ++i) {
+        const size_t s = (first_stream_ + i) % streams_.size();
         if (take_and_submit(s, current_batch_id_, false, batch_) == Take::kSubmitted) {
           in_batch[s] = true;
         }
@@ -203,7 +204,8 @@ bool FrameDispatcher::round(bool draining) {
   const bool may_wait = !draining && streams_.size() > 1 && max_batch_ > 1;
   const int64_t deadline = first_take + max_wait_ns_;
   for (;;) {
-    for (size_t s = 0; s < streams_.size(); ++s) {
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      const size_t s = (first_stream_ + i) % streams_.size();
       if (in_batch[s] || static_cast<int>(batch_.size()) >= max_batch_) continue;
       if (take_and_submit(s, current_batch_id_, false, batch_) == Take::kSubmitted) {
         in_batch[s] = true;
@@ -214,6 +216,10 @@ bool FrameDispatcher::round(bool draining) {
     if (full || !may_wait || monotonic_ns() >= deadline || stop_requested()) break;
     wait_for_frames(deadline);
   }
+
+  // Round robin: the next round looks at the streams from the next one on, so that with
+  // max_batch < streams no stream is always last in line.
+  first_stream_ = (first_stream_ + 1) % streams_.size();
 
   const size_t size = batch_.size();
   {
@@ -237,7 +243,8 @@ bool FrameDispatcher::round(bool draining) {
 
 void FrameDispatcher::submit_overlap_frames() {
   const uint64_t next_id = current_batch_id_ + 1;
-  for (size_t s = 0; s < streams_.size(); ++s) {
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    const size_t s = (first_stream_ + i) % streams_.size();
     if (static_cast<int>(carried_.size()) >= max_batch_) return;
     const bool carried = std::any_of(carried_.begin(), carried_.end(),
                                      [&](const Member& m) { return m.first == s; });

@@ -16,7 +16,8 @@
 //  1. Open a batch. Frames submitted early in the previous round (rule 3) are its first
 //     members. If there are none, wait (condition variable, woken by notify()) for the first
 //     frame of any stream.
-//  2. Fill it: poll the streams that have no frame in the batch yet, until every stream has
+//  2. Fill it: poll the streams that have no frame in the batch yet (round robin: each round
+//     starts one stream further, so max_batch < streams starves nobody), until every stream has
 //     one, the batch holds max_batch frames, or max_wait_ms have passed since the batch's first
 //     frame was taken (that frame's arrival at the dispatcher). The wait applies only when
 //     streams > 1 and max_batch > 1: one stream never waits for a batch (same latency as a
@@ -43,10 +44,10 @@
 // in order per stream (submit errors included, as the error Status: the stream's earlier
 // frames are completed first). stop() ends the current round without waiting, submits what is
 // still queued in the inputs (the producers should be stopped first; at most the inputs'
-// capacities more rounds), completes everything in flight, then joins. Exceptions thrown by admit / on_result / a
-// processor never end the thread: each is caught, logged, counted (callback_errors) and passed
-// to options.on_error (e.g. StageErrors::record("process", e)); a throwing admit drops the frame,
-// a throwing submit/complete becomes an kInternal error result.
+// capacities more rounds), completes everything in flight, then joins. Exceptions thrown by
+// admit / on_result / a processor never end the thread: each is caught, logged, counted
+// (callback_errors) and passed to options.on_error (e.g. StageErrors::record("process", e)); a
+// throwing admit drops the frame, a throwing submit/complete becomes a kInternal error result.
 //
 // Usage (gateway):
 //   std::vector<DispatchStream> streams;
@@ -199,6 +200,7 @@ class FrameDispatcher {
   uint64_t next_batch_id_ = 1;
   uint64_t current_batch_id_ = 0;
   uint64_t next_seq_ = 1;
+  size_t first_stream_ = 0;      // where this round starts looking (round robin)
   std::vector<Member> batch_;    // the batch being filled / completed, in submission order
   std::vector<Member> carried_;  // submitted early (rule 3): first members of the next batch
 

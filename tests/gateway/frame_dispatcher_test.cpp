@@ -230,6 +230,26 @@ TEST(FrameDispatcher, MaxBatchLimitsTheBatch) {
   EXPECT_EQ(tl[2].batch_id, tl[0].batch_id + 1);
 }
 
+TEST(FrameDispatcher, MaxBatchBelowStreamCountServesStreamsRoundRobin) {
+  CallLog log;
+  TestStream a("a", &log, nullptr, {.max_in_flight = 1});
+  TestStream b("b", &log, nullptr, {.max_in_flight = 1});
+  TestStream c("c", &log, nullptr, {.max_in_flight = 1});
+  for (uint64_t id = 1; id <= 2; ++id)
+    for (auto* s : {&a, &b, &c}) s->input.push(make_frame(id));
+  Results results;
+  DispatchOptions opt;
+  opt.max_batch = 2;
+  opt.overlap = false;
+  FrameDispatcher d({a.stream(results), b.stream(results), c.stream(results)}, opt);
+  d.start();
+  ASSERT_TRUE(results.wait_for(6));
+  d.stop();
+  // Round 1 starts at a, round 2 at b, round 3 at c: c is not left for last.
+  EXPECT_EQ(log.sequence(),
+            "s:a1 s:b1 c:a1 c:b1 s:b2 s:c1 c:b2 c:c1 s:c2 s:a2 c:c2 c:a2");
+}
+
 // Frames 1..3 queued before start (drop-oldest input, nothing superseded): the schedule is fixed.
 TEST(FrameDispatcher, OverlapSubmitsTheNextFrameBeforeCompletingTheCurrentOne) {
   CallLog log;

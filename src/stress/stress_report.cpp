@@ -54,7 +54,9 @@ std::string trend_line(const char* what, const MemoryTrend& m) {
   return std::string(what) + ": start " + mib(m.start) + ", end " + mib(m.end) + ", max " +
          mib(m.max) + ", growth " + fmt("%+.2f", m.growth_pct) + " % (mean of the first " +
          fmt("%.0f", m.window_s) + " s vs the last " + fmt("%.0f", m.window_s) +
-         " s after warm-up, " + std::to_string(m.points) + " samples)\n";
+         " s after warm-up, " + std::to_string(m.points) + " samples; floor " +
+         fmt("%+.2f", m.floor_growth_pct) + " %: window minima " + mib(m.first_floor) + " -> " +
+         mib(m.last_floor) + ")\n";
 }
 
 json trend_json(const MemoryTrend& m) {
@@ -63,6 +65,8 @@ json trend_json(const MemoryTrend& m) {
           {"end_bytes", m.end},          {"max_bytes", m.max},
           {"first_window_mean_bytes", m.first_mean}, {"last_window_mean_bytes", m.last_mean},
           {"window_s", m.window_s},      {"growth_pct", m.growth_pct},
+          {"first_window_min_bytes", m.first_floor}, {"last_window_min_bytes", m.last_floor},
+          {"floor_growth_pct", m.floor_growth_pct},
           {"points", m.points}};
 }
 
@@ -117,13 +121,22 @@ MemoryTrend memory_trend(const std::vector<MetricsSample>& series, double from_t
   m.window_s = std::min(60.0, span / 4.0);
   double first_sum = 0, last_sum = 0;
   int first_n = 0, last_n = 0;
+  m.first_floor = m.last_floor = m.max;
   for (const auto& [t, v] : pts) {
-    if (t <= pts.front().first + m.window_s) first_sum += v, ++first_n;
-    if (t >= pts.back().first - m.window_s) last_sum += v, ++last_n;
+    if (t <= pts.front().first + m.window_s) {
+      first_sum += v, ++first_n;
+      m.first_floor = std::min(m.first_floor, v);
+    }
+    if (t >= pts.back().first - m.window_s) {
+      last_sum += v, ++last_n;
+      m.last_floor = std::min(m.last_floor, v);
+    }
   }
   m.first_mean = first_sum / first_n;
   m.last_mean = last_sum / last_n;
-  m.growth_pct = m.first_mean > 0 ? (m.last_mean - m.first_mean) / m.first_mean * 100.0 : 0.0;
+  auto pct = [](double a, double b) { return a > 0 ? (b - a) / a * 100.0 : 0.0; };
+  m.growth_pct = pct(m.first_mean, m.last_mean);
+  m.floor_growth_pct = pct(m.first_floor, m.last_floor);
   return m;
 }
 

@@ -7,7 +7,9 @@
 //   start = first sample after the warm-up, end = last sample, max;
 //   growth % = (mean of the LAST window - mean of the FIRST window) / mean of the first * 100,
 //   window = min(60 s, measured span / 4): a steady-state figure that one allocation spike or
-//   one sample's noise does not decide.
+//   one sample's noise does not decide (the pass criterion);
+//   floor growth % = the same with each window's MINIMUM: the memory kept between frames (CPU
+//   inference allocates and frees ~100-200 MiB per frame, so single RSS samples swing that much).
 // Verdict (the exit code of `ultramotion stress`): FAIL when the gateway did not start, died,
 // exited non-zero after SIGINT, counted a non-policy drop (malformed drops are expected with
 // --faults only), sent a malformed message, a stream got no labelmap in the measured window, a
@@ -40,6 +42,7 @@ struct MemoryTrend {
   std::string reason;  // why not available
   double start = 0, end = 0, max = 0;  // bytes
   double first_mean = 0, last_mean = 0, window_s = 0, growth_pct = 0;
+  double first_floor = 0, last_floor = 0, floor_growth_pct = 0;
   size_t points = 0;
 };
 // Trend of one figure over the samples with t in [from_t, to_t].

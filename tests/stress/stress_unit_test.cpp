@@ -229,11 +229,18 @@ TEST(StressReport, MemoryTrendComparesFirstAndLastWindows) {
   EXPECT_DOUBLE_EQ(m.start, 2e8);
   EXPECT_DOUBLE_EQ(m.max, 3e8);
   EXPECT_NEAR(m.growth_pct, 0.0, 1e-9);
+  EXPECT_NEAR(m.floor_growth_pct, 0.0, 1e-9);
   // 1 MB per second on 100 MB: the last 60 s average 100+... vs the first: clearly growing.
   auto leak = series([](double t) { return 1e8 + 1e6 * t; }, 400);
   const MemoryTrend l = memory_trend(leak, 0, 400, &MetricsSample::rss_bytes);
   EXPECT_DOUBLE_EQ(l.window_s, 60.0);
   EXPECT_NEAR(l.growth_pct, (1e6 * 370 - 1e6 * 30) / (1e8 + 1e6 * 30) * 100, 1e-6);
+  EXPECT_NEAR(l.floor_growth_pct, (1e6 * 340) / 1e8 * 100, 1e-6);  // minima at t=0 and t=340
+  // Per-frame swings (a high sample every third second) move the floor not at all.
+  auto swings = series([](double t) { return static_cast<int>(t) % 3 == 0 ? 3e8 : 2e8; }, 240);
+  const MemoryTrend w = memory_trend(swings, 0, 240, &MetricsSample::rss_bytes);
+  EXPECT_DOUBLE_EQ(w.floor_growth_pct, 0.0);
+  EXPECT_DOUBLE_EQ(w.first_floor, 2e8);
   const MemoryTrend g = memory_trend(leak, 0, 400, &MetricsSample::gpu_used_bytes);
   EXPECT_FALSE(g.available);
   EXPECT_EQ(g.reason, "NVML not found");

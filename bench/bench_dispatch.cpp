@@ -22,18 +22,22 @@
 //   together: batches form), together=0: phase-shifted by 40/streams ms (lone frames: the
 //   latency cap applies). Counters: fps, latency_ms / latency_max_ms (complete - receive),
 //   wait_ms (time in the rx slot), batch.
+// BM_DirectLoopPaced: the pre-dispatcher loop (pop, process, hand over) at 25 fps, one stream:
+//   the latency baseline for BM_DispatchPaced/streams:1.
 // Run: build-*/bench/bench_dispatch --benchmark_repetitions=3 (median of repetitions);
 // UM_DISPATCH_TIMELINE_DIR=/tmp/tl also writes each run's per-frame timeline as CSV.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -213,6 +217,51 @@ void BM_DispatchPaced(benchmark::State& state) {
   }
 }
 
+// Baseline for "latency does not grow": the pre-dispatcher gateway loop (one thread: pop the rx
+// slot, process, hand over) on the same fake processor, one stream at 25 fps. Compare its
+// latency_ms with BM_DispatchPaced/streams:1.
+void BM_DirectLoopPaced(benchmark::State& state) {
+  constexpr int kFrames = 25;
+  constexpr int64_t kPeriodNs = 40'000'000;
+  for (auto _ : state) {
+    Rig rig(1, QueuePolicy::kTakeLatest, 2);
+    BoundedQueue<pipeline::Frame>& slot = *rig.inputs[0];
+    pipeline::FrameProcessor& proc = *rig.processors[0];
+    std::vector<double> latency;
+    std::thread worker([&] {
+      for (;;) {
+        std::optional<pipeline::Frame> f = slot.pop(std::chrono::milliseconds(100));
+        if (!f) {
+          if (slot.closed()) return;
+          continue;
+        }
+        const int64_t received = f->receive_time_ns;
+        if (!proc.submit(std::move(*f)).ok() || !proc.complete().ok()) continue;
+        latency.push_back(static_cast<double>(monotonic_ns() - received) * 1e-6);
+      }
+    });
+    const int64_t t0 = monotonic_ns();
+    for (int k = 0; k < kFrames; ++k) {
+      const int64_t wait = t0 + k * kPeriodNs - monotonic_ns();
+      if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+      slot.push(test::make_frame(k + 1));
+    }
+    slot.close();  // the worker finishes what is queued, then returns
+    worker.join();
+    const int64_t elapsed = monotonic_ns() - t0;
+    double sum = 0, max = 0;
+    for (double l : latency) {
+      sum += l;
+      max = std::max(max, l);
+    }
+    state.counters["fps"] =
+        static_cast<double>(latency.size()) / (static_cast<double>(elapsed) * 1e-9);
+    state.counters["latency_ms"] =
+        latency.empty() ? 0.0 : sum / static_cast<double>(latency.size());
+    state.counters["latency_max_ms"] = max;
+  }
+}
+
 // --- the same schedule on the real CUDA processors (the lead's GPU runs) ----------------------
 // BM_DispatchGpu/<streams>/<overlap>/<paced>: create_frame_processors(cuda, fp16, phantom
 // models, n streams sharing the weights), phantom frames 558x422 (each stream its own sequence,
@@ -339,6 +388,7 @@ BENCHMARK(BM_DispatchPaced)
     ->UseRealTime()
     ->Iterations(1);
 
+BENCHMARK(BM_DirectLoopPaced)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 BENCHMARK(BM_DispatchGpu)
     ->ArgNames({"streams", "overlap", "paced"})
     ->ArgsProduct({{1, 4}, {0, 1}, {0, 1}})

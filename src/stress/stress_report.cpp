@@ -292,7 +292,8 @@ std::string format_side_by_side(const std::vector<RunSummary>& runs) {
       if (ss.latency.count) v.push_back(ss.latency.*f);
     if (v.empty()) return 0.0;
     std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
+    const size_t h = v.size() / 2;
+    return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
   };
   out << "== side by side (same invocation; each column a fresh gateway) ==\n";
   row("streams", [](const RunSummary& s) { return std::to_string(s.n_streams); });

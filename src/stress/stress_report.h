@@ -7,13 +7,14 @@
 //   start = first sample after the warm-up, end = last sample, max;
 //   growth % = (mean of the LAST window - mean of the FIRST window) / mean of the first * 100,
 //   window = min(60 s, measured span / 4): a steady-state figure that one allocation spike or
-//   one sample's noise does not decide (the pass criterion);
+//   one sample's noise does not decide;
 //   floor growth % = the same with each window's MINIMUM: the memory kept between frames (CPU
 //   inference allocates and frees ~100-200 MiB per frame, so single RSS samples swing that much).
 // Verdict (the exit code of `ultramotion stress`): FAIL when the gateway did not start, died,
 // exited non-zero after SIGINT, counted a non-policy drop (malformed drops are expected with
 // --faults only), sent a malformed message, a stream got no labelmap in the measured window, a
-// fault was not recovered from, or memory grew more than --max-growth-pct.
+// fault was not recovered from, or memory grew more than --max-growth-pct by BOTH the mean and
+// the floor figure (a leak raises both; the per-frame swings of CPU inference move one at most).
 //
 // Usage:
 //   RunSummary s = summarize(run, options);

@@ -5,6 +5,8 @@
 // with rs == 1 is the matrix itself read column-major with ld = cs (op T). Either way op(stored)
 // is the view's transpose, which is what the column-major product needs.
 // Compiled only with the CUDA backend (the file is globbed with the CPU sources).
+// Per thread: the cuBLASLt handle and the plans (host objects). Per call: the workspace, from the
+// current DevicePool (see lt_gemm below), never a buffer that outlives or is shared beyond it.
 #ifdef UM_WITH_CUDA
 #include "nn/cublaslt_context.h"
 
@@ -63,14 +65,12 @@ struct Plan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
   cublasLtMatmulAlgo_t algo{};
+  size_t workspace_bytes = 0;  // what the chosen algorithm needs (<= kWorkspaceBytes)
 };
 
 class LtContext {
  public:
-  LtContext() {
-    UM_LT_CHECK(cublasLtCreate(&handle_));
-    UM_CUDA_CHECK(cudaMalloc(&workspace_, kWorkspaceBytes));
-  }
+  LtContext() { UM_LT_CHECK(cublasLtCreate(&handle_)); }
   ~LtContext() {
     // Thread exit (possibly at process exit, after the driver shut down): statuses ignored.
     for (auto& [key, p] : plans_) {
@@ -79,19 +79,16 @@ class LtContext {
       cublasLtMatrixLayoutDestroy(p.lc);
       cublasLtMatmulDescDestroy(p.desc);
     }
-    if (workspace_) cudaFree(workspace_);
     if (handle_) cublasLtDestroy(handle_);
   }
   LtContext(const LtContext&) = delete;
   LtContext& operator=(const LtContext&) = delete;
 
   cublasLtHandle_t handle() const { return handle_; }
-  void* workspace() const { return workspace_; }
   std::map<std::vector<int64_t>, Plan>& plans() { return plans_; }
 
  private:
   cublasLtHandle_t handle_ = nullptr;
-  void* workspace_ = nullptr;
   std::map<std::vector<int64_t>, Plan> plans_;
 };
 
@@ -165,6 +162,7 @@ Plan make_plan(LtContext& ctx, const LtGemm& g, const LtOperand& oa, const LtOpe
     return p;
   }
   p.algo = result.algo;
+  p.workspace_bytes = result.workspaceSize;
   return p;
 }
 
@@ -222,10 +220,22 @@ void lt_gemm(const LtGemm& g) {
     UM_LT_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
                                                sizeof(g.bias)));
   }
+  // The workspace is a Tensor from the CURRENT DevicePool, like cuDNN's: a captured frame graph
+  // then owns its workspace (its processor's pool) instead of sharing a per-thread buffer, which
+  // (a) would be freed when the capturing thread exits while the graph still replays it, and
+  // (b) would be written at the same time by the graphs of two processors (several streams)
+  // running concurrently on their own CUDA streams. Back to the pool after the call; the pool's
+  // reuse is stream-ordered.
+  Tensor workspace;
+  if (p.workspace_bytes > 0) {
+    workspace = Tensor::empty({static_cast<int64_t>(p.workspace_bytes)}, DType::kU8,
+                              Device::cuda());
+  }
   const float alpha = g.alpha, beta = 0.f;
   UM_LT_CHECK(cublasLtMatmul(ctx.handle(), p.desc, &alpha, g.b.data, p.la, g.a.data, p.lb, &beta,
-                             g.c, p.lc, g.c, p.lc, &p.algo, ctx.workspace(), kWorkspaceBytes,
-                             um::cuda::current_stream()));
+                             g.c, p.lc, g.c, p.lc, &p.algo,
+                             workspace.defined() ? workspace.raw_data() : nullptr,
+                             p.workspace_bytes, um::cuda::current_stream()));
 }
 
 }  // namespace um::nn::detail

@@ -2,11 +2,13 @@
 // Purpose: the one GEMM entry point of the CUDA dense ops (linear, matmul, attention fallback):
 // a row-major, strided-batched C = alpha * A @ B (+ bias per column) through cuBLASLt, with
 // float32 compute for both float32 (true fp32, not TF32) and float16 (fp32 accumulate) data.
-// Per thread: one cublasLtHandle_t, one persistent 32 MiB workspace (cudaMalloc'd ONCE, on the
-// first GEMM of that thread and device: that first call must not be inside a graph capture), and
-// a per-shape cache of descriptors, layouts and the heuristic's algorithm, so a warm call only
-// sets the bias pointer and launches cublasLtMatmul on um::cuda::current_stream() (capturable,
-// no host synchronisation, no allocation). Internal to um_nn.
+// Per thread: one cublasLtHandle_t and a per-shape cache of descriptors, layouts and the
+// heuristic's algorithm (its first call of a shape must not be inside a graph capture). Per
+// call: the algorithm's workspace (at most 32 MiB) as a Tensor from the current DevicePool, so a
+// captured graph owns its workspace and graphs of different processors running concurrently
+// never share one. A warm call sets the bias pointer and launches cublasLtMatmul on
+// um::cuda::current_stream() (capturable, no host synchronisation, no driver allocation once the
+// pool is warm). Internal to um_nn.
 // Usage:
 //   LtGemm g;  g.dtype = DType::kF32;  g.m = rows; g.n = out; g.k = in;
 //   g.a = {x_ptr, rs, cs, 0};  g.b = {w_ptr, 1, in, 0};  g.c = out_ptr;  g.bias = b_ptr;

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "core/cuda/cuda_runtime.h"
 #include "cuda_test_support.h"
@@ -317,6 +319,33 @@ TEST(CudaFrameProcessor, DetectorSkippingMatchesCpu) {
               piped_skipped, results.size(), worst_truth_iou);
   EXPECT_GE(piped_skipped, 2);
   EXPECT_GT(worst_truth_iou, 0.85);
+}
+
+// A frame graph captured on a thread that has ended replays on another thread: the graph owns
+// every buffer it uses (activations AND library workspaces come from the processor's pool), none
+// belongs to the capturing thread. (The gateway's dispatcher thread may be restarted; a cuBLASLt
+// workspace held per thread once made such replays write freed memory.)
+TEST(CudaFrameProcessor, GraphCapturedOnAnEndedThreadReplaysElsewhere) {
+  UM_REQUIRE_CUDA();
+  auto p = make(Backend::kCuda, Precision::kFp16);
+  ASSERT_NE(p, nullptr);
+  const auto frames = phantom_frames(3, {558, 422}, 71);
+  Result<FrameResult> first = internal_error("not run");
+  std::thread capturer([&] { first = p->process(frames[0]); });  // captures the graphs
+  capturer.join();
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  for (int round = 0; round < 2; ++round) {
+    p->reset();
+    std::vector<FrameResult> got;
+    for (const Frame& f : frames) {
+      Result<FrameResult> r = p->process(f);
+      ASSERT_TRUE(r.ok()) << "round " << round << ": " << r.status().to_string();
+      got.push_back(std::move(r).value());
+    }
+    EXPECT_EQ(got[0].mask, first->mask);
+    EXPECT_FLOAT_EQ(got[0].box.score, first->box.score);
+  }
+  EXPECT_EQ(dynamic_cast<CudaFrameProcessor*>(p.get())->graph_captures(), 1);
 }
 
 }  // namespace

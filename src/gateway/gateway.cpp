@@ -314,6 +314,16 @@ Status Gateway::start() {
   DispatchOptions dopt;
   dopt.max_batch = config_.batching.max_batch;
   dopt.max_wait_ms = config_.batching.max_wait_ms;
+  // A processor that runs the whole frame inside complete() (the CPU backend, one frame in
+  // flight) gains nothing from waiting for other streams: their frames would run one after the
+  // other anyway, so the wait would only add latency. Frames already waiting are still taken
+  // together.
+  if (streams_.front()->processor->max_in_flight() <= 1 && dopt.max_wait_ms > 0) {
+    spdlog::info("[gateway] batching.max_wait_ms {} -> 0: the {} backend runs frames one at a "
+                 "time, waiting for a batch would only add latency",
+                 config_.batching.max_wait_ms, config_.models.backend);
+    dopt.max_wait_ms = 0;
+  }
   dopt.overlap = config_.batching.overlap;
   dopt.on_error = [this](const std::exception& e) { errors_.record("process", e); };
   dispatcher_ = std::make_unique<FrameDispatcher>(std::move(ds), dopt);
@@ -342,7 +352,7 @@ Status Gateway::start() {
   }
   started_ = true;
   spdlog::info("[gateway] processor: {} | batching: max_batch {}, max_wait {} ms, overlap {}",
-               processor_description_, dispatcher_->max_batch(), config_.batching.max_wait_ms,
+               processor_description_, dispatcher_->max_batch(), dopt.max_wait_ms,
                config_.batching.overlap ? "on" : "off");
   return Status::Ok();
 }

@@ -29,6 +29,12 @@ struct FrameDispatcher::StreamState {
   std::deque<InFlight> in_flight;  // submitted, not completed; oldest first
   int last_width = 0;              // size of the last admitted frame (0: none yet)
   int last_height = 0;
+  // Just-in-time overlap: the device time of this stream's recent frames (device_done of a
+  // frame minus when it could start: its submit, or the previous frame's device_done), and the
+  // host time its last frame's device work was seen done. Empty for a processor that reports no
+  // device time (the CPU backend).
+  std::deque<int64_t> recent_device_ns;
+  int64_t last_device_done_ns = 0;
 };
 
 namespace {
@@ -229,7 +235,15 @@ bool FrameDispatcher::round(bool draining) {
 
   // Rules 3 and 4: before each completion, submit what has arrived for streams with room.
   for (const Member& m : batch_) {
-    if (options_.overlap) submit_overlap_frames();
+    if (options_.overlap) {
+      submit_overlap_frames();
+      // This member's stream: its next frame is submitted just before this frame's device work
+      // ends (overlap_lead_ms), not as soon as it arrives: taken earlier, it would wait on the
+      // GPU behind this frame, older than a frame taken then from the latest-frame slot.
+      // complete() below would block until the device work ends anyway.
+      wait_until_just_in_time(m.first);
+      submit_overlap_frames();
+    }
     auto& fl = streams_[m.first]->in_flight;
     // Completed early already (processor full / size change) when the front is newer.
     while (!fl.empty() && fl.front().seq <= m.second) complete_oldest(m.first, /*early=*/false);
@@ -243,6 +257,7 @@ bool FrameDispatcher::round(bool draining) {
 
 void FrameDispatcher::submit_overlap_frames() {
   const uint64_t next_id = current_batch_id_ + 1;
+  const int64_t now = monotonic_ns();
   for (size_t i = 0; i < streams_.size(); ++i) {
     const size_t s = (first_stream_ + i) % streams_.size();
     if (static_cast<int>(carried_.size()) >= max_batch_) return;
@@ -252,7 +267,33 @@ void FrameDispatcher::submit_overlap_frames() {
     StreamState& st = *streams_[s];
     if (st.cfg.processor->in_flight() >= st.cfg.processor->max_in_flight()) continue;
     if (st.cfg.input->size() == 0) continue;
+    if (now < just_in_time_ns(s)) continue;  // too early: the frame stays in the latest slot
     take_and_submit(s, next_id, /*overlapped=*/true, carried_);
+  }
+}
+
+int64_t FrameDispatcher::just_in_time_ns(size_t s) const {
+  const StreamState& st = *streams_[s];
+  if (options_.overlap_lead_ms < 0 || st.in_flight.empty() || st.recent_device_ns.empty()) {
+    return 0;
+  }
+  // The shortest recent device time: the estimate errs early (a frame submitted a little too
+  // soon waits on the GPU), never late (which would leave the GPU idle and delay this frame).
+  const int64_t device_ns =
+      *std::min_element(st.recent_device_ns.begin(), st.recent_device_ns.end());
+  int64_t done = std::max(st.in_flight.front().submit_ns, st.last_device_done_ns);
+  done += device_ns * static_cast<int64_t>(st.in_flight.size());
+  return done - static_cast<int64_t>(options_.overlap_lead_ms * 1e6);
+}
+
+void FrameDispatcher::wait_until_just_in_time(size_t s) {
+  StreamState& st = *streams_[s];
+  if (st.cfg.processor->in_flight() >= st.cfg.processor->max_in_flight()) return;  // no room
+  for (;;) {
+    const int64_t jit = just_in_time_ns(s);
+    if (jit <= monotonic_ns() || stop_requested()) break;
+    wait_for_frames(jit);
+    submit_overlap_frames();  // other streams' frames are submitted as they arrive
   }
 }
 
@@ -353,6 +394,15 @@ void FrameDispatcher::complete_oldest(size_t s, bool early) {
                                   ": complete threw: " + e.what()));
   }
   const int64_t end = monotonic_ns();
+  if (result->ok() && (*result)->timings.device_done_ns > 0) {
+    const int64_t done = (*result)->timings.device_done_ns;
+    const int64_t began = std::max(rec.submit_ns, st.last_device_done_ns);
+    if (done > began) {
+      st.recent_device_ns.push_back(done - began);
+      if (st.recent_device_ns.size() > kDeviceTimeWindow) st.recent_device_ns.pop_front();
+    }
+    st.last_device_done_ns = done;
+  }
   if (early) {
     std::lock_guard<std::mutex> lock(stats_mu_);
     ++stats_.early_completions;

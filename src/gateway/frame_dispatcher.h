@@ -27,6 +27,12 @@
 //     has room (in_flight() < max_in_flight()), they are taken and submitted BEFORE the next
 //     complete() of the batch, so their upload and launch overlap the batch's device work.
 //     These frames belong to the NEXT batch (rule 1). Checked again before every complete().
+//     Just in time (options.overlap_lead_ms >= 0): a stream that has a frame in flight gets its
+//     next one only once that frame's device work is expected to end within the lead (from the
+//     stream's recent device times); before completing a member, the dispatcher waits for that
+//     moment (it would block in complete() anyway), submitting other streams' frames meanwhile.
+//     Taken any earlier, the frame would only queue on the GPU and be older when done than the
+//     frame the latest-frame slot holds by then: at full load, latency would grow by one frame.
 //  4. Complete the batch's frames in submission order (each processor's oldest first) and hand
 //     each result to its stream's on_result.
 // Taking a frame: admit(frame) false = dropped (the caller counts it), no on_result. Before
@@ -103,6 +109,13 @@ struct DispatchOptions {
   int max_batch = 0;          // frames per batch; 0 = number of streams
   double max_wait_ms = 2.0;   // latency cap of a batch (only with > 1 stream)
   bool overlap = true;        // submit newly arrived frames before completing the batch
+  // Just in time: with overlap, a stream's next frame is submitted once that stream's frame in
+  // flight is expected to finish its device work within this lead (estimate: the shortest of
+  // the stream's recent device times), so that its upload and launch still overlap the end of
+  // the previous frame, but it is not taken early only to wait on the GPU (older than the frame
+  // the latest-frame slot would hold by then). < 0: submit as soon as it arrives. Processors
+  // that report no device time (CPU) are never waited for.
+  double overlap_lead_ms = 0.5;
   size_t timeline_capacity = 512;  // newest spans kept for timeline()
   // Safety net only: the longest idle wait between checks of the inputs when a producer forgot
   // notify(). Producers must call notify(); this is not how frames are normally found.
@@ -173,6 +186,13 @@ class FrameDispatcher {
   Take take_and_submit(size_t s, uint64_t batch_id, bool overlapped, std::vector<Member>& members);
   // Rule 3: frames already waiting for streams with room join carried_.
   void submit_overlap_frames();
+  static constexpr size_t kDeviceTimeWindow = 8;  // recent device times kept per stream
+  // When stream s's next frame should be submitted (monotonic ns; 0 = now), see
+  // DispatchOptions::overlap_lead_ms.
+  int64_t just_in_time_ns(size_t s) const;
+  // Waits (submitting other streams' arriving frames) until stream s's just-in-time point, if
+  // its processor has room for another frame.
+  void wait_until_just_in_time(size_t s);
   // Completes stream s's oldest in-flight frame and delivers its result.
   void complete_oldest(size_t s, bool early);
   void deliver(size_t s, InFlight&& f, Result<pipeline::FrameResult>&& r, int64_t complete_start_ns,

@@ -273,6 +273,38 @@ TEST(FrameDispatcher, OverlapSubmitsTheNextFrameBeforeCompletingTheCurrentOne) {
   EXPECT_GT(tl[0].device_done_ns, 0);
 }
 
+// Just in time: once the stream's device time is known, its next frame is submitted shortly
+// before the frame in flight finishes (still overlapped: before that frame's completion), not
+// as soon as it is waiting; with overlap_lead_ms < 0 it goes as soon as there is room.
+TEST(FrameDispatcher, OverlapSubmitsJustInTimeOnceTheDeviceTimeIsKnown) {
+  constexpr auto kDevice = 60ms;
+  for (const double lead_ms : {0.5, -1.0}) {
+    CallLog log;
+    TestStream a("a", &log, nullptr, {.max_in_flight = 2, .device_time = kDevice});
+    for (uint64_t id = 1; id <= 3; ++id) a.input.push(make_frame(id));
+    Results results;
+    DispatchOptions opt;
+    opt.overlap_lead_ms = lead_ms;
+    FrameDispatcher d({a.stream(results)}, opt);
+    d.start();
+    ASSERT_TRUE(results.wait_for(3));
+    d.stop();
+    EXPECT_EQ(log.sequence(), "s:a1 s:a2 c:a1 s:a3 c:a2 c:a3") << "lead " << lead_ms;
+    const auto tl = d.timeline();
+    ASSERT_EQ(tl.size(), 3u);
+    // Frame 3 waits behind frame 2, whose device work runs from frame 1's end for 60 ms.
+    const int64_t after_first = tl[2].submit_ns - tl[0].device_done_ns;
+    const int64_t half = std::chrono::nanoseconds(kDevice).count() / 2;
+    if (lead_ms >= 0) {
+      EXPECT_GT(after_first, half) << "submitted too early";
+      EXPECT_LT(tl[2].submit_ns, tl[1].complete_start_ns) << "no longer overlapped";
+      EXPECT_TRUE(tl[2].overlapped);
+    } else {
+      EXPECT_LT(after_first, half) << "not submitted as soon as there was room";
+    }
+  }
+}
+
 TEST(FrameDispatcher, OverlapOffCompletesEachFrameBeforeTheNext) {
   CallLog log;
   TestStream a("a", &log, nullptr, {.max_in_flight = 2});

@@ -288,12 +288,16 @@ int64_t FrameDispatcher::just_in_time_ns(size_t s) const {
 
 void FrameDispatcher::wait_until_just_in_time(size_t s) {
   StreamState& st = *streams_[s];
-  if (st.cfg.processor->in_flight() >= st.cfg.processor->max_in_flight()) return;  // no room
+  const size_t in_flight_before = st.in_flight.size();
   for (;;) {
+    // Done waiting once the stream has no room, or its next frame went in: waiting on for the
+    // NEXT just-in-time point would delay this frame's completion by a whole frame.
+    if (st.cfg.processor->in_flight() >= st.cfg.processor->max_in_flight()) return;
+    if (st.in_flight.size() != in_flight_before) return;
     const int64_t jit = just_in_time_ns(s);
-    if (jit <= monotonic_ns() || stop_requested()) break;
+    if (jit <= monotonic_ns() || stop_requested()) return;
     wait_for_frames(jit);
-    submit_overlap_frames();  // other streams' frames are submitted as they arrive
+    submit_overlap_frames();  // frames of every stream (this one too, once due) as they arrive
   }
 }
 
@@ -397,7 +401,12 @@ void FrameDispatcher::complete_oldest(size_t s, bool early) {
   if (result->ok() && (*result)->timings.device_done_ns > 0) {
     const int64_t done = (*result)->timings.device_done_ns;
     const int64_t began = std::max(rec.submit_ns, st.last_device_done_ns);
-    if (done > began) {
+    // A device time counts only when complete() actually waited for the device: then `done` is
+    // when the work ended. When the work had ended before complete() was called, `done` is just
+    // that call's time, later than the real end: such a sample would inflate the estimate, the
+    // next wait would be longer, the next sample later still (it fed on itself on the H200).
+    constexpr int64_t kWaitedNs = 20'000;
+    if (done - start > kWaitedNs && done > began) {
       st.recent_device_ns.push_back(done - began);
       if (st.recent_device_ns.size() > kDeviceTimeWindow) st.recent_device_ns.pop_front();
     }

@@ -27,10 +27,10 @@
 //     has room (in_flight() < max_in_flight()), they are taken and submitted BEFORE the next
 //     complete() of the batch, so their upload and launch overlap the batch's device work.
 //     These frames belong to the NEXT batch (rule 1). Checked again before every complete().
-//     Just in time (options.overlap_lead_ms >= 0): a stream that has a frame in flight gets its
-//     next one only once that frame's device work is expected to end within the lead (from the
-//     stream's recent device times); before completing a member, the dispatcher waits for that
-//     moment (it would block in complete() anyway), submitting other streams' frames meanwhile.
+//     Just in time (options.overlap_lead_ms >= 0, one stream): a stream that has a frame in
+//     flight gets its next one only once that frame's device work is expected to end within
+//     the lead (from the stream's recent device times); before completing a member, the
+//     dispatcher waits for that moment (it would block in complete() anyway).
 //     Taken any earlier, the frame would only queue on the GPU and be older when done than the
 //     frame the latest-frame slot holds by then: at full load, latency would grow by one frame.
 //  4. Complete the batch's frames in submission order (each processor's oldest first) and hand
@@ -114,7 +114,9 @@ struct DispatchOptions {
   // the stream's recent device times), so that its upload and launch still overlap the end of
   // the previous frame, but it is not taken early only to wait on the GPU (older than the frame
   // the latest-frame slot would hold by then). < 0: submit as soon as it arrives. Processors
-  // that report no device time (CPU) are never waited for.
+  // that report no device time (CPU) are never waited for. Single-stream dispatchers only:
+  // with several streams the GPU is shared and frames go as soon as there is room (see
+  // just_in_time_ns).
   double overlap_lead_ms = 0.5;
   size_t timeline_capacity = 512;  // newest spans kept for timeline()
   // Safety net only: the longest idle wait between checks of the inputs when a producer forgot

@@ -116,8 +116,10 @@ struct DispatchOptions {
   // the latest-frame slot would hold by then). < 0: submit as soon as it arrives. Processors
   // that report no device time (CPU) are never waited for. Single-stream dispatchers only:
   // with several streams the GPU is shared and frames go as soon as there is room (see
-  // just_in_time_ns).
-  double overlap_lead_ms = 0.5;
+  // just_in_time_ns). Measured on an H200 (1 stream, 400 frames/s offered, fp16): lead 0.5 ms
+  // gave +6.6 % labelmaps/s and +0.5 ms median latency over no overlap; 0.15 ms gave +7.3 %
+  // and the same median latency (7.4 ms).
+  double overlap_lead_ms = 0.15;
   size_t timeline_capacity = 512;  // newest spans kept for timeline()
   // Safety net only: the longest idle wait between checks of the inputs when a producer forgot
   // notify(). Producers must call notify(); this is not how frames are normally found.

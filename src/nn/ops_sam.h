@@ -9,6 +9,7 @@
 //   Tensor input = nn::sam_normalize_pad(resized_u8_hwc, 1024, DType::kF16);   // [1, 3, 1024, 1024]
 //   Tensor sparse = nn::sam_box_prompt(box_xyxy, gaussian, corner_embed, params);  // [1, 2, 256]
 //   Tensor mask = nn::threshold_u8(logits, 0.f);                                 // uint8, 1 if > 0
+//   Tensor o = nn::window_attention(qkv, pad_qkv, bias, {64, 64, 14, 5, 32, 0.17677f});
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,29 @@ Tensor sam_box_prompt(const Tensor& box_xyxy, const Tensor& gaussian, const Tens
 // CPU: float32; CUDA: float32 or float16.
 Tensor threshold_u8(const Tensor& x, float threshold = 0.f);
 
+// TinyViT's windowed self-attention (TinyViTBlock: pad the token grid with zeros to multiples of
+// the window, split into ws x ws windows, Attention = norm -> qkv -> softmax(scale q k^T + bias) v
+// per head, merge, crop) in ONE op that starts from the qkv projection of the UNPADDED tokens.
+// The norm and the qkv projection act on each token alone, so they commute with the split; a
+// padding token (zero vector) always projects to the same row, qkv(norm(0)), which the caller
+// computes once (pad_qkv). The split, the merge and the crop are only index arithmetic here: the
+// CUDA kernel reads each window's tokens in place and writes each in-image token's result once.
+struct WindowAttentionParams {
+  int64_t height = 0, width = 0;  // the token grid of one image (tokens in row-major order)
+  int64_t window = 0;             // ws: windows of ws x ws tokens, the grid padded bottom/right
+  int64_t heads = 0, key_dim = 0;  // qkv per head packed as (q: key_dim | k: key_dim | v: key_dim)
+  float scale = 1.f;               // applied to q k^T before the bias
+};
+// qkv [B, height*width, heads*3*key_dim]; pad_qkv [heads*3*key_dim] (any shape of that many
+// elements), required when height or width is not a multiple of window, else ignored (may be
+// undefined); bias [heads, ws*ws, ws*ws] (any shape of that many elements, e.g. [1, heads, N, N]).
+// Returns [B, height*width, heads*key_dim] (contiguous): per token, the heads' outputs side by
+// side (what TinyViT's proj reads). Softmax statistics in float32. CPU: float32 (the reference:
+// the padded windows are built and nn::scaled_dot_product_attention runs on them, exactly the
+// official sequence); CUDA: float32 or float16, all operands of qkv's dtype and device.
+Tensor window_attention(const Tensor& qkv, const Tensor& pad_qkv, const Tensor& bias,
+                        const WindowAttentionParams& p);
+
 }  // namespace um::nn
 
 namespace um::nn::detail {
@@ -58,4 +82,6 @@ Tensor sam_normalize_pad_cuda(const Tensor& resized_hwc_u8, int64_t size, DType 
 Tensor sam_box_prompt_cuda(const Tensor& box_xyxy, const Tensor& gaussian,
                            const Tensor& corner_embed, const SamBoxPromptParams& params);
 Tensor threshold_u8_cuda(const Tensor& x, float threshold);
+Tensor window_attention_cuda(const Tensor& qkv, const Tensor& pad_qkv, const Tensor& bias,
+                             const WindowAttentionParams& p);
 }  // namespace um::nn::detail

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "core/status.h"
-#include "models/mobilesam/window_partition.h"
 #include "nn/ops.h"
+#include "nn/ops_sam.h"
 
 namespace um::mobilesam {
 namespace {
@@ -47,28 +47,15 @@ Tensor gather_attention_bias(const Tensor& table, int64_t heads, int64_t ws) {
 
 }  // namespace
 
-Tensor TinyVit::WindowAttention::operator()(const Tensor& x_in) const {
-  const int64_t bw = x_in.size(0), n = x_in.size(1);
-  const Tensor x = norm(x_in);
-  // qkv is interleaved PER HEAD: [.., heads, (q kd | k kd | v d)].
-  const Tensor qkv_out = qkv(x).view({bw, n, heads, 3 * key_dim});
-  const Tensor q = qkv_out.slice(3, 0, key_dim).permute({0, 2, 1, 3});
-  const Tensor k = qkv_out.slice(3, key_dim, 2 * key_dim).permute({0, 2, 1, 3});
-  const Tensor v = qkv_out.slice(3, 2 * key_dim, 3 * key_dim).permute({0, 2, 1, 3});
-  const float scale = 1.0f / std::sqrt(static_cast<float>(key_dim));
-  const Tensor o = nn::scaled_dot_product_attention(q, k, v, bias, scale);  // [bw, h, n, d]
-  return proj(o.permute({0, 2, 1, 3}).reshape({bw, n, heads * key_dim}));
+Tensor TinyVit::WindowAttention::operator()(const Tensor& tokens, int64_t h, int64_t w,
+                                            int64_t window) const {
+  const nn::WindowAttentionParams p{h, w, window, heads, key_dim,
+                                    1.0f / std::sqrt(static_cast<float>(key_dim))};
+  return proj(nn::window_attention(qkv(norm(tokens)), pad_qkv, bias, p));
 }
 
 Tensor TinyVit::Block::forward(const Tensor& tokens, int64_t h, int64_t w) const {
-  const int64_t b = tokens.size(0);
-  Tensor a;
-  if (h == window && w == window) {
-    a = attn(tokens);
-  } else {
-    a = window_reverse(attn(window_partition(tokens, h, w, window)), b, h, w, window);
-  }
-  Tensor x = nn::add(tokens, a);
+  Tensor x = nn::add(tokens, attn(tokens, h, w, window));
   x = to_tokens(local_conv(to_nchw(x, h, w)));
   const Tensor m = fc2(nn::gelu(fc1(mlp_norm(x))));
   return nn::add(x, m);
@@ -104,6 +91,10 @@ TinyVit TinyVit::load(const io::WeightSource& w, const TinyVitConfig& cfg) {
       blk.attn.proj = load_linear(w, bs + ".attn.proj", dim, dim);
       blk.attn.bias = gather_attention_bias(
           w.get(bs + ".attn.attention_biases", {heads, ws * ws}), heads, ws);
+      // LayerNorm of a zero token is its bias (x - mean = 0), so its qkv row is a linear of it.
+      blk.attn.pad_qkv = nn::linear(blk.attn.norm.bias.view({1, dim}), blk.attn.qkv.weight,
+                                    blk.attn.qkv.bias)
+                             .view({3 * dim});
       blk.local_conv = load_conv_bn(w, bs + ".local_conv", dim, dim, 3, 1, 1, static_cast<int>(dim));
       blk.mlp_norm = load_layer_norm(w, bs + ".mlp.norm", dim);
       blk.fc1 = load_linear(w, bs + ".mlp.fc1", dim * cfg.mlp_ratio, dim);
@@ -145,6 +136,7 @@ void TinyVit::place(const Placement& p) {
       blk.attn.qkv.place(p);
       blk.attn.proj.place(p);
       blk.attn.bias = placed(blk.attn.bias, p);  // the gathered [1, heads, N, N] table
+      blk.attn.pad_qkv = placed(blk.attn.pad_qkv, p);
       blk.local_conv.place(p);
       blk.mlp_norm.place(p);
       blk.fc1.place(p);

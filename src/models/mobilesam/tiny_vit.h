@@ -11,7 +11,7 @@
 //   enc.place({Device::cuda(), DType::kF16});                   // optional, once at load
 //   Tensor emb = enc.forward(input);   // throws um::Error on a wrong input shape
 // Device: forward() runs where the weights are (nn ops dispatch on the input's device; the
-// window split/merge is views + strided copies), in the placement's dtype, with no host sync.
+// window split/merge lives inside nn::window_attention), in the placement's dtype, no host sync.
 #pragma once
 
 #include <optional>
@@ -57,8 +57,13 @@ class TinyVit {
     LayerNorm norm;
     Linear qkv, proj;
     Tensor bias;  // [1, heads, ws*ws, ws*ws]: attention_biases gathered by |dy|*ws + |dx|
+    // [heads * 3 * key_dim]: qkv(norm(0)) = qkv.weight @ norm.bias + qkv.bias, the projection of
+    // every zero token the official block pads the grid with (computed once at load, float32).
+    Tensor pad_qkv;
     int64_t heads = 0, key_dim = 0;
-    Tensor operator()(const Tensor& windows) const;
+    // tokens [B, h*w, C] -> proj(attention) [B, h*w, C]: TinyViTBlock's pad, split, Attention,
+    // merge and crop (norm and qkv act per token, so they run before the split, on h*w tokens).
+    Tensor operator()(const Tensor& tokens, int64_t h, int64_t w, int64_t window) const;
   };
   struct Block {
     WindowAttention attn;

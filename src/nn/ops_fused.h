@@ -8,6 +8,9 @@
 //   Tensor y = nn::conv2d_bias_act(x, w, b, nn::Conv2dParams::square(1, 1), nn::Activation::kReLU,
 //                                  lab_scale, lab_bias);
 //   Tensor z = nn::conv2d_bias_act(x, w, b, p, nn::Activation::kGELU);  // TinyViT Conv2d_BN+GELU
+//   // TinyViT's local conv on tokens [B, H*W, C] viewed as [B, H, W, C], 3x3 depthwise:
+//   Tensor t = nn::depthwise_conv2d_nhwc(tok.view({B, H, W, C}), w, b,
+//                                        nn::Conv2dParams::square(1, 1, static_cast<int>(C)));
 #pragma once
 
 #include <cstdint>
@@ -31,12 +34,27 @@ Tensor conv2d_bias_act(const Tensor& x, const Tensor& weight, const Tensor& bias
                        const Conv2dParams& p, Activation act, float affine_scale = 1.f,
                        float affine_bias = 0.f);
 
+// Depthwise conv2d (groups == channels) on channels-last activations, + per-channel bias:
+// x [N, H, W, C] (NHWC; any strides), weight [C, 1, kh, kw] (PyTorch's depthwise layout),
+// bias [C] or undefined, p.groups must equal C. Returns y [N, Ho, Wo, C] contiguous (NHWC) with
+// Ho/Wo by PyTorch's conv rule; equal to permuting x to NCHW, nn::conv2d(x, weight, bias, p),
+// permuting back. float32 (CPU, CUDA) or float16 (CUDA; weight and bias of x's dtype; float32
+// accumulation, one rounding).
+// Why: TinyViT keeps its tokens [B, H*W, C] (= NHWC); its local conv (3x3, BN folded) would
+// otherwise need a copy to NCHW and back around the convolution. The CPU runs exactly that
+// permute + nn::conv2d + permute sequence (bit-identical); CUDA runs one direct kernel.
+Tensor depthwise_conv2d_nhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const Conv2dParams& p);
+
 #ifdef UM_WITH_CUDA
 namespace detail {
 // The CUDA implementation behind conv2d_bias_act (conv2d_bias_act_cuda.cu), internal to um_nn.
 Tensor conv2d_bias_act_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
                             const Conv2dParams& p, Activation act, float affine_scale,
                             float affine_bias);
+// The CUDA implementation behind depthwise_conv2d_nhwc (depthwise_conv2d_nhwc_cuda.cu).
+Tensor depthwise_conv2d_nhwc_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                  const Conv2dParams& p);
 }  // namespace detail
 #endif
 

@@ -9,6 +9,7 @@
 
 #include "core/status.h"
 #include "nn/ops.h"
+#include "nn/ops_fused.h"
 #include "nn/ops_sam.h"
 
 namespace um::mobilesam {
@@ -55,8 +56,12 @@ Tensor TinyVit::WindowAttention::operator()(const Tensor& tokens, int64_t h, int
 }
 
 Tensor TinyVit::Block::forward(const Tensor& tokens, int64_t h, int64_t w) const {
+  const int64_t b = tokens.size(0), c = tokens.size(2);
   Tensor x = nn::add(tokens, attn(tokens, h, w, window));
-  x = to_tokens(local_conv(to_nchw(x, h, w)));
+  // The tokens [B, h*w, C] are the NHWC grid: the depthwise local conv reads them in place.
+  x = nn::depthwise_conv2d_nhwc(x.view({b, h, w, c}), local_conv.weight, local_conv.bias,
+                                local_conv.params)
+          .view({b, h * w, c});
   const Tensor m = fc2(nn::gelu(fc1(mlp_norm(x))));
   return nn::add(x, m);
 }

@@ -7,6 +7,8 @@
 // Compiled only with the CUDA backend (the file is globbed with the CPU sources).
 // Per thread: the cuBLASLt handle and the plans (host objects). Per call: the workspace, from the
 // current DevicePool (see lt_gemm below), never a buffer that outlives or is shared beyond it.
+// A residual (LtGemm::residual) is cuBLASLt's C input with beta = 1 and our c its D output: same
+// layout, so D = alpha * A @ B + residual (+ bias by the epilogue) costs no extra pass.
 #ifdef UM_WITH_CUDA
 #include "nn/cublaslt_context.h"
 
@@ -180,6 +182,9 @@ void lt_gemm(const LtGemm& g) {
   }
   if (g.m < 1 || g.n < 1 || g.k < 1 || g.batch < 1) fail(kOp, "empty problem");
   if (g.c_float32 && g.bias) fail(kOp, "a float32 result with a bias is not supported");
+  if (g.c_float32 && g.residual) {
+    fail(kOp, "a float32 result with a residual is not supported");
+  }
   if (g.ldc != 0 && g.ldc < g.n) fail(kOp, "ldc " + std::to_string(g.ldc) + " < n");
   const int64_t ldc = g.ldc > 0 ? g.ldc : g.n;
   for (int64_t v : {g.m, g.n, g.k, g.batch}) {
@@ -195,17 +200,20 @@ void lt_gemm(const LtGemm& g) {
   const cudaDataType_t c_type = g.c_float32 ? CUDA_R_32F : type;
   const int64_t es = static_cast<int64_t>(dtype_size(g.dtype));
   const int64_t ces = g.c_float32 ? int64_t{4} : es;
-  // cuBLASLt order: A (our b), B (our a), C, D (both our c).
+  // cuBLASLt order: A (our b), B (our a), C (the residual when there is one, else our c: with
+  // beta = 0 C is not read), D (our c).
+  const void* c_in = g.residual ? g.residual : g.c;
   const uint32_t align[4] = {alignment(g.b.data, g.b.batch_stride * es, g.batch),
                              alignment(g.a.data, g.a.batch_stride * es, g.batch),
-                             alignment(g.c, g.m * ldc * ces, g.batch),
+                             alignment(c_in, g.m * ldc * ces, g.batch),
                              alignment(g.c, g.m * ldc * ces, g.batch)};
   const std::vector<int64_t> key = {static_cast<int64_t>(g.dtype), g.m, g.n, g.k, g.batch,
                                     oa.op, oa.rows, oa.cols, oa.ld, g.a.batch_stride,
                                     ob.op, ob.rows, ob.cols, ob.ld, g.b.batch_stride,
                                     g.bias != nullptr,
                                     g.bias ? alignment(g.bias, 0, 1) : 0,
-                                    align[0], align[1], align[2], g.c_float32 ? 1 : 0, ldc};
+                                    align[0], align[1], align[2], align[3],
+                                    g.residual != nullptr, g.c_float32 ? 1 : 0, ldc};
   LtContext& ctx = context();
   auto it = ctx.plans().find(key);
   if (it == ctx.plans().end()) {
@@ -231,9 +239,10 @@ void lt_gemm(const LtGemm& g) {
     workspace = Tensor::empty({static_cast<int64_t>(p.workspace_bytes)}, DType::kU8,
                               Device::cuda());
   }
-  const float alpha = g.alpha, beta = 0.f;
+  // beta = 1 with C = the residual: D = alpha * A @ B + residual (+ bias), one rounding of D.
+  const float alpha = g.alpha, beta = g.residual ? 1.f : 0.f;
   UM_LT_CHECK(cublasLtMatmul(ctx.handle(), p.desc, &alpha, g.b.data, p.la, g.a.data, p.lb, &beta,
-                             g.c, p.lc, g.c, p.lc, &p.algo,
+                             c_in, p.lc, g.c, p.lc, &p.algo,
                              workspace.defined() ? workspace.raw_data() : nullptr,
                              p.workspace_bytes, um::cuda::current_stream()));
 }

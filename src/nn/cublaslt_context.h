@@ -1,7 +1,8 @@
 // File: src/nn/cublaslt_context.h
 // Purpose: the one GEMM entry point of the CUDA dense ops (linear, matmul, attention fallback):
-// a row-major, strided-batched C = alpha * A @ B (+ bias per column) through cuBLASLt, with
-// float32 compute for both float32 (true fp32, not TF32) and float16 (fp32 accumulate) data.
+// a row-major, strided-batched C = alpha * A @ B (+ bias per column) (+ a residual matrix:
+// cuBLASLt's beta * C term with beta = 1) through cuBLASLt, with float32 compute for both
+// float32 (true fp32, not TF32) and float16 (fp32 accumulate) data.
 // Per thread: one cublasLtHandle_t and a per-shape cache of descriptors, layouts and the
 // heuristic's algorithm (its first call of a shape must not be inside a graph capture). Per
 // call: the algorithm's workspace (at most 32 MiB) as a Tensor from the current DevicePool, so a
@@ -38,6 +39,11 @@ struct LtGemm {
   void* c = nullptr;  // [m, n] row-major, row stride ldc (contiguous by default), batch stride
                       // m * ldc
   const void* bias = nullptr;  // [n] contiguous, added to every row (the BIAS epilogue) or null
+  // [m, n] row-major with C's row stride ldc and batch stride m * ldc, dtype `dtype`, or null:
+  // C = alpha * A @ B + bias + residual in one GEMM (cuBLASLt's beta = 1 with this as its C
+  // input and `c` as its D output; a fused residual add). Must not overlap `c` (unless it is
+  // `c` itself: an in-place accumulate). Not with c_float32.
+  const void* residual = nullptr;
   float alpha = 1.f;
   // C in float32 whatever `dtype` is (float16 A and B with a float32 result: attention scores
   // kept unrounded for the softmax, attention_gemm_cuda.cu). No bias with it.
@@ -52,12 +58,13 @@ struct LtGemm {
 bool lt_operand_ok(const LtMatrix& v, int64_t rows, int64_t cols);
 
 // Runs the GEMM on the current stream; throws um::Error (bad arguments) or um::CudaError. m, n,
-// k and batch must be >= 1 and both operands lt_operand_ok; c_float32 excludes a bias. Where cuBLASLt has no algorithm for
-// the configuration, gemm_fallback runs instead (remembered per shape key).
+// k and batch must be >= 1 and both operands lt_operand_ok; c_float32 excludes a bias and a
+// residual. Where cuBLASLt has no algorithm for the configuration, gemm_fallback runs instead
+// (remembered per shape key).
 void lt_gemm(const LtGemm& g);
 
-// A plain CUDA GEMM of the same contract (any strides, c_float32 too), float32 accumulation
-// (gemm_fallback_cuda.cu).
+// A plain CUDA GEMM of the same contract (any strides, c_float32 too, bias and residual added to
+// the float32 accumulator, rounded once), float32 accumulation (gemm_fallback_cuda.cu).
 void gemm_fallback(const LtGemm& g);
 
 }  // namespace um::nn::detail

@@ -1,5 +1,6 @@
 // File: src/nn/linear_cpu.cpp
-// Purpose: dense products on the CPU through OpenBLAS sgemm: linear (torch.nn.functional.linear),
+// Purpose: dense products on the CPU through OpenBLAS sgemm: linear (torch.nn.functional.linear,
+// and with a residual added: the plain linear then nn::add, the reference of the fused CUDA GEMM),
 // batched matmul with broadcasting of leading dimensions, and the strided-gemm helper that lets
 // transposed/permuted views reach BLAS without copies.
 #include <cblas.h>
@@ -94,8 +95,11 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Shape out_shape = x.shape();
   out_shape.back() = out_f;
   Tensor out = Tensor::empty(out_shape);
-  const int64_t rows = x.numel() / std::max<int64_t>(in_f, 1);
-  if (rows == 0) return out;
+  // Rows from the leading dims (not numel / in: with in_features == 0 that is 0 rows and the
+  // output, bias rows, would be left unwritten).
+  int64_t rows = 1;
+  for (int64_t i = 0; i + 1 < x.dim(); ++i) rows *= x.size(i);
+  if (rows == 0 || out_f == 0) return out;
   float* po = out.data<float>();
   float beta = 0.f;
   if (bias.defined()) {
@@ -118,6 +122,20 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   MatView b{wc.data<float>(), in_f, out_f, wc.strides()[1], wc.strides()[0]};  // weight^T
   detail::gemm_strided(a, b, po, out_f, 1.f, beta);
   return out;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual) {
+  static constexpr const char* kOp = "linear";
+  if (!residual.defined()) return linear(x, weight, bias);
+  UM_NN_CUDA_DISPATCH(x, linear_cuda(x, weight, bias, residual));
+  detail::require_cpu_f32(kOp, residual, "residual");
+  const Tensor y = linear(x, weight, bias);  // checks x, weight and bias
+  if (residual.shape() != y.shape()) {
+    fail(kOp, "residual " + shape_str(residual.shape()) + " does not match the output " +
+                  shape_str(y.shape()));
+  }
+  // The reference is the two ops the model ran before the fusion, in that operand order.
+  return add(residual, y);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {

@@ -6,6 +6,10 @@
 // operand is first made contiguous (one copy kernel). A batch-broadcast right operand
 // (x[B, m, k] @ w[k, n]) folds into one [B*m, k] GEMM; a broadcast left operand is materialised
 // (cuBLASLt's strided batch is not used with a zero stride).
+// linear with a residual (y = residual + x @ W^T + b, TinyViT's `x + fc2(h)`) is the same GEMM
+// with the residual as cuBLASLt's C input and beta = 1: the add costs no extra pass over the
+// activation, and a float16 result is rounded once (the CPU's linear-then-add sequence on
+// float16-rounded data rounds the linear's output first; results may differ by that rounding).
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -17,12 +21,15 @@
 namespace um::nn::detail {
 namespace {
 
-// out[r, j] = bias[j] (or 0): linear with in_features == 0, where no GEMM runs.
+// out[r, j] = residual[r, j] + bias[j] (either or both may be absent; 0 then): linear with
+// in_features == 0, where no GEMM runs. residual is contiguous [rows, cols].
 template <typename T>
-__global__ void fill_rows_kernel(T* out, const T* bias, int64_t rows, int64_t cols) {
+__global__ void fill_rows_kernel(T* out, const T* bias, const T* residual, int64_t rows,
+                                 int64_t cols) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * cols;
        i += int64_t{gridDim.x} * blockDim.x) {
-    out[i] = bias ? bias[i % cols] : from_f<T>(0.f);
+    const float b = bias ? to_f(bias[i % cols]) : 0.f;
+    out[i] = from_f<T>(residual ? to_f(residual[i]) + b : b);
   }
 }
 
@@ -45,7 +52,8 @@ bool collapse_batch(const Shape& batch, const Shape& strides, int64_t* stride) {
 
 }  // namespace
 
-Tensor linear_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in) {
+Tensor linear_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in,
+                   const Tensor& residual_in) {
   static constexpr const char* kOp = "linear";
   require_cuda_float(kOp, x_in, "x");
   require_like(kOp, weight_in, "weight", x_in);
@@ -68,6 +76,17 @@ Tensor linear_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
   }
   Shape out_shape = x_in.shape();
   out_shape.back() = out_f;
+  Tensor residual;
+  if (residual_in.defined()) {
+    require_like(kOp, residual_in, "residual", x_in);
+    if (residual_in.shape() != out_shape) {
+      fail(kOp, "residual " + shape_str(residual_in.shape()) + " does not match the output " +
+                    shape_str(out_shape));
+    }
+    // The GEMM's C input is a [rows, out] block with the output's row stride: a strided residual
+    // is copied into one first (one copy kernel; TinyViT's residuals are contiguous already).
+    residual = residual_in.contiguous();
+  }
   Tensor out = Tensor::empty(out_shape, x_in.dtype(), x_in.device());
   int64_t rows = 1;
   for (int64_t i = 0; i + 1 < x_in.dim(); ++i) rows *= x_in.size(i);
@@ -76,7 +95,8 @@ Tensor linear_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
     UM_DISPATCH_FLOAT(x_in.dtype(), T, {
       fill_rows_kernel<T><<<blocks_for(rows * out_f), 256, 0, stream()>>>(
           static_cast<T*>(out.raw_data()),
-          bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr, rows, out_f);
+          bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr,
+          residual.defined() ? static_cast<const T*>(residual.raw_data()) : nullptr, rows, out_f);
     });
     check_launch(kOp);
     return out;
@@ -116,6 +136,7 @@ Tensor linear_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
   g.b = b;
   g.c = out.raw_data();
   g.bias = bias.defined() ? bias.raw_data() : nullptr;
+  g.residual = residual.defined() ? residual.raw_data() : nullptr;  // C's layout: [rows, out_f]
   lt_gemm(g);
   return out;
 }

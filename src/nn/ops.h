@@ -42,6 +42,13 @@ std::pair<Tensor, Tensor> fold_batch_norm(const Tensor& conv_weight, const Tenso
 // ---- Dense (linear.cpp) ------------------------------------------------------------------------
 // torch.nn.functional.linear: x [..., in], weight [out, in], bias [out] or undefined.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// linear with a fused residual add: residual + linear(x, weight, bias) (TinyViT's `x + proj(o)`,
+// `x + fc2(h)`). residual has the output's shape [..., out], dtype and device (any strides); an
+// undefined residual gives the plain linear. CPU: exactly add(residual, linear(x, weight, bias)).
+// CUDA: one cuBLASLt GEMM with the residual as its C input (beta = 1), float32 accumulation, the
+// float16 result rounded once (so it may differ from the two-step sequence on float16 data by the
+// rounding of the intermediate linear output).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual);
 // Batched matrix product with broadcasting of leading dims: a [..., m, k] @ b [..., k, n].
 Tensor matmul(const Tensor& a, const Tensor& b);
 

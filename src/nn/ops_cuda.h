@@ -22,7 +22,9 @@ namespace um::nn::detail {
 Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p);
 Tensor conv_transpose2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride,
                              int pad);
-Tensor linear_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// residual: undefined, or [..., out] like the output (any strides), added by the GEMM itself.
+Tensor linear_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                   const Tensor& residual = Tensor());
 Tensor matmul_cuda(const Tensor& a, const Tensor& b);
 Tensor layer_norm_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps);
 Tensor layer_norm_2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps);

@@ -52,18 +52,19 @@ Tensor TinyVit::WindowAttention::operator()(const Tensor& tokens, int64_t h, int
                                             int64_t window) const {
   const nn::WindowAttentionParams p{h, w, window, heads, key_dim,
                                     1.0f / std::sqrt(static_cast<float>(key_dim))};
-  return proj(nn::window_attention(qkv(norm(tokens)), pad_qkv, bias, p));
+  // tokens + proj(o): the residual add rides in the projection's GEMM.
+  return nn::linear(nn::window_attention(qkv(norm(tokens)), pad_qkv, bias, p), proj.weight,
+                    proj.bias, tokens);
 }
 
 Tensor TinyVit::Block::forward(const Tensor& tokens, int64_t h, int64_t w) const {
   const int64_t b = tokens.size(0), c = tokens.size(2);
-  Tensor x = nn::add(tokens, attn(tokens, h, w, window));
+  Tensor x = attn(tokens, h, w, window);  // tokens + attention
   // The tokens [B, h*w, C] are the NHWC grid: the depthwise local conv reads them in place.
   x = nn::depthwise_conv2d_nhwc(x.view({b, h, w, c}), local_conv.weight, local_conv.bias,
                                 local_conv.params)
           .view({b, h * w, c});
-  const Tensor m = fc2(nn::gelu(fc1(mlp_norm(x))));
-  return nn::add(x, m);
+  return nn::linear(nn::gelu(fc1(mlp_norm(x))), fc2.weight, fc2.bias, x);  // x + mlp(x)
 }
 
 TinyVit TinyVit::load(const io::WeightSource& w, const TinyVitConfig& cfg) {

@@ -61,8 +61,9 @@ class TinyVit {
     // every zero token the official block pads the grid with (computed once at load, float32).
     Tensor pad_qkv;
     int64_t heads = 0, key_dim = 0;
-    // tokens [B, h*w, C] -> proj(attention) [B, h*w, C]: TinyViTBlock's pad, split, Attention,
-    // merge and crop (norm and qkv act per token, so they run before the split, on h*w tokens).
+    // tokens [B, h*w, C] -> tokens + proj(attention) [B, h*w, C]: TinyViTBlock's pad, split,
+    // Attention, merge, crop and residual (norm and qkv act per token, so they run before the
+    // split, on h*w tokens; the residual add is the projection GEMM's C input on CUDA).
     Tensor operator()(const Tensor& tokens, int64_t h, int64_t w, int64_t window) const;
   };
   struct Block {

@@ -9,11 +9,12 @@
 // result once, already merged and cropped.
 // Two kernels:
 //  - float16 with key_dim 32 and at most 256 tokens per window (TinyViT: 49 and 196): tensor
-//    cores through WMMA (16x16x16 half products, float32 accumulation). Each warp takes 16 query
-//    rows: S = q k^T for the whole window into float32 shared memory, the softmax in float32
-//    (scale, bias, max-subtracted), P rounded to float16 (as PyTorch's float16 attention does
-//    before P @ v), O = P v accumulated in float32 and rounded once. The window's token count is
-//    padded to a multiple of 16 with zero k/v rows whose scores are masked out.
+//    cores through mma.sync (16x8x16 half products, float32 accumulation), FlashAttention-style:
+//    S, the softmax (float32 statistics, max-subtracted) and P stay in registers; P is rounded to
+//    float16 (as PyTorch's float16 attention does before P @ v) and O accumulated in float32 and
+//    rounded once. Keys are padded to 64/128/208/256 with zero k/v rows whose scores are masked.
+//    (A first version with WMMA tiles staged S and P through shared memory and ran the softmax
+//    row by row: 67/83/47 us per call at TinyViT's three stage shapes on an H200, ncu.)
 //  - any other case (float32 above all, which the tests compare tightly with the CPU op): a plain
 //    kernel, one warp per query row, k and v of the window in float32 shared memory.
 // Both skip query rows of padding tokens (nothing reads them) and run on the current stream with
@@ -145,131 +146,191 @@ __global__ void __launch_bounds__(kPlainWarps * 32) window_attention_plain_kerne
 }
 
 // ---- Tensor-core kernel (float16, key_dim 32) ---------------------------------------------------
+// FlashAttention-style register tiles with mma.sync.m16n8k16 (float16 products, float32
+// accumulation): a warp owns 16 query rows; S = q k^T for the whole window stays in its
+// accumulator registers, the softmax runs on them (each row's values live in one quad of lanes:
+// two shuffles per statistic), and the normalised probabilities, rounded to float16 (as PyTorch's
+// float16 attention does before P @ v), are ALREADY the A operand of O = P v: the accumulator
+// layout of two 8-key tiles is the A-fragment layout of one 16-key step. No S or P in memory.
+// Shared memory holds k and v^T of the window (all tokens) and q of the block's 64 query rows;
+// a window's query rows are spread over gridDim.z blocks so that a 196-token window keeps 4
+// blocks busy instead of one.
+// Fragment layouts (PTX ISA, mma.m16n8k16 with .f16 inputs; g = lane / 4, t = lane % 4):
+//   A (16 x 16, row-major): reg 0 = (row g, cols 2t, 2t+1), reg 1 = (row g+8, cols 2t..),
+//                           reg 2 = (row g, cols 8+2t..), reg 3 = (row g+8, cols 8+2t..);
+//   B (16 x 8, "col"):      reg 0 = (rows 2t, 2t+1, col g), reg 1 = (rows 8+2t.., col g);
+//   C (16 x 8, float):      c0, c1 = (row g, cols 2t, 2t+1), c2, c3 = (row g+8, cols 2t..).
+// Each 32-bit register holds two halves, the lower index in the low 16 bits.
 constexpr int kMmaWarps = 4;
+constexpr int kMmaRows = kMmaWarps * 16;  // query rows per block
 constexpr int kMmaKeyDim = 32;
-constexpr int kMmaMaxTokens = 256;  // softmax keeps np / 32 <= 8 scores per lane in registers
-constexpr int kLdQkv = kMmaKeyDim + 8;  // q/k/v rows in shared memory, 16-byte multiple, staggered
+constexpr int kLdQk = kMmaKeyDim + 8;  // q/k rows in shared memory: 80 bytes, conflict-free loads
 
-// Shared memory of the tensor-core kernel for np (token count padded to 16): q, k, v [np][kLdQkv]
-// half; per warp S [16][np + 4] float and P [16][np + 8] half. Every WMMA tile pointer is then
-// 32-byte aligned and every leading dimension a multiple of 16 bytes.
+// The token counts the kernel is built for (keys padded up to one of them, the padding masked):
+// TinyViT's 7x7 windows use 64, its 14x14 windows 208.
+constexpr int kMmaTokenCounts[] = {64, 128, 208, 256};
+
+// At most 42.5 KiB (256 tokens): under the 48 KiB every device grants without opting in.
 size_t mma_smem_bytes(int np) {
-  return sizeof(__half) * 3 * static_cast<size_t>(np) * kLdQkv +
-         sizeof(float) * kMmaWarps * 16 * static_cast<size_t>(np + 4) +
-         sizeof(__half) * kMmaWarps * 16 * static_cast<size_t>(np + 8);
+  return sizeof(__half) * (static_cast<size_t>(kMmaRows + np) * kLdQk +
+                           static_cast<size_t>(kMmaKeyDim) * (np + 8));
 }
 
-__global__ void __launch_bounds__(kMmaWarps * 32)
-    window_attention_mma_kernel(WindowGeometry g, int np) {
-  namespace wmma = nvcuda::wmma;
-  extern __shared__ __align__(128) unsigned char mma_smem[];
-  const int lds = np + 4, ldp = np + 8, tiles = np / 16, n = g.n;
-  __half* qs = reinterpret_cast<__half*>(mma_smem);
-  __half* ks = qs + np * kLdQkv;
-  __half* vs = ks + np * kLdQkv;
-  float* ss = reinterpret_cast<float*>(vs + np * kLdQkv);
-  __half* ps = reinterpret_cast<__half*>(ss + kMmaWarps * 16 * lds);
+__device__ __forceinline__ uint32_t load_pair(const __half* p) {
+  return *reinterpret_cast<const uint32_t*>(p);
+}
+__device__ __forceinline__ uint32_t pack_pair(float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+// d += a (16x16) * b (16x8), float32 accumulators.
+__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                          uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// NP = keys padded (multiple of 16), NT = NP / 8 key tiles.
+template <int NP>
+__global__ void __launch_bounds__(kMmaWarps * 32) window_attention_mma_kernel(WindowGeometry g) {
+  constexpr int NT = NP / 8;
+  constexpr int kLdVt = NP + 8;  // v^T rows: odd multiple of 4 words, conflict-free loads
+  constexpr int kChunks = kMmaKeyDim / 8;  // 16-byte chunks per q/k/v part of a token
+  extern __shared__ __align__(16) unsigned char mma_smem[];
+  __half* qs = reinterpret_cast<__half*>(mma_smem);  // [kMmaRows][kLdQk]
+  __half* ks = qs + kMmaRows * kLdQk;                // [NP][kLdQk]
+  __half* vt = ks + NP * kLdQk;                      // [kMmaKeyDim][kLdVt]
+  const int n = g.n;
   const WindowIndex wi = window_index(g, blockIdx.x);
   const int head = blockIdx.y;
+  const int row0 = blockIdx.z * kMmaRows;  // the block's first query row
   const int64_t head_offset = static_cast<int64_t>(head) * 3 * kMmaKeyDim;
 
-  // Stage q, k, v of the window: 16-byte chunks, 4 per part of a token (zeros past n).
-  constexpr int kChunks = kMmaKeyDim / 8;
-  for (int e = threadIdx.x; e < np * 3 * kChunks; e += blockDim.x) {
-    const int t = e / (3 * kChunks), part = (e / kChunks) % 3, c = e % kChunks;
-    uint4 value = make_uint4(0u, 0u, 0u, 0u);
+  for (int e = threadIdx.x; e < NP * kChunks; e += blockDim.x) {  // k and v^T, zero past n
+    const int t = e / kChunks, c = e % kChunks;
+    uint4 kv = make_uint4(0u, 0u, 0u, 0u), vv = kv;
     if (t < n) {
-      const __half* r = qkv_row<__half>(g, image_token(g, wi, t)) + head_offset +
-                        part * kMmaKeyDim + c * 8;
-      value = *reinterpret_cast<const uint4*>(r);
+      const __half* r = qkv_row<__half>(g, image_token(g, wi, t)) + head_offset + c * 8;
+      kv = *reinterpret_cast<const uint4*>(r + kMmaKeyDim);
+      vv = *reinterpret_cast<const uint4*>(r + 2 * kMmaKeyDim);
     }
-    __half* base = part == 0 ? qs : (part == 1 ? ks : vs);
-    *reinterpret_cast<uint4*>(base + t * kLdQkv + c * 8) = value;
+    *reinterpret_cast<uint4*>(ks + t * kLdQk + c * 8) = kv;
+    const __half* vh = reinterpret_cast<const __half*>(&vv);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) vt[(c * 8 + i) * kLdVt + t] = vh[i];
+  }
+  for (int e = threadIdx.x; e < kMmaRows * kChunks; e += blockDim.x) {  // q of the block's rows
+    const int r = e / kChunks, c = e % kChunks, t = row0 + r;
+    uint4 qv = make_uint4(0u, 0u, 0u, 0u);
+    if (t < n) {
+      qv = *reinterpret_cast<const uint4*>(qkv_row<__half>(g, image_token(g, wi, t)) +
+                                           head_offset + c * 8);
+    }
+    *reinterpret_cast<uint4*>(qs + r * kLdQk + c * 8) = qv;
   }
   __syncthreads();
 
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  float* s_w = ss + warp * 16 * lds;
-  __half* p_w = ps + warp * 16 * ldp;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane >> 2, tq = lane & 3;
+  const int tile = warp * 16;  // the warp's rows within the block
+  {
+    const int row = row0 + tile + (lane & 15);
+    const bool wanted = row < n && image_token(g, wi, row) >= 0;
+    if (!__any_sync(kFullMask, wanted)) return;  // only padding tokens: nothing to write
+  }
+  const int i0 = row0 + tile + gq, i1 = i0 + 8;  // this lane's two query rows
+
+  uint32_t qa[2][4];  // A fragments of q, key_dim in two 16-wide steps
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {
+    const __half* q0 = qs + (tile + gq) * kLdQk + k * 16 + tq * 2;
+    const __half* q1 = q0 + 8 * kLdQk;
+    qa[k][0] = load_pair(q0);
+    qa[k][1] = load_pair(q1);
+    qa[k][2] = load_pair(q0 + 8);
+    qa[k][3] = load_pair(q1 + 8);
+  }
+  float s[NT][4];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {  // S = q k^T: B[k][col] = k_token[col][k]
+    s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+    const __half* kr = ks + (nt * 8 + gq) * kLdQk + tq * 2;
+#pragma unroll
+    for (int k = 0; k < 2; ++k) mma_16816(s[nt], qa[k], load_pair(kr + k * 16), load_pair(kr + k * 16 + 8));
+  }
+
+  // Softmax of rows i0 (c0, c1) and i1 (c2, c3); key j = nt * 8 + 2 tq + e. Keys past n and
+  // rows past n are masked (a masked row ends with sum 0 and writes nothing).
   const __half* bias = static_cast<const __half*>(g.bias) + static_cast<int64_t>(head) * n * n;
-  for (int qt = warp; qt < tiles; qt += kMmaWarps) {
-    const int my_row = qt * 16 + (lane & 15);
-    const bool wanted = my_row < n && image_token(g, wi, my_row) >= 0;
-    if (!__any_sync(kFullMask, wanted)) continue;  // only padding tokens in these 16 rows
-
-    for (int kt = 0; kt < tiles; ++kt) {  // S = q k^T, 16 x np
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::fill_fragment(acc, 0.f);
+  const bool ok0 = i0 < n, ok1 = i1 < n;
+  float m0 = -INFINITY, m1 = -INFINITY;
 #pragma unroll
-      for (int k0 = 0; k0 < kMmaKeyDim; k0 += 16) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b;
-        wmma::load_matrix_sync(a, qs + qt * 16 * kLdQkv + k0, kLdQkv);
-        wmma::load_matrix_sync(b, ks + kt * 16 * kLdQkv + k0, kLdQkv);  // k^T read column-major
-        wmma::mma_sync(acc, a, b, acc);
-      }
-      wmma::store_matrix_sync(s_w + kt * 16, acc, lds, wmma::mem_row_major);
+  for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int j = nt * 8 + tq * 2 + e;
+      const bool key = j < n;
+      s[nt][e] = key && ok0 ? s[nt][e] * g.scale + __half2float(bias[i0 * n + j]) : -INFINITY;
+      s[nt][2 + e] =
+          key && ok1 ? s[nt][2 + e] * g.scale + __half2float(bias[i1 * n + j]) : -INFINITY;
+      m0 = fmaxf(m0, s[nt][e]);
+      m1 = fmaxf(m1, s[nt][2 + e]);
     }
-    __syncwarp();
-
-    for (int r = 0; r < 16; ++r) {  // P = softmax(scale * S + bias), float32 statistics
-      const int i = qt * 16 + r;
-      __half* prow = p_w + r * ldp;
-      if (i >= n) {
-        for (int j = lane; j < np; j += 32) prow[j] = __float2half_rn(0.f);
-        continue;
-      }
-      const float* srow = s_w + r * lds;
-      const __half* brow = bias + static_cast<int64_t>(i) * n;
-      float vals[kMmaMaxTokens / 32];
-      float mx = -INFINITY;
+  }
 #pragma unroll
-      for (int c = 0; c < kMmaMaxTokens / 32; ++c) {
-        const int j = lane + 32 * c;
-        vals[c] = j < n ? srow[j] * g.scale + __half2float(brow[j]) : -INFINITY;
-        mx = fmaxf(mx, vals[c]);
-      }
-      mx = warp_max(mx);
-      float sum = 0.f;
+  for (int o = 1; o <= 2; o <<= 1) {  // the quad holding a row: lanes 4g .. 4g+3
+    m0 = fmaxf(m0, __shfl_xor_sync(kFullMask, m0, o));
+    m1 = fmaxf(m1, __shfl_xor_sync(kFullMask, m1, o));
+  }
+  float sum0 = 0.f, sum1 = 0.f;
 #pragma unroll
-      for (int c = 0; c < kMmaMaxTokens / 32; ++c) {
-        const int j = lane + 32 * c;
-        vals[c] = j < n ? expf(vals[c] - mx) : 0.f;
-        sum += vals[c];
-      }
-      const float inv = 1.f / warp_sum(sum);
+  for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
-      for (int c = 0; c < kMmaMaxTokens / 32; ++c) {
-        const int j = lane + 32 * c;
-        if (j < np) prow[j] = __float2half_rn(vals[c] * inv);
-      }
+    for (int e = 0; e < 2; ++e) {
+      s[nt][e] = s[nt][e] == -INFINITY ? 0.f : expf(s[nt][e] - m0);
+      s[nt][2 + e] = s[nt][2 + e] == -INFINITY ? 0.f : expf(s[nt][2 + e] - m1);
+      sum0 += s[nt][e];
+      sum1 += s[nt][2 + e];
     }
-    __syncwarp();
-
+  }
 #pragma unroll
-    for (int nt = 0; nt < kMmaKeyDim / 16; ++nt) {  // O = P v, 16 x kd, into s_w's first columns
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::fill_fragment(acc, 0.f);
-      for (int kk = 0; kk < tiles; ++kk) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> b;
-        wmma::load_matrix_sync(a, p_w + kk * 16, ldp);
-        wmma::load_matrix_sync(b, vs + kk * 16 * kLdQkv + nt * 16, kLdQkv);
-        wmma::mma_sync(acc, a, b, acc);
-      }
-      wmma::store_matrix_sync(s_w + nt * 16, acc, lds, wmma::mem_row_major);
-    }
-    __syncwarp();
+  for (int o = 1; o <= 2; o <<= 1) {
+    sum0 += __shfl_xor_sync(kFullMask, sum0, o);
+    sum1 += __shfl_xor_sync(kFullMask, sum1, o);
+  }
+  const float inv0 = sum0 > 0.f ? 1.f / sum0 : 0.f, inv1 = sum1 > 0.f ? 1.f / sum1 : 0.f;
 
-    for (int e = lane; e < 16 * kMmaKeyDim; e += 32) {  // write the in-image rows
-      const int r = e / kMmaKeyDim, d = e % kMmaKeyDim, i = qt * 16 + r;
-      if (i >= n) continue;
-      const int64_t token = image_token(g, wi, i);
-      if (token < 0) continue;
-      static_cast<__half*>(g.out)[token * g.out_row + head * kMmaKeyDim + d] =
-          __float2half_rn(s_w[r * lds + d]);
+  float o[kMmaKeyDim / 8][4];
+#pragma unroll
+  for (int dn = 0; dn < kMmaKeyDim / 8; ++dn) o[dn][0] = o[dn][1] = o[dn][2] = o[dn][3] = 0.f;
+#pragma unroll
+  for (int m = 0; m < NT / 2; ++m) {  // O = P v, 16 keys per step
+    const uint32_t pa[4] = {pack_pair(s[2 * m][0] * inv0, s[2 * m][1] * inv0),
+                            pack_pair(s[2 * m][2] * inv1, s[2 * m][3] * inv1),
+                            pack_pair(s[2 * m + 1][0] * inv0, s[2 * m + 1][1] * inv0),
+                            pack_pair(s[2 * m + 1][2] * inv1, s[2 * m + 1][3] * inv1)};
+#pragma unroll
+    for (int dn = 0; dn < kMmaKeyDim / 8; ++dn) {  // B[key][d] = v^T[d][key]
+      const __half* vr = vt + (dn * 8 + gq) * kLdVt + m * 16 + tq * 2;
+      mma_16816(o[dn], pa, load_pair(vr), load_pair(vr + 8));
     }
-    __syncwarp();  // s_w and p_w are rewritten for the warp's next tile
+  }
+
+  const int64_t tok0 = ok0 ? image_token(g, wi, i0) : -1;
+  const int64_t tok1 = ok1 ? image_token(g, wi, i1) : -1;
+  __half* out = static_cast<__half*>(g.out) + static_cast<int64_t>(head) * kMmaKeyDim + tq * 2;
+#pragma unroll
+  for (int dn = 0; dn < kMmaKeyDim / 8; ++dn) {
+    if (tok0 >= 0) {
+      *reinterpret_cast<__half2*>(out + tok0 * g.out_row + dn * 8) =
+          __floats2half2_rn(o[dn][0], o[dn][1]);
+    }
+    if (tok1 >= 0) {
+      *reinterpret_cast<__half2*>(out + tok1 * g.out_row + dn * 8) =
+          __floats2half2_rn(o[dn][2], o[dn][3]);
+    }
   }
 }
 
@@ -330,13 +391,22 @@ Tensor window_attention_cuda(const Tensor& qkv_in, const Tensor& pad_in, const T
                   " heads exceed one launch grid");
   }
   const dim3 grid(static_cast<unsigned>(windows), static_cast<unsigned>(p.heads));
-  const int np = (g.n + 15) / 16 * 16;
-  const bool mma = qkv.dtype() == DType::kF16 && g.kd == kMmaKeyDim && np <= kMmaMaxTokens &&
-                   aligned16(g.qkv) && (!padded || aligned16(g.pad)) && g.row % 8 == 0;
+  int np = 0;  // the smallest token count the tensor-core kernel is built for, >= n
+  for (int c : kMmaTokenCounts) {
+    if (np == 0 && c >= g.n) np = c;
+  }
+  const bool mma = qkv.dtype() == DType::kF16 && g.kd == kMmaKeyDim && np > 0 &&
+                   aligned16(g.qkv) && (!padded || aligned16(g.pad)) && g.row % 8 == 0 &&
+                   g.out_row % 2 == 0;
   if (mma) {
+    const dim3 mma_grid(grid.x, grid.y, static_cast<unsigned>((g.n + kMmaRows - 1) / kMmaRows));
     const size_t bytes = mma_smem_bytes(np);
-    allow_shared_memory(reinterpret_cast<const void*>(&window_attention_mma_kernel), bytes);
-    window_attention_mma_kernel<<<grid, kMmaWarps * 32, bytes, stream()>>>(g, np);
+    switch (np) {
+      case 64: window_attention_mma_kernel<64><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g); break;
+      case 128: window_attention_mma_kernel<128><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g); break;
+      case 208: window_attention_mma_kernel<208><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g); break;
+      default: window_attention_mma_kernel<256><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g); break;
+    }
   } else {
     const size_t bytes = plain_smem_bytes(g.n, g.kd);
     UM_DISPATCH_FLOAT(qkv.dtype(), T, {

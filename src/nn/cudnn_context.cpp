@@ -131,7 +131,15 @@ bool may_time_conv_algorithms() {
 }
 
 namespace {
-std::atomic<int> g_depthwise_policy{static_cast<int>(DepthwiseConvPolicy::kAuto)};
+// The starting policy: UM_DEPTHWISE_CONV=own|cudnn|auto (for side-by-side timing), else auto.
+int initial_depthwise_policy() {
+  const char* e = std::getenv("UM_DEPTHWISE_CONV");
+  const std::string v = e != nullptr ? e : "";
+  if (v == "own") return static_cast<int>(DepthwiseConvPolicy::kOwn);
+  if (v == "cudnn") return static_cast<int>(DepthwiseConvPolicy::kCudnn);
+  return static_cast<int>(DepthwiseConvPolicy::kAuto);
+}
+std::atomic<int> g_depthwise_policy{initial_depthwise_policy()};
 }  // namespace
 
 void set_depthwise_conv_policy(DepthwiseConvPolicy policy) {

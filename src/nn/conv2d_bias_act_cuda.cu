@@ -14,6 +14,7 @@
 
 #include <string>
 
+#include "nn/activation_cuda.cuh"
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_cuda.h"
 #include "nn/ops_fused.h"
@@ -28,21 +29,6 @@ template <typename T, int kN>
 struct alignas(sizeof(T) * kN) EpiloguePack {
   T v[kN];
 };
-
-// The same float32 expressions as the CPU reference (conv2d_bias_act_cpu.cpp) and the
-// act_affine / unary kernels they replace.
-template <Activation A>
-__device__ __forceinline__ float activate(float v) {
-  if constexpr (A == Activation::kReLU) {
-    return v > 0.f ? v : 0.f;
-  } else if constexpr (A == Activation::kSiLU) {
-    return v / (1.f + expf(-v));
-  } else if constexpr (A == Activation::kGELU) {
-    return 0.5f * v * (1.f + erff(v * 0.70710678118654752440f));  // float(M_SQRT1_2)
-  } else {
-    return v;
-  }
-}
 
 template <typename T, int kVec, typename I, Activation A>
 __global__ void bias_act_kernel(T* __restrict__ y, const T* __restrict__ bias, I units,

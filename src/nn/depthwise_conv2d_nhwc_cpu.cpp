@@ -76,15 +76,22 @@ void check_arguments(const Tensor& x, const Tensor& weight, const Tensor& bias,
 }  // namespace
 
 Tensor depthwise_conv2d_nhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                             const Conv2dParams& p) {
+                             const Conv2dParams& p, Activation act) {
   check_arguments(x, weight, bias, p);
-  UM_NN_CUDA_DISPATCH(x, depthwise_conv2d_nhwc_cuda(x, weight, bias, p));
+  if (act != Activation::kNone && act != Activation::kReLU && act != Activation::kSiLU &&
+      act != Activation::kGELU) {
+    fail(kOp, "unknown activation " + std::to_string(static_cast<int>(act)));
+  }
+  UM_NN_CUDA_DISPATCH(x, depthwise_conv2d_nhwc_cuda(x, weight, bias, p, act));
   if (x.device().is_cpu() && x.dtype() == DType::kF16) {
     fail(kOp, "float16 needs a CUDA device (the CPU reference is float32 only)");
   }
   detail::require_cpu_f32(kOp, x, "x");  // refuses a device tensor in a build without CUDA
   // The NCHW view costs nothing; nn::conv2d makes it contiguous (the copy TinyViT made).
-  const Tensor y = conv2d(x.permute({0, 3, 1, 2}), weight, bias, p);
+  // With an activation: conv2d_bias_act's CPU sequence (conv2d, then the activation pass).
+  const Tensor nchw = x.permute({0, 3, 1, 2});
+  const Tensor y = act == Activation::kNone ? conv2d(nchw, weight, bias, p)
+                                            : conv2d_bias_act(nchw, weight, bias, p, act);
   return y.permute({0, 2, 3, 1}).contiguous();
 }
 

@@ -43,8 +43,12 @@ Tensor conv2d_bias_act(const Tensor& x, const Tensor& weight, const Tensor& bias
 // Why: TinyViT keeps its tokens [B, H*W, C] (= NHWC); its local conv (3x3, BN folded) would
 // otherwise need a copy to NCHW and back around the convolution. The CPU runs exactly that
 // permute + nn::conv2d + permute sequence (bit-identical); CUDA runs one direct kernel.
+// act (default none) is applied after the bias, as conv2d_bias_act does (TinyViT's MBConv and
+// PatchMerging depthwise convs are followed by GELU): on the CPU exactly conv2d_bias_act's
+// sequence; on CUDA in the same kernel where the fast path runs (float16 3x3 stride 1, C % 8 == 0),
+// else as a second pass.
 Tensor depthwise_conv2d_nhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                             const Conv2dParams& p);
+                             const Conv2dParams& p, Activation act = Activation::kNone);
 
 #ifdef UM_WITH_CUDA
 namespace detail {
@@ -54,7 +58,7 @@ Tensor conv2d_bias_act_cuda(const Tensor& x, const Tensor& weight, const Tensor&
                             float affine_bias);
 // The CUDA implementation behind depthwise_conv2d_nhwc (depthwise_conv2d_nhwc_cuda.cu).
 Tensor depthwise_conv2d_nhwc_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                  const Conv2dParams& p);
+                                  const Conv2dParams& p, Activation act = Activation::kNone);
 }  // namespace detail
 #endif
 

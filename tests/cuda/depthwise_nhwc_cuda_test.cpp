@@ -102,6 +102,41 @@ TEST_P(DepthwiseNhwcCudaCase, MatchesCpuFloat32AndFloat16) {
 INSTANTIATE_TEST_SUITE_P(Shapes, DepthwiseNhwcCudaCase, ::testing::ValuesIn(nhwc_cases()),
                          [](const ::testing::TestParamInfo<NhwcCase>& i) { return i.param.name; });
 
+TEST(DepthwiseNhwcCuda, ActivationMatchesCpu) {
+  // The float16 fast path applies the activation in its epilogue (TinyViT's MBConv and
+  // PatchMerging depthwise convs with GELU: 3x3, stride 1 or 2, C % 8 == 0); other shapes and
+  // float32 run the generic kernel and then a second pass.
+  UM_REQUIRE_CUDA();
+  struct ActCase {
+    Shape x;
+    Conv2dParams p;
+  };
+  const ActCase cases[] = {{{1, 64, 64, 256}, Conv2dParams::square(1, 1)},   // fast path
+                           {{1, 33, 35, 40}, Conv2dParams::square(2, 1)},    // fast, stride 2
+                           {{1, 17, 19, 24}, Conv2dParams::square(1, 1)},    // fast, ragged row
+                           {{1, 21, 23, 15}, Conv2dParams::square(2, 1)}};   // generic (odd C)
+  uint32_t seed = 700;
+  for (const ActCase& c : cases) {
+    const int64_t ch = c.x[3];
+    Conv2dParams p = c.p;
+    p.groups = static_cast<int>(ch);
+    const Tensor x = fp16_rounded(random_cpu(c.x, ++seed, -2.f, 2.f));
+    const Tensor w = fp16_rounded(random_cpu({ch, 1, 3, 3}, ++seed));
+    const Tensor b = fp16_rounded(random_cpu({ch}, ++seed));
+    for (const nn::Activation act : {nn::Activation::kNone, nn::Activation::kReLU,
+                                     nn::Activation::kSiLU, nn::Activation::kGELU}) {
+      const std::string what = shape_str(c.x) + " stride " + std::to_string(p.stride_h) +
+                               " act " + std::to_string(static_cast<int>(act));
+      const Tensor ref = nn::depthwise_conv2d_nhwc(x, w, b, p, act);
+      const Tensor y16 = nn::depthwise_conv2d_nhwc(
+          to_gpu(x, DType::kF16), to_gpu(w, DType::kF16), to_gpu(b, DType::kF16), p, act);
+      EXPECT_LE(max_abs_diff_gpu(y16, ref), 1e-3f * scale_of(ref)) << what;
+      const Tensor y32 = nn::depthwise_conv2d_nhwc(to_gpu(x), to_gpu(w), to_gpu(b), p, act);
+      EXPECT_LE(max_abs_diff_gpu(y32, ref), 1e-5f * scale_of(ref)) << what;
+    }
+  }
+}
+
 TEST(DepthwiseNhwcCuda, StridedAndMisalignedInputsMatchCpu) {
   UM_REQUIRE_CUDA();
   const int64_t c = 24, h = 19, w = 21;

@@ -116,6 +116,29 @@ TEST(DepthwiseConv2dNhwc, MatchesPermuteConvPermuteExactly) {
   }
 }
 
+TEST(DepthwiseConv2dNhwc, ActivationIsConv2dBiasActsSequence) {
+  // With an activation the CPU result is conv2d_bias_act's (conv2d, then the activation pass) on
+  // the NCHW view, bit for bit: what TinyViT's MBConv/PatchMerging ran before going channels last.
+  const Tensor x = random_tensor({1, 9, 11, 16}, 601, -2.f, 2.f);
+  const Tensor w = random_tensor({16, 1, 3, 3}, 602), b = random_tensor({16}, 603);
+  for (const Conv2dParams& base : {Conv2dParams::square(1, 1), Conv2dParams::square(2, 1)}) {
+    Conv2dParams p = base;
+    p.groups = 16;
+    for (const nn::Activation act : {nn::Activation::kReLU, nn::Activation::kSiLU,
+                                     nn::Activation::kGELU}) {
+      const std::string what = "stride " + std::to_string(p.stride_h) + " act " +
+                               std::to_string(static_cast<int>(act));
+      const Tensor want = nn::conv2d_bias_act(x.permute({0, 3, 1, 2}).contiguous(), w, b, p, act)
+                              .permute({0, 2, 3, 1})
+                              .contiguous();
+      expect_identical(depthwise_conv2d_nhwc(x, w, b, p, act), want, what);
+    }
+  }
+  Conv2dParams p = Conv2dParams::square(1, 1);
+  p.groups = 16;
+  EXPECT_THROW(depthwise_conv2d_nhwc(x, w, b, p, static_cast<nn::Activation>(99)), Error);
+}
+
 TEST(DepthwiseConv2dNhwc, TokensViewAndStridedInputs) {
   const int64_t c = 12, h = 9, w = 11;
   const Conv2dParams p = Conv2dParams::square(1, 1, static_cast<int>(c));

@@ -1,7 +1,9 @@
 // File: src/models/mobilesam/tiny_vit.cpp
 // Purpose: TinyViT-5M + neck forward pass and weight loading (see tiny_vit.h for the structure).
-// Activations between stages stay NCHW for the convs and become tokens [B, H*W, C] inside the
-// attention stages, as in the official code.
+// Layout: the official code switches between NCHW (convs) and tokens [B, H*W, C] (attention);
+// here the activations are tokens (channels last) from the patch embedding to the neck: 1x1
+// convs are linear layers on them, depthwise convs run channels last (nn::depthwise_conv2d_nhwc),
+// the window attention reads them in place (nn::window_attention). Same values, fewer copies.
 #include "models/mobilesam/tiny_vit.h"
 
 #include <cmath>
@@ -26,6 +28,24 @@ Tensor to_tokens(const Tensor& x) {
 Tensor to_nchw(const Tensor& t, int64_t h, int64_t w) {
   const int64_t b = t.size(0), c = t.size(2);
   return t.reshape({b, h, w, c}).permute({0, 3, 1, 2}).contiguous();
+}
+
+// A 1x1 Conv2d_BN on tokens [B, H*W, Cin] is a linear layer: its [Cout, Cin, 1, 1] weight
+// viewed as [Cout, Cin] (optionally + residual, fused into the GEMM on CUDA).
+Tensor pointwise(const Conv& c, const Tensor& tokens, const Tensor& residual = Tensor()) {
+  return nn::linear(tokens, c.weight.view({c.weight.size(0), c.weight.size(1)}), c.bias,
+                    residual);
+}
+
+// A depthwise Conv2d_BN (+ activation) on tokens of an h x w grid; h and w become the output's.
+Tensor depthwise(const Conv& c, const Tensor& tokens, int64_t& h, int64_t& w,
+                 nn::Activation act) {
+  const int64_t b = tokens.size(0), ch = tokens.size(2);
+  const Tensor y = nn::depthwise_conv2d_nhwc(tokens.view({b, h, w, ch}), c.weight, c.bias,
+                                             c.params, act);
+  h = y.size(1);
+  w = y.size(2);
+  return y.view({b, h * w, ch});
 }
 
 // attention_biases [heads, ws*ws] -> [1, heads, N, N] with N = ws*ws; the offset (|dy|, |dx|)
@@ -167,34 +187,28 @@ Tensor TinyVit::forward(const Tensor& input) const {
                 "TinyVit: input must be [1, 3, " + std::to_string(cfg_.img_size) + ", " +
                     std::to_string(cfg_.img_size) + "], got " + shape_str(input.shape()));
   }
-  Tensor x = embed1_(embed0_.with_act(input, nn::Activation::kGELU));  // NCHW, 1/4 resolution
-  int64_t h = x.size(2), w = x.size(3);
-  bool tokens = false;  // x is NCHW until the first attention stage
+  // Tokens [1, h*w, C] (channels last) from the patch embedding on: the MBConvs' and
+  // PatchMergings' 1x1 convs are GEMMs on them and their depthwise convs read them in place, so
+  // the grid never goes back to NCHW before the neck.
+  const Tensor embedded = embed1_(embed0_.with_act(input, nn::Activation::kGELU));  // 1/4 res.
+  int64_t h = embedded.size(2), w = embedded.size(3);
+  Tensor x = to_tokens(embedded);
   for (const Stage& st : stages_) {
     for (const MBConv& mb : st.mbconvs) {
-      Tensor y = mb.conv1.with_act(x, nn::Activation::kGELU);
-      y = mb.conv3(mb.conv2.with_act(y, nn::Activation::kGELU));
-      x = nn::gelu(nn::add(y, x));
-    }
-    if (!st.blocks.empty() && !tokens) {
-      x = to_tokens(x);
-      tokens = true;
+      Tensor y = nn::gelu(pointwise(mb.conv1, x));
+      y = depthwise(mb.conv2, y, h, w, nn::Activation::kGELU);
+      x = nn::gelu(pointwise(mb.conv3, y, /*residual=*/x));
     }
     for (const Block& blk : st.blocks) x = blk.forward(x, h, w);
     if (st.downsample) {
       const PatchMerging& pm = *st.downsample;
-      Tensor y = tokens ? to_nchw(x, h, w) : x;
-      y = pm.conv3(pm.conv2.with_act(pm.conv1.with_act(y, nn::Activation::kGELU),
-                                     nn::Activation::kGELU));
-      h = y.size(2);
-      w = y.size(3);
-      x = to_tokens(y);
-      tokens = true;
+      Tensor y = nn::gelu(pointwise(pm.conv1, x));
+      y = depthwise(pm.conv2, y, h, w, nn::Activation::kGELU);  // stride 2 halves h and w
+      x = pointwise(pm.conv3, y);
     }
   }
-  Tensor y = tokens ? to_nchw(x, h, w) : x;
-  y = neck_norm0_(neck_conv0_(y));
-  return neck_norm1_(neck_conv1_(y));
+  const Tensor y = to_nchw(x, h, w);
+  return neck_norm1_(neck_conv1_(neck_norm0_(neck_conv0_(y))));
 }
 
 }  // namespace um::mobilesam

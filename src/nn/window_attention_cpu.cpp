@@ -27,8 +27,8 @@ void check_operand(const Tensor& t, const char* name, int64_t numel, const Tenso
                           " elements, got " + t.str());
   }
   if (t.dtype() != qkv.dtype() || !(t.device() == qkv.device())) {
-    detail::fail(kOp, std::string(name) + " " + t.str() + " must have the dtype and device of qkv " +
-                          qkv.str());
+    detail::fail(kOp, std::string(name) + " " + t.str() +
+                          " must have the dtype and device of qkv " + qkv.str());
   }
 }
 
@@ -78,8 +78,8 @@ Tensor window_attention(const Tensor& qkv, const Tensor& pad_qkv, const Tensor& 
       for (int64_t wx = 0; wx < nw; ++wx) {
         for (int64_t t = 0; t < n; ++t) {
           const int64_t y = wy * ws + t / ws, xx = wx * ws + t % ws;
-          const float* from = (y < h && xx < w) ? src + ((b * h + y) * w + xx) * row
-                                                : pad.data<float>();
+          const float* from =
+              (y < h && xx < w) ? src + ((b * h + y) * w + xx) * row : pad.data<float>();
           std::memcpy(dst + (((b * nh + wy) * nw + wx) * n + t) * row, from, row_bytes);
         }
       }

@@ -90,13 +90,14 @@ size_t plain_smem_bytes(int n, int kd) {
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kPlainWarps * 32) window_attention_plain_kernel(WindowGeometry g) {
+__global__ void __launch_bounds__(kPlainWarps * 32)
+    window_attention_plain_kernel(WindowGeometry g) {
   extern __shared__ float plain_smem[];
   const int n = g.n, kd = g.kd, ldk = kd + 1;  // odd k stride: lanes j read distinct banks
-  float* ks = plain_smem;            // [n][kd + 1]
-  float* vs = ks + n * ldk;          // [n][kd]
-  float* qs = vs + n * kd;           // [warps][kd]
-  float* ps = qs + kPlainWarps * kd;  // [warps][n]
+  float* ks = plain_smem;                      // [n][kd + 1]
+  float* vs = ks + n * ldk;                    // [n][kd]
+  float* qs = vs + n * kd;                     // [warps][kd]
+  float* ps = qs + kPlainWarps * kd;           // [warps][n]
   const WindowIndex wi = window_index(g, blockIdx.x);
   const int head = blockIdx.y;
   const int64_t head_offset = static_cast<int64_t>(head) * 3 * kd;
@@ -172,8 +173,8 @@ constexpr int kMmaTokenCounts[] = {64, 128, 208, 256};
 
 // At most 42.5 KiB (256 tokens): under the 48 KiB every device grants without opting in.
 size_t mma_smem_bytes(int np) {
-  return sizeof(__half) * (static_cast<size_t>(kMmaRows + np) * kLdQk +
-                           static_cast<size_t>(kMmaKeyDim) * (np + 8));
+  return sizeof(__half) *
+         (static_cast<size_t>(kMmaRows + np) * kLdQk + static_cast<size_t>(kMmaKeyDim) * (np + 8));
 }
 
 __device__ __forceinline__ uint32_t load_pair(const __half* p) {
@@ -197,7 +198,7 @@ __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4],
 template <int NP>
 __global__ void __launch_bounds__(kMmaWarps * 32) window_attention_mma_kernel(WindowGeometry g) {
   constexpr int NT = NP / 8;
-  constexpr int kLdVt = NP + 8;  // v^T rows: odd multiple of 4 words, conflict-free loads
+  constexpr int kLdVt = NP + 8;            // v^T rows: odd multiple of 4 words, conflict-free loads
   constexpr int kChunks = kMmaKeyDim / 8;  // 16-byte chunks per q/k/v part of a token
   extern __shared__ __align__(16) unsigned char mma_smem[];
   __half* qs = reinterpret_cast<__half*>(mma_smem);  // [kMmaRows][kLdQk]
@@ -226,8 +227,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32) window_attention_mma_kernel(Wi
     const int r = e / kChunks, c = e % kChunks, t = row0 + r;
     uint4 qv = make_uint4(0u, 0u, 0u, 0u);
     if (t < n) {
-      qv = *reinterpret_cast<const uint4*>(qkv_row<__half>(g, image_token(g, wi, t)) +
-                                           head_offset + c * 8);
+      qv = *reinterpret_cast<const uint4*>(qkv_row<__half>(g, image_token(g, wi, t)) + head_offset +
+                                           c * 8);
     }
     *reinterpret_cast<uint4*>(qs + r * kLdQk + c * 8) = qv;
   }
@@ -258,7 +259,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32) window_attention_mma_kernel(Wi
     s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
     const __half* kr = ks + (nt * 8 + gq) * kLdQk + tq * 2;
 #pragma unroll
-    for (int k = 0; k < 2; ++k) mma_16816(s[nt], qa[k], load_pair(kr + k * 16), load_pair(kr + k * 16 + 8));
+    for (int k = 0; k < 2; ++k)
+      mma_16816(s[nt], qa[k], load_pair(kr + k * 16), load_pair(kr + k * 16 + 8));
   }
 
   // Softmax of rows i0 (c0, c1) and i1 (c2, c3); key j = nt * 8 + 2 tq + e. Keys past n and
@@ -347,8 +349,10 @@ void allow_shared_memory(const void* kernel, size_t bytes) {
   int optin = 0;
   UM_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
   if (bytes > static_cast<size_t>(optin)) {
-    fail(kOp, "a window needs " + std::to_string(bytes) + " bytes of shared memory, the device "
-              "allows " + std::to_string(optin) + " per block (window or key_dim too large)");
+    fail(kOp, "a window needs " + std::to_string(bytes) +
+                  " bytes of shared memory, the device "
+                  "allows " +
+                  std::to_string(optin) + " per block (window or key_dim too large)");
   }
   UM_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      static_cast<int>(bytes)));
@@ -366,8 +370,8 @@ Tensor window_attention_cuda(const Tensor& qkv_in, const Tensor& pad_in, const T
   const Tensor pad = padded ? pad_in.contiguous() : Tensor();
   const Tensor bias = bias_in.contiguous();
   const int64_t batch = qkv.size(0);
-  Tensor out = Tensor::empty({batch, p.height * p.width, p.heads * p.key_dim}, qkv.dtype(),
-                             qkv.device());
+  Tensor out =
+      Tensor::empty({batch, p.height * p.width, p.heads * p.key_dim}, qkv.dtype(), qkv.device());
   if (out.numel() == 0) return out;
   WindowGeometry g;
   g.qkv = qkv.raw_data();
@@ -395,17 +399,24 @@ Tensor window_attention_cuda(const Tensor& qkv_in, const Tensor& pad_in, const T
   for (int c : kMmaTokenCounts) {
     if (np == 0 && c >= g.n) np = c;
   }
-  const bool mma = qkv.dtype() == DType::kF16 && g.kd == kMmaKeyDim && np > 0 &&
-                   aligned16(g.qkv) && (!padded || aligned16(g.pad)) && g.row % 8 == 0 &&
-                   g.out_row % 2 == 0;
+  const bool mma = qkv.dtype() == DType::kF16 && g.kd == kMmaKeyDim && np > 0 && aligned16(g.qkv) &&
+                   (!padded || aligned16(g.pad)) && g.row % 8 == 0 && g.out_row % 2 == 0;
   if (mma) {
     const dim3 mma_grid(grid.x, grid.y, static_cast<unsigned>((g.n + kMmaRows - 1) / kMmaRows));
     const size_t bytes = mma_smem_bytes(np);
     switch (np) {
-      case 64: window_attention_mma_kernel<64><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g); break;
-      case 128: window_attention_mma_kernel<128><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g); break;
-      case 208: window_attention_mma_kernel<208><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g); break;
-      default: window_attention_mma_kernel<256><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g); break;
+      case 64:
+        window_attention_mma_kernel<64><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g);
+        break;
+      case 128:
+        window_attention_mma_kernel<128><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g);
+        break;
+      case 208:
+        window_attention_mma_kernel<208><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g);
+        break;
+      default:
+        window_attention_mma_kernel<256><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g);
+        break;
     }
   } else {
     const size_t bytes = plain_smem_bytes(g.n, g.kd);

@@ -53,29 +53,30 @@ Tensor official(const Tensor& tokens, const Weights& wt, const Case& c) {
   const Tensor k = qkv.slice(3, c.kd, 2 * c.kd).permute({0, 2, 1, 3});
   const Tensor v = qkv.slice(3, 2 * c.kd, 3 * c.kd).permute({0, 2, 1, 3});
   const float scale = 1.f / std::sqrt(static_cast<float>(c.kd));
-  const Tensor o = nn::scaled_dot_product_attention(q, k, v, wt.bias.view({1, c.heads, n, n}),
-                                                    scale)
-                       .permute({0, 2, 1, 3})
-                       .reshape({bw, n, c.heads * c.kd});
+  const Tensor o =
+      nn::scaled_dot_product_attention(q, k, v, wt.bias.view({1, c.heads, n, n}), scale)
+          .permute({0, 2, 1, 3})
+          .reshape({bw, n, c.heads * c.kd});
   return mobilesam::window_reverse(o, c.batch, c.h, c.w, c.ws);
 }
 
 // The op's order: norm -> qkv on the image tokens only, the padding row computed once.
 Tensor fused(const Tensor& tokens, const Weights& wt, const Case& c) {
   const int64_t dim = c.heads * c.kd;
-  const Tensor qkv = nn::linear(nn::layer_norm(tokens, wt.ln_w, wt.ln_b, 1e-5f), wt.qkv_w, wt.qkv_b);
+  const Tensor qkv =
+      nn::linear(nn::layer_norm(tokens, wt.ln_w, wt.ln_b, 1e-5f), wt.qkv_w, wt.qkv_b);
   const Tensor pad = nn::linear(wt.ln_b.view({1, dim}), wt.qkv_w, wt.qkv_b).view({3 * dim});
-  const nn::WindowAttentionParams p{c.h, c.w, c.ws, c.heads, c.kd,
-                                    1.f / std::sqrt(static_cast<float>(c.kd))};
+  const nn::WindowAttentionParams p{c.h,     c.w,  c.ws,
+                                    c.heads, c.kd, 1.f / std::sqrt(static_cast<float>(c.kd))};
   return nn::window_attention(qkv, pad, wt.bias, p);
 }
 
 TEST(WindowAttention, MatchesTheOfficialPadSplitAttendMergeSequence) {
   const Case cases[] = {
-      {1, 10, 9, 7, 2, 8},   // padded bottom and right, 2 x 2 windows
-      {1, 7, 7, 7, 3, 4},    // one window, no padding (TinyViT's "h == w == window" branch)
-      {2, 14, 21, 7, 2, 8},  // several windows, no padding, batch 2
-      {1, 5, 12, 4, 1, 16},  // padded bottom only
+      {1, 10, 9, 7, 2, 8},    // padded bottom and right, 2 x 2 windows
+      {1, 7, 7, 7, 3, 4},     // one window, no padding (TinyViT's "h == w == window" branch)
+      {2, 14, 21, 7, 2, 8},   // several windows, no padding, batch 2
+      {1, 5, 12, 4, 1, 16},   // padded bottom only
       {1, 16, 16, 14, 2, 8},  // one big border window per side (the 64x64 / 14 stage shape)
   };
   uint32_t seed = 1;
@@ -89,8 +90,8 @@ TEST(WindowAttention, MatchesTheOfficialPadSplitAttendMergeSequence) {
     ASSERT_EQ(got.shape(), want.shape());
     double worst = 0.0;
     for (int64_t i = 0; i < want.numel(); ++i) {
-      worst = std::max(worst, std::abs(static_cast<double>(got.data<float>()[i]) -
-                                       want.data<float>()[i]));
+      worst = std::max(worst,
+                       std::abs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
     }
     EXPECT_LT(worst, 1e-5) << "largest difference";
   }
@@ -102,7 +103,8 @@ TEST(WindowAttention, PaddingTokensChangeTheBorderWindows) {
   const Case c{1, 10, 9, 7, 2, 8};
   const Weights wt = random_weights(c, 77);
   const Tensor tokens = random_tensor({1, c.h * c.w, c.heads * c.kd}, 78);
-  const Tensor qkv = nn::linear(nn::layer_norm(tokens, wt.ln_w, wt.ln_b, 1e-5f), wt.qkv_w, wt.qkv_b);
+  const Tensor qkv =
+      nn::linear(nn::layer_norm(tokens, wt.ln_w, wt.ln_b, 1e-5f), wt.qkv_w, wt.qkv_b);
   const nn::WindowAttentionParams p{c.h, c.w, c.ws, c.heads, c.kd, 0.35f};
   const Tensor a = nn::window_attention(qkv, Tensor::zeros({3 * c.heads * c.kd}), wt.bias, p);
   const Tensor b = nn::window_attention(qkv, random_tensor({3 * c.heads * c.kd}, 79), wt.bias, p);

@@ -132,7 +132,7 @@ Tensor Decoder::Layer::operator()(const Tensor& target, const Tensor& ref, const
       nn::add(nn::mul(gs[0], t32), nn::mul(gs[1], cross_out.to(DType::kF32))).to(dt));
   Tensor f = linear1(t);
   apply_activation_inplace(f, Act::kReLU);
-  return norm3(nn::add(t, linear2(f)));
+  return norm3(linear2(f, /*residual=*/t));
 }
 
 DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {

@@ -179,7 +179,7 @@ Tensor HybridEncoder::aifi(const Tensor& x) const {
   t = norm1_(t);
   Tensor f = ffn_(t);
   apply_activation_inplace(f, Act::kGELU);
-  t = norm2_(nn::add(t, ffn_out_(f)));
+  t = norm2_(ffn_out_(f, /*residual=*/t));
   return t.permute({0, 2, 1}).contiguous().view({b, c, h, w});
 }
 

@@ -61,6 +61,10 @@ struct Linear {
   // "<prefix>weight" [out, in] and "<prefix>bias" [out]; out/in <= 0 means "as stored".
   static Linear load(const io::WeightSource& w, int64_t out = -1, int64_t in = -1);
   Tensor operator()(const Tensor& x) const { return nn::linear(x, weight, bias); }
+  // residual + linear(x): on CUDA the add is the GEMM's C input (one kernel, one rounding).
+  Tensor operator()(const Tensor& x, const Tensor& residual) const {
+    return nn::linear(x, weight, bias, residual);
+  }
   void place(const Placement& p);
   int64_t out_features() const { return weight.size(0); }
   int64_t in_features() const { return weight.size(1); }

@@ -35,6 +35,10 @@ Tensor placed(const Tensor& t, const Placement& p);
 struct Linear {
   Tensor weight, bias;
   Tensor operator()(const Tensor& x) const { return nn::linear(x, weight, bias); }
+  // residual + linear(x): on CUDA the add is the GEMM's C input (one kernel, one rounding).
+  Tensor operator()(const Tensor& x, const Tensor& residual) const {
+    return nn::linear(x, weight, bias, residual);
+  }
   void place(const Placement& p);
 };
 Linear load_linear(const io::WeightSource& w, const std::string& name, int64_t out, int64_t in,

@@ -73,8 +73,7 @@ Tensor TinyVit::WindowAttention::operator()(const Tensor& tokens, int64_t h, int
   const nn::WindowAttentionParams p{h, w, window, heads, key_dim,
                                     1.0f / std::sqrt(static_cast<float>(key_dim))};
   // tokens + proj(o): the residual add rides in the projection's GEMM.
-  return nn::linear(nn::window_attention(qkv(norm(tokens)), pad_qkv, bias, p), proj.weight,
-                    proj.bias, tokens);
+  return proj(nn::window_attention(qkv(norm(tokens)), pad_qkv, bias, p), /*residual=*/tokens);
 }
 
 Tensor TinyVit::Block::forward(const Tensor& tokens, int64_t h, int64_t w) const {
@@ -84,7 +83,7 @@ Tensor TinyVit::Block::forward(const Tensor& tokens, int64_t h, int64_t w) const
   x = nn::depthwise_conv2d_nhwc(x.view({b, h, w, c}), local_conv.weight, local_conv.bias,
                                 local_conv.params)
           .view({b, h * w, c});
-  return nn::linear(nn::gelu(fc1(mlp_norm(x))), fc2.weight, fc2.bias, x);  // x + mlp(x)
+  return fc2(nn::gelu(fc1(mlp_norm(x))), /*residual=*/x);  // x + mlp(x)
 }
 
 TinyVit TinyVit::load(const io::WeightSource& w, const TinyVitConfig& cfg) {

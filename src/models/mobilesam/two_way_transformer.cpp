@@ -101,7 +101,7 @@ std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image, const 
     Tensor k = nn::add(keys, key_pe);
     queries = blk.norm2(nn::add(queries, blk.cross_token_to_image(q, k, keys)));
 
-    queries = blk.norm3(nn::add(queries, blk.lin2(nn::relu(blk.lin1(queries)))));
+    queries = blk.norm3(blk.lin2(nn::relu(blk.lin1(queries)), /*residual=*/queries));
 
     q = nn::add(queries, query_pe);
     k = nn::add(keys, key_pe);

@@ -19,7 +19,7 @@ for b in "$stage"/bin/*; do ldd "$b" | awk '/=>/ {print $3}'; done | sort -u |
   grep -v -E 'lib(c|m|pthread|dl|rt|gcc_s|stdc\+\+)\.so|ld-linux' |
   grep -v -E 'lib(cuda|cudart|cublas|cublasLt|cudnn[a-z_]*|nvidia-[a-z-]*|nvrtc|nvJitLink)\.so' |
   xargs -r -I{} cp -L {} "$stage/lib/"
-tar -C "$stage" -cJf .devbin/devbin.tar.xz bin lib
+XZ_OPT=${XZ_OPT:--9e} tar -C "$stage" -cJf .devbin/devbin.tar.xz bin lib
 rm -rf "$stage"
 grep -qx '/.devbin/' .git/info/exclude 2>/dev/null || echo '/.devbin/' >> .git/info/exclude
 ls -la .devbin/devbin.tar.xz

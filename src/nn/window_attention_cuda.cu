@@ -3,10 +3,10 @@
 // kernel per call, replacing the chain the model used to run per block (zero-pad + split copies,
 // norm and qkv on the padded grid, three head-view copies, the S = q k^T GEMM into float32
 // scores, the softmax kernel, the P v GEMM, the head-merge permute, the merge + crop copies: a
-// dozen kernels and seven passes over memory). A block owns one (window, head): it reads the
-// window's q, k, v rows straight from the unpadded qkv tensor (a token outside the image reads
-// the pad row), computes the attention in shared memory and writes each in-image token's
-// result once, already merged and cropped.
+// dozen kernels and seven passes over memory). A block owns one (window, head) and a slice of
+// its query rows (blockIdx.z): it reads the window's k, v (and its rows' q) straight from the
+// unpadded qkv tensor into shared memory (a token outside the image reads the pad row) and writes
+// each in-image token's result once, already merged and cropped.
 // Two kernels:
 //  - float16 with key_dim 32 and at most 256 tokens per window (TinyViT: 49 and 196): tensor
 //    cores through mma.sync (16x8x16 half products, float32 accumulation), FlashAttention-style:
@@ -16,11 +16,11 @@
 //    (A first version with WMMA tiles staged S and P through shared memory and ran the softmax
 //    row by row: 67/83/47 us per call at TinyViT's three stage shapes on an H200, ncu.)
 //  - any other case (float32 above all, which the tests compare tightly with the CPU op): a plain
-//    kernel, one warp per query row, k and v of the window in float32 shared memory.
+//    kernel, one warp per query row, k and v of the window in float32 shared memory, 32 query
+//    rows per block.
 // Both skip query rows of padding tokens (nothing reads them) and run on the current stream with
 // no allocation besides the output and no host synchronisation (capturable).
 #include <cuda_fp16.h>
-#include <mma.h>
 
 #include <cmath>
 #include <cstdint>

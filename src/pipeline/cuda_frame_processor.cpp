@@ -300,11 +300,7 @@ std::shared_ptr<CudaFrameProcessor::FrameGraph> CudaFrameProcessor::prepare_grap
 }
 
 Status CudaFrameProcessor::submit(Frame frame) {
-  if (static_cast<int>(in_flight_.size()) >= max_in_flight()) {
-    return failed_precondition("submit: " + std::to_string(in_flight_.size()) +
-                               " frame(s) already in flight (at most " +
-                               std::to_string(max_in_flight()) + "); complete() one first");
-  }
+  UM_RETURN_IF_ERROR(check_room_for_submit());
   UM_RETURN_IF_ERROR(validate_frame(frame));
   try {
     InFlight f;
@@ -317,15 +313,14 @@ Status CudaFrameProcessor::submit(Frame frame) {
     std::memcpy(slot.host_in->data(), frame.pixels.data(), frame.pixels.size());
     // Decided on the state of the frames completed so far (frame_processor.h).
     f.plan = state_.plan_detection(frame.width, frame.height);
-    f.detector_ran = f.plan.run_detector || options_.config.detector_skip.every <= 1;
-    if (!f.detector_ran) {
+    if (!f.plan.run_detector) {  // tracked: the graph variant that uploads the predicted box
       const Box& b = f.plan.box;
       const float top[6] = {b.score, 0.0f, b.x0, b.y0, b.x1, b.y1};
       std::memcpy(slot.host_box->data(), top, sizeof top);
     }
     // The mask prompt only when the previous frame of this size produced one (as on the CPU).
     const bool with_mask = state_.previous_low_res(frame.width, frame.height).defined();
-    const int variant = (with_mask ? 1 : 0) + (f.detector_ran ? 0 : 2);
+    const int variant = (with_mask ? 1 : 0) + (f.plan.run_detector ? 0 : 2);
     try {
       UM_CUDA_CHECK(cudaGraphLaunch(slot.exec[variant], stream_.get()));
       slot.done->record(stream_.get());
@@ -380,14 +375,14 @@ FrameResult CudaFrameProcessor::finish(InFlight& f) {
   gpu_ms_ = {ms(0, 1), ms(1, 2), ms(2, 3), ms(3, 4), ms(4, 5), ms(5, 6), ms(6, 7), ms(0, 7)};
   auto ns = [](float v) { return static_cast<int64_t>(v * 1e6); };
   t.preprocess_ns = ns(gpu_ms_.upload + gpu_ms_.detector_pre + gpu_ms_.segmenter_pre);
-  t.detector_ns = f.detector_ran ? ns(gpu_ms_.detector) : 0;
+  t.detector_ns = f.plan.run_detector ? ns(gpu_ms_.detector) : 0;
   t.encoder_ns = ns(gpu_ms_.encoder);
   t.decoder_ns = ns(gpu_ms_.decoder);
   t.readback_ns = ns(gpu_ms_.readback);
 
   const float* small = static_cast<const float*>(slot.host_small->data());
   bool use_mask = false;
-  if (f.detector_ran) {
+  if (f.plan.run_detector) {
     r.detector_ran = true;
     const Box box{small[2], small[3], small[4], small[5], small[0]};
     use_mask = state_.observe_detection(r, std::isfinite(small[0]), box);

@@ -96,8 +96,7 @@ class CudaFrameProcessor final : public FrameProcessor {
     Frame frame;
     std::shared_ptr<FrameGraph> graph;  // kept alive even if evicted from the cache meanwhile
     int slot = 0;
-    bool detector_ran = true;
-    DetectionPlan plan;
+    DetectionPlan plan;  // run_detector false: a tracked frame (the box comes from the tracker)
     int64_t start_ns = 0, submit_ns = 0;
   };
   CudaFrameProcessor(const ProcessorOptions& opt, std::shared_ptr<const dfine::DFine> detector,

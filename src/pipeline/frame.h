@@ -105,9 +105,10 @@ struct StageTimings {
   int64_t total_ns = 0;        // whole process() call
   int64_t start_ns = 0;        // monotonic time process() began (for rx->preprocess latency)
   int64_t end_ns = 0;          // monotonic time process() returned
-  // Pipelined use (FrameProcessor::submit/complete): when submit() had queued the frame's
-  // device work and returned, and when the host saw that work finished (after its one wait);
-  // 0 when not applicable (the CPU backend leaves device_done_ns 0). For overlap timelines.
+  // Pipelined use (FrameProcessor::submit/complete): when the frame's work started (the CUDA
+  // processor: when submit() had queued its device work; the CPU processor, which works inside
+  // complete(): when complete() began), and when the host saw the device work finished (after
+  // its one wait; 0 on the CPU backend). For overlap timelines.
   int64_t submit_ns = 0;
   int64_t device_done_ns = 0;
 };

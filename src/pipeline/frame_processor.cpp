@@ -54,12 +54,15 @@ std::string synthetic_models_label(const ProcessorOptions& opt) {
   return "none";
 }
 
+Status FrameProcessor::check_room_for_submit() const {
+  if (in_flight() < max_in_flight()) return Status::Ok();
+  return failed_precondition("submit: " + std::to_string(in_flight()) +
+                             " frame(s) already in flight (at most " +
+                             std::to_string(max_in_flight()) + "); complete() one first");
+}
+
 Status FrameProcessor::submit(Frame frame) {
-  if (in_flight() >= max_in_flight()) {
-    return failed_precondition("submit: " + std::to_string(in_flight()) +
-                               " frame(s) already in flight (at most " +
-                               std::to_string(max_in_flight()) + "); complete() one first");
-  }
+  UM_RETURN_IF_ERROR(check_room_for_submit());
   UM_RETURN_IF_ERROR(validate_frame(frame));
   pending_.push_back(std::move(frame));
   return Status::Ok();
@@ -69,7 +72,7 @@ Result<FrameResult> FrameProcessor::complete() {
   if (pending_.empty()) return failed_precondition("complete: no frame in flight");
   const Frame frame = std::move(pending_.front());
   pending_.pop_front();
-  const int64_t submitted = monotonic_ns();
+  const int64_t submitted = monotonic_ns();  // the CPU work starts here (frame.h: submit_ns)
   Result<FrameResult> r = process(frame);
   if (r.ok()) r->timings.submit_ns = submitted;
   return r;

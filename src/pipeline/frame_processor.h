@@ -128,6 +128,9 @@ class FrameProcessor {
   virtual const ProcessorConfig& config() const = 0;
 
  protected:
+  // kFailedPrecondition when max_in_flight() frames are already in flight: the check every
+  // submit() makes first (the base one and the CUDA processor's).
+  Status check_room_for_submit() const;
   // Frames submitted and not yet completed (base implementation; the CUDA processor keeps its
   // own in-flight records).
   std::deque<Frame> pending_;

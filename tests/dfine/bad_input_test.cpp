@@ -2,8 +2,6 @@
 // forward passes here). Checkpoints are small synthetic state dicts.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -92,14 +90,8 @@ TEST(DFineBadInput, BadFrameAndBadInputTensor) {
 
 // Runs the CLI, returning exit status and captured stderr.
 std::pair<int, std::string> run_cli(const std::string& args) {
-  const std::string cmd = um::test::cli_path().string() + " " + args + " 2>&1 1>/dev/null";
-  std::array<char, 512> buf{};
-  std::string err;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  while (fgets(buf.data(), buf.size(), p)) err += buf.data();
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, err};
+  const um::test::CliRun r = um::test::run_cli(args, "2>&1 1>/dev/null");
+  return {r.exit_code, r.out};
 }
 
 TEST(DFineBadInput, CliReportsOneErrorLine) {

@@ -157,14 +157,12 @@ TEST(DFineCli, DetectJsonAndDumpOnFixture) {
   UM_REQUIRE_FIXTURE(path);
   ASSERT_TRUE(std::filesystem::exists(um::test::cli_path())) << um::test::cli_path();
   const auto dump = std::filesystem::temp_directory_path() / ("dfine_dump_" + std::to_string(::getpid()) + ".safetensors");
-  const std::string cmd = um::test::cli_path().string() + " detect --checkpoint " + path.string() +
-                          " --image " + (dir / "frame.png").string() + " --json --dump " + dump.string();
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string text;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), p)) text.append(buf, n);
-  ASSERT_EQ(pclose(p), 0) << text;
+  const um::test::CliRun run =
+      um::test::run_cli("detect --checkpoint " + path.string() + " --image " +
+                            (dir / "frame.png").string() + " --json --dump " + dump.string(),
+                        /*redirections=*/"");
+  const std::string& text = run.out;
+  ASSERT_EQ(run.exit_code, 0) << text;
   const nlohmann::json j = nlohmann::json::parse(text);
   EXPECT_EQ(j["variant"], "n");
   EXPECT_EQ(j["num_classes"], 2);

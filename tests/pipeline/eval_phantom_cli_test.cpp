@@ -3,10 +3,8 @@
 // official PyTorch pipeline reaches 0.98 / 0.95), and clear errors for unavailable options.
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,30 +14,13 @@
 
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;  // stdout, or stdout+stderr when merged
-};
+using um::test::CliRun;
 
 CliRun run(const std::string& args, bool merge_stderr) {
-  const std::string cmd = um::test::cli_path().string() + " " + args +
-                          (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return um::test::run_cli(args, merge_stderr ? "2>&1" : "2>/dev/null");
 }
 
-std::string model_args() {
-  const auto dir = um::test::source_dir() / "models/phantom";
-  return "--dfine " + (dir / "dfine_n_phantom.pth").string() + " --sam " +
-         (dir / "mobilesam_phantom.pt").string();
-}
+std::string model_args() { return um::test::phantom_model_args(); }
 
 TEST(EvalPhantomCli, WholeFramePathMeetsTheQualityGate) {
   // 8 frames, two of each demo size (CPU inference is seconds per frame on 2 cores). Seed 1 is

@@ -2,8 +2,6 @@
 // ground truth, and bad options fail with a clear message.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -22,15 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Exit code of `ultramotion <args>`; what it printed (stdout and stderr) is appended to *out.
 int run_cli(const std::string& args, std::string* out) {
-  const std::string cmd = test::cli_path().string() + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out->append(buf.data(), n);
-  const int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const test::CliRun r = test::run_cli(args);
+  *out += r.out;
+  return r.exit_code;
 }
 
 fs::path temp_dir(const std::string& name) {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,12 @@ struct DwCase {
   Shape x;
   int k, stride, pad;
 };
+
+// Readable test parameters in gtest's listing and failure messages.
+void PrintTo(const DwCase& c, std::ostream* os) {
+  *os << c.name << ": x " << shape_str(c.x) << ", " << c.k << "x" << c.k << ", stride "
+      << c.stride << ", pad " << c.pad;
+}
 
 std::vector<DwCase> dw_cases() {
   return {

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,12 @@ struct NhwcCase {
   int kh, kw;
   Conv2dParams p;  // groups filled in from C
 };
+
+// Readable test parameters in gtest's listing and failure messages.
+void PrintTo(const NhwcCase& c, std::ostream* os) {
+  *os << c.name << ": x " << shape_str(c.x) << ", " << c.kh << "x" << c.kw << ", stride "
+      << c.p.stride_h << "x" << c.p.stride_w << ", pad " << c.p.pad_h << "x" << c.p.pad_w;
+}
 
 std::vector<NhwcCase> nhwc_cases() {
   return {

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <ostream>
 
 #include "io/safetensors.h"
 #include "io/weight_source.h"
@@ -25,6 +26,12 @@ struct Expected {
   size_t tensors;
   bool half;  // parameters stored as float16 (models/), else float32 (fixtures/)
 };
+
+// Readable test parameters in gtest's listing and failure messages.
+void PrintTo(const Expected& e, std::ostream* os) {
+  *os << e.path << " (" << e.layout << ", " << e.tensors << " tensors, "
+      << (e.half ? "float16" : "float32") << ")";
+}
 
 class RealCheckpoint : public ::testing::TestWithParam<Expected> {};
 

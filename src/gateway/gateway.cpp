@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <optional>
-#include <tuple>
 
 #include "core/clock.h"
 #include "gateway/frame_dispatcher.h"
@@ -192,54 +191,58 @@ Gateway::Gateway(GatewayConfig config,
   }
 }
 
+namespace {
+
+// The dispatcher's batching figures as metrics, read at collection time from its stats.
+struct DispatchMetric {
+  const char* name;
+  const char* help;
+  monitor::MetricType type;
+  std::optional<double> (*read)(const DispatchStats&);
+};
+
+const DispatchMetric kDispatchMetrics[] = {
+    {"um_dispatch_batches_total", "Batches the frame dispatcher completed",
+     monitor::MetricType::kCounter,
+     [](const DispatchStats& st) -> std::optional<double> {
+       return static_cast<double>(st.batches);
+     }},
+    {"um_dispatch_batch_frames_mean", "Mean frames per completed batch (several streams)",
+     monitor::MetricType::kGauge,
+     [](const DispatchStats& st) -> std::optional<double> {
+       if (st.batches == 0) return std::nullopt;  // no batch yet: no mean
+       uint64_t frames = 0;
+       for (size_t k = 1; k < st.batch_sizes.size(); ++k) frames += k * st.batch_sizes[k];
+       return static_cast<double>(frames) / static_cast<double>(st.batches);
+     }},
+    {"um_dispatch_overlapped_total",
+     "Frames submitted while the previous batch was still on the device",
+     monitor::MetricType::kCounter,
+     [](const DispatchStats& st) -> std::optional<double> {
+       return static_cast<double>(st.overlapped);
+     }},
+    {"um_dispatch_max_in_flight", "Most frames in flight at once, over all streams",
+     monitor::MetricType::kGauge,
+     [](const DispatchStats& st) -> std::optional<double> {
+       return static_cast<double>(st.max_in_flight_seen);
+     }},
+};
+
+}  // namespace
+
 Gateway::~Gateway() {
   stop();
   // The registry outlives this object: its dispatcher callbacks must not call into it.
-  for (const auto& [name, help, type] : dispatch_metric_names())
-    registry_.callback(name, help, type, {}, [] { return std::optional<double>(); });
-}
-
-// The dispatcher's batching figures as metrics (read at collection time from its stats).
-std::vector<std::tuple<const char*, const char*, monitor::MetricType>>
-Gateway::dispatch_metric_names() {
-  using monitor::MetricType;
-  return {{"um_dispatch_batches_total", "Batches the frame dispatcher completed",
-           MetricType::kCounter},
-          {"um_dispatch_batch_frames_mean", "Mean frames per completed batch (several streams)",
-           MetricType::kGauge},
-          {"um_dispatch_overlapped_total",
-           "Frames submitted while the previous batch was still on the device",
-           MetricType::kCounter},
-          {"um_dispatch_max_in_flight", "Most frames in flight at once, over all streams",
-           MetricType::kGauge}};
+  for (const DispatchMetric& m : kDispatchMetrics)
+    registry_.callback(m.name, m.help, m.type, {}, [] { return std::optional<double>(); });
 }
 
 void Gateway::register_dispatch_metrics() {
-  const auto names = dispatch_metric_names();
   const FrameDispatcher* d = dispatcher_.get();
-  auto stat = [d](auto pick) {
-    return [d, pick]() -> std::optional<double> { return pick(d->stats()); };
-  };
-  registry_.callback(std::get<0>(names[0]), std::get<1>(names[0]), std::get<2>(names[0]), {},
-                     stat([](const DispatchStats& st) -> std::optional<double> {
-                       return static_cast<double>(st.batches);
-                     }));
-  registry_.callback(std::get<0>(names[1]), std::get<1>(names[1]), std::get<2>(names[1]), {},
-                     stat([](const DispatchStats& st) -> std::optional<double> {
-                       if (st.batches == 0) return std::nullopt;  // no batch yet: no mean
-                       uint64_t frames = 0;
-                       for (size_t k = 1; k < st.batch_sizes.size(); ++k)
-                         frames += k * st.batch_sizes[k];
-                       return static_cast<double>(frames) / static_cast<double>(st.batches);
-                     }));
-  registry_.callback(std::get<0>(names[2]), std::get<1>(names[2]), std::get<2>(names[2]), {},
-                     stat([](const DispatchStats& st) -> std::optional<double> {
-                       return static_cast<double>(st.overlapped);
-                     }));
-  registry_.callback(std::get<0>(names[3]), std::get<1>(names[3]), std::get<2>(names[3]), {},
-                     stat([](const DispatchStats& st) -> std::optional<double> {
-                       return static_cast<double>(st.max_in_flight_seen);
-                     }));
+  for (const DispatchMetric& m : kDispatchMetrics) {
+    registry_.callback(m.name, m.help, m.type, {},
+                       [d, read = m.read] { return read(d->stats()); });
+  }
 }
 
 const std::string& Gateway::stream_name(size_t stream) const {

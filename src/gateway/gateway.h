@@ -52,7 +52,6 @@
 #include <memory>
 #include <string>
 #include <thread>
-#include <tuple>
 #include <vector>
 
 #include "core/status.h"
@@ -149,8 +148,6 @@ class Gateway {
   void record_error(Stream& s, const char* stage, const std::exception& e);
   // um_dispatch_* callbacks reading the dispatcher's stats (detached again in the destructor).
   void register_dispatch_metrics();
-  static std::vector<std::tuple<const char*, const char*, monitor::MetricType>>
-  dispatch_metric_names();
 
   GatewayConfig config_;
   GatewayRuntime runtime_;

@@ -98,8 +98,10 @@ Shape conv2d_output_shape(const Shape& x, const Shape& weight, const Conv2dParam
     fail(kOp, "x " + shape_str(x) + " does not match weight " + shape_str(weight) + " with groups=" +
                   std::to_string(p.groups));
   }
-  const int64_t ho = (x[2] + 2 * p.pad_h - p.dilation_h * (weight[2] - 1) - 1) / p.stride_h + 1;
-  const int64_t wo = (x[3] + 2 * p.pad_w - p.dilation_w * (weight[3] - 1) - 1) / p.stride_w + 1;
+  const int64_t ho =
+      detail::conv_output_extent(x[2], p.pad_h, p.dilation_h, weight[2], p.stride_h);
+  const int64_t wo =
+      detail::conv_output_extent(x[3], p.pad_w, p.dilation_w, weight[3], p.stride_w);
   if (ho < 1 || wo < 1) {
     fail(kOp, "input " + shape_str(x) + " is smaller than the kernel " + shape_str(weight));
   }

@@ -54,11 +54,10 @@ void check_arguments(const Tensor& x, const Tensor& weight, const Tensor& bias,
   }
   // PyTorch's output size rule; an input smaller than the (dilated) kernel has no output.
   const int64_t ho =
-      (x.size(1) + 2 * p.pad_h - p.dilation_h * (weight.size(2) - 1) - 1) / p.stride_h + 1;
+      detail::conv_output_extent(x.size(1), p.pad_h, p.dilation_h, weight.size(2), p.stride_h);
   const int64_t wo =
-      (x.size(2) + 2 * p.pad_w - p.dilation_w * (weight.size(3) - 1) - 1) / p.stride_w + 1;
-  if (x.size(1) + 2 * p.pad_h < p.dilation_h * (weight.size(2) - 1) + 1 ||
-      x.size(2) + 2 * p.pad_w < p.dilation_w * (weight.size(3) - 1) + 1 || ho < 1 || wo < 1) {
+      detail::conv_output_extent(x.size(2), p.pad_w, p.dilation_w, weight.size(3), p.stride_w);
+  if (ho < 1 || wo < 1) {
     fail(kOp, "input " + shape_str(x.shape()) + " (padding " + std::to_string(p.pad_h) + "x" +
                   std::to_string(p.pad_w) + ") is smaller than the kernel " +
                   shape_str(weight.shape()));

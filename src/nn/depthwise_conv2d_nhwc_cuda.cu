@@ -259,8 +259,8 @@ Tensor depthwise_conv2d_nhwc_cuda(const Tensor& x_in, const Tensor& weight_in,
   g.pw = p.pad_w;
   g.dh = p.dilation_h;
   g.dw = p.dilation_w;
-  g.ho = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
-  g.wo = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+  g.ho = static_cast<int>(conv_output_extent(g.h, g.ph, g.dh, g.kh, g.sh));
+  g.wo = static_cast<int>(conv_output_extent(g.w, g.pw, g.dw, g.kw, g.sw));
   Tensor y = Tensor::empty({x_in.size(0), g.ho, g.wo, x_in.size(3)}, x_in.dtype(), x_in.device());
   if (y.numel() == 0) return y;
   // Contiguous operands (no-ops when they already are, as TinyViT's tokens and weights are).

@@ -46,6 +46,16 @@ inline int64_t normalize_dim(const char* op, int64_t dim, int64_t ndim) {
   return d;
 }
 
+// PyTorch's convolution output length along one axis, or 0 when the padded input is shorter
+// than the dilated kernel: PyTorch refuses that input, while the formula's integer division
+// would round a negative numerator toward zero and give one output (e.g. 2 pixels, kernel 3,
+// stride 2). Shared by every conv shape rule (conv2d, the channels-last depthwise conv).
+inline int64_t conv_output_extent(int64_t in, int64_t pad, int64_t dilation, int64_t kernel,
+                                  int64_t stride) {
+  const int64_t padded = in + 2 * pad, span = dilation * (kernel - 1) + 1;
+  return padded < span ? 0 : (padded - span) / stride + 1;
+}
+
 // A 2-D float matrix view for sgemm: element (i, j) at data[i * rs + j * cs].
 struct MatView {
   const float* data;

@@ -96,6 +96,11 @@ TEST(Conv2d, RejectsMismatchedShapesNamingThem) {
     EXPECT_NE(msg.find("[6, 3, 3, 3]"), std::string::npos) << msg;
   }
   EXPECT_THROW((void)conv2d(x, random_tensor({6, 4, 9, 9}, 3), Tensor(), {}), Error);
+  // 2 input rows, kernel 3, stride 2: (2 - 3) / 2 + 1 would round to one output row; PyTorch
+  // refuses an input shorter than the kernel, and so does conv2d.
+  EXPECT_THROW((void)conv2d(random_tensor({1, 1, 2, 2}, 5), random_tensor({1, 1, 3, 3}, 6),
+                            Tensor(), Conv2dParams::square(2, 0)),
+               Error);
   EXPECT_THROW((void)conv2d(x, random_tensor({6, 4, 3, 3}, 3), random_tensor({5}, 4), {}), Error);
 }
 

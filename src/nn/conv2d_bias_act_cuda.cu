@@ -24,21 +24,15 @@ namespace {
 
 constexpr const char* kOp = "conv2d_bias_act";
 
-// kN elements of T moved as one (16-byte when kN * sizeof(T) == 16) load/store.
-template <typename T, int kN>
-struct alignas(sizeof(T) * kN) EpiloguePack {
-  T v[kN];
-};
-
 template <typename T, int kVec, typename I, Activation A>
 __global__ void bias_act_kernel(T* __restrict__ y, const T* __restrict__ bias, I units,
                                 I units_per_plane, I channels, bool affine, float scale,
                                 float shift) {
-  auto* yv = reinterpret_cast<EpiloguePack<T, kVec>*>(y);
+  auto* yv = reinterpret_cast<VecPack<T, kVec>*>(y);
   for (I i = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x);
        i < units; i += static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)) {
     const float b = bias != nullptr ? to_f(bias[(i / units_per_plane) % channels]) : 0.f;
-    EpiloguePack<T, kVec> p = yv[i];
+    VecPack<T, kVec> p = yv[i];
 #pragma unroll
     for (int k = 0; k < kVec; ++k) {
       float v = to_f(p.v[k]) + b;

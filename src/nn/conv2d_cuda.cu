@@ -286,15 +286,8 @@ __global__ void add_bias_kernel(T* __restrict__ y, const T* __restrict__ bias, i
   }
 }
 
-// 16 bytes of T (8 halfs / 4 floats) moved as one vector.
-template <typename T>
-struct alignas(16) BiasPack {
-  static constexpr int kN = 16 / sizeof(T);
-  T v[kN];
-};
-
 // The fast bias add: one flat grid-stride loop over the NCHW output in units of `kVec` elements
-// (kVec = BiasPack<T>::kN when every (n, c) plane is a whole number of 16-byte packs and y is
+// (kVec = Pack16<T>::kN when every (n, c) plane is a whole number of 16-byte packs and y is
 // 16-byte aligned, else 1), so small planes (20x20) keep every thread busy as well as large ones.
 // Unit i lies in plane (i / units_per_plane), whose bias is bias[plane % channels]: the same
 // float32 sum per element as the original kernel, so results are identical. I is int32_t when
@@ -308,8 +301,8 @@ __global__ void add_bias_flat_kernel(T* __restrict__ y, const T* __restrict__ bi
     if constexpr (kVec == 1) {
       y[i] = from_f<T>(to_f(y[i]) + b);
     } else {
-      auto* yv = reinterpret_cast<BiasPack<T>*>(y);
-      BiasPack<T> p = yv[i];
+      auto* yv = reinterpret_cast<Pack16<T>*>(y);
+      Pack16<T> p = yv[i];
 #pragma unroll
       for (int k = 0; k < kVec; ++k) p.v[k] = from_f<T>(to_f(p.v[k]) + b);
       yv[i] = p;
@@ -356,7 +349,7 @@ void add_channel_bias(const Tensor& y, const Tensor& bias_in, const char* op) {
   } else {
     const bool aligned = reinterpret_cast<uintptr_t>(y.raw_data()) % 16 == 0;
     UM_DISPATCH_FLOAT(y.dtype(), T, {
-      constexpr int kN = BiasPack<T>::kN;
+      constexpr int kN = Pack16<T>::kN;
       if (aligned && plane_size % kN == 0) {
         launch_bias_flat<T, kN>(y, bias, y.numel() / kN, plane_size / kN, channels);
       } else {

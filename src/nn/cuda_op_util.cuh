@@ -50,6 +50,17 @@ inline int blocks_for(int64_t n, int threads = 256) {
   return static_cast<int>(b < 1 ? 1 : (b > 65535LL * 32 ? 65535LL * 32 : b));
 }
 
+// N elements of T moved as one aligned vector load/store (one instruction for 16 bytes), the
+// unit of every vectorised element-wise pass.
+template <typename T, int N>
+struct alignas(sizeof(T) * N) VecPack {
+  static constexpr int kN = N;
+  T v[N];
+};
+// 16 bytes of T: 8 halfs or 4 floats.
+template <typename T>
+using Pack16 = VecPack<T, static_cast<int>(16 / sizeof(T))>;
+
 template <typename T> __device__ __forceinline__ float to_f(T v) { return static_cast<float>(v); }
 template <> __device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
 template <typename T> __device__ __forceinline__ T from_f(float v) { return static_cast<T>(v); }

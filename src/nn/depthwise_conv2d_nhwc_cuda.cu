@@ -32,12 +32,6 @@ namespace {
 
 constexpr const char* kOp = "depthwise_conv2d_nhwc";
 
-// kN elements of T moved as one aligned load/store.
-template <typename T, int kN>
-struct alignas(sizeof(T) * kN) ChannelPack {
-  T v[kN];
-};
-
 struct Geometry {
   int n, h, w, c;  // input [n, h, w, c]
   int ho, wo;      // output [n, ho, wo, c]
@@ -73,8 +67,8 @@ __global__ void depthwise_nhwc_kernel(const T* __restrict__ x, const T* __restri
       for (int kx = 0; kx < kw; ++kx) {
         const int ix = ox * g.sw - g.pw + kx * g.dw;
         if (ix < 0 || ix >= g.w) continue;
-        const ChannelPack<T, kVec> xv =
-            *reinterpret_cast<const ChannelPack<T, kVec>*>(x + (row + ix) * g.c + c0);
+        const VecPack<T, kVec> xv =
+            *reinterpret_cast<const VecPack<T, kVec>*>(x + (row + ix) * g.c + c0);
 #pragma unroll
         for (int k = 0; k < kVec; ++k) {
           const float wv = to_f(weight[(c0 + k) * kh * kw + ky * kw + kx]);
@@ -82,13 +76,13 @@ __global__ void depthwise_nhwc_kernel(const T* __restrict__ x, const T* __restri
         }
       }
     }
-    ChannelPack<T, kVec> out;
+    VecPack<T, kVec> out;
 #pragma unroll
     for (int k = 0; k < kVec; ++k) {
       const float v = bias != nullptr ? __fadd_rn(acc[k], to_f(bias[c0 + k])) : acc[k];
       out.v[k] = from_f<T>(v);
     }
-    *reinterpret_cast<ChannelPack<T, kVec>*>(y + i * kVec) = out;
+    *reinterpret_cast<VecPack<T, kVec>*>(y + i * kVec) = out;
   }
 }
 

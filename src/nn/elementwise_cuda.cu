@@ -127,26 +127,19 @@ __device__ __forceinline__ float apply_binary(float u, float v) {
   }
 }
 
-// 16 bytes of T (8 halfs or 4 floats), loaded and stored as one vector.
-template <typename T>
-struct alignas(16) Pack {
-  static constexpr int kN = 16 / sizeof(T);
-  T v[kN];
-};
-
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 bool fast_paths() { return um::cuda::memops_mode() != um::cuda::MemopsMode::kLegacy; }
 
 // y[i] = op(x[i]) over nvec packs of contiguous, 16-byte aligned x and y.
 template <typename T, UnaryOp OP>
-__global__ void unary_vec_kernel(const Pack<T>* __restrict__ x, Pack<T>* __restrict__ y, float p,
+__global__ void unary_vec_kernel(const Pack16<T>* __restrict__ x, Pack16<T>* __restrict__ y, float p,
                                  int64_t nvec) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < nvec;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const Pack<T> in = x[i];
-    Pack<T> out;
+    const Pack16<T> in = x[i];
+    Pack16<T> out;
 #pragma unroll
-    for (int k = 0; k < Pack<T>::kN; ++k) out.v[k] = from_f<T>(apply_unary<OP>(to_f(in.v[k]), p));
+    for (int k = 0; k < Pack16<T>::kN; ++k) out.v[k] = from_f<T>(apply_unary<OP>(to_f(in.v[k]), p));
     y[i] = out;
   }
 }
@@ -167,11 +160,11 @@ void launch_unary(const Tensor& x, const Strided& l, Tensor& y, float p) {
   const T* px = static_cast<const T*>(x.raw_data());
   T* py = static_cast<T*>(y.raw_data());
   if (l.ndim == 1 && l.strides[0] == 1) {
-    constexpr int kN = Pack<T>::kN;
+    constexpr int kN = Pack16<T>::kN;
     const int64_t nvec = fast_paths() && aligned16(px) && aligned16(py) ? n / kN : 0;
     if (nvec > 0) {
       unary_vec_kernel<T, OP><<<blocks_for(nvec, kThreads), kThreads, 0, stream()>>>(
-          reinterpret_cast<const Pack<T>*>(px), reinterpret_cast<Pack<T>*>(py), p, nvec);
+          reinterpret_cast<const Pack16<T>*>(px), reinterpret_cast<Pack16<T>*>(py), p, nvec);
     }
     const int64_t done = nvec * kN;  // the tail (or everything) element by element
     if (done < n) {
@@ -228,13 +221,13 @@ __global__ void binary_kernel(const T* __restrict__ a, const T* __restrict__ b,
 template <typename T, BinaryOp OP, int kMode>
 __global__ void binary_vec_kernel(const T* __restrict__ a, const T* __restrict__ b,
                                   T* __restrict__ y, BinaryLayout l, int64_t nvec) {
-  constexpr int kN = Pack<T>::kN;
-  const auto* av = reinterpret_cast<const Pack<T>*>(a);
-  const auto* bv = reinterpret_cast<const Pack<T>*>(b);
+  constexpr int kN = Pack16<T>::kN;
+  const auto* av = reinterpret_cast<const Pack16<T>*>(a);
+  const auto* bv = reinterpret_cast<const Pack16<T>*>(b);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < nvec;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t e = i * kN;  // output index of the pack's first element
-    Pack<T> pa, pb, out;
+    Pack16<T> pa, pb, out;
     if constexpr (kMode == 0) {
       pa = av[i];
       pb = bv[i];
@@ -255,7 +248,7 @@ __global__ void binary_vec_kernel(const T* __restrict__ a, const T* __restrict__
     for (int k = 0; k < kN; ++k) {
       out.v[k] = from_f<T>(apply_binary<OP>(to_f(pa.v[k]), to_f(pb.v[k])));
     }
-    reinterpret_cast<Pack<T>*>(y)[i] = out;
+    reinterpret_cast<Pack16<T>*>(y)[i] = out;
   }
 }
 
@@ -266,7 +259,7 @@ void launch_binary(const Tensor& a, const Tensor& b, Tensor& y, const BinaryLayo
   const T* pb = static_cast<const T*>(b.raw_data());
   T* py = static_cast<T*>(y.raw_data());
   const int blocks = blocks_for(n, kThreads);
-  constexpr int kN = Pack<T>::kN;
+  constexpr int kN = Pack16<T>::kN;
   const bool fast = fast_paths() && aligned16(py);
   if (l.ndim == 1 && l.sa[0] == 1 && l.sb[0] == 1) {
     const int64_t nvec = fast && aligned16(pa) && aligned16(pb) ? n / kN : 0;

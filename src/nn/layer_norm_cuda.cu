@@ -53,12 +53,6 @@ __global__ void layer_norm_kernel(const T* x, const T* w, const T* b, T* y, int6
   }
 }
 
-template <typename T>
-struct alignas(16) LnPack {
-  static constexpr int kN = 16 / sizeof(T);
-  T v[kN];
-};
-
 // Sum over the G aligned lanes of a group (xor offsets below G never leave the group).
 template <int G>
 __device__ __forceinline__ float group_sum(float v) {
@@ -76,20 +70,20 @@ template <typename T, int G, int kPacks>
 __global__ void layer_norm_vec_kernel(const T* __restrict__ x, const T* __restrict__ w,
                                       const T* __restrict__ b, T* __restrict__ y, int64_t rows,
                                       int c, float eps) {
-  constexpr int kN = LnPack<T>::kN;
+  constexpr int kN = Pack16<T>::kN;
   const int lane = threadIdx.x % 32, sub = lane % G;
   const int64_t row =
       (int64_t{blockIdx.x} * kFastWarps + threadIdx.x / 32) * (32 / G) + lane / G;
   const bool valid = row < rows;
   const int npacks = c / kN;
-  const auto* xr = reinterpret_cast<const LnPack<T>*>(x + (valid ? row : 0) * c);
+  const auto* xr = reinterpret_cast<const Pack16<T>*>(x + (valid ? row : 0) * c);
   float v[kPacks][kN];
   float sum = 0.f;
 #pragma unroll
   for (int j = 0; j < kPacks; ++j) {
     const int p = j * G + sub;
     const bool in = valid && p < npacks;
-    LnPack<T> pk;
+    Pack16<T> pk;
     if (in) pk = xr[p];
 #pragma unroll
     for (int k = 0; k < kN; ++k) {
@@ -112,14 +106,14 @@ __global__ void layer_norm_vec_kernel(const T* __restrict__ x, const T* __restri
   const float var = group_sum<G>(sq) / static_cast<float>(c);
   const float inv = 1.f / sqrtf(var + eps);
   if (!valid) return;  // after the last shuffle
-  const auto* wv = reinterpret_cast<const LnPack<T>*>(w);
-  const auto* bv = reinterpret_cast<const LnPack<T>*>(b);
-  auto* yr = reinterpret_cast<LnPack<T>*>(y + row * c);
+  const auto* wv = reinterpret_cast<const Pack16<T>*>(w);
+  const auto* bv = reinterpret_cast<const Pack16<T>*>(b);
+  auto* yr = reinterpret_cast<Pack16<T>*>(y + row * c);
 #pragma unroll
   for (int j = 0; j < kPacks; ++j) {
     const int p = j * G + sub;
     if (p >= npacks) continue;
-    LnPack<T> pw, pb, out;
+    Pack16<T> pw, pb, out;
     if (w) pw = wv[p];
     if (b) pb = bv[p];
 #pragma unroll
@@ -148,7 +142,7 @@ bool aligned16_ln(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 ==
 template <typename T>
 bool try_layer_norm_vec(const T* x, const T* w, const T* b, T* y, int64_t rows, int64_t c,
                         float eps) {
-  constexpr int64_t kN = LnPack<T>::kN;
+  constexpr int64_t kN = Pack16<T>::kN;
   if (um::cuda::memops_mode() == um::cuda::MemopsMode::kLegacy) return false;
   if (c % kN != 0 || !aligned16_ln(x) || !aligned16_ln(y) || (w && !aligned16_ln(w)) ||
       (b && !aligned16_ln(b))) {

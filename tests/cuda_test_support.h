@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -48,6 +49,21 @@ inline Tensor random_cpu(const Shape& shape, uint32_t seed, float lo = -1.f, flo
   return t;
 }
 
+// max(1, max |ref| over the finite entries): the scale GPU-vs-CPU tolerances are relative to
+// (an inf or NaN in the reference must not widen the tolerance).
+inline float scale_of(const Tensor& ref) {
+  const Tensor r = ref.contiguous();
+  float m = 1.f;
+  for (int64_t i = 0; i < r.numel(); ++i) {
+    if (std::isfinite(r.data<float>()[i])) m = std::max(m, std::fabs(r.data<float>()[i]));
+  }
+  return m;
+}
+
+// A float32 CPU tensor rounded to float16 and back (what a float16 GPU run sees of it; the host
+// conversion rounds to nearest even, as the GPU does).
+inline Tensor f16_rounded(const Tensor& t) { return t.to(DType::kF16).to(DType::kF32); }
+
 // Max |gpu - cpu| (gpu converted to float32 on the host); NaN counts as infinite.
 inline float max_abs_diff_gpu(const Tensor& gpu, const Tensor& cpu_ref) {
   const Tensor a = to_cpu_f32(gpu).contiguous(), b = cpu_ref.contiguous();
@@ -62,6 +78,15 @@ inline float max_abs_diff_gpu(const Tensor& gpu, const Tensor& cpu_ref) {
 }
 
 }  // namespace um::test
+
+// |gpu - ref| within tol times the reference's scale (test::scale_of).
+#define EXPECT_GPU_NEAR(gpu, ref, tol)                                         \
+  do {                                                                         \
+    const ::um::Tensor um_ref_ = (ref);                                        \
+    EXPECT_LE(::um::test::max_abs_diff_gpu((gpu), um_ref_),                    \
+              (tol) * ::um::test::scale_of(um_ref_))                           \
+        << #gpu;                                                               \
+  } while (0)
 
 #define UM_REQUIRE_CUDA()                                                                  \
   do {                                                                                     \

@@ -30,7 +30,7 @@ constexpr float kF16Tol = 1e-2f;
 inline float tol_of(DType dt) { return dt == DType::kF16 ? kF16Tol : kF32Tol; }
 inline const char* name_of(DType dt) { return dt == DType::kF16 ? "f16" : "f32"; }
 
-inline Tensor f16_rounded(const Tensor& t) { return t.to(DType::kF16).to(DType::kF32); }
+using test::f16_rounded;  // cuda_test_support.h
 
 // Max |gpu - ref| over the finite reference entries, relative to max(1, max |ref|); a NaN in the
 // reference must be NaN on the GPU too (a fully masked row), any other NaN counts as infinite.

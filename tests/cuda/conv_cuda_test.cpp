@@ -48,20 +48,15 @@ using test::max_abs_diff_gpu;
 using test::random_cpu;
 using test::to_cpu_f32;
 using test::to_gpu;
+using test::scale_of;
+using test::f16_rounded;
 
 constexpr float kF32Tol = 1e-4f;
 constexpr float kF16Tol = 2e-2f;
 constexpr float kF16RoundedInputTol = 1e-2f;
 constexpr int64_t kMaxTermsPerOutput = 600;
 
-float scale_of(const Tensor& ref) {
-  const Tensor r = ref.contiguous();
-  float m = 1.f;
-  for (int64_t i = 0; i < r.numel(); ++i) m = std::max(m, std::fabs(r.data<float>()[i]));
-  return m;
-}
 
-Tensor f16_rounded(const Tensor& t) { return t.to(DType::kF16).to(DType::kF32); }
 Tensor gpu_or_undefined(const Tensor& t, DType dtype) {
   return t.defined() ? to_gpu(t, dtype) : Tensor();
 }

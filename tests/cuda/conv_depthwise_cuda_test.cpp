@@ -29,13 +29,8 @@ using test::max_abs_diff_gpu;
 using test::random_cpu;
 using test::to_cpu_f32;
 using test::to_gpu;
+using test::scale_of;
 
-float scale_of(const Tensor& ref) {
-  const Tensor r = ref.contiguous();
-  float m = 1.f;
-  for (int64_t i = 0; i < r.numel(); ++i) m = std::max(m, std::fabs(r.data<float>()[i]));
-  return m;
-}
 
 // Restores automatic dispatch when a test ends (also on a failed ASSERT).
 struct PolicyScope {

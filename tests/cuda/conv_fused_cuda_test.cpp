@@ -43,16 +43,11 @@ using nn::Conv2dParams;
 using test::max_abs_diff_gpu;
 using test::random_cpu;
 using test::to_gpu;
+using test::scale_of;
 
 constexpr float kF32Tol = 1e-4f;
 constexpr float kF16Tol = 2e-2f;
 
-float scale_of(const Tensor& ref) {
-  const Tensor r = ref.contiguous();
-  float m = 1.f;
-  for (int64_t i = 0; i < r.numel(); ++i) m = std::max(m, std::fabs(r.data<float>()[i]));
-  return m;
-}
 
 const char* act_name(Activation a) {
   switch (a) {

@@ -25,27 +25,12 @@ using test::max_abs_diff_gpu;
 using test::random_cpu;
 using test::to_cpu_f32;
 using test::to_gpu;
+using test::f16_rounded;
+using test::scale_of;
 
 constexpr float kF32Tol = 1e-4f;
 constexpr float kF16Tol = 1e-2f;
 
-float scale_of(const Tensor& ref) {
-  const Tensor r = ref.contiguous();
-  float m = 1.f;
-  for (int64_t i = 0; i < r.numel(); ++i) {
-    if (std::isfinite(r.data<float>()[i])) m = std::max(m, std::fabs(r.data<float>()[i]));
-  }
-  return m;
-}
-
-#define EXPECT_GPU_NEAR(gpu, ref, tol)                                            \
-  do {                                                                            \
-    const Tensor um_ref_ = (ref);                                                 \
-    EXPECT_LE(max_abs_diff_gpu((gpu), um_ref_), (tol)*scale_of(um_ref_)) << #gpu; \
-  } while (0)
-
-// The float16-rounded copy of a CPU tensor (what a float16 GPU run actually sees).
-Tensor f16_rounded(const Tensor& t) { return t.to(DType::kF16).to(DType::kF32); }
 
 // ---- linear / matmul ---------------------------------------------------------------------------
 

@@ -33,16 +33,8 @@ using test::max_abs_diff_gpu;
 using test::random_cpu;
 using test::to_cpu_f32;
 using test::to_gpu;
-
-float scale_of(const Tensor& ref) {
-  const Tensor r = ref.contiguous();
-  float m = 1.f;
-  for (int64_t i = 0; i < r.numel(); ++i) m = std::max(m, std::fabs(r.data<float>()[i]));
-  return m;
-}
-
-// A CPU float32 tensor rounded through float16 (what the GPU sees of it in the fp16 path).
-Tensor fp16_rounded(const Tensor& cpu) { return to_cpu_f32(to_gpu(cpu, DType::kF16)); }
+using test::f16_rounded;
+using test::scale_of;
 
 struct NhwcCase {
   std::string name;
@@ -83,7 +75,7 @@ TEST_P(DepthwiseNhwcCudaCase, MatchesCpuFloat32AndFloat16) {
   p.groups = static_cast<int>(ch);
   const Tensor x = random_cpu(c.x, 41), w = random_cpu({ch, 1, c.kh, c.kw}, 42);
   const Tensor b = random_cpu({ch}, 43);
-  const Tensor xr = fp16_rounded(x), wr = fp16_rounded(w), br = fp16_rounded(b);
+  const Tensor xr = f16_rounded(x), wr = f16_rounded(w), br = f16_rounded(b);
   for (const bool with_bias : {false, true}) {
     const std::string what = c.name + (with_bias ? " bias" : " no bias");
     const Tensor bias = with_bias ? b : Tensor();
@@ -127,9 +119,9 @@ TEST(DepthwiseNhwcCuda, ActivationMatchesCpu) {
     const int64_t ch = c.x[3];
     Conv2dParams p = c.p;
     p.groups = static_cast<int>(ch);
-    const Tensor x = fp16_rounded(random_cpu(c.x, ++seed, -2.f, 2.f));
-    const Tensor w = fp16_rounded(random_cpu({ch, 1, 3, 3}, ++seed));
-    const Tensor b = fp16_rounded(random_cpu({ch}, ++seed));
+    const Tensor x = f16_rounded(random_cpu(c.x, ++seed, -2.f, 2.f));
+    const Tensor w = f16_rounded(random_cpu({ch, 1, 3, 3}, ++seed));
+    const Tensor b = f16_rounded(random_cpu({ch}, ++seed));
     for (const nn::Activation act : {nn::Activation::kNone, nn::Activation::kReLU,
                                      nn::Activation::kSiLU, nn::Activation::kGELU}) {
       const std::string what = shape_str(c.x) + " stride " + std::to_string(p.stride_h) +
@@ -155,7 +147,7 @@ TEST(DepthwiseNhwcCuda, StridedAndMisalignedInputsMatchCpu) {
   for (const DType dt : {DType::kF32, DType::kF16}) {
     const std::string name = dt == DType::kF32 ? "float32" : "float16";
     const float tol = dt == DType::kF32 ? 1e-5f : 1e-3f;
-    const auto rnd = [&](const Tensor& t) { return dt == DType::kF32 ? t : fp16_rounded(t); };
+    const auto rnd = [&](const Tensor& t) { return dt == DType::kF32 ? t : f16_rounded(t); };
     const Tensor wg = to_gpu(wt, dt), bg = to_gpu(b, dt);
     // An NCHW tensor permuted to NHWC on the GPU (channel stride H*W).
     {

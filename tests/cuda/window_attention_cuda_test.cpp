@@ -33,13 +33,7 @@ struct Case {
 };
 
 Tensor rounded(const Tensor& cpu, DType dtype) {
-  return dtype == DType::kF16 ? to_cpu_f32(to_gpu(cpu, DType::kF16)) : cpu;
-}
-
-float max_abs(const Tensor& t) {
-  float m = 0.f;
-  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(t.data<float>()[i]));
-  return m;
+  return dtype == DType::kF16 ? test::f16_rounded(cpu) : cpu;
 }
 
 // qkv_offset > 0 places the GPU qkv that many elements into a larger buffer (misaligned for the
@@ -64,7 +58,7 @@ void expect_matches_cpu(const Case& c, DType dtype, uint32_t seed, int64_t qkv_o
   const Tensor y = nn::window_attention(qkv_gpu, to_gpu(pad, dtype), to_gpu(bias, dtype), p);
   EXPECT_EQ(y.dtype(), dtype);
   EXPECT_TRUE(y.device().is_cuda());
-  const float scale = std::max(1.f, max_abs(ref));
+  const float scale = test::scale_of(ref);
   const float tol = dtype == DType::kF16 ? 4e-3f : 1e-5f;
   EXPECT_LE(max_abs_diff_gpu(y, ref), tol * scale);
 }

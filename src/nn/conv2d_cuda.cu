@@ -3,8 +3,9 @@
 // on a CUDA device): torch.nn.Conv2d with zero padding, stride, dilation and groups (D-FINE's and
 // TinyViT's depthwise convs are groups == channels), NCHW in and out, via cuDNN's
 // cudnnConvolutionForward. Also the per-channel bias kernel shared with conv_transpose2d_cuda.
-// Precision: float32 runs true fp32 FMA kernels (no TF32); float16 tensors use tensor cores with
-// a float32 compute type (cuDNN's "pseudo half" configuration), so sums accumulate in float32.
+// Precision: float32 runs true fp32 FMA kernels (no TF32) unless Conv2dParams::allow_tf32 lets
+// it use TF32 tensor cores; float16 tensors use tensor cores with a float32 compute type (cuDNN's
+// "pseudo half" configuration), so sums accumulate in float32.
 // Algorithm: chosen once per (device, dtype, shapes, params). On the first call of a
 // configuration (the un-captured warm-up), cudnnFindConvolutionForwardAlgorithmEx times the
 // candidates on the real operands (workspace from the pool, at most kMaxConvWorkspaceBytes; the
@@ -158,8 +159,8 @@ float time_depthwise(const Tensor& x, const Tensor& w, const Tensor& y, const Co
 }
 
 // device, dtype, x [N, C, H, W], weight [K, C/g, kh, kw], stride, pad, dilation, groups.
-// + the depthwise policy in force when the plan was made.
-using PlanKey = std::array<int64_t, 17>;
+// + the depthwise policy in force when the plan was made + whether TF32 was allowed.
+using PlanKey = std::array<int64_t, 18>;
 
 // The forward-conv API for select_conv_algorithm (cudnn_algo_select.h): Find times the
 // candidates on x, w and the output buffer y (the real forward overwrites it); the heuristic is
@@ -213,7 +214,9 @@ std::unique_ptr<ForwardPlan> make_plan(cudnnHandle_t handle, const Tensor& x, co
                                                  p.stride_w, p.dilation_h, p.dilation_w,
                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   UM_CUDNN_CHECK(cudnnSetConvolutionGroupCount(plan->conv.get(), p.groups));
-  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv.get(), conv_math_type(x.dtype())));
+  // TF32 only for float32 data that allows it (Conv2dParams::allow_tf32).
+  const ConvPrecision precision{x.dtype(), p.allow_tf32 && x.dtype() == DType::kF32};
+  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv.get(), conv_math_type(precision)));
   int n = 0, c = 0, h = 0, wd = 0;
   UM_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(plan->conv.get(), plan->x.get(),
                                                        plan->w.get(), &n, &c, &h, &wd));
@@ -229,9 +232,10 @@ std::unique_ptr<ForwardPlan> make_plan(cudnnHandle_t handle, const Tensor& x, co
       shape_str(w.shape()) + " stride " + std::to_string(p.stride_h) + "x" +
       std::to_string(p.stride_w) + " pad " + std::to_string(p.pad_h) + "x" +
       std::to_string(p.pad_w) + " dilation " + std::to_string(p.dilation_h) + "x" +
-      std::to_string(p.dilation_w) + " groups " + std::to_string(p.groups);
+      std::to_string(p.dilation_w) + " groups " + std::to_string(p.groups) +
+      (precision.allow_tf32 ? " tf32" : "");
   const ConvAlgoChoice<cudnnConvolutionFwdAlgo_t> choice = select_conv_algorithm(
-      ForwardAlgoTraits{handle, *plan, x, w, y}, kOp, x.dtype(), plan->conv.get(), x.device(),
+      ForwardAlgoTraits{handle, *plan, x, w, y}, kOp, precision, plan->conv.get(), x.device(),
       config);
   plan->algo = choice.algo;
   plan->workspace_bytes = choice.workspace_bytes;
@@ -263,7 +267,8 @@ const ForwardPlan& plan_for(cudnnHandle_t handle, const Tensor& x, const Tensor&
                     x.size(0), x.size(1), x.size(2), x.size(3),
                     w.size(0), w.size(2), w.size(3),
                     p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w,
-                    p.groups, static_cast<int64_t>(depthwise_conv_policy())};
+                    p.groups, static_cast<int64_t>(depthwise_conv_policy()),
+                    static_cast<int64_t>(p.allow_tf32 && x.dtype() == DType::kF32)};
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   // A pipeline uses a few dozen shapes; a caller sweeping shapes must not grow this forever.

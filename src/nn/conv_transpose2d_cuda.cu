@@ -92,7 +92,7 @@ std::unique_ptr<BackwardDataPlan> make_plan(cudnnHandle_t handle, const Tensor& 
                    cudnn_dim(kOp, w.size(2)), cudnn_dim(kOp, w.size(3)));
   UM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv.get(), pad, pad, stride, stride, 1, 1,
                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv.get(), conv_math_type(x.dtype())));
+  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv.get(), conv_math_type({x.dtype(), false})));
   // The forward conv of dx must give exactly dy's shape, or the pairing above is wrong.
   int n = 0, c = 0, h = 0, wd = 0;
   UM_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(plan->conv.get(), plan->dx.get(),
@@ -106,7 +106,8 @@ std::unique_ptr<BackwardDataPlan> make_plan(cudnnHandle_t handle, const Tensor& 
                              " w " + shape_str(w.shape()) + " stride " + std::to_string(stride) +
                              " pad " + std::to_string(pad);
   const ConvAlgoChoice<cudnnConvolutionBwdDataAlgo_t> choice = select_conv_algorithm(
-      BackwardDataAlgoTraits{handle, *plan, x, w, y}, kOp, x.dtype(), plan->conv.get(),
+      BackwardDataAlgoTraits{handle, *plan, x, w, y}, kOp, ConvPrecision{x.dtype(), false},
+      plan->conv.get(),
       x.device(), config);
   plan->algo = choice.algo;
   plan->workspace_bytes = choice.workspace_bytes;

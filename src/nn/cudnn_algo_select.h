@@ -18,7 +18,7 @@
 //     cudnnStatus_t heuristic(int n, int* returned, Perf* perf) const;
 //   };
 //   ConvAlgoChoice<cudnnConvolutionFwdAlgo_t> c =
-//       select_conv_algorithm(MyTraits{...}, kOp, dtype, conv_desc, x.device(), config);
+//       select_conv_algorithm(MyTraits{...}, kOp, precision, conv_desc, x.device(), config);
 #pragma once
 
 #ifdef UM_WITH_CUDA
@@ -51,12 +51,12 @@ namespace algo_select_internal {
 // transformed operands are stored in half precision (a precision loss the heuristic's choices
 // never had; the models' convs are small enough that implicit GEMM and direct kernels win).
 template <typename Traits>
-bool candidate_allowed(const typename Traits::Perf& r, DType dtype, bool deterministic,
-                       bool check_memory, bool exclude_half_transforms) {
-  if (r.status != CUDNN_STATUS_SUCCESS || !math_type_allowed(dtype, r.mathType)) return false;
+bool candidate_allowed(const typename Traits::Perf& r, ConvPrecision precision,
+                       bool deterministic, bool check_memory, bool exclude_half_transforms) {
+  if (r.status != CUDNN_STATUS_SUCCESS || !math_type_allowed(precision, r.mathType)) return false;
   if (deterministic && r.determinism != CUDNN_DETERMINISTIC) return false;
   if (check_memory && r.memory > kMaxConvWorkspaceBytes) return false;
-  return !(exclude_half_transforms && dtype == DType::kF16 &&
+  return !(exclude_half_transforms && precision.dtype == DType::kF16 &&
            Traits::half_precision_transform(r.algo));
 }
 
@@ -77,7 +77,7 @@ bool adopt_candidate(const Traits& traits, cudnnConvolutionDescriptor_t conv,
 // descriptor's math type set to that result's. False (math type restored) when Find fails or
 // nothing qualifies.
 template <typename Traits>
-bool find_algorithm(const Traits& traits, const char* op, DType dtype,
+bool find_algorithm(const Traits& traits, const char* op, ConvPrecision precision,
                     cudnnConvolutionDescriptor_t conv, const Device& device,
                     const std::string& config, ConvAlgoChoice<typename Traits::Algo>* choice) {
   // The workspace every candidate that fits the cap asks for (so none is skipped for want of it).
@@ -110,7 +110,7 @@ bool find_algorithm(const Traits& traits, const char* op, DType dtype,
   }
   for (int i = 0; i < returned; ++i) {  // perf is sorted by time, fastest first
     const typename Traits::Perf& r = perf[static_cast<size_t>(i)];
-    if (!candidate_allowed<Traits>(r, dtype, Traits::kDeterministic, /*check_memory=*/true,
+    if (!candidate_allowed<Traits>(r, precision, Traits::kDeterministic, /*check_memory=*/true,
                                    /*exclude_half_transforms=*/true)) {
       continue;
     }
@@ -121,7 +121,7 @@ bool find_algorithm(const Traits& traits, const char* op, DType dtype,
     choice->time_ms = r.time;
     return true;
   }
-  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, conv_math_type(dtype)));
+  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, conv_math_type(precision)));
   return false;
 }
 
@@ -131,7 +131,8 @@ bool find_algorithm(const Traits& traits, const char* op, DType dtype,
 // Traits::kFallback (supports every configuration of the op) and returns true when nothing
 // qualified.
 template <typename Traits>
-bool choose_algorithm(const Traits& traits, DType dtype, cudnnConvolutionDescriptor_t conv,
+bool choose_algorithm(const Traits& traits, ConvPrecision precision,
+                      cudnnConvolutionDescriptor_t conv,
                       ConvAlgoChoice<typename Traits::Algo>* choice) {
   std::array<typename Traits::Perf, Traits::kCount> perf{};
   int returned = 0;
@@ -141,7 +142,7 @@ bool choose_algorithm(const Traits& traits, DType dtype, cudnnConvolutionDescrip
     const bool need_deterministic = Traits::kDeterministic && pass == 0;
     for (int i = 0; i < returned; ++i) {
       const typename Traits::Perf& r = perf[static_cast<size_t>(i)];
-      if (!candidate_allowed<Traits>(r, dtype, need_deterministic, /*check_memory=*/false,
+      if (!candidate_allowed<Traits>(r, precision, need_deterministic, /*check_memory=*/false,
                                      /*exclude_half_transforms=*/false)) {
         continue;
       }
@@ -152,7 +153,7 @@ bool choose_algorithm(const Traits& traits, DType dtype, cudnnConvolutionDescrip
       return false;
     }
   }
-  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, conv_math_type(dtype)));
+  UM_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, conv_math_type(precision)));
   choice->algo = Traits::kFallback;
   UM_CUDNN_CHECK(traits.workspace_size(choice->algo, &choice->workspace_bytes));
   return true;
@@ -166,16 +167,17 @@ bool choose_algorithm(const Traits& traits, DType dtype, cudnnConvolutionDescrip
 // the chosen algorithm's and logs the choice (log_conv_plan).
 template <typename Traits>
 ConvAlgoChoice<typename Traits::Algo> select_conv_algorithm(const Traits& traits, const char* op,
-                                                            DType dtype,
+                                                            ConvPrecision precision,
                                                             cudnnConvolutionDescriptor_t conv,
                                                             const Device& device,
                                                             const std::string& config) {
   ConvAlgoChoice<typename Traits::Algo> choice;
   choice.source = ConvAlgoSource::kTimed;
   if (!may_time_conv_algorithms() ||
-      !algo_select_internal::find_algorithm(traits, op, dtype, conv, device, config, &choice)) {
+      !algo_select_internal::find_algorithm(traits, op, precision, conv, device, config,
+                                            &choice)) {
     choice.time_ms = -1.f;
-    choice.source = algo_select_internal::choose_algorithm(traits, dtype, conv, &choice)
+    choice.source = algo_select_internal::choose_algorithm(traits, precision, conv, &choice)
                         ? ConvAlgoSource::kFallback
                         : ConvAlgoSource::kHeuristic;
   }

@@ -83,14 +83,19 @@ Tensor cudnn_operand(const Tensor& t) {
   return c;
 }
 
-cudnnMathType_t conv_math_type(DType dtype) {
-  return dtype == DType::kF16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+cudnnMathType_t conv_math_type(ConvPrecision precision) {
+  if (precision.dtype == DType::kF16) return CUDNN_TENSOR_OP_MATH;
+  return precision.allow_tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
 }
 
-bool math_type_allowed(DType dtype, cudnnMathType_t math) {
+bool math_type_allowed(ConvPrecision precision, cudnnMathType_t math) {
   // float16 data: every math type keeps the float32 compute type (tensor-core or FMA kernels;
   // ALLOW_CONVERSION only ever converts float32 data down, and there is none).
-  return dtype == DType::kF32 ? math == CUDNN_FMA_MATH : true;
+  if (precision.dtype != DType::kF32) return true;
+  // float32 with TF32 allowed: FMA, default and tensor-op math (TF32), never the conversion to
+  // float16 operands.
+  if (precision.allow_tf32) return math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+  return math == CUDNN_FMA_MATH;
 }
 
 void log_conv_plan(const char* op, const std::string& config, int algo, cudnnMathType_t math,

@@ -76,13 +76,21 @@ class ConvDesc {
   cudnnConvolutionDescriptor_t desc_ = nullptr;
 };
 
-// The math type a convolution of `dtype` is allowed to run with: float32 must be true fp32
+// The arithmetic a convolution may use: its data dtype and, for float32 data, whether TF32
+// tensor cores are allowed (Conv2dParams::allow_tf32).
+struct ConvPrecision {
+  DType dtype = DType::kF32;
+  bool allow_tf32 = false;
+};
+// The math type a convolution of that precision is set up with: float32 is true fp32 by default
 // (CUDNN_FMA_MATH: on Ampere and later CUDNN_DEFAULT_MATH permits TF32 tensor cores, whose
-// 10-bit mantissa would break the ~1e-4 agreement with the CPU reference); float16 uses tensor
-// cores with float32 accumulation (the convolution's compute type is CUDNN_DATA_FLOAT).
-cudnnMathType_t conv_math_type(DType dtype);
-// Whether an algorithm that cuDNN reports with `math` keeps that precision contract.
-bool math_type_allowed(DType dtype, cudnnMathType_t math);
+// 10-bit mantissa would break the ~1e-4 agreement with the CPU reference) and
+// CUDNN_TENSOR_OP_MATH (TF32) when allowed; float16 uses tensor cores with float32 accumulation
+// (the convolution's compute type is CUDNN_DATA_FLOAT).
+cudnnMathType_t conv_math_type(ConvPrecision precision);
+// Whether an algorithm that cuDNN reports with `math` keeps that precision contract (never
+// CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION for float32 data: it converts the operands to float16).
+bool math_type_allowed(ConvPrecision precision, cudnnMathType_t math);
 
 // How a plan's algorithm was chosen.
 enum class ConvAlgoSource {

@@ -22,6 +22,11 @@ struct Conv2dParams {
   int pad_h = 0, pad_w = 0;  // symmetric zero padding, as torch.nn.Conv2d(padding=...)
   int dilation_h = 1, dilation_w = 1;
   int groups = 1;
+  // CUDA, float32 data only: the convolution may run on TF32 tensor cores (inputs rounded to a
+  // 10-bit mantissa, float32 accumulation), several times faster than float32 FMA kernels but
+  // no longer within ~1e-4 of the CPU reference. Off by default; the CPU path ignores it (it is
+  // the reference). D-FINE's float16 mode sets it for its float32 backbone (dfine::Options).
+  bool allow_tf32 = false;
   static Conv2dParams square(int stride, int pad, int groups = 1) {
     return {stride, stride, pad, pad, 1, 1, groups};
   }

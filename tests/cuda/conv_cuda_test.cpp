@@ -158,6 +158,32 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCudaCase, ::testing::ValuesIn(conv_cases(
                            return std::string(info.param.name);
                          });
 
+// Conv2dParams::allow_tf32: float32 data may run on TF32 tensor cores, whose rounding of the
+// operands to a 10-bit mantissa is that of float16 inputs (the same unit roundoff), with float32
+// sums and a float32 output: the float16-rounded-inputs bound holds. float16 data and the CPU
+// ignore the flag (bit-identical results).
+TEST(Conv2dCuda, Tf32AllowedStaysWithinInputRoundingAndIsIgnoredElsewhere) {
+  UM_REQUIRE_CUDA();
+  for (const ConvCase& c : conv_cases()) {
+    SCOPED_TRACE(c.name);
+    const Tensor x = random_cpu(c.x, 41);
+    const Tensor w = random_cpu(c.w, 42);
+    const Tensor b = c.bias ? random_cpu({c.w[0]}, 43) : Tensor();
+    Conv2dParams tf32 = c.p;
+    tf32.allow_tf32 = true;
+    const Tensor ref = nn::conv2d(x, w, b, c.p);
+    EXPECT_EQ(max_abs_diff_gpu(nn::conv2d(x, w, b, tf32), ref), 0.f) << "CPU ignores the flag";
+    const Tensor y32 = nn::conv2d(to_gpu(x), to_gpu(w), gpu_or_undefined(b, DType::kF32), tf32);
+    EXPECT_EQ(y32.dtype(), DType::kF32);
+    EXPECT_LE(max_abs_diff_gpu(y32, ref), kF16RoundedInputTol * scale_of(ref)) << "TF32";
+    const Tensor xh = to_gpu(x, DType::kF16), wh = to_gpu(w, DType::kF16);
+    const Tensor bh = gpu_or_undefined(b, DType::kF16);
+    const Tensor y16 = nn::conv2d(xh, wh, bh, c.p);
+    EXPECT_EQ(max_abs_diff_gpu(nn::conv2d(xh, wh, bh, tf32), to_cpu_f32(y16)), 0.f)
+        << "float16 data ignores the flag";
+  }
+}
+
 TEST(Conv2dCuda, PermutedChannelsLastInputMatchesCpu) {
   UM_REQUIRE_CUDA();
   // An NHWC activation seen as NCHW (what a [B, L, C] -> image reshape gives): not contiguous.

@@ -283,11 +283,14 @@ std::string top_detections_mismatch(const Detections& cpu, const Detections& gpu
 struct HalfPolicy {
   const char* name;
   bool backbone, encoder, decoder;
+  bool tf32 = false;  // Options::tf32_backbone (read only when the backbone is float32)
 };
-constexpr HalfPolicy kHalfPolicies[] = {{"all-half", true, true, true},
-                                        {"backbone-half", true, false, false},
-                                        {"backbone+encoder-half", true, true, false},
-                                        {"encoder+decoder-half", false, true, true}};
+constexpr HalfPolicy kHalfPolicies[] = {
+    {"all-half", true, true, true},
+    {"backbone-half", true, false, false},
+    {"backbone+encoder-half", true, true, false},
+    {"encoder+decoder-half, backbone fp32", false, true, true, false},
+    {"encoder+decoder-half, backbone fp32 TF32 (default)", false, true, true, true}};
 
 class DFineModelCuda : public ::testing::TestWithParam<int> {};
 
@@ -426,6 +429,7 @@ TEST(DFineModelCudaMisc, Float16Diagnostics) {
       opt.half_backbone = pol.backbone;
       opt.half_encoder = pol.encoder;
       opt.half_decoder = pol.decoder;
+      opt.tf32_backbone = pol.tf32;
       auto gpu = DFine::load(c.checkpoint.string(), opt);
       ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
       const ForwardOutput out = (*gpu)->forward(p.input.to(Device::cuda()), true);
@@ -463,7 +467,8 @@ TEST(DFineModelCudaMisc, Float16Diagnostics) {
 }
 
 // The per-stage policy plumbing: each stage's intermediates come in the dtype the policy gives
-// it, and float16 with no stage half is the float32 model (same kernels on the same values).
+// it, and float16 with no stage half (and no TF32) is the float32 model (same kernels on the
+// same values).
 TEST(DFineModelCudaMisc, HalfPolicyStageDtypes) {
   UM_REQUIRE_CUDA();
   const std::filesystem::path ckpt = test::fixtures_dir() / "dfine_n" / "checkpoint.pth";
@@ -482,6 +487,7 @@ TEST(DFineModelCudaMisc, HalfPolicyStageDtypes) {
       opt.half_backbone = pol.backbone && !none;
       opt.half_encoder = pol.encoder && !none;
       opt.half_decoder = pol.decoder && !none;
+      opt.tf32_backbone = pol.tf32 && !none;  // "none": the exact float32 model
       auto m = DFine::load(ckpt.string(), opt);
       ASSERT_TRUE(m.ok()) << m.status().to_string();
       EXPECT_EQ((*m)->preprocess_device(Tensor::zeros({558, 422}, DType::kU8, Device::cuda()))

@@ -42,6 +42,14 @@ struct Options {
   bool half_backbone = false;
   bool half_encoder = true;
   bool half_decoder = true;
+  // In float16 mode, a float32 backbone (half_backbone false) runs its convolutions on TF32
+  // tensor cores (float32 storage, operands rounded to a 10-bit mantissa, float32 sums) instead
+  // of float32 FMA kernels. Not read in float32 mode, which stays exact (the CPU parity
+  // contract).
+  bool tf32_backbone = true;
+  bool backbone_tf32() const {
+    return dtype == DType::kF16 && !half_backbone && tf32_backbone && device.is_cuda();
+  }
   // The compute dtype of each stage under this policy.
   DType backbone_dtype() const { return stage_dtype(half_backbone); }
   DType encoder_dtype() const { return stage_dtype(half_encoder); }

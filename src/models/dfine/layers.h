@@ -25,6 +25,8 @@ enum class Act { kNone, kReLU, kSiLU, kGELU };
 struct Placement {
   Device device = Device::cpu();
   DType dtype = DType::kF32;
+  // float32 on CUDA: the stage's convolutions may use TF32 tensor cores (Options::tf32_backbone).
+  bool tf32 = false;
   Placement with_dtype(DType d) const { return {device, d}; }
 };
 // t converted to p.dtype on the host, then copied to p.device (load time only: it synchronises).
@@ -81,8 +83,9 @@ struct Mlp {
 
 struct LayerNormW {
   Tensor weight, bias;
+  static constexpr float kEps = 1e-5f;  // torch.nn.LayerNorm's default, as D-FINE uses it
   static LayerNormW load(const io::WeightSource& w, int64_t dim);
-  Tensor operator()(const Tensor& x) const { return nn::layer_norm(x, weight, bias, 1e-5f); }
+  Tensor operator()(const Tensor& x) const { return nn::layer_norm(x, weight, bias, kEps); }
   void place(const Placement& p);
 };
 

@@ -91,18 +91,13 @@ __global__ void __launch_bounds__(kRows * 32)
       s = dot * scale;
       if (brow) s += to_f(brow[(t0 + lane) * bs.s[3]]);
     }
-    float tile_max = s;
-    for (int o = 16; o > 0; o >>= 1) {
-      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, o));
-    }
+    const float tile_max = warp_max(s);
     const float m_new = fmaxf(m, tile_max);
     // While every score so far is -inf, use 0 as the reference so that exp() gives 0, not NaN.
     const float ref = m_new == -INFINITY ? 0.f : m_new;
     const float p = lane < valid ? expf(s - ref) : 0.f;
     const float rescale = expf(m - ref);  // 0 on the first tile (m = -inf)
-    float psum = p;
-    for (int o = 16; o > 0; o >>= 1) psum += __shfl_xor_sync(0xffffffffu, psum, o);
-    l = l * rescale + psum;
+    l = l * rescale + warp_sum(p);
 #pragma unroll
     for (int t = 0; t < kDChunks; ++t) acc[t] *= rescale;
     for (int j = 0; j < valid; ++j) {

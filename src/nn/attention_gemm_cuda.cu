@@ -75,11 +75,11 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32)
   };
   float mx = -INFINITY;
   for (int64_t j = lane; j < lk; j += 32) mx = fmaxf(mx, score(j));
-  for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+  mx = warp_max(mx);
   const float ref = mx == -INFINITY ? 0.f : mx;
   float sum = 0.f;
   for (int64_t j = lane; j < lk; j += 32) sum += expf(score(j) - ref);
-  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  sum = warp_sum(sum);
   const float inv = 1.f / sum;
   T* prow = p + row * ld;
   for (int64_t j = lane; j < lk; j += 32) prow[j] = from_f<T>(expf(score(j) - ref) * inv);

@@ -79,17 +79,6 @@ UM_ATTN_UNROLL
   }
 };
 
-__device__ __forceinline__ float warp_max(float x) {
-UM_ATTN_UNROLL
-  for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
-  return x;
-}
-__device__ __forceinline__ float warp_sum(float x) {
-UM_ATTN_UNROLL
-  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
-  return x;
-}
-
 // R consecutive floats of shared memory -> registers; float4 loads when R % 4 == 0 (the
 // caller's addresses are then 16-byte aligned: see the carve-up in the kernel).
 template <int R>

@@ -45,6 +45,18 @@ inline void require_like(const char* op, const Tensor& t, const char* name, cons
 
 inline void check_launch(const char* op) { UM_CUDA_CHECK_LAST(op); }
 
+// Max / sum over the 32 lanes of a warp (every lane gets the result; all lanes must call).
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
 inline int blocks_for(int64_t n, int threads = 256) {
   const int64_t b = (n + threads - 1) / threads;
   return static_cast<int>(b < 1 ? 1 : (b > 65535LL * 32 ? 65535LL * 32 : b));

@@ -20,11 +20,6 @@
 namespace um::nn::detail {
 namespace {
 
-__device__ __forceinline__ float warp_sum_ln(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
 constexpr int kWarpsPerBlock = 8;
 
 template <typename T>
@@ -37,13 +32,13 @@ __global__ void layer_norm_kernel(const T* x, const T* w, const T* b, T* y, int6
   T* yr = y + row * c;
   float sum = 0.f;
   for (int64_t i = lane; i < c; i += 32) sum += to_f(xr[i]);
-  const float mean = warp_sum_ln(sum) / static_cast<float>(c);
+  const float mean = warp_sum(sum) / static_cast<float>(c);
   float sq = 0.f;
   for (int64_t i = lane; i < c; i += 32) {
     const float dv = to_f(xr[i]) - mean;
     sq += dv * dv;
   }
-  const float var = warp_sum_ln(sq) / static_cast<float>(c);
+  const float var = warp_sum(sq) / static_cast<float>(c);
   const float inv = 1.f / sqrtf(var + eps);
   for (int64_t i = lane; i < c; i += 32) {
     float v = (to_f(xr[i]) - mean) * inv;

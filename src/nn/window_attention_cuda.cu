@@ -72,15 +72,6 @@ __device__ __forceinline__ const T* qkv_row(const WindowGeometry& g, int64_t tok
   return token >= 0 ? static_cast<const T*>(g.qkv) + token * g.row : static_cast<const T*>(g.pad);
 }
 
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, o));
-  return v;
-}
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
-  return v;
-}
-
 // ---- Plain kernel: one warp per query row -------------------------------------------------------
 constexpr int kPlainWarps = 8;
 // Query rows per block: a window's rows are spread over gridDim.z blocks (each stages the whole

@@ -130,6 +130,23 @@ TEST(DFineOpsCuda, FdrOpsMatchCpu) {
                              nn::distribution_topk_stats(corners, 33, 4)),
             1e-6f);
   EXPECT_THROW(nn::distribution_integral(to_gpu(corners, DType::kF16), w), Error);
+  // One warp per edge row holds up to 4 bins per lane: bin counts below, at and past one and
+  // three lanes' worth, up to the maximum (128), two images, and k up to the bin count.
+  for (const int bins : {5, 32, 33, 97, 128}) {
+    SCOPED_TRACE(bins);
+    std::vector<float> wb(static_cast<size_t>(bins));
+    for (int i = 0; i < bins; ++i) wb[static_cast<size_t>(i)] = 0.25f * static_cast<float>(i - 3);
+    const Tensor cb = random_cpu({2, 37, 4 * bins}, 20 + bins, -6.f, 6.f);
+    EXPECT_LE(max_abs_diff_gpu(nn::distribution_integral(to_gpu(cb), wb),
+                               nn::distribution_integral(cb, wb)),
+              1e-5f * static_cast<float>(bins));
+    for (const int k : {1, 4, bins}) {
+      EXPECT_LE(max_abs_diff_gpu(nn::distribution_topk_stats(to_gpu(cb), bins, k),
+                                 nn::distribution_topk_stats(cb, bins, k)),
+                1e-6f)
+          << "k " << k;
+    }
+  }
 }
 
 TEST(DFineOpsCuda, DetectionTop1MatchesCpu) {

@@ -133,12 +133,10 @@ Mlp Mlp::load(const io::WeightSource& w, int num_layers, int64_t in, int64_t hid
 }
 
 Tensor Mlp::operator()(const Tensor& x) const {
-  // Hidden layers: linear + ReLU as one op (on CUDA the ReLU is the GEMM's epilogue; on the CPU
-  // exactly linear then the ReLU pass, as before).
   Tensor y = x;
   for (size_t i = 0; i < layers.size(); ++i) {
-    const Linear& l = layers[i];
-    y = i + 1 < layers.size() ? nn::linear_act(y, l.weight, l.bias, nn::Activation::kReLU) : l(y);
+    y = layers[i](y);
+    if (i + 1 < layers.size()) apply_activation_inplace(y, Act::kReLU);
   }
   return y;
 }

@@ -83,9 +83,8 @@ struct Mlp {
 
 struct LayerNormW {
   Tensor weight, bias;
-  static constexpr float kEps = 1e-5f;  // torch.nn.LayerNorm's default, as D-FINE uses it
   static LayerNormW load(const io::WeightSource& w, int64_t dim);
-  Tensor operator()(const Tensor& x) const { return nn::layer_norm(x, weight, bias, kEps); }
+  Tensor operator()(const Tensor& x) const { return nn::layer_norm(x, weight, bias, 1e-5f); }
   void place(const Placement& p);
 };
 

@@ -1,0 +1,153 @@
+// File: src/nn/grouped_mlp_cuda.cu
+// Purpose: CUDA implementation of grouped_mlp (see ops_mlp.h): G small MLPs in ONE kernel.
+// Method: one block per group. The group's input row is read (any strides) into shared memory as
+// float32; for each layer, every warp computes 4 output rows at a time (4 independent weight
+// loads in flight per lane: 16-byte loads when each weight row is a whole number of 16-byte units,
+// else element loads), lanes splitting the input dim, a butterfly reduction, then bias, the
+// rounding to the data dtype (what the unfused linear's output gets) and the ReLU between layers;
+// the layer's output row goes to the other shared buffer (the last layer's to y). The layers'
+// widths are small (SAM: 256/256/32 per row): the weights dominate and are read once.
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "nn/cuda_op_util.cuh"
+#include "nn/ops_mlp.h"
+
+namespace um::nn::detail {
+namespace {
+
+constexpr int kThreads = 512;
+constexpr int kRowsPerStep = 4;
+
+struct MlpLayers {
+  const void* w[kGroupedMlpMaxLayers];  // [G, out, in], contiguous
+  const void* b[kGroupedMlpMaxLayers];  // [G, out], contiguous, or nullptr
+  int in[kGroupedMlpMaxLayers];
+  int out[kGroupedMlpMaxLayers];
+  int n;
+};
+
+template <typename T, bool kVec>
+__global__ void grouped_mlp_kernel(const T* __restrict__ x, int64_t xs0, int64_t xs1,
+                                   MlpLayers layers, int max_width, T* __restrict__ y) {
+  extern __shared__ float smem[];
+  float* cur = smem;
+  float* nxt = smem + max_width;
+  const int64_t g = blockIdx.x;
+  for (int k = threadIdx.x; k < layers.in[0]; k += blockDim.x) cur[k] = to_f(x[g * xs0 + k * xs1]);
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarps = blockDim.x / 32;
+  for (int l = 0; l < layers.n; ++l) {
+    const int in = layers.in[l], out = layers.out[l];
+    const bool last = l + 1 == layers.n;
+    const T* w = static_cast<const T*>(layers.w[l]) + g * out * in;
+    const T* b = layers.b[l] ? static_cast<const T*>(layers.b[l]) + g * out : nullptr;
+    for (int j0 = warp * kRowsPerStep; j0 < out; j0 += nwarps * kRowsPerStep) {
+      float acc[kRowsPerStep];
+#pragma unroll
+      for (int r = 0; r < kRowsPerStep; ++r) acc[r] = 0.f;
+      if constexpr (kVec) {
+        using P = Pack16<T>;
+        constexpr int V = P::kN;
+        for (int k0 = lane * V; k0 < in; k0 += 32 * V) {
+          float xv[V];
+#pragma unroll
+          for (int v = 0; v < V; ++v) xv[v] = cur[k0 + v];
+#pragma unroll
+          for (int r = 0; r < kRowsPerStep; ++r) {
+            const int j = j0 + r;
+            if (j < out) {
+              const P p = *reinterpret_cast<const P*>(w + static_cast<int64_t>(j) * in + k0);
+#pragma unroll
+              for (int v = 0; v < V; ++v) acc[r] = fmaf(to_f(p.v[v]), xv[v], acc[r]);
+            }
+          }
+        }
+      } else {
+        for (int k = lane; k < in; k += 32) {
+          const float xv = cur[k];
+#pragma unroll
+          for (int r = 0; r < kRowsPerStep; ++r) {
+            const int j = j0 + r;
+            if (j < out) acc[r] = fmaf(to_f(w[static_cast<int64_t>(j) * in + k]), xv, acc[r]);
+          }
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < kRowsPerStep; ++r) {
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], off);
+      }
+      if (lane == 0) {
+#pragma unroll
+        for (int r = 0; r < kRowsPerStep; ++r) {
+          const int j = j0 + r;
+          if (j >= out) break;
+          const T rounded = from_f<T>(acc[r] + (b ? to_f(b[j]) : 0.f));
+          if (last) {
+            y[g * out + j] = rounded;
+          } else {
+            const float v = to_f(rounded);
+            nxt[j] = v < 0.f ? 0.f : v;  // ReLU (a NaN stays NaN, as torch.relu)
+          }
+        }
+      }
+    }
+    __syncthreads();
+    float* t = cur;
+    cur = nxt;
+    nxt = t;
+  }
+}
+
+}  // namespace
+
+Tensor grouped_mlp_cuda(const Tensor& x, const std::vector<Tensor>& weights,
+                        const std::vector<Tensor>& biases) {
+  static constexpr const char* kOp = "grouped_mlp";
+  require_cuda_float(kOp, x, "x");  // shapes, dtypes and devices checked by grouped_mlp
+  const int64_t g = x.size(0);
+  MlpLayers layers{};
+  layers.n = static_cast<int>(weights.size());
+  // Contiguous copies only if a caller passed strided weights (models keep theirs contiguous).
+  std::vector<Tensor> held;
+  held.reserve(2 * weights.size());
+  int64_t max_width = x.size(1);
+  bool vec = true;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    held.push_back(weights[i].contiguous());
+    layers.w[i] = held.back().raw_data();
+    layers.b[i] = nullptr;
+    if (biases[i].defined()) {
+      held.push_back(biases[i].contiguous());
+      layers.b[i] = held.back().raw_data();
+    }
+    layers.in[i] = static_cast<int>(weights[i].size(2));
+    layers.out[i] = static_cast<int>(weights[i].size(1));
+    max_width = std::max<int64_t>(max_width, layers.out[i]);
+    const int64_t row_bytes = layers.in[i] * static_cast<int64_t>(dtype_size(x.dtype()));
+    vec = vec && row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(layers.w[i]) % 16 == 0;
+  }
+  Tensor y = Tensor::empty({g, layers.out[layers.n - 1]}, x.dtype(), x.device());
+  if (g == 0) return y;
+  const size_t smem = 2 * static_cast<size_t>(max_width) * sizeof(float);
+  UM_DISPATCH_FLOAT(x.dtype(), T, {
+    const T* xp = static_cast<const T*>(x.raw_data());
+    T* yp = static_cast<T*>(y.raw_data());
+    const unsigned blocks = static_cast<unsigned>(g);
+    if (vec) {
+      grouped_mlp_kernel<T, true><<<blocks, kThreads, smem, stream()>>>(
+          xp, x.strides()[0], x.strides()[1], layers, static_cast<int>(max_width), yp);
+    } else {
+      grouped_mlp_kernel<T, false><<<blocks, kThreads, smem, stream()>>>(
+          xp, x.strides()[0], x.strides()[1], layers, static_cast<int>(max_width), yp);
+    }
+  });
+  check_launch(kOp);
+  return y;
+}
+
+}  // namespace um::nn::detail

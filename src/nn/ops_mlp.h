@@ -1,0 +1,46 @@
+// File: src/nn/ops_mlp.h
+// Purpose: grouped_mlp, G independent small MLPs (same layer widths, their own weights, one
+// input row each) run as ONE op: SAM's four output-hypernetwork MLPs (256 -> 256 -> 256 -> 32,
+// one per mask token) and its IoU head (G = 1). Each layer is a linear with bias; ReLU between
+// layers, none after the last (segment_anything's MLP). Same conventions as nn/ops.h.
+// Why: run layer by layer, the four hypernetworks alone are 12 GEMMs, 8 ReLU passes and a concat
+// on single rows (~2 us each inside the frame's CUDA graph); on CUDA this is one kernel (one
+// block per group keeps the row in shared memory across the layers).
+// Precision: CPU = exactly, bit for bit, nn::linear then nn::relu per layer on each row (the
+// unfused Mlp). CUDA: float32 accumulation; each layer's output rounded to the data dtype before
+// the ReLU, as the unfused float16 sequence rounds every linear output.
+// Usage:
+//   // x [4, 256] (the mask-token rows of the transformer output, any strides);
+//   // weights[i] [4, out_i, in_i], biases[i] [4, out_i] (each MLP's layers stacked along dim 0)
+//   Tensor y = nn::grouped_mlp(x, weights, biases);  // [4, 32]
+#pragma once
+
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace um::nn {
+
+// Most layers and the widest layer grouped_mlp takes (the CUDA kernel keeps one row of each
+// layer's input and output in shared memory).
+inline constexpr int kGroupedMlpMaxLayers = 8;
+inline constexpr int64_t kGroupedMlpMaxWidth = 4096;
+
+// x [G, in_0] (any strides); weights[i] [G, out_i, in_i] with in_i = out_{i-1};
+// biases[i] [G, out_i] or undefined; 1..kGroupedMlpMaxLayers layers, every width
+// 1..kGroupedMlpMaxWidth. Returns y [G, out_last] contiguous:
+//   y[g] = L_n(relu(... relu(L_1(x[g])))),  L_i(v) = weights[i][g] v + biases[i][g].
+// float32 (CPU, CUDA) or float16 (CUDA); every tensor of x's dtype and device. Bad shapes,
+// dtypes or devices throw um::Error naming the argument.
+Tensor grouped_mlp(const Tensor& x, const std::vector<Tensor>& weights,
+                   const std::vector<Tensor>& biases);
+
+#ifdef UM_WITH_CUDA
+namespace detail {
+// The CUDA implementation behind grouped_mlp (grouped_mlp_cuda.cu); arguments already checked.
+Tensor grouped_mlp_cuda(const Tensor& x, const std::vector<Tensor>& weights,
+                        const std::vector<Tensor>& biases);
+}  // namespace detail
+#endif
+
+}  // namespace um::nn

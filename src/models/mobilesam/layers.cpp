@@ -90,4 +90,24 @@ Mlp load_mlp(const io::WeightSource& w, const std::string& name, int64_t in, int
   return m;
 }
 
+void GroupedMlp::place(const Placement& p) {
+  for (Tensor& w : weights) w = placed(w, p);
+  for (Tensor& b : biases) b = placed(b, p);
+}
+
+GroupedMlp group_mlps(const std::vector<Mlp>& mlps) {
+  GroupedMlp g;
+  if (mlps.empty()) return g;
+  for (size_t i = 0; i < mlps.front().layers.size(); ++i) {
+    std::vector<Tensor> ws, bs;
+    for (const Mlp& m : mlps) {
+      ws.push_back(m.layers.at(i).weight.unsqueeze(0));
+      bs.push_back(m.layers.at(i).bias.unsqueeze(0));
+    }
+    g.weights.push_back(nn::concat(ws, 0));
+    g.biases.push_back(nn::concat(bs, 0));
+  }
+  return g;
+}
+
 }  // namespace um::mobilesam

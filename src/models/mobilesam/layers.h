@@ -18,6 +18,7 @@
 #include "io/weight_source.h"
 #include "nn/ops.h"
 #include "nn/ops_fused.h"
+#include "nn/ops_mlp.h"
 
 namespace um::mobilesam {
 
@@ -91,5 +92,17 @@ struct Mlp {
 };
 Mlp load_mlp(const io::WeightSource& w, const std::string& name, int64_t in, int64_t hidden,
              int64_t out, int num_layers);
+
+// G MLPs of the same widths, each applied to its own input row, as one op (nn::grouped_mlp: one
+// kernel on CUDA; on the CPU bit-identical to running each Mlp on its row). SAM's 4 output
+// hypernetworks (row g = mask token g) and its IoU head (G = 1).
+struct GroupedMlp {
+  std::vector<Tensor> weights, biases;  // layer i: [G, out_i, in_i], [G, out_i]
+  // x [G, in] (any strides) -> [G, out].
+  Tensor operator()(const Tensor& x) const { return nn::grouped_mlp(x, weights, biases); }
+  void place(const Placement& p);
+};
+// Stacks the MLPs' layers (all with biases, same widths) along a new dim 0.
+GroupedMlp group_mlps(const std::vector<Mlp>& mlps);
 
 }  // namespace um::mobilesam

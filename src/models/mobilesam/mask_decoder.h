@@ -38,12 +38,23 @@ class MaskDecoder {
                         const Tensor& sparse, const Tensor& dense, bool multimask) const;
 
  private:
+  // keys [1, H*W, C] (transformer output) and hyper_in [1, 4, 32] -> float32 logits
+  // [1, last - first, 4H, 4W] of the masks first..last-1. upscale_and_dot: the official NCHW ConvTranspose2d sequence (the
+  // CPU reference). upscale_and_dot_gemm (device placements): the same math channels last, each
+  // 2x2/stride-2 transposed conv as one GEMM (no layout transforms around cuDNN, bias in the
+  // GEMM), the pixel reordering folded into the float32 conversion copy.
+  Tensor upscale_and_dot(const Tensor& keys, const Tensor& hyper_in, int64_t h, int64_t w,
+                         int64_t first, int64_t last) const;
+  Tensor upscale_and_dot_gemm(const Tensor& keys, const Tensor& hyper_in, int64_t h, int64_t w,
+                              int64_t first, int64_t last) const;
+
   TwoWayTransformer transformer_;
   Tensor output_tokens_;  // [1, 5, 256]: iou_token then the 4 mask_tokens, concatenated at load
   Tensor up0_w_, up0_b_, up1_w_, up1_b_;  // ConvTranspose2d weights [Cin, Cout, 2, 2]
   LayerNorm2d up_norm_;
-  std::vector<Mlp> hypernet_;  // 4 x (256 -> 256 -> 256 -> 32)
-  Mlp iou_head_;               // 256 -> 256 -> 256 -> 4
+  Linear up0_lin_, up1_lin_;  // device placements: up0/up1 as GEMMs on channels-last pixels
+  GroupedMlp hypernet_;  // 4 x (256 -> 256 -> 256 -> 32), one per mask token
+  GroupedMlp iou_head_;  // 1 x (256 -> 256 -> 256 -> 4), float32
 };
 
 }  // namespace um::mobilesam

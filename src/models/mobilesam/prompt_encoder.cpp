@@ -33,25 +33,25 @@ PromptEncoder PromptEncoder::load(const io::WeightSource& w) {
   p.mask_norm1_ = load_layer_norm_2d(w, "mask_downscaling.4", mc);
   p.mask_conv2_ = load_conv(w, "mask_downscaling.6", kEmbedDim, mc, 1, 1, 0, true);
 
-  // Dense PE of the 64x64 grid: cell centres (i + 0.5) / 64 (the official cumsum - 0.5).
-  p.dense_pe_ = Tensor::empty({1, kEmbedDim, kGrid, kGrid});
-  float* d = p.dense_pe_.data<float>();
-  std::vector<float> enc(kEmbedDim);
+  // Dense PE of the 64x64 grid: cell centres (i + 0.5) / 64 (the official cumsum - 0.5). Stored
+  // channels last ([1, 64*64, 256] tokens, exposed as an NCHW view): the mask decoder's
+  // transformer reads it as tokens, so no transpose pass per frame.
+  p.dense_pe_tokens_ = Tensor::empty({1, kGrid * kGrid, kEmbedDim});
+  float* d = p.dense_pe_tokens_.data<float>();
   for (int64_t y = 0; y < kGrid; ++y) {
     for (int64_t x = 0; x < kGrid; ++x) {
       const float xs = (static_cast<float>(x + 1) - 0.5f) / static_cast<float>(kGrid);
       const float ys = (static_cast<float>(y + 1) - 0.5f) / static_cast<float>(kGrid);
-      p.fourier(xs, ys, enc.data());
-      for (int64_t c = 0; c < kEmbedDim; ++c) d[(c * kGrid + y) * kGrid + x] = enc[c];
+      p.fourier(xs, ys, d + (y * kGrid + x) * kEmbedDim);
     }
   }
-  // no_mask_embed.weight.reshape(1, -1, 1, 1).expand(1, -1, 64, 64), materialised once.
-  p.no_mask_dense_ = Tensor::empty({1, kEmbedDim, kGrid, kGrid});
-  float* nd = p.no_mask_dense_.data<float>();
+  // no_mask_embed.weight.reshape(1, -1, 1, 1).expand(1, -1, 64, 64), materialised once, also
+  // channels last (its token view is contiguous: the decoder adds it to the embedding's).
+  p.no_mask_dense_tokens_ = Tensor::empty({1, kGrid * kGrid, kEmbedDim});
+  float* nd = p.no_mask_dense_tokens_.data<float>();
   const float* e = p.no_mask_.data<float>();
-  for (int64_t c = 0; c < kEmbedDim; ++c) {
-    std::fill(nd + c * kGrid * kGrid, nd + (c + 1) * kGrid * kGrid, e[c]);
-  }
+  for (int64_t i = 0; i < kGrid * kGrid; ++i) std::copy(e, e + kEmbedDim, nd + i * kEmbedDim);
+  p.set_nchw_views();
   p.gaussian_dev_ = p.gaussian_;
   p.corner_embed_ = nn::concat({p.point_embed_[2], p.point_embed_[3]}, 0);  // [2, 256]
   return p;
@@ -62,14 +62,20 @@ void PromptEncoder::place(const Placement& p) {
   const Placement f32{p.device, DType::kF32};
   gaussian_dev_ = placed(gaussian_, f32);
   corner_embed_ = placed(corner_embed_, f32);
-  dense_pe_ = placed(dense_pe_, p);
-  no_mask_dense_ = placed(no_mask_dense_, p);
+  dense_pe_tokens_ = placed(dense_pe_tokens_, p);
+  no_mask_dense_tokens_ = placed(no_mask_dense_tokens_, p);
+  set_nchw_views();
   mask_conv0_.place(p);
   mask_conv1_.place(p);
   mask_conv2_.place(p);
   mask_norm0_.place(p);
   mask_norm1_.place(p);
   placement_ = p;
+}
+
+void PromptEncoder::set_nchw_views() {
+  dense_pe_ = dense_pe_tokens_.view({1, kGrid, kGrid, kEmbedDim}).permute({0, 3, 1, 2});
+  no_mask_dense_ = no_mask_dense_tokens_.view({1, kGrid, kGrid, kEmbedDim}).permute({0, 3, 1, 2});
 }
 
 Tensor PromptEncoder::embed_mask(const Tensor& mask) const {

@@ -52,9 +52,11 @@ class PromptEncoder {
                        const std::optional<std::array<float, 4>>& box, const Tensor& mask) const;
   // Host-side encoding: sparse built on the host, then placed on the model's device; a mask
   // (any device, float32) is moved there too. The frame path uses box_sparse() instead.
-  // get_dense_pe(): [1, 256, 64, 64] (placement dtype and device).
+  // get_dense_pe(): [1, 256, 64, 64] (placement dtype and device). A channels-last view (strides
+  // of [1, 64, 64, 256]): its token view [1, 4096, 256] is contiguous.
   const Tensor& dense_pe() const { return dense_pe_; }
-  // no_mask_embed broadcast to [1, 256, 64, 64] (placement dtype and device).
+  // no_mask_embed broadcast to [1, 256, 64, 64] (placement dtype and device; channels-last view
+  // as dense_pe()).
   const Tensor& no_mask_dense() const { return no_mask_dense_; }
   // mask_downscaling of low-res logits [1, 1, 256, 256] already in the placement's dtype and
   // device -> dense embedding [1, 256, 64, 64].
@@ -64,6 +66,8 @@ class PromptEncoder {
   Tensor box_sparse(const Tensor& box_xyxy, const nn::SamBoxPromptParams& params) const;
 
  private:
+  // dense_pe_ / no_mask_dense_ = the NCHW views of the token tensors (after load and place).
+  void set_nchw_views();
   // Encodes one point already normalised to [0, 1]^2 into out[0..256).
   void fourier(float x01, float y01, float* out) const;
 
@@ -73,8 +77,10 @@ class PromptEncoder {
   Tensor no_mask_;                   // [1, 256]
   Conv mask_conv0_, mask_conv1_, mask_conv2_;
   LayerNorm2d mask_norm0_, mask_norm1_;
-  Tensor dense_pe_;                  // [1, 256, 64, 64], computed at load
-  Tensor no_mask_dense_;             // [1, 256, 64, 64], computed at load
+  Tensor dense_pe_tokens_;           // [1, 64*64, 256] contiguous, computed at load
+  Tensor no_mask_dense_tokens_;      // [1, 64*64, 256] contiguous, computed at load
+  Tensor dense_pe_;                  // [1, 256, 64, 64]: channels-last view of dense_pe_tokens_
+  Tensor no_mask_dense_;             // [1, 256, 64, 64]: view of no_mask_dense_tokens_
   Tensor gaussian_dev_;              // gaussian_, float32 on the placement's device
   Tensor corner_embed_;              // [2, 256] point_embed_[2..3], float32 on the device
   Placement placement_;

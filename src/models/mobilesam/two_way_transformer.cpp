@@ -5,11 +5,13 @@
 #include <cmath>
 #include <string>
 
+#include "core/status.h"
 #include "nn/ops.h"
 
 namespace um::mobilesam {
 
-Tensor SamAttention::operator()(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in) const {
+Tensor SamAttention::operator()(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
+                               const Tensor& residual) const {
   const Tensor q = q_proj(q_in), k = k_proj(k_in), v = v_proj(v_in);
   const int64_t b = q.size(0), lq = q.size(1), lk = k.size(1), c = q.size(2), d = c / heads;
   // [B, L, C] -> [B, heads, L, d] as views; the attention op reads strided operands.
@@ -18,7 +20,8 @@ Tensor SamAttention::operator()(const Tensor& q_in, const Tensor& k_in, const Te
   const Tensor vh = v.view({b, lk, heads, d}).permute({0, 2, 1, 3});
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   const Tensor o = nn::scaled_dot_product_attention(qh, kh, vh, Tensor(), scale);
-  return out_proj(o.permute({0, 2, 1, 3}).reshape({b, lq, c}));
+  // An undefined residual gives the plain out_proj (nn::linear's contract).
+  return out_proj(o.permute({0, 2, 1, 3}).reshape({b, lq, c}), residual);
 }
 
 void SamAttention::place(const Placement& p) {
@@ -80,36 +83,46 @@ TwoWayTransformer TwoWayTransformer::load(const io::WeightSource& w) {
   return t;
 }
 
-std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image, const Tensor& image_pe,
+std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image_tokens,
+                                                     const Tensor& key_pe,
                                                      const Tensor& tokens) const {
-  const int64_t b = image.size(0), c = image.size(1), hw = image.size(2) * image.size(3);
-  // B x C x H x W -> B x HW x C
-  const Tensor key_pe = image_pe.reshape({b, c, hw}).permute({0, 2, 1}).contiguous();
-  Tensor keys = image.reshape({b, c, hw}).permute({0, 2, 1}).contiguous();
+  if (image_tokens.dim() != 3 || key_pe.shape() != image_tokens.shape() || tokens.dim() != 3 ||
+      tokens.size(0) != image_tokens.size(0) || tokens.size(2) != image_tokens.size(2)) {
+    throw Error(StatusCode::kInvalidArgument,
+                "TwoWayTransformer: inconsistent inputs: image tokens " +
+                    shape_str(image_tokens.shape()) + ", key pe " + shape_str(key_pe.shape()) +
+                    ", tokens " + shape_str(tokens.shape()));
+  }
   const Tensor& query_pe = tokens;
   Tensor queries = tokens;
+  Tensor keys = image_tokens;
+  // queries + query_pe for the CURRENT queries (undefined until computed). The official code
+  // recomputes it before every attention; the queries do not change between the image->token
+  // attention of a block and the next self-attention (or the final attention), so one sum
+  // serves both. Likewise keys + key_pe serves both cross-attentions of a block (the keys only
+  // change at norm4). Same values, fewer passes.
+  Tensor q_pe;
   for (const Block& blk : blocks_) {
     if (blk.skip_first_layer_pe) {
       queries = blk.self_attn(queries, queries, queries);  // no PE, no residual (official)
     } else {
-      const Tensor q = nn::add(queries, query_pe);
-      queries = nn::add(queries, blk.self_attn(q, q, queries));
+      if (!q_pe.defined()) q_pe = nn::add(queries, query_pe);
+      queries = blk.self_attn(q_pe, q_pe, queries, /*residual=*/queries);
     }
     queries = blk.norm1(queries);
 
-    Tensor q = nn::add(queries, query_pe);
-    Tensor k = nn::add(keys, key_pe);
-    queries = blk.norm2(nn::add(queries, blk.cross_token_to_image(q, k, keys)));
+    q_pe = nn::add(queries, query_pe);
+    const Tensor k_pe = nn::add(keys, key_pe);
+    queries = blk.norm2(blk.cross_token_to_image(q_pe, k_pe, keys, /*residual=*/queries));
 
     queries = blk.norm3(blk.lin2(nn::relu(blk.lin1(queries)), /*residual=*/queries));
 
-    q = nn::add(queries, query_pe);
-    k = nn::add(keys, key_pe);
-    keys = blk.norm4(nn::add(keys, blk.cross_image_to_token(k, q, queries)));
+    q_pe = nn::add(queries, query_pe);
+    keys = blk.norm4(blk.cross_image_to_token(k_pe, q_pe, queries, /*residual=*/keys));
   }
-  const Tensor q = nn::add(queries, query_pe);
-  const Tensor k = nn::add(keys, key_pe);
-  queries = norm_final_(nn::add(queries, final_attn_(q, k, keys)));
+  if (!q_pe.defined()) q_pe = nn::add(queries, query_pe);  // depth 0 only
+  const Tensor k_pe = nn::add(keys, key_pe);
+  queries = norm_final_(final_attn_(q_pe, k_pe, keys, /*residual=*/queries));
   return {queries, keys};
 }
 

@@ -7,7 +7,10 @@
 // tokens->image attention and LayerNorm close it.
 // Usage:
 //   TwoWayTransformer t = TwoWayTransformer::load(w.sub("transformer."));
-//   auto [tokens_out, image_out] = t.forward(image [1,256,64,64], pe [1,256,64,64], tokens [1,N,256]);
+//   auto [tokens_out, image_out] = t.forward(image_tokens [1,4096,256], key_pe [1,4096,256],
+//                                            tokens [1,N,256]);
+// The image side comes in token layout [B, H*W, C] (the official code flattens and permutes
+// its NCHW input first): the mask decoder builds it so, without a separate transpose pass.
 #pragma once
 
 #include <utility>
@@ -21,10 +24,14 @@ namespace um::mobilesam {
 
 // segment_anything.modeling.transformer.Attention: separate q/k/v projections to internal_dim,
 // heads, softmax(q k^T / sqrt(d)) v, out projection back to embedding_dim.
+// With a residual [B, Lq, embedding_dim]: residual + attention(q, k, v), the add being the out
+// projection GEMM's C input on CUDA (Linear::operator()(x, residual)); on the CPU exactly
+// nn::add(residual, attention(q, k, v)), the official `queries = queries + attn_out`.
 struct SamAttention {
   Linear q_proj, k_proj, v_proj, out_proj;
   int64_t heads = 8;
-  Tensor operator()(const Tensor& q, const Tensor& k, const Tensor& v) const;
+  Tensor operator()(const Tensor& q, const Tensor& k, const Tensor& v,
+                    const Tensor& residual = Tensor()) const;
   void place(const Placement& p);
 };
 SamAttention load_sam_attention(const io::WeightSource& w, const std::string& name, int64_t dim,
@@ -35,9 +42,9 @@ class TwoWayTransformer {
   static constexpr int64_t kDim = 256, kHeads = 8, kMlpDim = 2048, kDepth = 2, kDownsample = 2;
   static TwoWayTransformer load(const io::WeightSource& w);
   void place(const Placement& p);
-  // image [1, C, H, W], image_pe [1, C, H, W], tokens [1, N, C] ->
-  // {queries [1, N, C], keys [1, H*W, C]}.
-  std::pair<Tensor, Tensor> forward(const Tensor& image, const Tensor& image_pe,
+  // image_tokens [B, H*W, C], key_pe [B, H*W, C] (any strides), tokens [B, N, C] ->
+  // {queries [B, N, C], keys [B, H*W, C]}. Shapes are checked (um::Error).
+  std::pair<Tensor, Tensor> forward(const Tensor& image_tokens, const Tensor& key_pe,
                                     const Tensor& tokens) const;
 
  private:

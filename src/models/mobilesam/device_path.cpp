@@ -10,6 +10,7 @@
 #include "models/mobilesam/preprocess.h"
 #include "nn/ops.h"
 #include "nn/ops_sam.h"
+#include "nn/ops_sam_mask.h"
 #include "nn/resize_antialias.h"
 
 namespace um::mobilesam {
@@ -93,12 +94,15 @@ BoxPrediction predict_box_device(const MobileSam& model, const Tensor& embedding
   const Tensor sparse = pe.box_sparse(box_xyxy, bp);
   DecoderOutput dec =
       model.mask_decoder().forward(embedding, pe.dense_pe(), sparse, dense, /*multimask=*/false);
-  const Tensor logits = postprocess_masks(dec.low_res_logits, g);  // float32 [1, 1, H, W]
+  // postprocess_masks + (logits > 0) as one op (one kernel on CUDA, the CPU runs that sequence).
+  nn::SamFrameMasks frame_masks = nn::sam_mask_to_frame(
+      dec.low_res_logits, {kImageSize, kImageSize, g.input_h, g.input_w, g.orig_h, g.orig_w},
+      want_logits);
   BoxPrediction out;
-  out.mask_u8 = nn::threshold_u8(logits, 0.f).view({frame_h, frame_w});
+  out.mask_u8 = frame_masks.mask_u8.view({frame_h, frame_w});
   out.low_res_logits = std::move(dec.low_res_logits);
   out.iou_prediction = std::move(dec.iou_predictions);
-  if (want_logits) out.mask_logits = logits;
+  if (want_logits) out.mask_logits = std::move(frame_masks.logits);  // float32 [1, 1, H, W]
   return out;
 }
 

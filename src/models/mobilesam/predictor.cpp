@@ -136,7 +136,8 @@ void Predictor::reset_image() {
 
 Tensor postprocess_masks(const Tensor& low_res, const InputGeometry& g) {
   const Tensor up = nn::resize_bilinear(low_res, kImageSize, kImageSize, false);
-  const Tensor crop = up.slice(2, 0, g.input_h).slice(3, 0, g.input_w).contiguous();
+  // The crop is a view: resize_bilinear reads strided inputs (no copy kernel on CUDA).
+  const Tensor crop = up.slice(2, 0, g.input_h).slice(3, 0, g.input_w);
   return nn::resize_bilinear(crop, g.orig_h, g.orig_w, false);
 }
 

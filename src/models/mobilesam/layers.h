@@ -12,12 +12,14 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
 #include "io/weight_source.h"
 #include "nn/ops.h"
 #include "nn/ops_fused.h"
+#include "nn/ops_layer_norm_add.h"
 #include "nn/ops_mlp.h"
 
 namespace um::mobilesam {
@@ -50,6 +52,10 @@ struct LayerNorm {
   Tensor weight, bias;
   float eps = 1e-5f;
   Tensor operator()(const Tensor& x) const { return nn::layer_norm(x, weight, bias, eps); }
+  // {norm(x), norm(x) + addend} as one op (nn::layer_norm_add; the CPU runs the two ops).
+  std::pair<Tensor, Tensor> with_add(const Tensor& x, const Tensor& addend) const {
+    return nn::layer_norm_add(x, weight, bias, eps, addend);
+  }
   void place(const Placement& p);
 };
 LayerNorm load_layer_norm(const io::WeightSource& w, const std::string& name, int64_t dim,

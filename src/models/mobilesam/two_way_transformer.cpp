@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <tuple>
 
 #include "core/status.h"
 #include "nn/ops.h"
@@ -96,12 +97,13 @@ std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image_tokens,
   const Tensor& query_pe = tokens;
   Tensor queries = tokens;
   Tensor keys = image_tokens;
-  // queries + query_pe for the CURRENT queries (undefined until computed). The official code
-  // recomputes it before every attention; the queries do not change between the image->token
-  // attention of a block and the next self-attention (or the final attention), so one sum
-  // serves both. Likewise keys + key_pe serves both cross-attentions of a block (the keys only
-  // change at norm4). Same values, fewer passes.
-  Tensor q_pe;
+  // queries + query_pe and keys + key_pe for the CURRENT queries / keys (undefined until
+  // computed). The official code recomputes them before every attention; here each sum comes
+  // with the post-norm that changes its operand (LayerNorm::with_add: one pass on CUDA) and
+  // serves every attention until the next change: q_pe from norm3 also feeds the next block's
+  // self-attention and the final attention, k_pe from norm4 both cross-attentions of the next
+  // block and the final attention. Same values, fewer passes.
+  Tensor q_pe, k_pe;
   for (const Block& blk : blocks_) {
     if (blk.skip_first_layer_pe) {
       queries = blk.self_attn(queries, queries, queries);  // no PE, no residual (official)
@@ -109,19 +111,19 @@ std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image_tokens,
       if (!q_pe.defined()) q_pe = nn::add(queries, query_pe);
       queries = blk.self_attn(q_pe, q_pe, queries, /*residual=*/queries);
     }
-    queries = blk.norm1(queries);
+    std::tie(queries, q_pe) = blk.norm1.with_add(queries, query_pe);
 
-    q_pe = nn::add(queries, query_pe);
-    const Tensor k_pe = nn::add(keys, key_pe);
+    if (!k_pe.defined()) k_pe = nn::add(keys, key_pe);
     queries = blk.norm2(blk.cross_token_to_image(q_pe, k_pe, keys, /*residual=*/queries));
 
-    queries = blk.norm3(blk.lin2(nn::relu(blk.lin1(queries)), /*residual=*/queries));
+    std::tie(queries, q_pe) =
+        blk.norm3.with_add(blk.lin2(nn::relu(blk.lin1(queries)), /*residual=*/queries), query_pe);
 
-    q_pe = nn::add(queries, query_pe);
-    keys = blk.norm4(blk.cross_image_to_token(k_pe, q_pe, queries, /*residual=*/keys));
+    std::tie(keys, k_pe) = blk.norm4.with_add(
+        blk.cross_image_to_token(k_pe, q_pe, queries, /*residual=*/keys), key_pe);
   }
   if (!q_pe.defined()) q_pe = nn::add(queries, query_pe);  // depth 0 only
-  const Tensor k_pe = nn::add(keys, key_pe);
+  if (!k_pe.defined()) k_pe = nn::add(keys, key_pe);
   queries = norm_final_(final_attn_(q_pe, k_pe, keys, /*residual=*/queries));
   return {queries, keys};
 }

@@ -5,27 +5,75 @@
 #include <cmath>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "core/status.h"
 #include "nn/ops.h"
 
 namespace um::mobilesam {
 
+namespace {
+
+// The same tensor object (the same view of the same memory), so one projection GEMM can serve
+// both uses.
+bool same_view(const Tensor& a, const Tensor& b) {
+  return a.storage() == b.storage() && a.offset() == b.offset() && a.shape() == b.shape() &&
+         a.strides() == b.strides();
+}
+
+// y [B, L, n * C] (n projections side by side, contiguous) -> projection i as the head view
+// [B, heads, L, C / heads]; the attention op reads strided operands.
+Tensor heads_of(const Tensor& y, int64_t n, int64_t i, int64_t heads) {
+  const int64_t b = y.size(0), l = y.size(1), d = y.size(2) / n / heads;
+  return y.view({b, l, n, heads, d}).select(2, i).permute({0, 2, 1, 3});
+}
+
+// Linear layers stacked along the output dim: one GEMM computes them all on the same input.
+Linear stacked(const std::vector<const Linear*>& parts) {
+  std::vector<Tensor> w, b;
+  for (const Linear* l : parts) {
+    w.push_back(l->weight);
+    b.push_back(l->bias);
+  }
+  return {nn::concat(w, 0), nn::concat(b, 0)};
+}
+
+}  // namespace
+
 Tensor SamAttention::operator()(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                                const Tensor& residual) const {
-  const Tensor q = q_proj(q_in), k = k_proj(k_in), v = v_proj(v_in);
-  const int64_t b = q.size(0), lq = q.size(1), lk = k.size(1), c = q.size(2), d = c / heads;
-  // [B, L, C] -> [B, heads, L, d] as views; the attention op reads strided operands.
-  const Tensor qh = q.view({b, lq, heads, d}).permute({0, 2, 1, 3});
-  const Tensor kh = k.view({b, lk, heads, d}).permute({0, 2, 1, 3});
-  const Tensor vh = v.view({b, lk, heads, d}).permute({0, 2, 1, 3});
+  Tensor qh, kh, vh;
+  if (qkv_proj.weight.defined() && same_view(q_in, k_in) && same_view(k_in, v_in)) {
+    const Tensor y = qkv_proj(q_in);  // the first block's self-attention
+    qh = heads_of(y, 3, 0, heads);
+    kh = heads_of(y, 3, 1, heads);
+    vh = heads_of(y, 3, 2, heads);
+  } else if (qk_proj.weight.defined() && same_view(q_in, k_in)) {
+    const Tensor y = qk_proj(q_in);  // self-attention with PE: q = k = queries + query_pe
+    qh = heads_of(y, 2, 0, heads);
+    kh = heads_of(y, 2, 1, heads);
+    vh = heads_of(v_proj(v_in), 1, 0, heads);
+  } else {
+    qh = heads_of(q_proj(q_in), 1, 0, heads);
+    kh = heads_of(k_proj(k_in), 1, 0, heads);
+    vh = heads_of(v_proj(v_in), 1, 0, heads);
+  }
+  const int64_t b = qh.size(0), lq = qh.size(2), d = qh.size(3);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   const Tensor o = nn::scaled_dot_product_attention(qh, kh, vh, Tensor(), scale);
   // An undefined residual gives the plain out_proj (nn::linear's contract).
-  return out_proj(o.permute({0, 2, 1, 3}).reshape({b, lq, c}), residual);
+  return out_proj(o.permute({0, 2, 1, 3}).reshape({b, lq, heads * d}), residual);
 }
 
 void SamAttention::place(const Placement& p) {
+  if (!p.device.is_cpu()) {
+    // Device placements: the projections of a shared input as one GEMM (built from the float32
+    // host weights). The CPU keeps three GEMMs, its results unchanged.
+    qkv_proj = stacked({&q_proj, &k_proj, &v_proj});
+    qk_proj = stacked({&q_proj, &k_proj});
+    qkv_proj.place(p);
+    qk_proj.place(p);
+  }
   q_proj.place(p);
   k_proj.place(p);
   v_proj.place(p);

@@ -27,8 +27,11 @@ namespace um::mobilesam {
 // With a residual [B, Lq, embedding_dim]: residual + attention(q, k, v), the add being the out
 // projection GEMM's C input on CUDA (Linear::operator()(x, residual)); on the CPU exactly
 // nn::add(residual, attention(q, k, v)), the official `queries = queries + attn_out`.
+// On device placements, q/k/v given as the same tensor share one projection GEMM (qkv_proj:
+// the first block's self-attention; qk_proj: q = k = queries + query_pe), same math.
 struct SamAttention {
   Linear q_proj, k_proj, v_proj, out_proj;
+  Linear qkv_proj, qk_proj;  // device placements only: the projections stacked along dim 0
   int64_t heads = 8;
   Tensor operator()(const Tensor& q, const Tensor& k, const Tensor& v,
                     const Tensor& residual = Tensor()) const;

@@ -36,10 +36,16 @@ void check_arguments(const Tensor& x, const std::vector<Tensor>& weights,
   }
   const int64_t g = x.size(0);
   int64_t width = x.size(1);
+  // The parameters' dtype: x's, except float32 parameters on a float16 x (mixed precision).
+  const DType pd = weights[0].defined() && x.dtype() == DType::kF16 &&
+                           weights[0].dtype() == DType::kF32
+                       ? DType::kF32
+                       : x.dtype();
   auto check_like_x = [&](const Tensor& t, const std::string& name) {
-    if (t.dtype() != x.dtype() || !(t.device() == x.device())) {
+    if (t.dtype() != pd || !(t.device() == x.device())) {
       detail::fail(kOp, name + " is " + t.str() + " but x is " + x.str() +
-                            " (every tensor must have x's dtype and device)");
+                            " (parameters must be on x's device, all of x's dtype or all "
+                            "float32)");
     }
   };
   auto check_width = [&](int64_t v, const std::string& name) {

@@ -30,8 +30,9 @@ struct MlpLayers {
   int n;
 };
 
-template <typename T, bool kVec>
-__global__ void grouped_mlp_kernel(const T* __restrict__ x, int64_t xs0, int64_t xs1,
+// T: the parameters' and the output's dtype; TX: x's (float16 x with float32 parameters).
+template <typename T, typename TX, bool kVec>
+__global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_t xs1,
                                    MlpLayers layers, int max_width, T* __restrict__ y) {
   extern __shared__ float smem[];
   float* cur = smem;
@@ -128,24 +129,39 @@ Tensor grouped_mlp_cuda(const Tensor& x, const std::vector<Tensor>& weights,
     layers.in[i] = static_cast<int>(weights[i].size(2));
     layers.out[i] = static_cast<int>(weights[i].size(1));
     max_width = std::max<int64_t>(max_width, layers.out[i]);
-    const int64_t row_bytes = layers.in[i] * static_cast<int64_t>(dtype_size(x.dtype()));
+    const int64_t row_bytes = layers.in[i] * static_cast<int64_t>(dtype_size(weights[i].dtype()));
     vec = vec && row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(layers.w[i]) % 16 == 0;
   }
-  Tensor y = Tensor::empty({g, layers.out[layers.n - 1]}, x.dtype(), x.device());
+  const DType pd = weights[0].dtype();  // x's, or float32 on a float16 x (checked)
+  Tensor y = Tensor::empty({g, layers.out[layers.n - 1]}, pd, x.device());
   if (g == 0) return y;
   const size_t smem = 2 * static_cast<size_t>(max_width) * sizeof(float);
-  UM_DISPATCH_FLOAT(x.dtype(), T, {
-    const T* xp = static_cast<const T*>(x.raw_data());
-    T* yp = static_cast<T*>(y.raw_data());
-    const unsigned blocks = static_cast<unsigned>(g);
+  const int mw = static_cast<int>(max_width);
+  const int64_t xs0 = x.strides()[0], xs1 = x.strides()[1];
+  const unsigned blocks = static_cast<unsigned>(g);
+  if (pd != x.dtype()) {  // float16 x, float32 parameters
+    const __half* xp = static_cast<const __half*>(x.raw_data());
+    float* yp = static_cast<float*>(y.raw_data());
     if (vec) {
-      grouped_mlp_kernel<T, true><<<blocks, kThreads, smem, stream()>>>(
-          xp, x.strides()[0], x.strides()[1], layers, static_cast<int>(max_width), yp);
+      grouped_mlp_kernel<float, __half, true>
+          <<<blocks, kThreads, smem, stream()>>>(xp, xs0, xs1, layers, mw, yp);
     } else {
-      grouped_mlp_kernel<T, false><<<blocks, kThreads, smem, stream()>>>(
-          xp, x.strides()[0], x.strides()[1], layers, static_cast<int>(max_width), yp);
+      grouped_mlp_kernel<float, __half, false>
+          <<<blocks, kThreads, smem, stream()>>>(xp, xs0, xs1, layers, mw, yp);
     }
-  });
+  } else {
+    UM_DISPATCH_FLOAT(x.dtype(), T, {
+      const T* xp = static_cast<const T*>(x.raw_data());
+      T* yp = static_cast<T*>(y.raw_data());
+      if (vec) {
+        grouped_mlp_kernel<T, T, true>
+            <<<blocks, kThreads, smem, stream()>>>(xp, xs0, xs1, layers, mw, yp);
+      } else {
+        grouped_mlp_kernel<T, T, false>
+            <<<blocks, kThreads, smem, stream()>>>(xp, xs0, xs1, layers, mw, yp);
+      }
+    });
+  }
   check_launch(kOp);
   return y;
 }

@@ -30,8 +30,10 @@ inline constexpr int64_t kGroupedMlpMaxWidth = 4096;
 // biases[i] [G, out_i] or undefined; 1..kGroupedMlpMaxLayers layers, every width
 // 1..kGroupedMlpMaxWidth. Returns y [G, out_last] contiguous:
 //   y[g] = L_n(relu(... relu(L_1(x[g])))),  L_i(v) = weights[i][g] v + biases[i][g].
-// float32 (CPU, CUDA) or float16 (CUDA); every tensor of x's dtype and device. Bad shapes,
-// dtypes or devices throw um::Error naming the argument.
+// float32 (CPU, CUDA) or float16 (CUDA); every tensor on x's device, weights and biases of x's
+// dtype, or (CUDA) float32 weights and biases on a float16 x: x is converted as it is read and
+// the MLP computes and returns float32 (SAM's float32 IoU head on the float16 decoder's token,
+// without a conversion pass). Bad shapes, dtypes or devices throw um::Error naming the argument.
 Tensor grouped_mlp(const Tensor& x, const std::vector<Tensor>& weights,
                    const std::vector<Tensor>& biases);
 

@@ -2,7 +2,8 @@
 // shared memory across the layers) against the CPU op (exactly the unfused linear/ReLU MLP):
 // SAM's hypernetwork and IoU-head shapes (16-byte weight loads), odd widths (element loads), a
 // layer without bias, strided rows, a wide layer (2048), negative hidden values (the ReLU), a
-// capture into a CUDA graph, and arguments of the wrong dtype or device.
+// float16 row with float32 parameters (SAM's IoU head), a capture into a CUDA graph, and
+// arguments of the wrong dtype or device.
 // Tolerances: float32, 1e-5 of the output's scale (only the summation order differs). float16
 // runs see float16-rounded inputs on both sides; the GPU rounds every layer's output to float16
 // (as the unfused float16 GEMMs do), the CPU reference stays float32: 1e-2 of the scale.
@@ -88,6 +89,25 @@ TEST(GroupedMlpCuda, MatchesCpu) {
   expect_matches_cpu(random_cpu({2, 40}, 4), random_stack(2, {40, 2048, 24}, 40),
                      "a 2048-wide hidden layer");
   expect_matches_cpu(random_cpu({5, 8}, 5), random_stack(5, {8, 3}, 50), "one layer, 5 groups");
+}
+
+TEST(GroupedMlpCuda, Float16RowsWithFloat32Parameters) {
+  UM_REQUIRE_CUDA();
+  // SAM's IoU head: float32 weights on the float16 decoder's token (a strided row of hs).
+  const Tensor hs = f16_rounded(random_cpu({1, 7, 256}, 11, -2.f, 2.f));
+  const Stack s = random_stack(1, {256, 256, 256, 4}, 110);
+  const Tensor ref = nn::grouped_mlp(hs.select(1, 0), s.w, s.b);
+  const Tensor y = nn::grouped_mlp(to_gpu(hs, DType::kF16).select(1, 0),
+                                   gpu_all(s.w, DType::kF32, false),
+                                   gpu_all(s.b, DType::kF32, false));
+  EXPECT_EQ(y.dtype(), DType::kF32);
+  EXPECT_GPU_NEAR(y, ref, kF32Tol);
+  // Odd widths (element loads) too.
+  const Tensor x = f16_rounded(random_cpu({3, 13}, 12));
+  const Stack o = random_stack(3, {13, 9, 5}, 120);
+  EXPECT_GPU_NEAR(nn::grouped_mlp(to_gpu(x, DType::kF16), gpu_all(o.w, DType::kF32, false),
+                                  gpu_all(o.b, DType::kF32, false)),
+                  nn::grouped_mlp(x, o.w, o.b), kF32Tol);
 }
 
 TEST(GroupedMlpCuda, ReadsStridedRows) {
@@ -176,6 +196,10 @@ TEST(GroupedMlpCuda, RejectsMixedDtypesAndDevices) {
                                gpu_all(s.b, DType::kF16, true)),
                Error);
   EXPECT_THROW(nn::grouped_mlp(x16, gpu_all(s.w, DType::kF16, true), s.b), Error);  // CPU bias
+  // float32 x with float16 parameters: not a supported mix.
+  EXPECT_THROW(nn::grouped_mlp(to_gpu(random_cpu({2, 8}, 9)), gpu_all(s.w, DType::kF16, true),
+                               gpu_all(s.b, DType::kF16, true)),
+               Error);
   EXPECT_THROW(nn::grouped_mlp(random_cpu({2, 8}, 9), gpu_all(s.w, DType::kF32, false),
                                gpu_all(s.b, DType::kF32, false)),
                Error);  // CPU x, GPU weights

@@ -134,6 +134,8 @@ TEST(GroupedMlp, RejectsBadArgumentsNamingThem) {
                     {Tensor()});
       },
       "width");
+  // float32 parameters on a float16 x pass the checks but are CUDA-only: refused on the CPU.
+  EXPECT_THROW(grouped_mlp(x.to(DType::kF16), s.w, s.b), Error);
   // float16 on the CPU: refused (the CPU op is float32).
   EXPECT_THROW(grouped_mlp(x.to(DType::kF16), {s.w[0].to(DType::kF16)}, {s.b[0].to(DType::kF16)}),
                Error);

@@ -102,7 +102,9 @@ DecoderOutput MaskDecoder::forward(const Tensor& image_embedding, const Tensor& 
   out.low_res_logits = up0_lin_.weight.defined()
                            ? upscale_and_dot_gemm(keys, hyper_in, h, w, first, last)
                            : upscale_and_dot(keys, hyper_in, h, w, first, last);
-  const Tensor iou = iou_head_(iou_token_out.to(DType::kF32));  // [1, 4], float32 head (G = 1)
+  // [1, 4]: the float32 head (G = 1) reads the token as it is (a float16 decoder's token is
+  // converted inside the op; on the CPU it is float32 already).
+  const Tensor iou = iou_head_(iou_token_out);
 
   out.iou_predictions = iou.slice(1, first, last).contiguous();
   return out;

@@ -8,7 +8,8 @@
 // upscaled pixel; the IoU token passes a 3-layer MLP (-> 4).
 // Selection (official SAM v1 / MobileSAM): multimask -> masks 1..3, else mask 0.
 // Precision: the decoder computes in the placement's dtype except the IoU head, which stays
-// float32 (its input token is converted); low_res_logits and iou_predictions are float32.
+// float32 (nn::grouped_mlp reads the float16 token into its float32 math); low_res_logits and
+// iou_predictions are float32.
 // Usage:
 //   MaskDecoder d = MaskDecoder::load(io::WeightSource(tensors, "mask_decoder."));
 //   DecoderOutput o = d.forward(embedding, dense_pe, sparse, dense, /*multimask=*/false);

@@ -6,6 +6,7 @@
 
 #include "core/status.h"
 #include "nn/ops.h"
+#include "nn/ops_layer_norm_act.h"
 
 namespace um::mobilesam {
 
@@ -133,7 +134,8 @@ Tensor MaskDecoder::upscale_and_dot_gemm(const Tensor& keys, const Tensor& hyper
   // column 4x + 2dx + dx2).
   const int64_t c0 = up0_lin_.weight.size(0) / 4, c1 = up1_lin_.weight.size(0) / 4;
   Tensor up = up0_lin_(keys).view({1, h * w * 4, c0});  // [1, (y, x, dy, dx), 64]
-  up = nn::gelu(nn::layer_norm(up, up_norm_.weight, up_norm_.bias, up_norm_.eps));
+  up = nn::layer_norm_act(up, up_norm_.weight, up_norm_.bias, up_norm_.eps,
+                          nn::Activation::kGELU);
   up = nn::gelu(up1_lin_(up)).view({h * w * 16, c1});  // [(y, x, dy, dx, dy2, dx2), 32]
   const int64_t n = last - first;
   const Tensor m = nn::linear(hyper_in.slice(1, first, last), up, Tensor());  // [1, n, pixels]

@@ -9,6 +9,8 @@
 // current DevicePool (see lt_gemm below), never a buffer that outlives or is shared beyond it.
 // A residual (LtGemm::residual) is cuBLASLt's C input with beta = 1 and our c its D output: same
 // layout, so D = alpha * A @ B + residual (+ bias by the epilogue) costs no extra pass.
+// LtGemm::relu selects the RELU / RELU_BIAS epilogue: max(0, .) on the float32 result before
+// D's rounding (nn::linear_act), part of the plan key like the bias.
 #ifdef UM_WITH_CUDA
 #include "nn/cublaslt_context.h"
 
@@ -126,11 +128,16 @@ Plan make_plan(LtContext& ctx, const LtGemm& g, const LtOperand& oa, const LtOpe
   const int32_t ta = ob.op, tb = oa.op;
   UM_LT_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
   UM_LT_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
-  if (g.bias) {
-    const uint32_t epi = CUBLASLT_EPILOGUE_BIAS;
-    const int32_t bias_type = type;
+  // The epilogue: bias and/or ReLU on the float32 result before D's one rounding (RELU_BIAS is
+  // relu(acc + bias), the order of linear then ReLU).
+  if (g.bias || g.relu) {
+    const uint32_t epi = g.bias ? (g.relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                : CUBLASLT_EPILOGUE_RELU;
     UM_LT_CHECK(
         cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+  }
+  if (g.bias) {
+    const int32_t bias_type = type;
     UM_LT_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
                                                &bias_type, sizeof(bias_type)));
     UM_LT_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
@@ -213,7 +220,8 @@ void lt_gemm(const LtGemm& g) {
                                     g.bias != nullptr,
                                     g.bias ? alignment(g.bias, 0, 1) : 0,
                                     align[0], align[1], align[2], align[3],
-                                    g.residual != nullptr, g.c_float32 ? 1 : 0, ldc};
+                                    g.residual != nullptr, g.c_float32 ? 1 : 0, ldc,
+                                    g.relu ? 1 : 0};  // the epilogue is part of the plan
   LtContext& ctx = context();
   auto it = ctx.plans().find(key);
   if (it == ctx.plans().end()) {

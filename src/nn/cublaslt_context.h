@@ -1,7 +1,7 @@
 // File: src/nn/cublaslt_context.h
 // Purpose: the one GEMM entry point of the CUDA dense ops (linear, matmul, attention fallback):
 // a row-major, strided-batched C = alpha * A @ B (+ bias per column) (+ a residual matrix:
-// cuBLASLt's beta * C term with beta = 1) through cuBLASLt, with float32 compute for both
+// cuBLASLt's beta * C term with beta = 1) (then optionally ReLU) through cuBLASLt, with float32 compute for both
 // float32 (true fp32, not TF32) and float16 (fp32 accumulate) data.
 // Per thread: one cublasLtHandle_t and a per-shape cache of descriptors, layouts and the
 // heuristic's algorithm (its first call of a shape must not be inside a graph capture). Per
@@ -51,6 +51,9 @@ struct LtGemm {
   // Row stride of C in elements, >= n; 0 means n. A padded stride keeps every row of C 16-byte
   // aligned (attention's 49-key score rows).
   int64_t ldc = 0;
+  // max(0, .) of the float32 result (after alpha, the residual and the bias), before its one
+  // rounding: cuBLASLt's RELU / RELU_BIAS epilogue (nn::linear_act's fused ReLU).
+  bool relu = false;
 };
 
 // True when cuBLASLt can read the [rows, cols] view in place (one of its strides is 1 and the
@@ -64,7 +67,7 @@ bool lt_operand_ok(const LtMatrix& v, int64_t rows, int64_t cols);
 void lt_gemm(const LtGemm& g);
 
 // A plain CUDA GEMM of the same contract (any strides, c_float32 too, bias and residual added to
-// the float32 accumulator, rounded once), float32 accumulation (gemm_fallback_cuda.cu).
+// the float32 accumulator, then the ReLU when asked, rounded once), float32 accumulation (gemm_fallback_cuda.cu).
 void gemm_fallback(const LtGemm& g);
 
 }  // namespace um::nn::detail

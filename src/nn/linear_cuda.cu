@@ -10,6 +10,8 @@
 // with the residual as cuBLASLt's C input and beta = 1: the add costs no extra pass over the
 // activation, and a float16 result is rounded once (the CPU's linear-then-add sequence on
 // float16-rounded data rounds the linear's output first; results may differ by that rounding).
+// linear_act (nn/ops_fused.h) is the same GEMM with ReLU as cuBLASLt's RELU(_BIAS) epilogue: bias
+// and ReLU on the float32 accumulator, one rounding, no separate activation kernel.
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -17,19 +19,24 @@
 #include "nn/cublaslt_context.h"
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_cuda.h"
+#include "nn/ops_dfine_cuda.h"
+#include "nn/ops_fused.h"
 
 namespace um::nn::detail {
 namespace {
 
 // out[r, j] = residual[r, j] + bias[j] (either or both may be absent; 0 then): linear with
 // in_features == 0, where no GEMM runs. residual is contiguous [rows, cols].
+// With `relu`, max(0, .) of that (linear_act with in_features == 0).
 template <typename T>
 __global__ void fill_rows_kernel(T* out, const T* bias, const T* residual, int64_t rows,
-                                 int64_t cols) {
+                                 int64_t cols, bool relu) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * cols;
        i += int64_t{gridDim.x} * blockDim.x) {
     const float b = bias ? to_f(bias[i % cols]) : 0.f;
-    out[i] = from_f<T>(residual ? to_f(residual[i]) + b : b);
+    float v = residual ? to_f(residual[i]) + b : b;
+    if (relu) v = v > 0.f ? v : 0.f;
+    out[i] = from_f<T>(v);
   }
 }
 
@@ -50,11 +57,11 @@ bool collapse_batch(const Shape& batch, const Shape& strides, int64_t* stride) {
   return true;
 }
 
-}  // namespace
-
-Tensor linear_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in,
-                   const Tensor& residual_in) {
-  static constexpr const char* kOp = "linear";
+// The linear GEMM behind linear_cuda and linear_act_cuda: y = [relu](x @ W^T + b + residual),
+// the ReLU (when `relu`) being cuBLASLt's epilogue on the float32 result. kOp names the public op
+// in error messages.
+Tensor linear_gemm(const char* kOp, const Tensor& x_in, const Tensor& weight_in,
+                   const Tensor& bias_in, const Tensor& residual_in, bool relu) {
   require_cuda_float(kOp, x_in, "x");
   require_like(kOp, weight_in, "weight", x_in);
   if (x_in.dim() < 1 || weight_in.dim() != 2 || x_in.size(-1) != weight_in.size(1)) {
@@ -96,7 +103,8 @@ Tensor linear_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
       fill_rows_kernel<T><<<blocks_for(rows * out_f), 256, 0, stream()>>>(
           static_cast<T*>(out.raw_data()),
           bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr,
-          residual.defined() ? static_cast<const T*>(residual.raw_data()) : nullptr, rows, out_f);
+          residual.defined() ? static_cast<const T*>(residual.raw_data()) : nullptr, rows, out_f,
+          relu);
     });
     check_launch(kOp);
     return out;
@@ -137,8 +145,30 @@ Tensor linear_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
   g.c = out.raw_data();
   g.bias = bias.defined() ? bias.raw_data() : nullptr;
   g.residual = residual.defined() ? residual.raw_data() : nullptr;  // C's layout: [rows, out_f]
+  g.relu = relu;
   lt_gemm(g);
   return out;
+}
+
+}  // namespace
+
+Tensor linear_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                   const Tensor& residual) {
+  return linear_gemm("linear", x, weight, bias, residual, /*relu=*/false);
+}
+
+Tensor linear_act_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       Activation act) {
+  if (act == Activation::kReLU || act == Activation::kNone) {
+    return linear_gemm("linear_act", x, weight, bias, Tensor(), act == Activation::kReLU);
+  }
+  // SiLU / GELU: cuBLASLt's GELU epilogue is the tanh approximation, not the exact erf form the
+  // models use, so the GEMM is followed by the activation pass (in float16 the GEMM's output is
+  // rounded before the activation, as in the unfused sequence).
+  Tensor y = linear_gemm("linear_act", x, weight, bias, Tensor(), false);
+  act_affine_inplace_cuda(y, act == Activation::kSiLU ? ActKind::kSiLU : ActKind::kGELU, false,
+                          1.f, 0.f);
+  return y;
 }
 
 Tensor matmul_cuda(const Tensor& a_in, const Tensor& b_in) {

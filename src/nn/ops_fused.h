@@ -11,6 +11,7 @@
 //   // TinyViT's local conv on tokens [B, H*W, C] viewed as [B, H, W, C], 3x3 depthwise:
 //   Tensor t = nn::depthwise_conv2d_nhwc(tok.view({B, H, W, C}), w, b,
 //                                        nn::Conv2dParams::square(1, 1, static_cast<int>(C)));
+//   Tensor h = nn::linear_act(x, w1, b1, nn::Activation::kReLU);  // an MLP's hidden layer
 #pragma once
 
 #include <cstdint>
@@ -50,8 +51,20 @@ Tensor conv2d_bias_act(const Tensor& x, const Tensor& weight, const Tensor& bias
 Tensor depthwise_conv2d_nhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
                              const Conv2dParams& p, Activation act = Activation::kNone);
 
+// y = act(linear(x, weight, bias)): torch's `act(F.linear(x, w, b))` (D-FINE's MLP hidden layers
+// and FFN, SAM's MLPs). On the CPU exactly nn::linear followed by the activation pass of
+// act_affine_cpu.cpp (float32 results bit-identical to the unfused sequence). On CUDA, ReLU is
+// the cuBLASLt GEMM's RELU / RELU_BIAS epilogue (bias and ReLU on the float32 accumulator, one
+// rounding, no extra kernel); SiLU and GELU (exact erf form, which cuBLASLt does not offer) are
+// the GEMM followed by the activation pass. x [..., in] (any strides), weight [out, in], bias
+// [out] or undefined; float32 (CPU, CUDA) or float16 (CUDA; weight and bias of x's dtype).
+// Returns [..., out] contiguous.
+Tensor linear_act(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation act);
+
 #ifdef UM_WITH_CUDA
 namespace detail {
+// The CUDA implementation behind linear_act (linear_cuda.cu).
+Tensor linear_act_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation act);
 // The CUDA implementation behind conv2d_bias_act (conv2d_bias_act_cuda.cu), internal to um_nn.
 Tensor conv2d_bias_act_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
                             const Conv2dParams& p, Activation act, float affine_scale,

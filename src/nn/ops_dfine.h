@@ -80,4 +80,37 @@ struct BoxMapping {
 // idx % C, its query's box cxcywh -> xyxy, mapped, non-finite -> 0, clamped to the frame.
 Tensor detection_top1(const Tensor& logits, const Tensor& boxes, const BoxMapping& mapping);
 
+// ---- Mixed-precision fusions of the decoder layer (dfine_mixed_cpu.cpp) -----------------------
+// In float16 mode the decoder adds float16 activations to the float32 positional embedding and
+// gates them in float32 (SPEC 3): formed in float32 and rounded once. These ops do each such
+// chain (conversions, element-wise ops, the LayerNorm) as ONE kernel on CUDA. On the CPU (float32
+// throughout) each is exactly the op sequence it replaces, so CPU results are bit-identical.
+//
+// a + b with a and b of the same shape (no broadcasting) and any float dtypes each; the sum in
+// float32, rounded once to out_dtype (kF32 or kF16). Replaces b.to(F32) + add + .to(out).
+// CPU: float32 inputs, = nn::add(a, b) (then .to(out_dtype)).
+Tensor add_mixed(const Tensor& a, const Tensor& b, DType out_dtype);
+// D-FINE's Gate (the decoder's "gateway") without its LayerNorm: gate logits g [..., 2E], x1 and
+// x2 [..., E] (same leading dims; any float dtypes each) ->
+//   sigmoid(g[..., :E]) * x1 + sigmoid(g[..., E:]) * x2
+// in float32, rounded once to out_dtype. CPU: float32 inputs, = the sequence sigmoid, split, mul,
+// mul, add (then .to(out_dtype)).
+Tensor gated_sum(const Tensor& g, const Tensor& x1, const Tensor& x2, DType out_dtype);
+// The same followed by LayerNorm over E (weight, bias [E] or undefined, any float dtype; float32
+// statistics, two-pass as nn::layer_norm) on the float32 gated sum: the whole Gate in one
+// kernel. CPU: = nn::layer_norm(gated_sum(...)) (float32). On CUDA the norm reads the unrounded
+// float32 sum (the unfused float16 sequence rounded it to float16 first).
+Tensor gated_sum_layer_norm(const Tensor& g, const Tensor& x1, const Tensor& x2,
+                            const Tensor& weight, const Tensor& bias, float eps, DType out_dtype);
+
+#ifdef UM_WITH_CUDA
+namespace detail {
+// The CUDA implementations behind the mixed-precision fusions (dfine_mixed_cuda.cu).
+Tensor add_mixed_cuda(const Tensor& a, const Tensor& b, DType out_dtype);
+// weight/bias undefined and norm == false: gated_sum; norm == true: gated_sum_layer_norm.
+Tensor gated_sum_cuda(const Tensor& g, const Tensor& x1, const Tensor& x2, bool norm,
+                      const Tensor& weight, const Tensor& bias, float eps, DType out_dtype);
+}  // namespace detail
+#endif
+
 }  // namespace um::nn

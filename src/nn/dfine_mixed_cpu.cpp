@@ -1,0 +1,128 @@
+// File: src/nn/dfine_mixed_cpu.cpp
+// Purpose: the decoder's mixed-precision fusions (nn/ops_dfine.h: add_mixed, gated_sum,
+// gated_sum_layer_norm): argument checks, the CUDA dispatch, and the CPU reference, which is
+// literally the op sequence the D-FINE decoder ran before the fusion (float32 on the CPU), so the
+// CPU results stay bit-identical. The CUDA side (dfine_mixed_cuda.cu) does each in one kernel.
+#include <string>
+#include <utility>
+
+#include "nn/op_util.h"
+#include "nn/ops.h"
+#include "nn/ops_dfine.h"
+
+namespace um::nn {
+
+using detail::fail;
+
+namespace {
+
+void require_float(const char* op, const Tensor& t, const char* name) {
+  if (!t.defined()) fail(op, std::string(name) + " is undefined");
+  if (t.dtype() != DType::kF32 && t.dtype() != DType::kF16) {
+    fail(op, std::string(name) + " must be float32 or float16, got " + dtype_name(t.dtype()));
+  }
+}
+
+void require_out_dtype(const char* op, DType d) {
+  if (d != DType::kF32 && d != DType::kF16) {
+    fail(op, std::string("output dtype must be float32 or float16, got ") + dtype_name(d));
+  }
+}
+
+void require_same_device(const char* op, const Tensor& t, const char* name, const Tensor& ref) {
+  if (t.device() != ref.device()) {
+    fail(op, std::string(name) + " is on " + t.device().str() + ", expected " +
+                 ref.device().str());
+  }
+}
+
+// Shapes of the gate: g [..., 2E], x1 and x2 [..., E] with the same leading dims, E >= 1.
+void check_gate(const char* op, const Tensor& g, const Tensor& x1, const Tensor& x2) {
+  require_float(op, g, "g");
+  require_float(op, x1, "x1");
+  require_float(op, x2, "x2");
+  require_same_device(op, x1, "x1", g);
+  require_same_device(op, x2, "x2", g);
+  if (x1.shape() != x2.shape()) {
+    fail(op, "x1 " + shape_str(x1.shape()) + " and x2 " + shape_str(x2.shape()) + " differ");
+  }
+  if (x1.dim() < 1 || x1.size(-1) < 1 || g.dim() != x1.dim()) {
+    fail(op, "g " + shape_str(g.shape()) + " does not match x1 " + shape_str(x1.shape()));
+  }
+  for (int64_t i = 0; i + 1 < g.dim(); ++i) {
+    if (g.size(i) != x1.size(i)) {
+      fail(op, "g " + shape_str(g.shape()) + " does not match x1 " + shape_str(x1.shape()));
+    }
+  }
+  if (g.size(-1) != 2 * x1.size(-1)) {
+    fail(op, "g " + shape_str(g.shape()) + " must have 2 * E = " +
+                 std::to_string(2 * x1.size(-1)) + " gate logits per row");
+  }
+}
+
+Tensor cast_to(const Tensor& t, DType d) { return t.dtype() == d ? t : t.to(d); }
+
+// The decoder's gate before the fusion (float32 CPU): sigmoid of the logits, split in two,
+// both products, their sum.
+Tensor gated_sum_reference(const Tensor& g, const Tensor& x1, const Tensor& x2) {
+  const Tensor s = sigmoid(g);
+  const int64_t e = x1.size(-1);
+  const auto gs = split(s, {e, e}, s.dim() - 1);
+  return add(mul(gs[0], x1), mul(gs[1], x2));
+}
+
+}  // namespace
+
+Tensor add_mixed(const Tensor& a, const Tensor& b, DType out_dtype) {
+  constexpr const char* kOp = "add_mixed";
+  require_float(kOp, a, "a");
+  require_float(kOp, b, "b");
+  require_out_dtype(kOp, out_dtype);
+  require_same_device(kOp, b, "b", a);
+  if (a.shape() != b.shape()) {
+    fail(kOp, "a " + shape_str(a.shape()) + " and b " + shape_str(b.shape()) +
+                  " differ (no broadcasting)");
+  }
+  UM_NN_CUDA_DISPATCH(a, add_mixed_cuda(a, b, out_dtype));
+  detail::require_cpu_f32(kOp, a, "a");
+  detail::require_cpu_f32(kOp, b, "b");
+  return cast_to(add(a, b), out_dtype);
+}
+
+Tensor gated_sum(const Tensor& g, const Tensor& x1, const Tensor& x2, DType out_dtype) {
+  constexpr const char* kOp = "gated_sum";
+  check_gate(kOp, g, x1, x2);
+  require_out_dtype(kOp, out_dtype);
+  UM_NN_CUDA_DISPATCH(g, gated_sum_cuda(g, x1, x2, false, Tensor(), Tensor(), 0.f, out_dtype));
+  detail::require_cpu_f32(kOp, g, "g");
+  detail::require_cpu_f32(kOp, x1, "x1");
+  detail::require_cpu_f32(kOp, x2, "x2");
+  return cast_to(gated_sum_reference(g, x1, x2), out_dtype);
+}
+
+Tensor gated_sum_layer_norm(const Tensor& g, const Tensor& x1, const Tensor& x2,
+                            const Tensor& weight, const Tensor& bias, float eps,
+                            DType out_dtype) {
+  constexpr const char* kOp = "gated_sum_layer_norm";
+  check_gate(kOp, g, x1, x2);
+  require_out_dtype(kOp, out_dtype);
+  const int64_t e = x1.size(-1);
+  for (const auto& [t, name] : {std::pair<const Tensor*, const char*>{&weight, "weight"},
+                                {&bias, "bias"}}) {
+    if (!t->defined()) continue;
+    require_float(kOp, *t, name);
+    require_same_device(kOp, *t, name, g);
+    if (t->dim() != 1 || t->size(0) != e) {
+      fail(kOp, std::string(name) + " " + shape_str(t->shape()) + " does not match E = " +
+                    std::to_string(e));
+    }
+  }
+  if (!(eps > 0.f)) fail(kOp, "eps must be > 0, got " + std::to_string(eps));
+  UM_NN_CUDA_DISPATCH(g, gated_sum_cuda(g, x1, x2, true, weight, bias, eps, out_dtype));
+  detail::require_cpu_f32(kOp, g, "g");
+  detail::require_cpu_f32(kOp, x1, "x1");
+  detail::require_cpu_f32(kOp, x2, "x2");
+  return cast_to(layer_norm(gated_sum_reference(g, x1, x2), weight, bias, eps), out_dtype);
+}
+
+}  // namespace um::nn

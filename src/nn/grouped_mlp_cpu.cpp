@@ -37,10 +37,10 @@ void check_arguments(const Tensor& x, const std::vector<Tensor>& weights,
   const int64_t g = x.size(0);
   int64_t width = x.size(1);
   // The parameters' dtype: x's, except float32 parameters on a float16 x (mixed precision).
-  const DType pd = weights[0].defined() && x.dtype() == DType::kF16 &&
-                           weights[0].dtype() == DType::kF32
-                       ? DType::kF32
-                       : x.dtype();
+  const DType pd =
+      weights[0].defined() && x.dtype() == DType::kF16 && weights[0].dtype() == DType::kF32
+          ? DType::kF32
+          : x.dtype();
   auto check_like_x = [&](const Tensor& t, const std::string& name) {
     if (t.dtype() != pd || !(t.device() == x.device())) {
       detail::fail(kOp, name + " is " + t.str() + " but x is " + x.str() +
@@ -61,8 +61,8 @@ void check_arguments(const Tensor& x, const std::vector<Tensor>& weights,
     if (!w.defined()) detail::fail(kOp, wn + " is undefined");
     check_like_x(w, wn);
     if (w.dim() != 3 || w.size(0) != g || w.size(2) != width) {
-      detail::fail(kOp, wn + " must be [" + std::to_string(g) + ", out, " +
-                            std::to_string(width) + "] to follow x " + shape_str(x.shape()) +
+      detail::fail(kOp, wn + " must be [" + std::to_string(g) + ", out, " + std::to_string(width) +
+                            "] to follow x " + shape_str(x.shape()) +
                             (i > 0 ? " and the previous layer" : "") + ", got " +
                             shape_str(w.shape()));
     }

@@ -31,10 +31,14 @@ Tensor layer_norm_act(const Tensor& x, const Tensor& weight, const Tensor& bias,
   detail::require_cpu_f32(kOp, x, "x");
   const Tensor y = layer_norm(x, weight, bias, eps);
   switch (act) {
-    case Activation::kNone: return y;
-    case Activation::kReLU: return relu(y);
-    case Activation::kSiLU: return silu(y);
-    case Activation::kGELU: return gelu(y);
+    case Activation::kNone:
+      return y;
+    case Activation::kReLU:
+      return relu(y);
+    case Activation::kSiLU:
+      return silu(y);
+    case Activation::kGELU:
+      return gelu(y);
   }
   detail::fail(kOp, "unknown activation");
 }

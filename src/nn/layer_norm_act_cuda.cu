@@ -67,10 +67,18 @@ Tensor layer_norm_act_cuda(const Tensor& x_in, const Tensor& weight, const Tenso
   if (rows == 0) return y;
   UM_DISPATCH_FLOAT(x.dtype(), T, {
     switch (act) {
-      case Activation::kNone: launch<T, Activation::kNone>(x, w, b, y, rows, c, eps); break;
-      case Activation::kReLU: launch<T, Activation::kReLU>(x, w, b, y, rows, c, eps); break;
-      case Activation::kSiLU: launch<T, Activation::kSiLU>(x, w, b, y, rows, c, eps); break;
-      case Activation::kGELU: launch<T, Activation::kGELU>(x, w, b, y, rows, c, eps); break;
+      case Activation::kNone:
+        launch<T, Activation::kNone>(x, w, b, y, rows, c, eps);
+        break;
+      case Activation::kReLU:
+        launch<T, Activation::kReLU>(x, w, b, y, rows, c, eps);
+        break;
+      case Activation::kSiLU:
+        launch<T, Activation::kSiLU>(x, w, b, y, rows, c, eps);
+        break;
+      case Activation::kGELU:
+        launch<T, Activation::kGELU>(x, w, b, y, rows, c, eps);
+        break;
     }
   });
   check_launch(kOp);

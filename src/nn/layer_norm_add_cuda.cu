@@ -19,8 +19,8 @@ constexpr int kWarpsPerBlock = 8;
 template <typename T>
 __global__ void layer_norm_add_kernel(const T* __restrict__ x, const T* __restrict__ w,
                                       const T* __restrict__ b, const T* __restrict__ addend,
-                                      T* __restrict__ y, T* __restrict__ z, int64_t rows,
-                                      int64_t c, float eps) {
+                                      T* __restrict__ y, T* __restrict__ z, int64_t rows, int64_t c,
+                                      float eps) {
   const int64_t row = int64_t{blockIdx.x} * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= rows) return;  // whole warps leave together (row is per warp)

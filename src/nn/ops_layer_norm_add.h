@@ -28,8 +28,7 @@ std::pair<Tensor, Tensor> layer_norm_add(const Tensor& x, const Tensor& weight, 
 namespace detail {
 // The CUDA implementation (layer_norm_add_cuda.cu); arguments already checked.
 std::pair<Tensor, Tensor> layer_norm_add_cuda(const Tensor& x, const Tensor& weight,
-                                              const Tensor& bias, float eps,
-                                              const Tensor& addend);
+                                              const Tensor& bias, float eps, const Tensor& addend);
 }  // namespace detail
 #endif
 

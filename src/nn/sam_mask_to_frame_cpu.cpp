@@ -10,8 +10,7 @@
 
 namespace um::nn {
 
-SamFrameMasks sam_mask_to_frame(const Tensor& low_res, const SamMaskGeometry& g,
-                                bool want_logits) {
+SamFrameMasks sam_mask_to_frame(const Tensor& low_res, const SamMaskGeometry& g, bool want_logits) {
   static constexpr const char* kOp = "sam_mask_to_frame";
   if (!low_res.defined()) detail::fail(kOp, "low_res is undefined");
   if (low_res.dtype() != DType::kF32 || low_res.dim() != 4 || low_res.size(2) < 1 ||
@@ -21,10 +20,9 @@ SamFrameMasks sam_mask_to_frame(const Tensor& low_res, const SamMaskGeometry& g,
   if (g.model_h < 1 || g.model_w < 1 || g.crop_h < 1 || g.crop_w < 1 || g.crop_h > g.model_h ||
       g.crop_w > g.model_w || g.out_h < 1 || g.out_w < 1) {
     detail::fail(kOp, "bad geometry: model " + std::to_string(g.model_h) + "x" +
-                          std::to_string(g.model_w) + ", crop " + std::to_string(g.crop_h) +
-                          "x" + std::to_string(g.crop_w) + ", out " + std::to_string(g.out_h) +
-                          "x" + std::to_string(g.out_w) +
-                          " (need 1 <= crop <= model and out >= 1)");
+                          std::to_string(g.model_w) + ", crop " + std::to_string(g.crop_h) + "x" +
+                          std::to_string(g.crop_w) + ", out " + std::to_string(g.out_h) + "x" +
+                          std::to_string(g.out_w) + " (need 1 <= crop <= model and out >= 1)");
   }
   UM_NN_CUDA_DISPATCH(low_res, sam_mask_to_frame_cuda(low_res, g, want_logits));
   detail::require_cpu_f32(kOp, low_res, "low_res");

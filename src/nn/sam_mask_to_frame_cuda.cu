@@ -24,9 +24,8 @@ struct Tap {
   float l1;
 };
 __device__ __forceinline__ Tap tap_of(int64_t o, int64_t in, float scale) {
-  double src = __dsub_rn(__dmul_rn(static_cast<double>(scale),
-                                   __dadd_rn(static_cast<double>(o), 0.5)),
-                         0.5);
+  double src =
+      __dsub_rn(__dmul_rn(static_cast<double>(scale), __dadd_rn(static_cast<double>(o), 0.5)), 0.5);
   if (src < 0.0) src = 0.0;
   int64_t i0 = static_cast<int64_t>(src);
   if (i0 > in - 1) i0 = in - 1;
@@ -36,7 +35,8 @@ __device__ __forceinline__ Tap tap_of(int64_t o, int64_t in, float scale) {
   return {i0, i1, static_cast<float>(l)};
 }
 
-// resize_bilinear_kernel's combination: ly0 * (lx0 * v00 + lx1 * v01) + ly1 * (lx0 * v10 + lx1 * v11).
+// resize_bilinear_kernel's combination:
+//   ly0 * (lx0 * v00 + lx1 * v01) + ly1 * (lx0 * v10 + lx1 * v11).
 __device__ __forceinline__ float blend(const Tap& ty, const Tap& tx, float v00, float v01,
                                        float v10, float v11) {
   const float ly1 = ty.l1, ly0 = __fsub_rn(1.f, ly1);
@@ -77,11 +77,10 @@ __global__ void sam_mask_to_frame_kernel(LowRes x, Geometry g, float* __restrict
       const Tap ax = tap_of(mx, x.w, g.scale1_w);
       const float* r0 = plane + ay.i0 * x.sh;
       const float* r1 = plane + ay.i1 * x.sh;
-      return blend(ay, ax, r0[ax.i0 * x.sw], r0[ax.i1 * x.sw], r1[ax.i0 * x.sw],
-                   r1[ax.i1 * x.sw]);
+      return blend(ay, ax, r0[ax.i0 * x.sw], r0[ax.i1 * x.sw], r1[ax.i0 * x.sw], r1[ax.i1 * x.sw]);
     };
-    const float v = blend(ty, tx, mid(ty.i0, tx.i0), mid(ty.i0, tx.i1), mid(ty.i1, tx.i0),
-                          mid(ty.i1, tx.i1));
+    const float v =
+        blend(ty, tx, mid(ty.i0, tx.i0), mid(ty.i0, tx.i1), mid(ty.i1, tx.i0), mid(ty.i1, tx.i1));
     if (logits) logits[i] = v;
     mask[i] = v > 0.f ? 1 : 0;  // NaN -> 0, as threshold_u8
   }

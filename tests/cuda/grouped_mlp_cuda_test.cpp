@@ -7,9 +7,8 @@
 // Tolerances: float32, 1e-5 of the output's scale (only the summation order differs). float16
 // runs see float16-rounded inputs on both sides; the GPU rounds every layer's output to float16
 // (as the unfused float16 GEMMs do), the CPU reference stays float32: 1e-2 of the scale.
-#include <gtest/gtest.h>
-
 #include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <exception>
@@ -70,9 +69,9 @@ void expect_matches_cpu(const Tensor& x, const Stack& s, const std::string& what
                                      gpu_all(s.b, DType::kF32, false));
   EXPECT_EQ(y32.dtype(), DType::kF32);
   EXPECT_GPU_NEAR(y32, nn::grouped_mlp(x, s.w, s.b), kF32Tol);
-  const Tensor y16 = nn::grouped_mlp(to_gpu(f16_rounded(x), DType::kF16),
-                                     gpu_all(s.w, DType::kF16, true),
-                                     gpu_all(s.b, DType::kF16, true));
+  const Tensor y16 =
+      nn::grouped_mlp(to_gpu(f16_rounded(x), DType::kF16), gpu_all(s.w, DType::kF16, true),
+                      gpu_all(s.b, DType::kF16, true));
   EXPECT_EQ(y16.dtype(), DType::kF16);
   EXPECT_GPU_NEAR(y16, nn::grouped_mlp(f16_rounded(x), rounded_all(s.w), rounded_all(s.b)),
                   kF16Tol);
@@ -97,9 +96,9 @@ TEST(GroupedMlpCuda, Float16RowsWithFloat32Parameters) {
   const Tensor hs = f16_rounded(random_cpu({1, 7, 256}, 11, -2.f, 2.f));
   const Stack s = random_stack(1, {256, 256, 256, 4}, 110);
   const Tensor ref = nn::grouped_mlp(hs.select(1, 0), s.w, s.b);
-  const Tensor y = nn::grouped_mlp(to_gpu(hs, DType::kF16).select(1, 0),
-                                   gpu_all(s.w, DType::kF32, false),
-                                   gpu_all(s.b, DType::kF32, false));
+  const Tensor y =
+      nn::grouped_mlp(to_gpu(hs, DType::kF16).select(1, 0), gpu_all(s.w, DType::kF32, false),
+                      gpu_all(s.b, DType::kF32, false));
   EXPECT_EQ(y.dtype(), DType::kF32);
   EXPECT_GPU_NEAR(y, ref, kF32Tol);
   // Odd widths (element loads) too.
@@ -117,18 +116,18 @@ TEST(GroupedMlpCuda, ReadsStridedRows) {
   const Tensor ref = nn::grouped_mlp(hs.slice(1, 1, 5).select(0, 0), s.w, s.b);
   // The mask-token rows of the uploaded [1, 7, 256] tensor (row stride 256, offset 256).
   const Tensor hs_gpu = to_gpu(hs, DType::kF32);
-  EXPECT_GPU_NEAR(nn::grouped_mlp(hs_gpu.slice(1, 1, 5).select(0, 0),
-                                  gpu_all(s.w, DType::kF32, false),
-                                  gpu_all(s.b, DType::kF32, false)),
-                  ref, kF32Tol);
+  EXPECT_GPU_NEAR(
+      nn::grouped_mlp(hs_gpu.slice(1, 1, 5).select(0, 0), gpu_all(s.w, DType::kF32, false),
+                      gpu_all(s.b, DType::kF32, false)),
+      ref, kF32Tol);
   // A column stride of 2.
   const Tensor wide = random_cpu({4, 512}, 7);
   const Tensor cols = wide.view({4, 256, 2}).select(2, 1);
   const Tensor wide_gpu = to_gpu(wide, DType::kF32);
-  EXPECT_GPU_NEAR(nn::grouped_mlp(wide_gpu.view({4, 256, 2}).select(2, 1),
-                                  gpu_all(s.w, DType::kF32, false),
-                                  gpu_all(s.b, DType::kF32, false)),
-                  nn::grouped_mlp(cols, s.w, s.b), kF32Tol);
+  EXPECT_GPU_NEAR(
+      nn::grouped_mlp(wide_gpu.view({4, 256, 2}).select(2, 1), gpu_all(s.w, DType::kF32, false),
+                      gpu_all(s.b, DType::kF32, false)),
+      nn::grouped_mlp(cols, s.w, s.b), kF32Tol);
 }
 
 TEST(GroupedMlpCuda, ReluBetweenLayersOnly) {
@@ -192,9 +191,9 @@ TEST(GroupedMlpCuda, RejectsMixedDtypesAndDevices) {
   UM_REQUIRE_CUDA();
   const Stack s = random_stack(2, {8, 4}, 90);
   const Tensor x16 = to_gpu(random_cpu({2, 8}, 9), DType::kF16);
-  EXPECT_THROW(nn::grouped_mlp(x16, gpu_all(s.w, DType::kF32, false),
-                               gpu_all(s.b, DType::kF16, true)),
-               Error);
+  EXPECT_THROW(
+      nn::grouped_mlp(x16, gpu_all(s.w, DType::kF32, false), gpu_all(s.b, DType::kF16, true)),
+      Error);
   EXPECT_THROW(nn::grouped_mlp(x16, gpu_all(s.w, DType::kF16, true), s.b), Error);  // CPU bias
   // float32 x with float16 parameters: not a supported mix.
   EXPECT_THROW(nn::grouped_mlp(to_gpu(random_cpu({2, 8}, 9)), gpu_all(s.w, DType::kF16, true),

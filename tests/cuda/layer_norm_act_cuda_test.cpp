@@ -62,9 +62,9 @@ TEST(LayerNormActCuda, StridedInput) {
 TEST(LayerNormActCuda, RejectsMixedDtypesAndDevices) {
   UM_REQUIRE_CUDA();
   const Tensor x = to_gpu(random_cpu({2, 8}, 8), DType::kF16);
-  EXPECT_THROW(nn::layer_norm_act(x, to_gpu(random_cpu({8}, 9)), Tensor(), 1e-6f,
-                                  nn::Activation::kGELU),
-               Error);
+  EXPECT_THROW(
+      nn::layer_norm_act(x, to_gpu(random_cpu({8}, 9)), Tensor(), 1e-6f, nn::Activation::kGELU),
+      Error);
   EXPECT_THROW(nn::layer_norm_act(x, random_cpu({8}, 9).to(DType::kF16), Tensor(), 1e-6f,
                                   nn::Activation::kGELU),
                Error);  // CPU weight

@@ -5,9 +5,8 @@
 // Tolerances: float32 1e-5 of the output's scale (summation order only). float16 runs see
 // float16-rounded inputs on both sides; the GPU rounds y and y + addend to float16 (unit
 // roundoff 4.9e-4), the CPU stays float32: 4e-3 of the scale.
-#include <gtest/gtest.h>
-
 #include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
 
 #include <exception>
 #include <string>
@@ -57,8 +56,8 @@ TEST(LayerNormAddCuda, MatchesCpu) {
   const Tensor w = random_cpu({256}, 1), b = random_cpu({256}, 2);
   expect_matches_cpu(random_cpu({1, 7, 256}, 3, -3.f, 3.f), w, b, random_cpu({1, 7, 256}, 4),
                      "queries");
-  expect_matches_cpu(random_cpu({1, 4096, 256}, 5, -3.f, 3.f), w, b,
-                     random_cpu({1, 4096, 256}, 6), "keys");
+  expect_matches_cpu(random_cpu({1, 4096, 256}, 5, -3.f, 3.f), w, b, random_cpu({1, 4096, 256}, 6),
+                     "keys");
   expect_matches_cpu(random_cpu({9, 13}, 7), Tensor(), Tensor(), random_cpu({9, 13}, 8),
                      "odd width, no affine");
   expect_matches_cpu(random_cpu({3, 1000}, 9, 5.f, 7.f), random_cpu({1000}, 10), Tensor(),

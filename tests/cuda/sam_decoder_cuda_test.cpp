@@ -3,8 +3,9 @@
 // on a random image embedding and a box prompt: single mask and multimask (the device path's
 // channels-last upscaling GEMMs reorder the pixels of the selected masks in the float32
 // conversion: a wrong order or mask selection shows as O(scale) errors), float32 and float16.
-// Tolerances: float32 1e-4 of the output's scale (only GEMM/attention summation orders differ);
-// float16 (every activation rounded to float16, statistics in float32) 5e-2 of the scale.
+// Tolerances: float32 3e-4 of the output's scale (only GEMM/attention summation orders differ);
+// float16 (every activation rounded to float16, statistics in float32) 1e-1 of the scale: a sanity
+// bound; the float32 run is the one that catches a wrong pixel order or mask selection.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -38,14 +39,14 @@ TEST(SamDecoderCuda, MatchesCpuDecoder) {
     auto gpu = MobileSam::load(phantom_checkpoint(), Device::cuda(), dt);
     ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
     const PromptEncoder& pe_gpu = (*gpu)->prompt_encoder();
-    const float tol = dt == DType::kF32 ? 1e-4f : 5e-2f;
+    const float tol = dt == DType::kF32 ? 3e-4f : 1e-1f;
     for (const bool multimask : {false, true}) {
       SCOPED_TRACE(std::string(dtype_name(dt)) + (multimask ? " multimask" : " single mask"));
-      const DecoderOutput ref = (*cpu)->mask_decoder().forward(
-          emb, pe_cpu.dense_pe(), enc.sparse, pe_cpu.no_mask_dense(), multimask);
-      const DecoderOutput out = (*gpu)->mask_decoder().forward(
-          to_gpu(emb, dt), pe_gpu.dense_pe(), to_gpu(enc.sparse, dt), pe_gpu.no_mask_dense(),
-          multimask);
+      const DecoderOutput ref = (*cpu)->mask_decoder().forward(emb, pe_cpu.dense_pe(), enc.sparse,
+                                                               pe_cpu.no_mask_dense(), multimask);
+      const DecoderOutput out =
+          (*gpu)->mask_decoder().forward(to_gpu(emb, dt), pe_gpu.dense_pe(), to_gpu(enc.sparse, dt),
+                                         pe_gpu.no_mask_dense(), multimask);
       ASSERT_EQ(out.low_res_logits.shape(), ref.low_res_logits.shape());
       EXPECT_EQ(out.low_res_logits.dtype(), DType::kF32);
       EXPECT_EQ(out.iou_predictions.dtype(), DType::kF32);

@@ -120,8 +120,7 @@ TEST(GroupedMlp, RejectsBadArgumentsNamingThem) {
   expect_invalid([&] { grouped_mlp(x, s.w, {s.b[0]}); }, "biases");
   expect_invalid([&] { grouped_mlp(random_tensor({3, 8}, 8), s.w, s.b); }, "weights[0]");
   expect_invalid([&] { grouped_mlp(random_tensor({4, 7}, 8), s.w, s.b); }, "weights[0]");
-  expect_invalid([&] { grouped_mlp(x, {s.w[0], random_tensor({4, 2, 5}, 9)}, s.b); },
-                 "weights[1]");
+  expect_invalid([&] { grouped_mlp(x, {s.w[0], random_tensor({4, 2, 5}, 9)}, s.b); }, "weights[1]");
   expect_invalid([&] { grouped_mlp(x, s.w, {s.b[0], random_tensor({4, 3}, 9)}); }, "biases[1]");
   expect_invalid([&] { grouped_mlp(x, {s.w[0].view({4, 48})}, {s.b[0]}); }, "weights[0]");
   expect_invalid([&] { grouped_mlp(x, {s.w[0].to(DType::kF16), s.w[1]}, s.b); }, "weights[0]");

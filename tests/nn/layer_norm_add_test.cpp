@@ -39,8 +39,8 @@ TEST(LayerNormAdd, IsExactlyLayerNormThenAdd) {
   const Tensor w = random_tensor({256}, 1), b = random_tensor({256}, 2);
   expect_exact(random_tensor({1, 7, 256}, 3, -3.f, 3.f), w, b, random_tensor({1, 7, 256}, 4),
                "queries");
-  expect_exact(random_tensor({1, 4096, 256}, 5, -3.f, 3.f), w, b,
-               random_tensor({1, 4096, 256}, 6), "keys");
+  expect_exact(random_tensor({1, 4096, 256}, 5, -3.f, 3.f), w, b, random_tensor({1, 4096, 256}, 6),
+               "keys");
   // Odd width, no affine parameters, a 1-D input.
   expect_exact(random_tensor({5, 13}, 7), Tensor(), Tensor(), random_tensor({5, 13}, 8),
                "no affine");
@@ -61,7 +61,8 @@ TEST(LayerNormAdd, StridedOperands) {
 }
 
 TEST(LayerNormAdd, RejectsBadArgumentsNamingThem) {
-  const Tensor x = random_tensor({3, 8}, 16), w = random_tensor({8}, 17), b = random_tensor({8}, 18);
+  const Tensor x = random_tensor({3, 8}, 16), w = random_tensor({8}, 17),
+               b = random_tensor({8}, 18);
   const Tensor a = random_tensor({3, 8}, 19);
   auto expect_invalid = [](auto f, const std::string& needle) {
     try {
@@ -80,8 +81,9 @@ TEST(LayerNormAdd, RejectsBadArgumentsNamingThem) {
   expect_invalid([&] { layer_norm_add(x, random_tensor({7}, 21), b, 1e-5f, a); }, "weight");
   expect_invalid([&] { layer_norm_add(x, w, random_tensor({2, 4}, 22), 1e-5f, a); }, "bias");
   expect_invalid([&] { layer_norm_add(x, w, b, 1e-5f, a.to(DType::kF16)); }, "addend");
-  expect_invalid([&] { layer_norm_add(x.slice(1, 0, 0), Tensor(), Tensor(), 1e-5f, a.slice(1, 0, 0)); },
-                 "C >= 1");
+  expect_invalid(
+      [&] { layer_norm_add(x.slice(1, 0, 0), Tensor(), Tensor(), 1e-5f, a.slice(1, 0, 0)); },
+      "C >= 1");
   EXPECT_THROW(layer_norm_add(x.to(DType::kF16), w.to(DType::kF16), b.to(DType::kF16), 1e-5f,
                               a.to(DType::kF16)),
                Error);  // float16 is CUDA-only

@@ -79,12 +79,21 @@ TEST(SamMaskToFrame, RejectsBadInputNamingIt) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
   };
-  expect_invalid([&] { sam_mask_to_frame(Tensor(), {1024, 1024, 10, 10, 5, 5}, false); },
-                 "undefined");
-  expect_invalid([&] { sam_mask_to_frame(low.view({256, 256}), {1024, 1024, 10, 10, 5, 5}, false); },
-                 "low_res must be");
-  expect_invalid([&] { sam_mask_to_frame(low.to(DType::kF16), {1024, 1024, 10, 10, 5, 5}, false); },
-                 "low_res must be");
+  expect_invalid(
+      [&] {
+        sam_mask_to_frame(Tensor(), {1024, 1024, 10, 10, 5, 5}, false);
+      },
+      "undefined");
+  expect_invalid(
+      [&] {
+        sam_mask_to_frame(low.view({256, 256}), {1024, 1024, 10, 10, 5, 5}, false);
+      },
+      "low_res must be");
+  expect_invalid(
+      [&] {
+        sam_mask_to_frame(low.to(DType::kF16), {1024, 1024, 10, 10, 5, 5}, false);
+      },
+      "low_res must be");
   expect_invalid([&] { sam_mask_to_frame(low, {1024, 1024, 1025, 10, 5, 5}, false); }, "geometry");
   expect_invalid([&] { sam_mask_to_frame(low, {1024, 1024, 0, 10, 5, 5}, false); }, "geometry");
   expect_invalid([&] { sam_mask_to_frame(low, {1024, 1024, 10, 10, 0, 5}, false); }, "geometry");

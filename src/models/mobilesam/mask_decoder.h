@@ -40,10 +40,11 @@ class MaskDecoder {
 
  private:
   // keys [1, H*W, C] (transformer output) and hyper_in [1, 4, 32] -> float32 logits
-  // [1, last - first, 4H, 4W] of the masks first..last-1. upscale_and_dot: the official NCHW ConvTranspose2d sequence (the
-  // CPU reference). upscale_and_dot_gemm (device placements): the same math channels last, each
-  // 2x2/stride-2 transposed conv as one GEMM (no layout transforms around cuDNN, bias in the
-  // GEMM), the pixel reordering folded into the float32 conversion copy.
+  // [1, last - first, 4H, 4W] of the masks first..last-1. upscale_and_dot: the official NCHW
+  // ConvTranspose2d sequence (the CPU reference). upscale_and_dot_gemm (device placements): the
+  // same math channels last, each 2x2/stride-2 transposed conv as one GEMM (no layout transforms
+  // around cuDNN, bias in the GEMM), the pixel reordering folded into the float32 conversion
+  // copy.
   Tensor upscale_and_dot(const Tensor& keys, const Tensor& hyper_in, int64_t h, int64_t w,
                          int64_t first, int64_t last) const;
   Tensor upscale_and_dot_gemm(const Tensor& keys, const Tensor& hyper_in, int64_t h, int64_t w,

@@ -7,6 +7,7 @@
 
 #include "core/status.h"
 #include "nn/ops_dfine.h"
+#include "nn/ops_fused.h"
 
 namespace um::dfine {
 std::pair<Tensor, Tensor> generate_anchors(const std::vector<std::pair<int64_t, int64_t>>& shapes,
@@ -114,24 +115,22 @@ Tensor Decoder::Layer::operator()(const Tensor& target, const Tensor& ref, const
                                   const std::vector<std::pair<int64_t, int64_t>>& shapes,
                                   const Tensor& pos) const {
   // pos is float32 (it comes from the box chain); target is in the compute dtype. In float16 the
-  // sums with pos are formed in float32 and rounded once (not pos rounded, then the sum rounded).
-  // These are [B, Q, E] tensors (300 queries): the float32 detours cost next to nothing.
+  // sums with pos are formed in float32 and rounded once (not pos rounded, then the sum rounded):
+  // nn::add_mixed does the conversion, the float32 add and the rounding in one kernel.
   const DType dt = target.dtype();
-  const Tensor qk = nn::add(target.to(DType::kF32), pos).to(dt);
+  const Tensor qk = nn::add_mixed(target, pos, dt);
   Tensor t = norm1(nn::add(target, nn::multi_head_attention(qk, qk, target, self_attn)));
-  const Tensor t32 = t.to(DType::kF32);
   // The cross-attention query stays float32: its sampling-offsets layer is float32 (SPEC 3).
-  const Tensor cross_out = cross(nn::add(t32, pos), ref, memory, shapes);
+  const Tensor cross_out = cross(nn::add_mixed(t, pos, DType::kF32), ref, memory, shapes);
   // Gate: sigmoid(Linear(cat[x1, x2])) split in two, LayerNorm(g1 * x1 + g2 * x2). The sigmoid,
-  // both products and their sum in float32, rounded once before the norm (in float16 each of
-  // them used to be stored rounded: three roundings of the gated residual).
-  const Tensor g = nn::sigmoid(gate(nn::concat({t, cross_out}, 2)).to(DType::kF32));
-  const int64_t e = t.size(2);
-  const auto gs = nn::split(g, {e, e}, 2);
-  t = gate_norm(
-      nn::add(nn::mul(gs[0], t32), nn::mul(gs[1], cross_out.to(DType::kF32))).to(dt));
-  Tensor f = linear1(t);
-  apply_activation_inplace(f, Act::kReLU);
+  // both products, their sum and the norm's statistics in float32, one rounding of the result:
+  // one kernel on CUDA (it used to be 8: two conversions to float32, the sigmoid, two muls, the
+  // add, the rounding, the norm); on the CPU exactly that sequence (float32).
+  const Tensor g = gate(nn::concat({t, cross_out}, 2));
+  t = nn::gated_sum_layer_norm(g, t, cross_out, gate_norm.weight, gate_norm.bias, LayerNormW::kEps,
+                               dt);
+  // FFN: linear1 + ReLU as one op (the ReLU is the GEMM's epilogue on CUDA).
+  const Tensor f = nn::linear_act(t, linear1.weight, linear1.bias, nn::Activation::kReLU);
   return norm3(linear2(f, /*residual=*/t));
 }
 
@@ -171,7 +170,8 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
   const Tensor content = nn::gather_rows(output_memory, topk_ind, 1);   // [B, Q, hidden]
   const Tensor topk_anchors = nn::gather_rows(anchors, topk_ind, 1);    // index [B, Q] on [1, L, 4]
   // Box chain from here on in float32 (SPEC 3); the content path stays in the compute dtype.
-  const Tensor ref_unact = nn::add(enc_bbox_(content.to(DType::kF32)), topk_anchors);
+  // (The "+ anchors" here and below are the last GEMM's residual input: one kernel fewer on CUDA.)
+  const Tensor ref_unact = enc_bbox_(content.to(DType::kF32), /*residual=*/topk_anchors);
 
   // Decoder layers with fine-grained distribution refinement.
   Tensor output = content;
@@ -184,10 +184,11 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
     output = layers_[i](output, ref, memory, shapes, pos);
     const Tensor output32 = output.to(DType::kF32);
     if (i == 0) {
-      ref_initial = nn::sigmoid(nn::add(pre_bbox_(output32), nn::inverse_sigmoid(ref)));
+      ref_initial = nn::sigmoid(pre_bbox_(output32, /*residual=*/nn::inverse_sigmoid(ref)));
     }
-    Tensor corners = dec_bbox_[i](output_detach.defined() ? nn::add(output32, output_detach) : output32);
-    if (corners_prev.defined()) corners = nn::add(corners, corners_prev);
+    // corners = dec_bbox(...) + corners_prev (the residual; undefined in the first layer).
+    const Tensor corners = dec_bbox_[i](
+        output_detach.defined() ? nn::add(output32, output_detach) : output32, corners_prev);
     const Tensor inter = distance2bbox(ref_initial, integral(corners, project_), reg_scale_);
     if (i == last) {
       // The class head runs in float32 on the unrounded-to-half path (300 rows: cheap), so the

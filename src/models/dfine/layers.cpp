@@ -132,13 +132,16 @@ Mlp Mlp::load(const io::WeightSource& w, int num_layers, int64_t in, int64_t hid
   return m;
 }
 
-Tensor Mlp::operator()(const Tensor& x) const {
+Tensor Mlp::operator()(const Tensor& x) const { return (*this)(x, Tensor()); }
+
+Tensor Mlp::operator()(const Tensor& x, const Tensor& residual) const {
+  // Hidden layers: linear + ReLU as one op (on CUDA the ReLU is the GEMM's epilogue; on the CPU
+  // exactly linear then the ReLU pass, as before). The last layer takes the residual, if any.
   Tensor y = x;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    y = layers[i](y);
-    if (i + 1 < layers.size()) apply_activation_inplace(y, Act::kReLU);
+  for (size_t i = 0; i + 1 < layers.size(); ++i) {
+    y = nn::linear_act(y, layers[i].weight, layers[i].bias, nn::Activation::kReLU);
   }
-  return y;
+  return layers.empty() ? y : layers.back()(y, residual);
 }
 
 LayerNormW LayerNormW::load(const io::WeightSource& w, int64_t dim) {

@@ -78,13 +78,17 @@ struct Mlp {
   static Mlp load(const io::WeightSource& w, int num_layers, int64_t in, int64_t hidden,
                   int64_t out);
   Tensor operator()(const Tensor& x) const;
+  // residual + mlp(x): the add is the last GEMM's C input on CUDA (one kernel fewer); on the CPU
+  // add(residual, y), bit-identical to add(y, residual).
+  Tensor operator()(const Tensor& x, const Tensor& residual) const;
   void place(const Placement& p);
 };
 
 struct LayerNormW {
   Tensor weight, bias;
+  static constexpr float kEps = 1e-5f;  // torch.nn.LayerNorm's default, as D-FINE uses it
   static LayerNormW load(const io::WeightSource& w, int64_t dim);
-  Tensor operator()(const Tensor& x) const { return nn::layer_norm(x, weight, bias, 1e-5f); }
+  Tensor operator()(const Tensor& x) const { return nn::layer_norm(x, weight, bias, kEps); }
   void place(const Placement& p);
 };
 

@@ -42,6 +42,10 @@ struct Linear {
   Tensor operator()(const Tensor& x, const Tensor& residual) const {
     return nn::linear(x, weight, bias, residual);
   }
+  // act(linear(x)) as one op (nn::linear_act: on CUDA ReLU is the GEMM's epilogue).
+  Tensor with_act(const Tensor& x, nn::Activation act) const {
+    return nn::linear_act(x, weight, bias, act);
+  }
   void place(const Placement& p);
 };
 Linear load_linear(const io::WeightSource& w, const std::string& name, int64_t out, int64_t in,

@@ -165,7 +165,9 @@ std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image_tokens,
     queries = blk.norm2(blk.cross_token_to_image(q_pe, k_pe, keys, /*residual=*/queries));
 
     std::tie(queries, q_pe) =
-        blk.norm3.with_add(blk.lin2(nn::relu(blk.lin1(queries)), /*residual=*/queries), query_pe);
+        blk.norm3.with_add(blk.lin2(blk.lin1.with_act(queries, nn::Activation::kReLU),
+                                    /*residual=*/queries),
+                           query_pe);
 
     std::tie(keys, k_pe) = blk.norm4.with_add(
         blk.cross_image_to_token(k_pe, q_pe, queries, /*residual=*/keys), key_pe);

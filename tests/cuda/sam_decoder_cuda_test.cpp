@@ -1,8 +1,10 @@
 // GPU tests of MobileSAM's mask decoder alone (src/models/mobilesam/mask_decoder.cpp,
 // two_way_transformer.cpp) against the CPU decoder of the same checkpoint (the phantom model),
-// on a random image embedding and a box prompt: single mask and multimask (the device path's
-// channels-last upscaling GEMMs reorder the pixels of the selected masks in the float32
-// conversion: a wrong order or mask selection shows as O(scale) errors), float32 and float16.
+// on a random image embedding and a box prompt, with the prompt encoder's PE (folded into the
+// image-side projections at load) and with a copy of it (the general device path): single mask
+// and multimask (the device path's channels-last upscaling GEMMs reorder the pixels of the
+// selected masks in the float32 conversion: a wrong order or mask selection shows as large
+// errors), float32 and float16.
 // Tolerances: float32 3e-4 of the output's scale (only GEMM/attention summation orders differ);
 // float16 (every activation rounded to float16, statistics in float32) 1e-1 of the scale: a sanity
 // bound; the float32 run is the one that catches a wrong pixel order or mask selection.
@@ -40,22 +42,29 @@ TEST(SamDecoderCuda, MatchesCpuDecoder) {
     ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
     const PromptEncoder& pe_gpu = (*gpu)->prompt_encoder();
     const float tol = dt == DType::kF32 ? 3e-4f : 1e-1f;
-    for (const bool multimask : {false, true}) {
-      SCOPED_TRACE(std::string(dtype_name(dt)) + (multimask ? " multimask" : " single mask"));
-      const DecoderOutput ref = (*cpu)->mask_decoder().forward(emb, pe_cpu.dense_pe(), enc.sparse,
-                                                               pe_cpu.no_mask_dense(), multimask);
-      const DecoderOutput out =
-          (*gpu)->mask_decoder().forward(to_gpu(emb, dt), pe_gpu.dense_pe(), to_gpu(enc.sparse, dt),
-                                         pe_gpu.no_mask_dense(), multimask);
-      ASSERT_EQ(out.low_res_logits.shape(), ref.low_res_logits.shape());
-      EXPECT_EQ(out.low_res_logits.dtype(), DType::kF32);
-      EXPECT_EQ(out.iou_predictions.dtype(), DType::kF32);
-      EXPECT_GPU_NEAR(out.low_res_logits, ref.low_res_logits, tol);
-      EXPECT_GPU_NEAR(out.iou_predictions, ref.iou_predictions, tol);
-      std::printf("[sam-decoder-cuda] %s %s: low-res logits max |diff| %.3g (scale %.3g)\n",
-                  dtype_name(dt), multimask ? "multimask" : "single",
-                  test::max_abs_diff_gpu(out.low_res_logits, ref.low_res_logits),
-                  test::scale_of(ref.low_res_logits));
+    // The prompt encoder's own PE takes the folded path (the PE folded into the image-side
+    // projections at load); a copy of it (other memory, same values) the general device path.
+    const Tensor pe_copy = pe_gpu.dense_pe().contiguous();
+    for (const bool folded : {true, false}) {
+      for (const bool multimask : {false, true}) {
+        const std::string what = std::string(dtype_name(dt)) +
+                                 (multimask ? " multimask" : " single mask") +
+                                 (folded ? ", folded PE" : ", PE copy");
+        SCOPED_TRACE(what);
+        const DecoderOutput ref = (*cpu)->mask_decoder().forward(
+            emb, pe_cpu.dense_pe(), enc.sparse, pe_cpu.no_mask_dense(), multimask);
+        const DecoderOutput out = (*gpu)->mask_decoder().forward(
+            to_gpu(emb, dt), folded ? pe_gpu.dense_pe() : pe_copy, to_gpu(enc.sparse, dt),
+            pe_gpu.no_mask_dense(), multimask);
+        ASSERT_EQ(out.low_res_logits.shape(), ref.low_res_logits.shape());
+        EXPECT_EQ(out.low_res_logits.dtype(), DType::kF32);
+        EXPECT_EQ(out.iou_predictions.dtype(), DType::kF32);
+        EXPECT_GPU_NEAR(out.low_res_logits, ref.low_res_logits, tol);
+        EXPECT_GPU_NEAR(out.iou_predictions, ref.iou_predictions, tol);
+        std::printf("[sam-decoder-cuda] %s: low-res logits max |diff| %.3g (scale %.3g)\n",
+                    what.c_str(), test::max_abs_diff_gpu(out.low_res_logits, ref.low_res_logits),
+                    test::scale_of(ref.low_res_logits));
+      }
     }
   }
 }

@@ -51,8 +51,9 @@ Tensor channels_last(const Tensor& nchw) { return nchw.permute({0, 2, 3, 1}); }
 
 }  // namespace
 
-void MaskDecoder::place(const Placement& p) {
-  transformer_.place(p);
+void MaskDecoder::place(const Placement& p, const Tensor& dense_pe_host,
+                        const Tensor& dense_pe_placed) {
+  transformer_.place(p, dense_pe_host, dense_pe_placed);
   output_tokens_ = placed(output_tokens_, p);
   if (!p.device.is_cpu()) {
     // The device path upscales with two GEMMs (forward()); built from the float32 host weights.

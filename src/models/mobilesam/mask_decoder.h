@@ -33,7 +33,12 @@ class MaskDecoder {
  public:
   static constexpr int64_t kDim = 256, kNumMaskTokens = 4;
   static MaskDecoder load(const io::WeightSource& w);
-  void place(const Placement& p);
+  // dense_pe_host / dense_pe_placed (optional): the prompt encoder's dense PE as float32 host
+  // tokens [1, 4096, 256] (before its placement) and as placed (PromptEncoder::dense_pe_tokens):
+  // a device placement folds it into the transformer's image-side projections, used whenever
+  // forward() gets that PE (TwoWayTransformer::forward).
+  void place(const Placement& p, const Tensor& dense_pe_host = Tensor(),
+             const Tensor& dense_pe_placed = Tensor());
   // image_embedding, image_pe, sparse, dense: the placement's device and dtype. Outputs float32.
   DecoderOutput forward(const Tensor& image_embedding, const Tensor& image_pe,
                         const Tensor& sparse, const Tensor& dense, bool multimask) const;

@@ -53,8 +53,10 @@ Result<std::shared_ptr<const MobileSam>> MobileSam::from_tensors(const io::Tenso
     const Placement p{device, dtype};
     if (!p.is_cpu_f32()) {
       m->image_encoder_.place(p);
+      const Tensor pe_host = m->prompt_encoder_.dense_pe_tokens();  // float32, host
       m->prompt_encoder_.place(p);
-      m->mask_decoder_.place(p);
+      // The decoder folds the dense PE into its image-side projections (device placements).
+      m->mask_decoder_.place(p, pe_host, m->prompt_encoder_.dense_pe_tokens());
       m->placement_ = p;
     }
     return std::shared_ptr<const MobileSam>(std::move(m));

@@ -55,6 +55,8 @@ class PromptEncoder {
   // get_dense_pe(): [1, 256, 64, 64] (placement dtype and device). A channels-last view (strides
   // of [1, 64, 64, 256]): its token view [1, 4096, 256] is contiguous.
   const Tensor& dense_pe() const { return dense_pe_; }
+  // The same PE as tokens [1, 64*64, 256] (contiguous; the tensor dense_pe() views).
+  const Tensor& dense_pe_tokens() const { return dense_pe_tokens_; }
   // no_mask_embed broadcast to [1, 256, 64, 64] (placement dtype and device; channels-last view
   // as dense_pe()).
   const Tensor& no_mask_dense() const { return no_mask_dense_; }

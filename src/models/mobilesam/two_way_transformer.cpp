@@ -38,10 +38,32 @@ Linear stacked(const std::vector<const Linear*>& parts) {
   return {nn::concat(w, 0), nn::concat(b, 0)};
 }
 
+// The folded image-side projections (see TwoWayTransformer::forward): parts = the projections
+// and whether each reads keys + key_pe (true) or the keys alone; pe: float32 host tokens.
+struct FoldPart {
+  const Linear* proj;
+  bool reads_pe;
+};
+Linear stacked_weights(const std::vector<FoldPart>& parts) {
+  std::vector<Tensor> w;
+  for (const FoldPart& f : parts) w.push_back(f.proj->weight);
+  return {nn::concat(w, 0), Tensor()};
+}
+Tensor folded_offset(const std::vector<FoldPart>& parts, const Tensor& pe) {
+  std::vector<Tensor> pieces;
+  for (const FoldPart& f : parts) {
+    const int64_t out = f.proj->weight.size(0);
+    pieces.push_back(f.reads_pe ? nn::linear(pe, f.proj->weight, f.proj->bias)
+                                : nn::add(Tensor::zeros({pe.size(0), pe.size(1), out}),
+                                          f.proj->bias));
+  }
+  return nn::concat(pieces, 2);
+}
+
 }  // namespace
 
 Tensor SamAttention::operator()(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
-                               const Tensor& residual) const {
+                                const Tensor& residual) const {
   Tensor qh, kh, vh;
   if (qkv_proj.weight.defined() && same_view(q_in, k_in) && same_view(k_in, v_in)) {
     const Tensor y = qkv_proj(q_in);  // the first block's self-attention
@@ -58,6 +80,11 @@ Tensor SamAttention::operator()(const Tensor& q_in, const Tensor& k_in, const Te
     kh = heads_of(k_proj(k_in), 1, 0, heads);
     vh = heads_of(v_proj(v_in), 1, 0, heads);
   }
+  return attend(qh, kh, vh, residual);
+}
+
+Tensor SamAttention::attend(const Tensor& qh, const Tensor& kh, const Tensor& vh,
+                            const Tensor& residual) const {
   const int64_t b = qh.size(0), lq = qh.size(2), d = qh.size(3);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   const Tensor o = nn::scaled_dot_product_attention(qh, kh, vh, Tensor(), scale);
@@ -80,7 +107,25 @@ void SamAttention::place(const Placement& p) {
   out_proj.place(p);
 }
 
-void TwoWayTransformer::place(const Placement& p) {
+void TwoWayTransformer::place(const Placement& p, const Tensor& key_pe_host,
+                              const Tensor& key_pe_placed) {
+  if (!p.device.is_cpu() && key_pe_host.defined() && key_pe_placed.defined()) {
+    // Fold the key PE into the image-side projections, from the float32 host weights.
+    auto fold = [&](const std::vector<FoldPart>& parts) {
+      FoldedKeys f{stacked_weights(parts), folded_offset(parts, key_pe_host)};
+      f.proj.place(p);
+      f.offset = placed(f.offset, p);
+      return f;
+    };
+    folded_.clear();
+    for (const Block& b : blocks_) {
+      folded_.push_back(fold({{&b.cross_token_to_image.k_proj, true},
+                              {&b.cross_token_to_image.v_proj, false},
+                              {&b.cross_image_to_token.q_proj, true}}));
+    }
+    folded_final_ = fold({{&final_attn_.k_proj, true}, {&final_attn_.v_proj, false}});
+    folded_pe_ = key_pe_placed;
+  }
   for (Block& b : blocks_) {
     b.self_attn.place(p);
     b.cross_token_to_image.place(p);
@@ -142,6 +187,9 @@ std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image_tokens,
                     shape_str(image_tokens.shape()) + ", key pe " + shape_str(key_pe.shape()) +
                     ", tokens " + shape_str(tokens.shape()));
   }
+  if (folded_pe_.defined() && same_view(key_pe, folded_pe_)) {
+    return forward_folded(image_tokens, tokens);
+  }
   const Tensor& query_pe = tokens;
   Tensor queries = tokens;
   Tensor keys = image_tokens;
@@ -175,6 +223,51 @@ std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image_tokens,
   if (!q_pe.defined()) q_pe = nn::add(queries, query_pe);  // depth 0 only
   if (!k_pe.defined()) k_pe = nn::add(keys, key_pe);
   queries = norm_final_(final_attn_(q_pe, k_pe, keys, /*residual=*/queries));
+  return {queries, keys};
+}
+
+std::pair<Tensor, Tensor> TwoWayTransformer::forward_folded(const Tensor& image_tokens,
+                                                            const Tensor& tokens) const {
+  // forward()'s sequence with the image-side projections taken from the folded GEMMs; the
+  // token side (self-attention, the tokens' projections, the MLP, the norms) is unchanged.
+  const Tensor& query_pe = tokens;
+  Tensor queries = tokens;
+  Tensor keys = image_tokens;
+  Tensor q_pe;
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const Block& blk = blocks_[i];
+    const SamAttention &t2i = blk.cross_token_to_image, &i2t = blk.cross_image_to_token;
+    if (blk.skip_first_layer_pe) {
+      queries = blk.self_attn(queries, queries, queries);
+    } else {
+      if (!q_pe.defined()) q_pe = nn::add(queries, query_pe);
+      queries = blk.self_attn(q_pe, q_pe, queries, /*residual=*/queries);
+    }
+    std::tie(queries, q_pe) = blk.norm1.with_add(queries, query_pe);
+
+    // [1, HW, 3 * internal]: tokens->image k (of keys + pe), v (of keys), image->tokens q (of
+    // keys + pe), in one GEMM. The keys only change at norm4, after their last use here.
+    const Tensor proj = folded_[i].proj(keys, /*residual=*/folded_[i].offset);
+    queries = blk.norm2(t2i.attend(heads_of(t2i.q_proj(q_pe), 1, 0, t2i.heads),
+                                   heads_of(proj, 3, 0, t2i.heads),
+                                   heads_of(proj, 3, 1, t2i.heads), /*residual=*/queries));
+
+    std::tie(queries, q_pe) =
+        blk.norm3.with_add(blk.lin2(blk.lin1.with_act(queries, nn::Activation::kReLU),
+                                    /*residual=*/queries),
+                           query_pe);
+
+    keys = blk.norm4(i2t.attend(heads_of(proj, 3, 2, i2t.heads),
+                                heads_of(i2t.k_proj(q_pe), 1, 0, i2t.heads),
+                                heads_of(i2t.v_proj(queries), 1, 0, i2t.heads),
+                                /*residual=*/keys));
+  }
+  if (!q_pe.defined()) q_pe = nn::add(queries, query_pe);  // depth 0 only
+  const Tensor proj = folded_final_.proj(keys, /*residual=*/folded_final_.offset);  // k | v
+  const SamAttention& fa = final_attn_;
+  queries = norm_final_(fa.attend(heads_of(fa.q_proj(q_pe), 1, 0, fa.heads),
+                                  heads_of(proj, 2, 0, fa.heads), heads_of(proj, 2, 1, fa.heads),
+                                  /*residual=*/queries));
   return {queries, keys};
 }
 

@@ -35,6 +35,10 @@ struct SamAttention {
   int64_t heads = 8;
   Tensor operator()(const Tensor& q, const Tensor& k, const Tensor& v,
                     const Tensor& residual = Tensor()) const;
+  // The part after the projections: qh/kh/vh already projected, as head views
+  // [B, heads, L, d] (any strides with a contiguous last dim) -> out_proj(attention) (+ residual).
+  Tensor attend(const Tensor& qh, const Tensor& kh, const Tensor& vh,
+                const Tensor& residual = Tensor()) const;
   void place(const Placement& p);
 };
 SamAttention load_sam_attention(const io::WeightSource& w, const std::string& name, int64_t dim,
@@ -44,9 +48,20 @@ class TwoWayTransformer {
  public:
   static constexpr int64_t kDim = 256, kHeads = 8, kMlpDim = 2048, kDepth = 2, kDownsample = 2;
   static TwoWayTransformer load(const io::WeightSource& w);
-  void place(const Placement& p);
+  // key_pe_host (optional): the key positional encoding the model will always be run with
+  // (SAM's dense PE), float32 host tokens [1, H*W, C], and key_pe_placed the same PE on the
+  // device. On a device placement the PE is then folded into the image-side projections (see
+  // forward()).
+  void place(const Placement& p, const Tensor& key_pe_host = Tensor(),
+             const Tensor& key_pe_placed = Tensor());
   // image_tokens [B, H*W, C], key_pe [B, H*W, C] (any strides), tokens [B, N, C] ->
   // {queries [B, N, C], keys [B, H*W, C]}. Shapes are checked (um::Error).
+  // Device placements given key_pe_placed itself (the same view) take the folded path: the
+  // projections that read keys + key_pe are linear, so (keys + pe) W^T + b = keys W^T +
+  // (pe W^T + b) with the second term computed once at place(); each block's three 4096-row
+  // projections (tokens->image k and v, image->tokens q) become ONE GEMM of the keys with that
+  // constant as its C input, the final attention's k and v another, and keys + key_pe is never
+  // formed. Same math, float rounding apart; the CPU runs the official sequence.
   std::pair<Tensor, Tensor> forward(const Tensor& image_tokens, const Tensor& key_pe,
                                     const Tensor& tokens) const;
 
@@ -57,9 +72,22 @@ class TwoWayTransformer {
     Linear lin1, lin2;
     bool skip_first_layer_pe = false;
   };
+  // Image-side projections with the key PE folded in: keys @ proj^T + offset, where proj stacks
+  // the projections' weights along dim 0 (no bias) and offset [1, H*W, n * internal] holds
+  // pe W^T + b for a projection of keys + key_pe, b alone for one of keys.
+  struct FoldedKeys {
+    Linear proj;
+    Tensor offset;
+  };
+  std::pair<Tensor, Tensor> forward_folded(const Tensor& image_tokens,
+                                           const Tensor& tokens) const;
+
   std::vector<Block> blocks_;
   SamAttention final_attn_;
   LayerNorm norm_final_;
+  std::vector<FoldedKeys> folded_;  // per block: tokens->image k | v, image->tokens q
+  FoldedKeys folded_final_;         // final attention: k | v
+  Tensor folded_pe_;                // the placed key PE they hold (undefined: not folded)
 };
 
 }  // namespace um::mobilesam

@@ -45,6 +45,28 @@ inline void require_like(const char* op, const Tensor& t, const char* name, cons
 
 inline void check_launch(const char* op) { UM_CUDA_CHECK_LAST(op); }
 
+// Launch shape of a "row" kernel over an [rows, cols] output (an NCHW tensor seen as N*C*H rows
+// of W): rows over gridDim.y, columns over the x threads, both grid-stride. A kernel that maps a
+// flat element index back to (n, c, y, x) pays several 64-bit divisions per element (tens of
+// instructions each); a row kernel divides once per row. Threads: the row width rounded up to a
+// warp, 32..256.
+struct RowLaunch {
+  dim3 grid, block;
+};
+inline RowLaunch row_launch(int64_t rows, int64_t cols) {
+  const int64_t threads = cols >= 256 ? 256 : ((cols + 31) / 32) * 32;
+  const int64_t bx = (cols + threads - 1) / threads;
+  return {dim3(static_cast<unsigned>(bx < 65535 ? bx : 65535),
+               static_cast<unsigned>(rows < 65535 ? (rows < 1 ? 1 : rows) : 65535)),
+          dim3(static_cast<unsigned>(threads < 32 ? 32 : threads))};
+}
+// Inside a row kernel: for (UM_ROWS(r, rows)) { for (UM_COLS(c, cols)) { ... } }
+#define UM_ROWS(row_var, rows) \
+  int64_t row_var = blockIdx.y; row_var < (rows); row_var += gridDim.y
+#define UM_COLS(col_var, cols)                                                            \
+  int64_t col_var = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;         \
+       col_var < (cols); col_var += static_cast<int64_t>(gridDim.x) * blockDim.x
+
 // Max / sum over the 32 lanes of a warp (every lane gets the result; all lanes must call).
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll

@@ -1,21 +1,28 @@
 // File: src/nn/pad2d_cuda.cu
 // Purpose: CUDA kernels of constant 2-D padding and uint8 -> float conversion (reference in
-// pad2d_cpu.cpp). One thread per output element.
+// pad2d_cpu.cpp). Padding: a row kernel (one block row per output row); conversion: one thread
+// per element.
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_dfine_cuda.h"
 
 namespace um::nn::detail {
 namespace {
 
+// A row kernel (row_launch): output row r = (plane, oy), columns ox.
 template <typename T>
-__global__ void pad2d_kernel(const T* x, T* y, int64_t planes, int64_t h, int64_t w, int64_t oh,
-                             int64_t ow, int64_t left, int64_t top, float value) {
-  const int64_t n = planes * oh * ow;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t ox = i % ow, oy = (i / ow) % oh, p = i / (ow * oh);
-    const int64_t sx = ox - left, sy = oy - top;
-    y[i] = (sx >= 0 && sx < w && sy >= 0 && sy < h) ? x[(p * h + sy) * w + sx] : from_f<T>(value);
+__global__ void pad2d_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t planes,
+                             int64_t h, int64_t w, int64_t oh, int64_t ow, int64_t left,
+                             int64_t top, float value) {
+  const T fill = from_f<T>(value);
+  for (UM_ROWS(r, planes * oh)) {
+    const int64_t oy = r % oh, p = r / oh, sy = oy - top;
+    const bool row_in = sy >= 0 && sy < h;
+    const T* xr = x + (p * h + sy) * w;
+    T* yr = y + r * ow;
+    for (UM_COLS(ox, ow)) {
+      const int64_t sx = ox - left;
+      yr[ox] = (row_in && sx >= 0 && sx < w) ? xr[sx] : fill;
+    }
   }
 }
 
@@ -38,9 +45,10 @@ Tensor pad2d_cuda(const Tensor& x_in, int64_t left, int64_t right, int64_t top, 
   const int64_t n = y.numel();
   if (n == 0) return y;
   UM_DISPATCH_FLOAT(x.dtype(), T, {
-    pad2d_kernel<T><<<blocks_for(n), 256, 0, stream()>>>(static_cast<const T*>(x.raw_data()),
-                                                         static_cast<T*>(y.raw_data()), planes, h,
-                                                         w, oh, ow, left, top, value);
+    const RowLaunch l = row_launch(planes * oh, ow);
+    pad2d_kernel<T><<<l.grid, l.block, 0, stream()>>>(static_cast<const T*>(x.raw_data()),
+                                                      static_cast<T*>(y.raw_data()), planes, h, w,
+                                                      oh, ow, left, top, value);
   });
   check_launch("pad2d");
   return y;

@@ -12,8 +12,6 @@
 namespace um::nn::detail {
 namespace {
 
-constexpr int kThreads = 256;
-
 struct Nchw {
   int64_t n, c, h, w;
   int64_t sn, sc, sh, sw;  // input strides in elements
@@ -24,43 +22,41 @@ Nchw nchw_of(const Tensor& x) {
           x.strides()[0],  x.strides()[1],  x.strides()[2],  x.strides()[3]};
 }
 
-// One thread per output element. The window is clipped to the image, which is what padding with
-// -inf means for a max; the fold (m < v ? v : m) is std::max(m, v) as the CPU writes it.
+// Row kernels (row_launch): output row r = (b, ch, oy), columns ox; the index arithmetic once
+// per row. The window is clipped to the image, which is what padding with -inf means for a max;
+// the fold (m < v ? v : m) is std::max(m, v) as the CPU writes it.
 template <typename T>
 __global__ void max_pool_kernel(const T* __restrict__ x, T* __restrict__ y, Nchw s, int64_t ho,
-                                int64_t wo, int kernel, int stride, int pad, int64_t total) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t ox = i % wo;
-    const int64_t oy = (i / wo) % ho;
-    const int64_t ch = (i / (wo * ho)) % s.c;
-    const int64_t b = i / (wo * ho * s.c);
-    const int64_t ys = oy * stride - pad, xs = ox * stride - pad;
+                                int64_t wo, int kernel, int stride, int pad) {
+  for (UM_ROWS(r, s.n * s.c * ho)) {
+    const int64_t oy = r % ho, p = r / ho, ch = p % s.c, b = p / s.c;
+    const int64_t ys = oy * stride - pad;
     const int64_t y0 = ys > 0 ? ys : 0, y1 = ys + kernel < s.h ? ys + kernel : s.h;
-    const int64_t x0 = xs > 0 ? xs : 0, x1 = xs + kernel < s.w ? xs + kernel : s.w;
     const T* plane = x + b * s.sn + ch * s.sc;
-    float m = -INFINITY;
-    for (int64_t iy = y0; iy < y1; ++iy) {
-      for (int64_t ix = x0; ix < x1; ++ix) {
-        const float v = to_f(plane[iy * s.sh + ix * s.sw]);
-        m = (m < v) ? v : m;
+    T* yr = y + r * wo;
+    for (UM_COLS(ox, wo)) {
+      const int64_t xs = ox * stride - pad;
+      const int64_t x0 = xs > 0 ? xs : 0, x1 = xs + kernel < s.w ? xs + kernel : s.w;
+      float m = -INFINITY;
+      for (int64_t iy = y0; iy < y1; ++iy) {
+        for (int64_t ix = x0; ix < x1; ++ix) {
+          const float v = to_f(plane[iy * s.sh + ix * s.sw]);
+          m = (m < v) ? v : m;
+        }
       }
+      yr[ox] = from_f<T>(m);
     }
-    y[i] = from_f<T>(m);
   }
 }
 
 template <typename T>
-__global__ void upsample_nearest2x_kernel(const T* __restrict__ x, T* __restrict__ y, Nchw s,
-                                          int64_t total) {
+__global__ void upsample_nearest2x_kernel(const T* __restrict__ x, T* __restrict__ y, Nchw s) {
   const int64_t wo = 2 * s.w, ho = 2 * s.h;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t ox = i % wo;
-    const int64_t oy = (i / wo) % ho;
-    const int64_t ch = (i / (wo * ho)) % s.c;
-    const int64_t b = i / (wo * ho * s.c);
-    y[i] = x[b * s.sn + ch * s.sc + (oy / 2) * s.sh + (ox / 2) * s.sw];
+  for (UM_ROWS(r, s.n * s.c * ho)) {
+    const int64_t oy = r % ho, p = r / ho, ch = p % s.c, b = p / s.c;
+    const T* xr = x + b * s.sn + ch * s.sc + (oy / 2) * s.sh;
+    T* yr = y + r * wo;
+    for (UM_COLS(ox, wo)) yr[ox] = xr[(ox / 2) * s.sw];
   }
 }
 
@@ -79,9 +75,10 @@ Tensor max_pool2d_cuda(const Tensor& x, int kernel, int stride, int pad, bool ce
   const int64_t total = y.numel();
   if (total == 0) return y;
   UM_DISPATCH_FLOAT(x.dtype(), T, {
-    max_pool_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream()>>>(
-        static_cast<const T*>(x.raw_data()), static_cast<T*>(y.raw_data()), s, ho, wo, kernel,
-        stride, pad, total);
+    const RowLaunch l = row_launch(s.n * s.c * ho, wo);
+    max_pool_kernel<T><<<l.grid, l.block, 0, stream()>>>(static_cast<const T*>(x.raw_data()),
+                                                         static_cast<T*>(y.raw_data()), s, ho, wo,
+                                                         kernel, stride, pad);
   });
   check_launch(kOp);
   return y;
@@ -96,8 +93,9 @@ Tensor upsample_nearest2x_cuda(const Tensor& x) {
   const int64_t total = y.numel();
   if (total == 0) return y;
   UM_DISPATCH_FLOAT(x.dtype(), T, {
-    upsample_nearest2x_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream()>>>(
-        static_cast<const T*>(x.raw_data()), static_cast<T*>(y.raw_data()), s, total);
+    const RowLaunch l = row_launch(s.n * s.c * 2 * s.h, 2 * s.w);
+    upsample_nearest2x_kernel<T><<<l.grid, l.block, 0, stream()>>>(
+        static_cast<const T*>(x.raw_data()), static_cast<T*>(y.raw_data()), s);
   });
   check_launch(kOp);
   return y;

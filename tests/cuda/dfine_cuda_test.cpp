@@ -66,6 +66,20 @@ TEST(DFineOpsCuda, Pad2dAndU8MatchCpu) {
   EXPECT_EQ(max_abs_diff_gpu(nn::pad2d(to_gpu(x).transpose(2, 3), 3, 2, 1, 4, 0.5f),
                              nn::pad2d(x.transpose(2, 3), 3, 2, 1, 4, 0.5f)),
             0.f);
+  // The row kernel: rows past the 65535 of one grid dimension (grid-stride), rows wider than a
+  // block (600 > 256 threads), the stem's shape (right/bottom pad of 320x320, 16 channels).
+  const Tensor many = random_cpu({1, 70000, 1, 3}, 13);
+  EXPECT_EQ(max_abs_diff_gpu(nn::pad2d(to_gpu(many), 1, 0, 1, 1, -1.f),
+                             nn::pad2d(many, 1, 0, 1, 1, -1.f)),
+            0.f);
+  const Tensor wide = random_cpu({1, 2, 3, 600}, 14);
+  EXPECT_EQ(max_abs_diff_gpu(nn::pad2d(to_gpu(wide, DType::kF16), 2, 1, 0, 0, 0.f),
+                             nn::pad2d(wide.to(DType::kF16).to(DType::kF32), 2, 1, 0, 0, 0.f)),
+            0.f);
+  const Tensor stem = random_cpu({1, 16, 320, 320}, 15);
+  EXPECT_EQ(max_abs_diff_gpu(nn::pad2d(to_gpu(stem), 0, 1, 0, 1, 0.f),
+                             nn::pad2d(stem, 0, 1, 0, 1, 0.f)),
+            0.f);
   Tensor u8 = Tensor::empty({33, 65}, DType::kU8);
   for (int64_t i = 0; i < u8.numel(); ++i)
     u8.data<uint8_t>()[i] = static_cast<uint8_t>((i * 29) % 256);

@@ -289,6 +289,9 @@ TEST(PoolingCuda, MaxPoolMatchesCpu) {
       {{1, 4, 7, 8}, 2, 2, 0, true},   {{1, 4, 7, 8}, 2, 2, 0, false},
       {{1, 2, 10, 13}, 3, 3, 1, true}, {{2, 2, 5, 5}, 2, 1, 1, true},  // D-FINE's stem pool
       {{1, 1, 4, 6}, 4, 3, 2, true},
+      // Row kernel: more rows than one grid dimension holds (70000), rows wider than a block.
+      {{1, 70000, 2, 3}, 2, 1, 0, true}, {{1, 2, 3, 700}, 2, 1, 0, true},
+      {{1, 16, 321, 321}, 2, 1, 0, true},  // the stem's pool at 640 x 640
   };
   uint32_t seed = 200;
   for (const auto& c : cases) {
@@ -318,6 +321,12 @@ TEST(PoolingCuda, UpsampleNearest2xMatchesCpu) {
                nn::upsample_nearest2x(x.slice(3, 2, 7).contiguous()), 0.f, 0.f, "upsample sliced");
   expect_close(nn::upsample_nearest2x(to_gpu(x, DType::kF16)),
                nn::upsample_nearest2x(half_rounded(x)), 0.f, 0.f, "upsample f16");
+  // Row kernel: rows past one grid dimension, output rows wider than a block.
+  for (const Shape& s : {Shape{1, 40000, 1, 3}, Shape{1, 2, 2, 300}}) {
+    const Tensor xs = random_cpu(s, 231);
+    expect_close(nn::upsample_nearest2x(to_gpu(xs)), nn::upsample_nearest2x(xs), 0.f, 0.f,
+                 "upsample " + shape_str(s));
+  }
 }
 
 TEST(ResampleCuda, ResizeBilinearMatchesCpu) {

@@ -1,6 +1,6 @@
 // File: src/nn/dfine_mixed_cpu.cpp
-// Purpose: the decoder's mixed-precision fusions (nn/ops_dfine.h: add_mixed, gated_sum,
-// gated_sum_layer_norm): argument checks, the CUDA dispatch, and the CPU reference, which is
+// Purpose: the decoder's mixed-precision fusions (nn/ops_dfine.h: add_mixed, add_mixed2,
+// add_layer_norm, gated_sum, gated_sum_layer_norm): argument checks, the CUDA dispatch, and the CPU reference, which is
 // literally the op sequence the D-FINE decoder ran before the fusion (float32 on the CPU), so the
 // CPU results stay bit-identical. The CUDA side (dfine_mixed_cuda.cu) does each in one kernel.
 #include <string>
@@ -60,6 +60,22 @@ void check_gate(const char* op, const Tensor& g, const Tensor& x1, const Tensor&
   }
 }
 
+// LayerNorm parameters over e columns: weight and bias [e] or undefined, on ref's device; eps > 0.
+void check_norm_params(const char* op, const Tensor& weight, const Tensor& bias, int64_t e,
+                       float eps, const Tensor& ref) {
+  for (const auto& [t, name] : {std::pair<const Tensor*, const char*>{&weight, "weight"},
+                                {&bias, "bias"}}) {
+    if (!t->defined()) continue;
+    require_float(op, *t, name);
+    require_same_device(op, *t, name, ref);
+    if (t->dim() != 1 || t->size(0) != e) {
+      fail(op, std::string(name) + " " + shape_str(t->shape()) + " does not match the " +
+                   std::to_string(e) + " normalised columns");
+    }
+  }
+  if (!(eps > 0.f)) fail(op, "eps must be > 0, got " + std::to_string(eps));
+}
+
 Tensor cast_to(const Tensor& t, DType d) { return t.dtype() == d ? t : t.to(d); }
 
 // The decoder's gate before the fusion (float32 CPU): sigmoid of the logits, split in two,
@@ -89,6 +105,49 @@ Tensor add_mixed(const Tensor& a, const Tensor& b, DType out_dtype) {
   return cast_to(add(a, b), out_dtype);
 }
 
+std::pair<Tensor, Tensor> add_mixed2(const Tensor& a, const Tensor& b, DType out1, DType out2) {
+  constexpr const char* kOp = "add_mixed2";
+  require_float(kOp, a, "a");
+  require_float(kOp, b, "b");
+  require_out_dtype(kOp, out1);
+  require_out_dtype(kOp, out2);
+  require_same_device(kOp, b, "b", a);
+  if (a.shape() != b.shape()) {
+    fail(kOp, "a " + shape_str(a.shape()) + " and b " + shape_str(b.shape()) +
+                  " differ (no broadcasting)");
+  }
+#ifdef UM_WITH_CUDA
+  if (a.device().is_cuda()) {
+    Tensor second;
+    Tensor first = detail::add_mixed_cuda(a, b, out1, &out2, &second);
+    return {first, second};
+  }
+#endif
+  detail::require_cpu_f32(kOp, a, "a");
+  detail::require_cpu_f32(kOp, b, "b");
+  const Tensor sum = add(a, b);
+  return {cast_to(sum, out1), cast_to(sum, out2)};
+}
+
+Tensor add_layer_norm(const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias,
+                      float eps, DType out_dtype) {
+  constexpr const char* kOp = "add_layer_norm";
+  require_float(kOp, a, "a");
+  require_float(kOp, b, "b");
+  require_out_dtype(kOp, out_dtype);
+  require_same_device(kOp, b, "b", a);
+  if (a.shape() != b.shape()) {
+    fail(kOp, "a " + shape_str(a.shape()) + " and b " + shape_str(b.shape()) +
+                  " differ (no broadcasting)");
+  }
+  if (a.dim() < 1 || a.size(-1) < 1) fail(kOp, "a " + shape_str(a.shape()) + " has no columns");
+  check_norm_params(kOp, weight, bias, a.size(-1), eps, a);
+  UM_NN_CUDA_DISPATCH(a, gated_sum_cuda(Tensor(), a, b, true, weight, bias, eps, out_dtype));
+  detail::require_cpu_f32(kOp, a, "a");
+  detail::require_cpu_f32(kOp, b, "b");
+  return cast_to(layer_norm(add(a, b), weight, bias, eps), out_dtype);
+}
+
 Tensor gated_sum(const Tensor& g, const Tensor& x1, const Tensor& x2, DType out_dtype) {
   constexpr const char* kOp = "gated_sum";
   check_gate(kOp, g, x1, x2);
@@ -106,18 +165,7 @@ Tensor gated_sum_layer_norm(const Tensor& g, const Tensor& x1, const Tensor& x2,
   constexpr const char* kOp = "gated_sum_layer_norm";
   check_gate(kOp, g, x1, x2);
   require_out_dtype(kOp, out_dtype);
-  const int64_t e = x1.size(-1);
-  for (const auto& [t, name] : {std::pair<const Tensor*, const char*>{&weight, "weight"},
-                                {&bias, "bias"}}) {
-    if (!t->defined()) continue;
-    require_float(kOp, *t, name);
-    require_same_device(kOp, *t, name, g);
-    if (t->dim() != 1 || t->size(0) != e) {
-      fail(kOp, std::string(name) + " " + shape_str(t->shape()) + " does not match E = " +
-                    std::to_string(e));
-    }
-  }
-  if (!(eps > 0.f)) fail(kOp, "eps must be > 0, got " + std::to_string(eps));
+  check_norm_params(kOp, weight, bias, x1.size(-1), eps, g);
   UM_NN_CUDA_DISPATCH(g, gated_sum_cuda(g, x1, x2, true, weight, bias, eps, out_dtype));
   detail::require_cpu_f32(kOp, g, "g");
   detail::require_cpu_f32(kOp, x1, "x1");

@@ -1,8 +1,8 @@
 // File: src/nn/dfine_mixed_cuda.cu
-// Purpose: the CUDA side of the decoder's mixed-precision fusions (nn/ops_dfine.h): add_mixed
-// (one element-wise kernel) and gated_sum / gated_sum_layer_norm (one block per row: gate,
-// products and sum in float32, then optionally the LayerNorm's two-pass float32 statistics, one
-// rounding to the output dtype). Each replaces 3 to 8 small kernels of the unfused float16
+// Purpose: the CUDA side of the decoder's mixed-precision fusions (nn/ops_dfine.h): add_mixed /
+// add_mixed2 (one element-wise kernel, one or two outputs) and gated_sum / gated_sum_layer_norm /
+// add_layer_norm (one block per row: gate, products and sum (or the plain sum) in float32, then
+// optionally the LayerNorm's two-pass float32 statistics, one rounding to the output dtype). Each replaces 3 to 8 small kernels of the unfused float16
 // sequence (conversions, sigmoid, two muls, add, conversion, layer norm).
 // Every operand may be float32 or float16 independently: the dtype is a per-operand runtime
 // flag (a uniform branch per load) rather than a template parameter, which would need 32
@@ -41,10 +41,13 @@ __device__ __forceinline__ void store(AnyOut o, int64_t i, float v) {
 AnyIn in_of(const Tensor& t) { return {t.raw_data(), t.dtype() == DType::kF16}; }
 AnyOut out_of(Tensor& t) { return {t.raw_data(), t.dtype() == DType::kF16}; }
 
-__global__ void add_mixed_kernel(AnyIn a, AnyIn b, AnyOut out, int64_t n) {
+// out = a + b in float32, rounded to out's dtype; also to out2's when out2.p is not null.
+__global__ void add_mixed_kernel(AnyIn a, AnyIn b, AnyOut out, AnyOut out2, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x) {
-    store(out, i, load(a, i) + load(b, i));
+    const float v = load(a, i) + load(b, i);
+    store(out, i, v);
+    if (out2.p) store(out2, i, v);
   }
 }
 
@@ -65,9 +68,11 @@ constexpr int kGateThreads = 256;
 constexpr int64_t kMaxGateWidth = 8192;  // E floats of shared memory per block (32 KiB)
 
 // One block per row (grid-stride over rows): v = sigmoid(g[:E]) * x1 + sigmoid(g[E:]) * x2 in
-// float32 (kept in shared memory), then either stored, or normalised over E (mean, then the
-// centred sum of squares: nn::layer_norm's two passes) with the optional affine, stored once.
-__global__ void gated_sum_kernel(AnyIn g, AnyIn x1, AnyIn x2, bool norm, AnyIn w, AnyIn b,
+// float32 (or v = x1 + x2 when `gated` is false: add_layer_norm), kept in shared memory, then
+// either stored, or normalised over E (mean, then the centred sum of squares: nn::layer_norm's two
+// passes) with the optional affine, stored once.
+__global__ void gated_sum_kernel(bool gated, AnyIn g, AnyIn x1, AnyIn x2, bool norm, AnyIn w,
+                                 AnyIn b,
                                  bool has_w, bool has_b, float eps, AnyOut out, int64_t rows,
                                  int64_t e) {
   extern __shared__ float row_v[];
@@ -75,9 +80,14 @@ __global__ void gated_sum_kernel(AnyIn g, AnyIn x1, AnyIn x2, bool norm, AnyIn w
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     float local = 0.f;
     for (int64_t c = threadIdx.x; c < e; c += blockDim.x) {
-      const float s1 = 1.f / (1.f + expf(-load(g, r * 2 * e + c)));
-      const float s2 = 1.f / (1.f + expf(-load(g, r * 2 * e + e + c)));
-      const float v = s1 * load(x1, r * e + c) + s2 * load(x2, r * e + c);
+      float v;
+      if (gated) {
+        const float s1 = 1.f / (1.f + expf(-load(g, r * 2 * e + c)));
+        const float s2 = 1.f / (1.f + expf(-load(g, r * 2 * e + e + c)));
+        v = s1 * load(x1, r * e + c) + s2 * load(x2, r * e + c);
+      } else {
+        v = load(x1, r * e + c) + load(x2, r * e + c);
+      }
       row_v[c] = v;
       local += v;
     }
@@ -109,23 +119,31 @@ void require_cuda(const char* op, const Tensor& t, const char* name) {
 
 }  // namespace
 
-Tensor add_mixed_cuda(const Tensor& a_in, const Tensor& b_in, DType out_dtype) {
-  constexpr const char* kOp = "add_mixed";
+Tensor add_mixed_cuda(const Tensor& a_in, const Tensor& b_in, DType out_dtype,
+                      const DType* out2_dtype, Tensor* out2) {
+  const char* kOp = out2 ? "add_mixed2" : "add_mixed";
   require_cuda_float(kOp, a_in, "a");
   require_cuda_float(kOp, b_in, "b");
   const Tensor a = a_in.contiguous(), b = b_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), out_dtype, a.device());
+  AnyOut second{nullptr, false};
+  if (out2) {
+    *out2 = Tensor::empty(a.shape(), *out2_dtype, a.device());
+    second = out_of(*out2);
+  }
   const int64_t n = a.numel();
   if (n == 0) return out;
-  add_mixed_kernel<<<blocks_for(n), 256, 0, stream()>>>(in_of(a), in_of(b), out_of(out), n);
+  add_mixed_kernel<<<blocks_for(n), 256, 0, stream()>>>(in_of(a), in_of(b), out_of(out), second,
+                                                        n);
   check_launch(kOp);
   return out;
 }
 
 Tensor gated_sum_cuda(const Tensor& g_in, const Tensor& x1_in, const Tensor& x2_in, bool norm,
                       const Tensor& weight, const Tensor& bias, float eps, DType out_dtype) {
-  const char* kOp = norm ? "gated_sum_layer_norm" : "gated_sum";
-  require_cuda_float(kOp, g_in, "g");
+  const bool gated = g_in.defined();
+  const char* kOp = !gated ? "add_layer_norm" : norm ? "gated_sum_layer_norm" : "gated_sum";
+  if (gated) require_cuda_float(kOp, g_in, "g");
   require_cuda_float(kOp, x1_in, "x1");
   require_cuda_float(kOp, x2_in, "x2");
   require_cuda(kOp, weight, "weight");
@@ -134,7 +152,8 @@ Tensor gated_sum_cuda(const Tensor& g_in, const Tensor& x1_in, const Tensor& x2_
   if (e > kMaxGateWidth) {
     fail(kOp, "E = " + std::to_string(e) + " exceeds " + std::to_string(kMaxGateWidth));
   }
-  const Tensor g = g_in.contiguous(), x1 = x1_in.contiguous(), x2 = x2_in.contiguous();
+  const Tensor g = gated ? g_in.contiguous() : Tensor();
+  const Tensor x1 = x1_in.contiguous(), x2 = x2_in.contiguous();
   const Tensor w = weight.defined() ? weight.contiguous() : Tensor();
   const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   Tensor out = Tensor::empty(x1.shape(), out_dtype, x1.device());
@@ -143,7 +162,7 @@ Tensor gated_sum_cuda(const Tensor& g_in, const Tensor& x1_in, const Tensor& x2_
   const AnyIn none{nullptr, false};
   const int grid = static_cast<int>(rows < 65535 ? rows : 65535);
   gated_sum_kernel<<<grid, kGateThreads, static_cast<size_t>(e) * sizeof(float), stream()>>>(
-      in_of(g), in_of(x1), in_of(x2), norm, w.defined() ? in_of(w) : none,
+      gated, gated ? in_of(g) : none, in_of(x1), in_of(x2), norm, w.defined() ? in_of(w) : none,
       b.defined() ? in_of(b) : none, w.defined(), b.defined(), eps, out_of(out), rows, e);
   check_launch(kOp);
   return out;

@@ -90,6 +90,17 @@ Tensor detection_top1(const Tensor& logits, const Tensor& boxes, const BoxMappin
 // float32, rounded once to out_dtype (kF32 or kF16). Replaces b.to(F32) + add + .to(out).
 // CPU: float32 inputs, = nn::add(a, b) (then .to(out_dtype)).
 Tensor add_mixed(const Tensor& a, const Tensor& b, DType out_dtype);
+// The same sum rounded to two dtypes at once, {out1, out2} (one kernel, one pass): the decoder's
+// cross-attention query, float32 for the sampling offsets and the compute dtype for the
+// attention weights. CPU: {add_mixed(a, b, out1), add_mixed(a, b, out2)}.
+std::pair<Tensor, Tensor> add_mixed2(const Tensor& a, const Tensor& b, DType out1, DType out2);
+// LayerNorm(a + b) over the last dim (weight, bias [C] or undefined, any float dtype): a and b of
+// the same shape, any float dtypes each; the sum and the statistics in float32 (two-pass as
+// nn::layer_norm), one rounding to out_dtype. The decoder's `norm1(target + attn)`. CPU: float32
+// inputs, = nn::layer_norm(nn::add(a, b), ...) (then .to(out_dtype)). On CUDA the norm reads the
+// unrounded float32 sum (the unfused float16 sequence rounded it to float16 first).
+Tensor add_layer_norm(const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias,
+                      float eps, DType out_dtype);
 // D-FINE's Gate (the decoder's "gateway") without its LayerNorm: gate logits g [..., 2E], x1 and
 // x2 [..., E] (same leading dims; any float dtypes each) ->
 //   sigmoid(g[..., :E]) * x1 + sigmoid(g[..., E:]) * x2
@@ -106,8 +117,11 @@ Tensor gated_sum_layer_norm(const Tensor& g, const Tensor& x1, const Tensor& x2,
 #ifdef UM_WITH_CUDA
 namespace detail {
 // The CUDA implementations behind the mixed-precision fusions (dfine_mixed_cuda.cu).
-Tensor add_mixed_cuda(const Tensor& a, const Tensor& b, DType out_dtype);
-// weight/bias undefined and norm == false: gated_sum; norm == true: gated_sum_layer_norm.
+// out2 == nullptr: add_mixed (one output); else add_mixed2, the second output in *out2.
+Tensor add_mixed_cuda(const Tensor& a, const Tensor& b, DType out_dtype,
+                      const DType* out2_dtype = nullptr, Tensor* out2 = nullptr);
+// weight/bias undefined and norm == false: gated_sum; norm == true: gated_sum_layer_norm;
+// g undefined: x1 + x2 instead of the gate (add_layer_norm with norm == true).
 Tensor gated_sum_cuda(const Tensor& g, const Tensor& x1, const Tensor& x2, bool norm,
                       const Tensor& weight, const Tensor& bias, float eps, DType out_dtype);
 }  // namespace detail

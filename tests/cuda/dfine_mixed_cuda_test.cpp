@@ -1,6 +1,6 @@
 // GPU tests of the decoder's mixed-precision fusions (nn/ops_dfine.h; src/nn/dfine_mixed_cuda.cu)
-// against the CPU ops (exactly the unfused float32 sequences): add_mixed and gated_sum /
-// gated_sum_layer_norm with every float32/float16 combination of operands and output, strided
+// against the CPU ops (exactly the unfused float32 sequences): add_mixed / add_mixed2,
+// add_layer_norm and gated_sum / gated_sum_layer_norm with every float32/float16 combination of operands and output, strided
 // operands, D-FINE-S's decoder shape ([1, 300, 256]), widths that are not a multiple of the block
 // and more rows than one grid covers, bad arguments, and no host synchronisation.
 // Tolerances: inputs are float16-rounded on both sides where the GPU gets float16, so only the
@@ -61,6 +61,56 @@ TEST(DfineMixedCuda, AddMixedStrided) {
   const Tensor ref = nn::add_mixed(f16_rounded(base).transpose(1, 2), b, DType::kF32);
   EXPECT_EQ(max_abs_diff_gpu(nn::add_mixed(at, to_gpu(b), DType::kF32), ref), 0.f);
   EXPECT_EQ(max_abs_diff_gpu(nn::add_mixed(to_gpu(b), at, DType::kF32), ref), 0.f);
+}
+
+TEST(DfineMixedCuda, AddMixed2BothOutputs) {
+  UM_REQUIRE_CUDA();
+  const Tensor t = f16_rounded(random_cpu({1, 300, 256}, 5, -3.f, 3.f));
+  const Tensor pos = random_cpu({1, 300, 256}, 6, -10.f, 10.f);
+  for (DType d2 : kDtypes) {
+    SCOPED_TRACE(dtype_name(d2));
+    const auto [y32, y2] = nn::add_mixed2(to_gpu(t, DType::kF16), to_gpu(pos), DType::kF32, d2);
+    EXPECT_EQ(y32.dtype(), DType::kF32);
+    EXPECT_EQ(y2.dtype(), d2);
+    const auto [r32, r2] = nn::add_mixed2(t, pos, DType::kF32, d2);
+    EXPECT_EQ(max_abs_diff_gpu(y32, r32), 0.f);
+    EXPECT_EQ(max_abs_diff_gpu(y2, r2.to(DType::kF32)), 0.f);
+  }
+  EXPECT_THROW((void)nn::add_mixed2(to_gpu(t), to_gpu(random_cpu({1, 300, 255}, 7)),
+                                    DType::kF32, DType::kF16),
+               Error);
+}
+
+TEST(DfineMixedCuda, AddLayerNormAllDtypes) {
+  UM_REQUIRE_CUDA();
+  const Tensor a = random_cpu({1, 300, 256}, 8, -3.f, 3.f);
+  const Tensor b = random_cpu({1, 300, 256}, 9, -3.f, 3.f);
+  const Tensor w = random_cpu({256}, 13, 0.5f, 1.5f), bias = random_cpu({256}, 14);
+  for (DType dx : kDtypes)
+    for (DType dout : kDtypes) {
+      SCOPED_TRACE(std::string("x ") + dtype_name(dx) + ", out " + dtype_name(dout));
+      const Tensor as = as_seen(a, dx), bs = as_seen(b, DType::kF16);  // b always float16
+      const Tensor ws = as_seen(w, dx), biass = as_seen(bias, dx);
+      const Tensor y = nn::add_layer_norm(to_gpu(as, dx), to_gpu(bs, DType::kF16),
+                                          to_gpu(ws, dx), to_gpu(biass, dx), 1e-5f, dout);
+      EXPECT_EQ(y.dtype(), dout);
+      EXPECT_GPU_NEAR(y, nn::add_layer_norm(as, bs, ws, biass, 1e-5f, DType::kF32),
+                      dout == DType::kF16 ? kF16Tol : kF32NormTol);
+    }
+  // Odd widths, no affine, more rows than one grid.
+  for (const Shape& s : {Shape{3, 5}, Shape{7, 300}, Shape{70000, 8}}) {
+    SCOPED_TRACE(shape_str(s));
+    const Tensor x = random_cpu(s, 15), y = random_cpu(s, 16);
+    EXPECT_GPU_NEAR(nn::add_layer_norm(to_gpu(x), to_gpu(y), Tensor(), Tensor(), 1e-5f,
+                                       DType::kF32),
+                    nn::add_layer_norm(x, y, Tensor(), Tensor(), 1e-5f, DType::kF32),
+                    kF32NormTol);
+  }
+  EXPECT_THROW((void)nn::add_layer_norm(to_gpu(a), to_gpu(b), to_gpu(random_cpu({255}, 17)),
+                                        Tensor(), 1e-5f, DType::kF32),
+               Error);
+  EXPECT_THROW((void)nn::add_layer_norm(to_gpu(a), b, Tensor(), Tensor(), 1e-5f, DType::kF32),
+               Error);  // b on the CPU
 }
 
 TEST(DfineMixedCuda, GatedSumAllDtypes) {

@@ -1,5 +1,5 @@
-// The decoder's mixed-precision fusions (nn/ops_dfine.h: add_mixed, gated_sum,
-// gated_sum_layer_norm) on the CPU: each must be exactly the op sequence the D-FINE decoder ran
+// The decoder's mixed-precision fusions (nn/ops_dfine.h: add_mixed, add_mixed2, add_layer_norm,
+// gated_sum, gated_sum_layer_norm) on the CPU: each must be exactly the op sequence the D-FINE decoder ran
 // before the fusion (bit for bit) and agree with an independent per-element loop; bad arguments
 // are refused with um::Error naming the problem. The CUDA kernels are checked against these ops
 // in tests/cuda/dfine_mixed_cuda_test.cpp.
@@ -77,6 +77,46 @@ TEST(AddMixed, RejectsBadArguments) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("add_mixed"), std::string::npos) << e.what();
   }
+}
+
+TEST(AddMixed2, IsAddRoundedTwice) {
+  const Tensor a = random_tensor({1, 30, 16}, 5), b = random_tensor({1, 30, 16}, 6, -10.f, 10.f);
+  const auto [y32, y16] = add_mixed2(a, b, DType::kF32, DType::kF16);
+  EXPECT_TRUE(bit_identical(y32, add(a, b)));
+  EXPECT_TRUE(bit_identical(y16, add(a, b).to(DType::kF16)));
+  const auto [p, q] = add_mixed2(a, b, DType::kF32, DType::kF32);
+  EXPECT_TRUE(bit_identical(p, add(a, b)));
+  EXPECT_TRUE(bit_identical(q, add(a, b)));
+  EXPECT_THROW((void)add_mixed2(a, random_tensor({1, 30, 15}, 7), DType::kF32, DType::kF16),
+               Error);
+  EXPECT_THROW((void)add_mixed2(a, b, DType::kF32, DType::kU8), Error);
+}
+
+TEST(AddLayerNorm, IsExactlyAddThenLayerNorm) {
+  const Tensor a = random_tensor({2, 9, 24}, 8), b = random_tensor({2, 9, 24}, 9, -3.f, 3.f);
+  const Tensor w = random_tensor({24}, 10, 0.5f, 1.5f), bias = random_tensor({24}, 11);
+  const Tensor ref = layer_norm(add(a, b), w, bias, 1e-5f);
+  EXPECT_TRUE(bit_identical(add_layer_norm(a, b, w, bias, 1e-5f, DType::kF32), ref));
+  EXPECT_TRUE(bit_identical(add_layer_norm(a, b, w, bias, 1e-5f, DType::kF16),
+                            ref.to(DType::kF16)));
+  EXPECT_TRUE(bit_identical(add_layer_norm(a, b, Tensor(), Tensor(), 1e-5f, DType::kF32),
+                            layer_norm(add(a, b), Tensor(), Tensor(), 1e-5f)));
+  // Independent: per-row mean 0 and variance ~1 without the affine.
+  const Tensor n = add_layer_norm(a, b, Tensor(), Tensor(), 1e-5f, DType::kF32);
+  for (int64_t r = 0; r < 18; ++r) {
+    double m = 0, v = 0;
+    for (int64_t c = 0; c < 24; ++c) m += n.data<float>()[r * 24 + c];
+    for (int64_t c = 0; c < 24; ++c) v += std::pow(n.data<float>()[r * 24 + c] - m / 24, 2);
+    EXPECT_NEAR(m / 24, 0.0, 1e-5);
+    EXPECT_NEAR(v / 24, 1.0, 1e-3);
+  }
+  EXPECT_THROW((void)add_layer_norm(a, random_tensor({2, 9, 23}, 12), w, bias, 1e-5f,
+                                    DType::kF32),
+               Error);
+  EXPECT_THROW((void)add_layer_norm(a, b, random_tensor({23}, 13), bias, 1e-5f, DType::kF32),
+               Error);
+  EXPECT_THROW((void)add_layer_norm(a, b, w, bias, -1.f, DType::kF32), Error);
+  EXPECT_THROW((void)add_layer_norm(a, b.to(DType::kF16), w, bias, 1e-5f, DType::kF32), Error);
 }
 
 TEST(GatedSum, IsExactlyTheUnfusedGate) {

@@ -119,9 +119,14 @@ Tensor Decoder::Layer::operator()(const Tensor& target, const Tensor& ref, const
   // nn::add_mixed does the conversion, the float32 add and the rounding in one kernel.
   const DType dt = target.dtype();
   const Tensor qk = nn::add_mixed(target, pos, dt);
-  Tensor t = norm1(nn::add(target, nn::multi_head_attention(qk, qk, target, self_attn)));
-  // The cross-attention query stays float32: its sampling-offsets layer is float32 (SPEC 3).
-  const Tensor cross_out = cross(nn::add_mixed(t, pos, DType::kF32), ref, memory, shapes);
+  // norm1(target + attn): the residual sum and the norm in one op (float32 sum and statistics).
+  Tensor t = nn::add_layer_norm(target, nn::multi_head_attention(qk, qk, target, self_attn),
+                                norm1.weight, norm1.bias, LayerNormW::kEps, dt);
+  // The cross-attention query: float32 for the sampling offsets (SPEC 3), and the same sum
+  // rounded once to the attention weights' dtype; both from one kernel.
+  const auto [query32, query_c] =
+      nn::add_mixed2(t, pos, DType::kF32, cross.weights_dtype());
+  const Tensor cross_out = cross(query32, query_c, ref, memory, shapes);
   // Gate: sigmoid(Linear(cat[x1, x2])) split in two, LayerNorm(g1 * x1 + g2 * x2). The sigmoid,
   // both products, their sum and the norm's statistics in float32, one rounding of the result:
   // one kernel on CUDA (it used to be 8: two conversions to float32, the sigmoid, two muls, the

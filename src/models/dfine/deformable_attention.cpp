@@ -54,6 +54,13 @@ DeformableAttention DeformableAttention::load(const io::WeightSource& w, int64_t
 Tensor DeformableAttention::operator()(const Tensor& query, const Tensor& ref,
                                        const Tensor& memory,
                                        const std::vector<std::pair<int64_t, int64_t>>& shapes) const {
+  return (*this)(query.to(DType::kF32), query.to(weights_.weight.dtype()), ref, memory, shapes);
+}
+
+Tensor DeformableAttention::operator()(const Tensor& query32, const Tensor& query_c,
+                                       const Tensor& ref, const Tensor& memory,
+                                       const std::vector<std::pair<int64_t, int64_t>>& shapes) const {
+  const Tensor& query = query32;
   if (shapes.size() != points_.size()) {
     throw Error(StatusCode::kInvalidArgument, "deformable attention: " + std::to_string(shapes.size()) +
                                                   " levels given, weights are for " +
@@ -63,10 +70,18 @@ Tensor DeformableAttention::operator()(const Tensor& query, const Tensor& ref,
     throw Error(StatusCode::kInvalidArgument,
                 "deformable attention: query " + shape_str(query.shape()) + " must be [B, Q, E]");
   }
+  if (query32.dtype() != DType::kF32 || query_c.dtype() != weights_.weight.dtype() ||
+      query_c.shape() != query32.shape()) {
+    throw Error(StatusCode::kInvalidArgument,
+                "deformable attention: queries " + shape_str(query32.shape()) + " " +
+                    dtype_name(query32.dtype()) + " / " + shape_str(query_c.shape()) + " " +
+                    dtype_name(query_c.dtype()) + " must be float32 / " +
+                    dtype_name(weights_.weight.dtype()) + " of one shape");
+  }
   // The sampling offsets become coordinates: float32 layer on float32 activations (SPEC 3).
-  const Tensor off = offsets_(query.to(DType::kF32));  // [B, Q, heads * total * 2]
-  // [B, Q, heads * total] in the compute dtype (the query may come in float32).
-  const Tensor attn = weights_(query.to(weights_.weight.dtype()));
+  const Tensor off = offsets_(query32);  // [B, Q, heads * total * 2]
+  // [B, Q, heads * total] in the compute dtype.
+  const Tensor attn = weights_(query_c);
   nn::MsDeformParams p;
   p.level_shapes = shapes;
   p.points = points_;

@@ -25,6 +25,14 @@ class DeformableAttention {
   // level after level; shapes (H, W) per level. Returns [B, Q, E].
   Tensor operator()(const Tensor& query, const Tensor& ref, const Tensor& memory,
                     const std::vector<std::pair<int64_t, int64_t>>& shapes) const;
+  // The same with the query given twice: float32 (the sampling offsets) and in the attention
+  // weights' dtype (query_c; the caller rounded it already, e.g. with nn::add_mixed2), so no
+  // conversion kernel runs here.
+  Tensor operator()(const Tensor& query32, const Tensor& query_c, const Tensor& ref,
+                    const Tensor& memory,
+                    const std::vector<std::pair<int64_t, int64_t>>& shapes) const;
+  // The dtype the attention-weights layer takes (the compute dtype once placed).
+  DType weights_dtype() const { return weights_.weight.dtype(); }
 
   void place(const Placement& p);  // offsets layer stays float32
   int num_heads() const { return heads_; }

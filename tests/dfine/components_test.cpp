@@ -1,9 +1,10 @@
 // D-FINE building blocks against their definitions: anchors (against the buffers the official
 // model stored in the fixture checkpoints), the FDR weighting function, integral, distance2bbox,
-// the 2D sin-cos embedding and the post-processor's index arithmetic.
+// the 2D sin-cos embedding, the post-processor's index arithmetic, and the MLP on the fused ops.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 
@@ -11,6 +12,7 @@
 #include "models/dfine/box_refine.h"
 #include "models/dfine/decoder.h"
 #include "models/dfine/hybrid_encoder.h"
+#include "models/dfine/layers.h"
 #include "models/dfine/postprocess.h"
 #include "test_support.h"
 
@@ -114,6 +116,41 @@ TEST(DFinePostprocess, FlatIndexGivesQueryAndLabel) {
   EXPECT_FLOAT_EQ(t.box[2], 200.f);  // clamped to the frame
   EXPECT_EQ(d.labels.dtype(), DType::kI64);
   EXPECT_EQ(d.boxes.shape(), (Shape{4, 4}));
+}
+
+// The MLP as the decoder runs it since the fused ops: hidden layers through nn::linear_act and
+// the residual taken by the last GEMM must be, on the CPU, bit for bit the original sequence
+// (linear, ReLU in place, ..., then add(y, residual)), with and without the residual.
+TEST(DFineLayers, MlpWithResidualIsTheUnfusedSequence) {
+  auto rnd = [](const Shape& s, uint32_t seed) {
+    Tensor t = Tensor::empty(s);
+    uint32_t x = seed;
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      x = x * 1664525u + 1013904223u;
+      t.data<float>()[i] = static_cast<float>(x >> 8) / static_cast<float>(1u << 24) - 0.5f;
+    }
+    return t;
+  };
+  Mlp m;
+  const int64_t dims[4] = {8, 16, 16, 12};
+  for (int i = 0; i < 3; ++i) {
+    m.layers.push_back({rnd({dims[i + 1], dims[i]}, 10 + i), rnd({dims[i + 1]}, 20 + i)});
+  }
+  const Tensor x = rnd({2, 5, 8}, 1), r = rnd({2, 5, 12}, 2);
+  Tensor want = x;
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    want = nn::linear(want, m.layers[i].weight, m.layers[i].bias);
+    if (i + 1 < m.layers.size()) apply_activation_inplace(want, Act::kReLU);
+  }
+  auto same = [](const Tensor& a, const Tensor& b) {
+    if (a.shape() != b.shape()) return false;
+    const Tensor ac = a.contiguous(), bc = b.contiguous();
+    return std::memcmp(ac.data<float>(), bc.data<float>(), ac.nbytes()) == 0;
+  };
+  EXPECT_TRUE(same(m(x), want));
+  EXPECT_TRUE(same(m(x, Tensor()), want));
+  EXPECT_TRUE(same(m(x, r), nn::add(want, r)));
+  EXPECT_FALSE(same(m(x, r), want));
 }
 
 }  // namespace

@@ -28,7 +28,12 @@ namespace um::mobilesam {
 struct Placement {
   Device device = Device::cpu();
   DType dtype = DType::kF32;
+  // Tests only: build the device placements' restructured layers (stacked projections, the
+  // folded PE, the GEMM upscaling) on a CPU placement too, so that the CPU can check their math
+  // against the official sequence (tests/mobilesam/decoder_device_layout_test.cpp).
+  bool force_device_layouts = false;
   bool is_cpu_f32() const { return device.is_cpu() && dtype == DType::kF32; }
+  bool device_layouts() const { return !device.is_cpu() || force_device_layouts; }
 };
 // t converted to p.dtype ON THE HOST, then copied to p.device (a synchronous copy: load time
 // only, and the tensor is ready on every stream when it returns). Undefined stays undefined.

@@ -55,7 +55,7 @@ void MaskDecoder::place(const Placement& p, const Tensor& dense_pe_host,
                         const Tensor& dense_pe_placed) {
   transformer_.place(p, dense_pe_host, dense_pe_placed);
   output_tokens_ = placed(output_tokens_, p);
-  if (!p.device.is_cpu()) {
+  if (p.device_layouts()) {
     // The device path upscales with two GEMMs (forward()); built from the float32 host weights.
     up0_lin_ = conv_transpose_2x2_as_linear(up0_w_, up0_b_);
     up1_lin_ = conv_transpose_2x2_as_linear(up1_w_, up1_b_);

@@ -93,7 +93,7 @@ Tensor SamAttention::attend(const Tensor& qh, const Tensor& kh, const Tensor& vh
 }
 
 void SamAttention::place(const Placement& p) {
-  if (!p.device.is_cpu()) {
+  if (p.device_layouts()) {
     // Device placements: the projections of a shared input as one GEMM (built from the float32
     // host weights). The CPU keeps three GEMMs, its results unchanged.
     qkv_proj = stacked({&q_proj, &k_proj, &v_proj});
@@ -109,7 +109,7 @@ void SamAttention::place(const Placement& p) {
 
 void TwoWayTransformer::place(const Placement& p, const Tensor& key_pe_host,
                               const Tensor& key_pe_placed) {
-  if (!p.device.is_cpu() && key_pe_host.defined() && key_pe_placed.defined()) {
+  if (p.device_layouts() && key_pe_host.defined() && key_pe_placed.defined()) {
     // Fold the key PE into the image-side projections, from the float32 host weights.
     auto fold = [&](const std::vector<FoldPart>& parts) {
       FoldedKeys f{stacked_weights(parts), folded_offset(parts, key_pe_host)};

@@ -79,6 +79,19 @@ UM_ATTN_UNROLL
   }
 };
 
+#ifdef UM_ATTENTION_EMULATION
+// The CUDA build takes warp_max / warp_sum from cuda_op_util.cuh; the host emulation cannot
+// include it (CUDA headers), so it gets the same reductions over its emulated shuffles.
+inline float warp_max(float x) {
+  for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+  return x;
+}
+inline float warp_sum(float x) {
+  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+  return x;
+}
+#endif
+
 // R consecutive floats of shared memory -> registers; float4 loads when R % 4 == 0 (the
 // caller's addresses are then 16-byte aligned: see the carve-up in the kernel).
 template <int R>

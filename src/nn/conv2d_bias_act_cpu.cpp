@@ -13,10 +13,12 @@ namespace um::nn {
 
 using detail::fail;
 
-Tensor conv2d_bias_act(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                       const Conv2dParams& p, Activation act, float affine_scale,
-                       float affine_bias) {
-  constexpr const char* kOp = "conv2d_bias_act";
+namespace {
+
+constexpr const char* kOp = "conv2d_bias_act";
+
+// The checks that need no data (the rest: conv2d's, on the device that runs it).
+void check_args(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation act) {
   if (!x.defined()) fail(kOp, "x is undefined");
   if (!weight.defined()) fail(kOp, "weight is undefined");
   if (weight.dim() != 4) fail(kOp, "weight must be 4-D, got " + shape_str(weight.shape()));
@@ -33,6 +35,14 @@ Tensor conv2d_bias_act(const Tensor& x, const Tensor& weight, const Tensor& bias
     default:
       fail(kOp, "unknown activation " + std::to_string(static_cast<int>(act)));
   }
+}
+
+}  // namespace
+
+Tensor conv2d_bias_act(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Conv2dParams& p, Activation act, float affine_scale,
+                       float affine_bias) {
+  check_args(x, weight, bias, act);
   UM_NN_CUDA_DISPATCH(x, conv2d_bias_act_cuda(x, weight, bias, p, act, affine_scale,
                                               affine_bias));
   Tensor y = conv2d(x, weight, bias, p);  // checks the rest (devices, dtypes, shapes)
@@ -57,6 +67,25 @@ Tensor conv2d_bias_act(const Tensor& x, const Tensor& weight, const Tensor& bias
     for (int64_t i = 0; i < n; ++i) py[i] = affine_scale * py[i] + affine_bias;
   }
   return y;
+}
+
+Tensor conv2d_bias_act_residual(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                const Conv2dParams& p, Activation act, const Tensor& residual,
+                                float affine_scale, float affine_bias) {
+  check_args(x, weight, bias, act);
+  if (!residual.defined()) fail(kOp, "residual is undefined");
+  if (x.dim() == 4 && residual.shape() != conv2d_output_shape(x.shape(), weight.shape(), p)) {
+    fail(kOp, "residual " + shape_str(residual.shape()) + " does not match the output " +
+                  shape_str(conv2d_output_shape(x.shape(), weight.shape(), p)));
+  }
+  if (residual.device() != x.device() || residual.dtype() != x.dtype()) {
+    fail(kOp, "residual is " + std::string(dtype_name(residual.dtype())) + " on " +
+                  residual.device().str() + " but x is " + dtype_name(x.dtype()) + " on " +
+                  x.device().str());
+  }
+  UM_NN_CUDA_DISPATCH(x, conv2d_bias_act_cuda(x, weight, bias, p, act, affine_scale, affine_bias,
+                                              residual));
+  return add(conv2d_bias_act(x, weight, bias, p, act, affine_scale, affine_bias), residual);
 }
 
 }  // namespace um::nn

@@ -35,6 +35,15 @@ Tensor conv2d_bias_act(const Tensor& x, const Tensor& weight, const Tensor& bias
                        const Conv2dParams& p, Activation act, float affine_scale = 1.f,
                        float affine_bias = 0.f);
 
+// conv2d_bias_act(x, weight, bias, p, act, affine_scale, affine_bias) + residual: a block whose
+// output is added to a skip path (D-FINE's HG_Block residual, the CSP layer's two branches).
+// residual has the output's shape and dtype (any strides). On the CPU exactly conv2d_bias_act
+// followed by nn::add (bit-identical); on CUDA the add rides in the same epilogue kernel (float32
+// sum, one rounding) instead of a separate pass over the output.
+Tensor conv2d_bias_act_residual(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                const Conv2dParams& p, Activation act, const Tensor& residual,
+                                float affine_scale = 1.f, float affine_bias = 0.f);
+
 // Depthwise conv2d (groups == channels) on channels-last activations, + per-channel bias:
 // x [N, H, W, C] (NHWC; any strides), weight [C, 1, kh, kw] (PyTorch's depthwise layout),
 // bias [C] or undefined, p.groups must equal C. Returns y [N, Ho, Wo, C] contiguous (NHWC) with
@@ -68,7 +77,7 @@ Tensor linear_act_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias
 // The CUDA implementation behind conv2d_bias_act (conv2d_bias_act_cuda.cu), internal to um_nn.
 Tensor conv2d_bias_act_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
                             const Conv2dParams& p, Activation act, float affine_scale,
-                            float affine_bias);
+                            float affine_bias, const Tensor& residual = Tensor());
 // The CUDA implementation behind depthwise_conv2d_nhwc (depthwise_conv2d_nhwc_cuda.cu).
 Tensor depthwise_conv2d_nhwc_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                   const Conv2dParams& p, Activation act = Activation::kNone);

@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cuda/cuda_runtime.h"
@@ -140,6 +141,50 @@ TEST(Conv2dBiasActCuda, MatchesTheUnfusedGpuSequence) {
           << dtype_name(dt) << " " << act_name(act);
     }
   }
+}
+
+// conv2d_bias_act_residual: the residual added in the epilogue (contiguous, strided, and an
+// element offset that breaks the 16-byte vector path), against the CPU op.
+TEST(Conv2dBiasActCuda, ResidualInTheEpilogueMatchesCpu) {
+  UM_REQUIRE_CUDA();
+  for (const FusedCase& c : fused_cases()) {
+    const Tensor x = random_cpu(c.x, 61), w = random_cpu(c.w, 62), b = random_cpu({c.w[0]}, 63);
+    const Shape out = nn::conv2d_output_shape(c.x, c.w, c.p);
+    Shape wider = out;  // one more channel: slicing it off gives an element offset
+    wider[1] += 1;
+    const Tensor r = random_cpu(out, 64);
+    const Tensor r_nhwc = random_cpu({out[0], out[2], out[3], out[1]}, 65);
+    const Tensor r_wide = random_cpu(wider, 66);
+    for (const DType dt : {DType::kF32, DType::kF16}) {
+      const float tol = dt == DType::kF32 ? kF32Tol : kF16Tol;
+      const Tensor xg = to_gpu(x, dt), wg = to_gpu(w, dt), bg = to_gpu(b, dt);
+      // The same residual values as CPU and GPU views of one layout each.
+      const std::pair<Tensor, Tensor> residuals[] = {
+          {r, to_gpu(r, dt)},
+          {r_nhwc.permute({0, 3, 1, 2}), to_gpu(r_nhwc, dt).permute({0, 3, 1, 2})},
+          {r_wide.slice(1, 1, wider[1]), to_gpu(r_wide, dt).slice(1, 1, wider[1])}};
+      for (const auto& [res_cpu, res_gpu] : residuals) {
+        for (const Activation act : {Activation::kNone, Activation::kReLU, Activation::kSiLU}) {
+          const Tensor ref =
+              nn::conv2d_bias_act_residual(x, w, b, c.p, act, res_cpu, 0.5f, 0.25f);
+          const Tensor y = nn::conv2d_bias_act_residual(xg, wg, bg, c.p, act, res_gpu, 0.5f, 0.25f);
+          EXPECT_EQ(y.dtype(), dt);
+          EXPECT_LE(max_abs_diff_gpu(y, ref), tol * scale_of(ref))
+              << c.name << " " << dtype_name(dt) << " act " << act_name(act) << " residual "
+              << shape_str(res_gpu.shape()) << (res_gpu.is_contiguous() ? "" : " (strided)");
+        }
+      }
+    }
+  }
+  // A residual of the wrong shape or dtype is refused.
+  const Tensor xg = to_gpu(random_cpu({1, 4, 6, 6}, 67)), wg = to_gpu(random_cpu({5, 4, 3, 3}, 68));
+  const Conv2dParams p = Conv2dParams::square(1, 1);
+  EXPECT_THROW(nn::conv2d_bias_act_residual(xg, wg, Tensor(), p, Activation::kReLU,
+                                            to_gpu(random_cpu({1, 5, 6, 5}, 69))),
+               Error);
+  EXPECT_THROW(nn::conv2d_bias_act_residual(xg, wg, Tensor(), p, Activation::kReLU,
+                                            to_gpu(random_cpu({1, 5, 6, 6}, 70), DType::kF16)),
+               Error);
 }
 
 TEST(Conv2dBiasActCuda, StridedAndPermutedInputsMatchCpu) {

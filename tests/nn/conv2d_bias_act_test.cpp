@@ -116,5 +116,35 @@ TEST(Conv2dBiasAct, BadArgumentsThrowUmError) {
   EXPECT_THROW(conv2d_bias_act(x, w, Tensor(), p, static_cast<Activation>(9)), Error);
 }
 
+// The residual variant is conv2d_bias_act followed by add, bit for bit, with any residual strides.
+TEST(Conv2dBiasActResidual, MatchesFusedOpThenAddExactly) {
+  const Tensor x = random_tensor({2, 4, 7, 6}, 41), w = random_tensor({5, 4, 3, 3}, 42);
+  const Tensor b = random_tensor({5}, 43);
+  const Conv2dParams p = Conv2dParams::square(1, 1);
+  const Tensor r = random_tensor({2, 5, 7, 6}, 44);
+  const Tensor r_strided = random_tensor({2, 7, 6, 5}, 45).permute({0, 3, 1, 2});
+  for (const Tensor& res : {r, r_strided}) {
+    for (const Activation act : {Activation::kNone, Activation::kReLU, Activation::kSiLU}) {
+      const Tensor want = add(conv2d_bias_act(x, w, b, p, act, 0.75f, -0.5f), res);
+      const Tensor got = conv2d_bias_act_residual(x, w, b, p, act, res, 0.75f, -0.5f);
+      ASSERT_EQ(got.shape(), want.shape());
+      const Tensor g = got.contiguous(), e = want.contiguous();
+      EXPECT_EQ(std::memcmp(g.raw_data(), e.raw_data(), sizeof(float) * e.numel()), 0);
+    }
+  }
+}
+
+TEST(Conv2dBiasActResidual, BadResidualThrowsUmError) {
+  const Tensor x = random_tensor({1, 4, 6, 6}, 51), w = random_tensor({5, 4, 3, 3}, 52);
+  const Conv2dParams p = Conv2dParams::square(1, 1);
+  EXPECT_THROW(conv2d_bias_act_residual(x, w, Tensor(), p, Activation::kReLU, Tensor()), Error);
+  EXPECT_THROW(conv2d_bias_act_residual(x, w, Tensor(), p, Activation::kReLU,
+                                        random_tensor({1, 5, 6, 5}, 53)),
+               Error);  // wrong shape
+  EXPECT_THROW(conv2d_bias_act_residual(x, w, Tensor(), p, Activation::kReLU,
+                                        random_tensor({1, 5, 6, 6}, 54).to(DType::kF16)),
+               Error);  // wrong dtype
+}
+
 }  // namespace
 }  // namespace um::nn

@@ -3,6 +3,7 @@
 // add_layer_norm, gated_sum, gated_sum_layer_norm): argument checks, the CUDA dispatch, and the CPU reference, which is
 // literally the op sequence the D-FINE decoder ran before the fusion (float32 on the CPU), so the
 // CPU results stay bit-identical. The CUDA side (dfine_mixed_cuda.cu) does each in one kernel.
+#include <cmath>
 #include <string>
 #include <utility>
 
@@ -87,45 +88,62 @@ Tensor gated_sum_reference(const Tensor& g, const Tensor& x1, const Tensor& x2) 
   return add(mul(gs[0], x1), mul(gs[1], x2));
 }
 
+// The argument checks shared by add_mixed and add_mixed2.
+void check_add_mixed(const char* op, const Tensor& a, const Tensor& b, float b_lo, float b_hi) {
+  require_float(op, a, "a");
+  require_float(op, b, "b");
+  require_same_device(op, b, "b", a);
+  if (a.shape() != b.shape()) {
+    fail(op, "a " + shape_str(a.shape()) + " and b " + shape_str(b.shape()) +
+                 " differ (no broadcasting)");
+  }
+  if (!(b_lo <= b_hi)) {
+    fail(op, "clamp range [" + std::to_string(b_lo) + ", " + std::to_string(b_hi) + "] is empty");
+  }
+}
+
+// b clamped as nn::clamp does, or b itself when the range is unbounded (the CPU reference).
+Tensor clamped_cpu(const Tensor& b, float b_lo, float b_hi) {
+  if (std::isinf(b_lo) && b_lo < 0 && std::isinf(b_hi) && b_hi > 0) return b;
+  return clamp(b, b_lo, b_hi);
+}
+
 }  // namespace
 
 Tensor add_mixed(const Tensor& a, const Tensor& b, DType out_dtype) {
+  return add_mixed(a, b, out_dtype, -INFINITY, INFINITY);
+}
+
+Tensor add_mixed(const Tensor& a, const Tensor& b, DType out_dtype, float b_lo, float b_hi) {
   constexpr const char* kOp = "add_mixed";
-  require_float(kOp, a, "a");
-  require_float(kOp, b, "b");
+  check_add_mixed(kOp, a, b, b_lo, b_hi);
   require_out_dtype(kOp, out_dtype);
-  require_same_device(kOp, b, "b", a);
-  if (a.shape() != b.shape()) {
-    fail(kOp, "a " + shape_str(a.shape()) + " and b " + shape_str(b.shape()) +
-                  " differ (no broadcasting)");
-  }
-  UM_NN_CUDA_DISPATCH(a, add_mixed_cuda(a, b, out_dtype));
+  UM_NN_CUDA_DISPATCH(a, add_mixed_cuda(a, b, out_dtype, b_lo, b_hi));
   detail::require_cpu_f32(kOp, a, "a");
   detail::require_cpu_f32(kOp, b, "b");
-  return cast_to(add(a, b), out_dtype);
+  return cast_to(add(a, clamped_cpu(b, b_lo, b_hi)), out_dtype);
 }
 
 std::pair<Tensor, Tensor> add_mixed2(const Tensor& a, const Tensor& b, DType out1, DType out2) {
+  return add_mixed2(a, b, out1, out2, -INFINITY, INFINITY);
+}
+
+std::pair<Tensor, Tensor> add_mixed2(const Tensor& a, const Tensor& b, DType out1, DType out2,
+                                     float b_lo, float b_hi) {
   constexpr const char* kOp = "add_mixed2";
-  require_float(kOp, a, "a");
-  require_float(kOp, b, "b");
+  check_add_mixed(kOp, a, b, b_lo, b_hi);
   require_out_dtype(kOp, out1);
   require_out_dtype(kOp, out2);
-  require_same_device(kOp, b, "b", a);
-  if (a.shape() != b.shape()) {
-    fail(kOp, "a " + shape_str(a.shape()) + " and b " + shape_str(b.shape()) +
-                  " differ (no broadcasting)");
-  }
 #ifdef UM_WITH_CUDA
   if (a.device().is_cuda()) {
     Tensor second;
-    Tensor first = detail::add_mixed_cuda(a, b, out1, &out2, &second);
+    Tensor first = detail::add_mixed_cuda(a, b, out1, b_lo, b_hi, &out2, &second);
     return {first, second};
   }
 #endif
   detail::require_cpu_f32(kOp, a, "a");
   detail::require_cpu_f32(kOp, b, "b");
-  const Tensor sum = add(a, b);
+  const Tensor sum = add(a, clamped_cpu(b, b_lo, b_hi));
   return {cast_to(sum, out1), cast_to(sum, out2)};
 }
 

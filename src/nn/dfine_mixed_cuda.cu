@@ -8,6 +8,7 @@
 // flag (a uniform branch per load) rather than a template parameter, which would need 32
 // instantiations of the gate kernel for tensors of 300 x 256 elements. Operands are made
 // contiguous first (no-ops for the decoder's tensors). Kernels on the current stream, no sync.
+#include <cmath>
 #include <string>
 
 #include "nn/cuda_op_util.cuh"
@@ -41,11 +42,16 @@ __device__ __forceinline__ void store(AnyOut o, int64_t i, float v) {
 AnyIn in_of(const Tensor& t) { return {t.raw_data(), t.dtype() == DType::kF16}; }
 AnyOut out_of(Tensor& t) { return {t.raw_data(), t.dtype() == DType::kF16}; }
 
-// out = a + b in float32, rounded to out's dtype; also to out2's when out2.p is not null.
-__global__ void add_mixed_kernel(AnyIn a, AnyIn b, AnyOut out, AnyOut out2, int64_t n) {
+// out = a + b in float32, b clamped to [lo, hi] first when `clamp_b` (as clamp_kernel does it:
+// fminf/fmaxf), rounded to out's dtype; also to out2's when out2.p is not null. Without the
+// clamp b is read as is (a NaN stays NaN: fmaxf would turn it into the bound).
+__global__ void add_mixed_kernel(AnyIn a, AnyIn b, bool clamp_b, float lo, float hi, AnyOut out,
+                                 AnyOut out2, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x) {
-    const float v = load(a, i) + load(b, i);
+    float vb = load(b, i);
+    if (clamp_b) vb = fminf(fmaxf(vb, lo), hi);
+    const float v = load(a, i) + vb;
     store(out, i, v);
     if (out2.p) store(out2, i, v);
   }
@@ -119,8 +125,8 @@ void require_cuda(const char* op, const Tensor& t, const char* name) {
 
 }  // namespace
 
-Tensor add_mixed_cuda(const Tensor& a_in, const Tensor& b_in, DType out_dtype,
-                      const DType* out2_dtype, Tensor* out2) {
+Tensor add_mixed_cuda(const Tensor& a_in, const Tensor& b_in, DType out_dtype, float b_lo,
+                      float b_hi, const DType* out2_dtype, Tensor* out2) {
   const char* kOp = out2 ? "add_mixed2" : "add_mixed";
   require_cuda_float(kOp, a_in, "a");
   require_cuda_float(kOp, b_in, "b");
@@ -133,8 +139,9 @@ Tensor add_mixed_cuda(const Tensor& a_in, const Tensor& b_in, DType out_dtype,
   }
   const int64_t n = a.numel();
   if (n == 0) return out;
-  add_mixed_kernel<<<blocks_for(n), 256, 0, stream()>>>(in_of(a), in_of(b), out_of(out), second,
-                                                        n);
+  const bool clamp_b = !(std::isinf(b_lo) && b_lo < 0.f && std::isinf(b_hi) && b_hi > 0.f);
+  add_mixed_kernel<<<blocks_for(n), 256, 0, stream()>>>(in_of(a), in_of(b), clamp_b, b_lo, b_hi,
+                                                        out_of(out), second, n);
   check_launch(kOp);
   return out;
 }

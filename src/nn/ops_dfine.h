@@ -63,6 +63,11 @@ Tensor distribution_integral(const Tensor& corners, const std::vector<float>& pr
 // points [B, Q, 4] cxcywh, distance [B, Q, 4] (l, t, r, b) -> cxcywh boxes (D-FINE's
 // distance2bbox: x1 = cx - (0.5*|rs| + l) * (w / |rs|), ...).
 Tensor distance2bbox(const Tensor& points, const Tensor& distance, float reg_scale);
+// distance2bbox(points, distribution_integral(corners, project), reg_scale) in one op (fdr_box_cpu.cpp):
+// the decoder's per-layer box from its corner distributions. CPU: exactly those two ops; CUDA: one
+// kernel (a warp per query: the 4 edges' softmax-weighted sums, then the box), not two.
+Tensor distribution_box(const Tensor& corners, const std::vector<float>& project,
+                        const Tensor& points, float reg_scale);
 // LQE statistics: corners [B, Q, 4*bins] -> [B, Q, 4*(k+1)]: per edge the k largest softmax
 // probabilities (descending) and their mean.
 Tensor distribution_topk_stats(const Tensor& corners, int64_t bins, int k);
@@ -90,10 +95,17 @@ Tensor detection_top1(const Tensor& logits, const Tensor& boxes, const BoxMappin
 // float32, rounded once to out_dtype (kF32 or kF16). Replaces b.to(F32) + add + .to(out).
 // CPU: float32 inputs, = nn::add(a, b) (then .to(out_dtype)).
 Tensor add_mixed(const Tensor& a, const Tensor& b, DType out_dtype);
+// The same with b clamped to [b_lo, b_hi] first: a + clamp(b) (the decoder's query position
+// embedding is clamp(query_pos_head(ref), -10, 10) and is used only in such sums, so the clamp
+// kernel goes). CPU: = add_mixed(a, nn::clamp(b, b_lo, b_hi), out_dtype).
+Tensor add_mixed(const Tensor& a, const Tensor& b, DType out_dtype, float b_lo, float b_hi);
 // The same sum rounded to two dtypes at once, {out1, out2} (one kernel, one pass): the decoder's
 // cross-attention query, float32 for the sampling offsets and the compute dtype for the
 // attention weights. CPU: {add_mixed(a, b, out1), add_mixed(a, b, out2)}.
 std::pair<Tensor, Tensor> add_mixed2(const Tensor& a, const Tensor& b, DType out1, DType out2);
+// With b clamped first, as add_mixed's clamped form.
+std::pair<Tensor, Tensor> add_mixed2(const Tensor& a, const Tensor& b, DType out1, DType out2,
+                                     float b_lo, float b_hi);
 // LayerNorm(a + b) over the last dim (weight, bias [C] or undefined, any float dtype): a and b of
 // the same shape, any float dtypes each; the sum and the statistics in float32 (two-pass as
 // nn::layer_norm), one rounding to out_dtype. The decoder's `norm1(target + attn)`. CPU: float32
@@ -118,12 +130,16 @@ Tensor gated_sum_layer_norm(const Tensor& g, const Tensor& x1, const Tensor& x2,
 namespace detail {
 // The CUDA implementations behind the mixed-precision fusions (dfine_mixed_cuda.cu).
 // out2 == nullptr: add_mixed (one output); else add_mixed2, the second output in *out2.
-Tensor add_mixed_cuda(const Tensor& a, const Tensor& b, DType out_dtype,
+// b is clamped to [b_lo, b_hi] first (infinite bounds: no clamp).
+Tensor add_mixed_cuda(const Tensor& a, const Tensor& b, DType out_dtype, float b_lo, float b_hi,
                       const DType* out2_dtype = nullptr, Tensor* out2 = nullptr);
 // weight/bias undefined and norm == false: gated_sum; norm == true: gated_sum_layer_norm;
 // g undefined: x1 + x2 instead of the gate (add_layer_norm with norm == true).
 Tensor gated_sum_cuda(const Tensor& g, const Tensor& x1, const Tensor& x2, bool norm,
                       const Tensor& weight, const Tensor& bias, float eps, DType out_dtype);
+// distribution_box (fdr_box_cuda.cu); arguments already checked.
+Tensor distribution_box_cuda(const Tensor& corners, const std::vector<float>& project,
+                             const Tensor& points, float reg_scale);
 }  // namespace detail
 #endif
 

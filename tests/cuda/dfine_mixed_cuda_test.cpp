@@ -76,6 +76,19 @@ TEST(DfineMixedCuda, AddMixed2BothOutputs) {
     EXPECT_EQ(max_abs_diff_gpu(y32, r32), 0.f);
     EXPECT_EQ(max_abs_diff_gpu(y2, r2.to(DType::kF32)), 0.f);
   }
+  // The clamped form (the decoder's pos, clamped to [-10, 10] inside the sums): pos in [-20, 20]
+  // so the clamp matters; same exact sums.
+  const Tensor wide = random_cpu({1, 300, 256}, 8, -20.f, 20.f);
+  const auto [c32, c16] = nn::add_mixed2(to_gpu(t, DType::kF16), to_gpu(wide), DType::kF32,
+                                         DType::kF16, -10.f, 10.f);
+  const auto [w32, w16] = nn::add_mixed2(t, wide, DType::kF32, DType::kF16, -10.f, 10.f);
+  EXPECT_EQ(max_abs_diff_gpu(c32, w32), 0.f);
+  EXPECT_EQ(max_abs_diff_gpu(c16, w16.to(DType::kF32)), 0.f);
+  EXPECT_EQ(max_abs_diff_gpu(
+                nn::add_mixed(to_gpu(t, DType::kF16), to_gpu(wide), DType::kF16, -10.f, 10.f),
+                nn::add_mixed(t, wide, DType::kF16, -10.f, 10.f).to(DType::kF32)),
+            0.f);
+  EXPECT_GT(max_abs_diff_gpu(c32, nn::add_mixed(t, wide, DType::kF32)), 1.f);  // it clamped
   EXPECT_THROW((void)nn::add_mixed2(to_gpu(t), to_gpu(random_cpu({1, 300, 255}, 7)),
                                     DType::kF32, DType::kF16),
                Error);

@@ -79,6 +79,20 @@ TEST(AddMixed, RejectsBadArguments) {
   }
 }
 
+TEST(AddMixed, ClampedFormIsAddOfClamp) {
+  const Tensor a = random_tensor({1, 30, 16}, 14), b = random_tensor({1, 30, 16}, 15, -20.f, 20.f);
+  const Tensor cb = clamp(b, -10.f, 10.f);
+  EXPECT_TRUE(bit_identical(add_mixed(a, b, DType::kF32, -10.f, 10.f), add(a, cb)));
+  EXPECT_FALSE(bit_identical(add_mixed(a, b, DType::kF32, -10.f, 10.f), add(a, b)));
+  const auto [p, q] = add_mixed2(a, b, DType::kF32, DType::kF16, -10.f, 10.f);
+  EXPECT_TRUE(bit_identical(p, add(a, cb)));
+  EXPECT_TRUE(bit_identical(q, add(a, cb).to(DType::kF16)));
+  // Unbounded: the plain sum.
+  EXPECT_TRUE(bit_identical(add_mixed(a, b, DType::kF32, -INFINITY, INFINITY), add(a, b)));
+  EXPECT_THROW((void)add_mixed(a, b, DType::kF32, 1.f, -1.f), Error);
+  EXPECT_THROW((void)add_mixed2(a, b, DType::kF32, DType::kF32, 1.f, -1.f), Error);
+}
+
 TEST(AddMixed2, IsAddRoundedTwice) {
   const Tensor a = random_tensor({1, 30, 16}, 5), b = random_tensor({1, 30, 16}, 6, -10.f, 10.f);
   const auto [y32, y16] = add_mixed2(a, b, DType::kF32, DType::kF16);

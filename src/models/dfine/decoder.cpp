@@ -118,14 +118,15 @@ Tensor Decoder::Layer::operator()(const Tensor& target, const Tensor& ref, const
   // sums with pos are formed in float32 and rounded once (not pos rounded, then the sum rounded):
   // nn::add_mixed does the conversion, the float32 add and the rounding in one kernel.
   const DType dt = target.dtype();
-  const Tensor qk = nn::add_mixed(target, pos, dt);
+  // pos is query_pos_head's output unclamped: its clamp to [-10, 10] happens inside the sums.
+  const Tensor qk = nn::add_mixed(target, pos, dt, -kPosClamp, kPosClamp);
   // norm1(target + attn): the residual sum and the norm in one op (float32 sum and statistics).
   Tensor t = nn::add_layer_norm(target, nn::multi_head_attention(qk, qk, target, self_attn),
                                 norm1.weight, norm1.bias, LayerNormW::kEps, dt);
   // The cross-attention query: float32 for the sampling offsets (SPEC 3), and the same sum
   // rounded once to the attention weights' dtype; both from one kernel.
   const auto [query32, query_c] =
-      nn::add_mixed2(t, pos, DType::kF32, cross.weights_dtype());
+      nn::add_mixed2(t, pos, DType::kF32, cross.weights_dtype(), -kPosClamp, kPosClamp);
   const Tensor cross_out = cross(query32, query_c, ref, memory, shapes);
   // Gate: sigmoid(Linear(cat[x1, x2])) split in two, LayerNorm(g1 * x1 + g2 * x2). The sigmoid,
   // both products, their sum and the norm's statistics in float32, one rounding of the result:
@@ -185,7 +186,8 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
   DecoderOutput out;
   const int last = static_cast<int>(layers_.size()) - 1;
   for (int i = 0; i <= last; ++i) {
-    const Tensor pos = nn::clamp(query_pos_(ref), -10.f, 10.f);  // float32
+    // float32; clamped to [-10, 10] inside the layer's sums (nn::add_mixed's clamp of b).
+    const Tensor pos = query_pos_(ref);
     output = layers_[i](output, ref, memory, shapes, pos);
     const Tensor output32 = output.to(DType::kF32);
     if (i == 0) {
@@ -194,7 +196,8 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
     // corners = dec_bbox(...) + corners_prev (the residual; undefined in the first layer).
     const Tensor corners = dec_bbox_[i](
         output_detach.defined() ? nn::add(output32, output_detach) : output32, corners_prev);
-    const Tensor inter = distance2bbox(ref_initial, integral(corners, project_), reg_scale_);
+    // distance2bbox(ref_initial, integral(corners)) as one op (one kernel on CUDA).
+    const Tensor inter = nn::distribution_box(corners, project_, ref_initial, reg_scale_);
     if (i == last) {
       // The class head runs in float32 on the unrounded-to-half path (300 rows: cheap), so the
       // logits are not stored in float16 before the LQE term is added.

@@ -58,6 +58,9 @@ class Decoder {
     LayerNormW norm1, gate_norm, norm3;
     DeformableAttention cross;
     Linear gate, linear1, linear2;
+    // The official query_pos_embed is clamp(query_pos_head(ref), -10, 10); pos here is the
+    // unclamped head output, clamped inside the sums that use it (one kernel fewer on CUDA).
+    static constexpr float kPosClamp = 10.f;
     Tensor operator()(const Tensor& target, const Tensor& ref, const Tensor& memory,
                       const std::vector<std::pair<int64_t, int64_t>>& shapes,
                       const Tensor& pos) const;

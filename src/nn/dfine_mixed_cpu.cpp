@@ -1,8 +1,8 @@
 // File: src/nn/dfine_mixed_cpu.cpp
 // Purpose: the decoder's mixed-precision fusions (nn/ops_dfine.h: add_mixed, add_mixed2,
-// add_layer_norm, gated_sum, gated_sum_layer_norm): argument checks, the CUDA dispatch, and the CPU reference, which is
-// literally the op sequence the D-FINE decoder ran before the fusion (float32 on the CPU), so the
-// CPU results stay bit-identical. The CUDA side (dfine_mixed_cuda.cu) does each in one kernel.
+// add_layer_norm, gated_sum, gated_sum_layer_norm): argument checks, the CUDA dispatch, and the
+// CPU reference, which is literally the op sequence the D-FINE decoder ran before the fusion
+// (float32 on the CPU), so the CPU results stay bit-identical. The CUDA side (dfine_mixed_cuda.cu) does each in one kernel.
 #include <cmath>
 #include <string>
 #include <utility>

@@ -2,8 +2,9 @@
 // Purpose: the CUDA side of the decoder's mixed-precision fusions (nn/ops_dfine.h): add_mixed /
 // add_mixed2 (one element-wise kernel, one or two outputs) and gated_sum / gated_sum_layer_norm /
 // add_layer_norm (one block per row: gate, products and sum (or the plain sum) in float32, then
-// optionally the LayerNorm's two-pass float32 statistics, one rounding to the output dtype). Each replaces 3 to 8 small kernels of the unfused float16
-// sequence (conversions, sigmoid, two muls, add, conversion, layer norm).
+// optionally the LayerNorm's two-pass float32 statistics, one rounding to the output dtype). Each
+// replaces 2 to 8 small kernels of the unfused float16 sequence (conversions, clamp, sigmoid, two
+// muls, add, conversion, layer norm).
 // Every operand may be float32 or float16 independently: the dtype is a per-operand runtime
 // flag (a uniform branch per load) rather than a template parameter, which would need 32
 // instantiations of the gate kernel for tensors of 300 x 256 elements. Operands are made
@@ -78,9 +79,8 @@ constexpr int64_t kMaxGateWidth = 8192;  // E floats of shared memory per block 
 // either stored, or normalised over E (mean, then the centred sum of squares: nn::layer_norm's two
 // passes) with the optional affine, stored once.
 __global__ void gated_sum_kernel(bool gated, AnyIn g, AnyIn x1, AnyIn x2, bool norm, AnyIn w,
-                                 AnyIn b,
-                                 bool has_w, bool has_b, float eps, AnyOut out, int64_t rows,
-                                 int64_t e) {
+                                 AnyIn b, bool has_w, bool has_b, float eps, AnyOut out,
+                                 int64_t rows, int64_t e) {
   extern __shared__ float row_v[];
   __shared__ float red[32];
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {

@@ -63,8 +63,8 @@ Tensor distribution_integral(const Tensor& corners, const std::vector<float>& pr
 // points [B, Q, 4] cxcywh, distance [B, Q, 4] (l, t, r, b) -> cxcywh boxes (D-FINE's
 // distance2bbox: x1 = cx - (0.5*|rs| + l) * (w / |rs|), ...).
 Tensor distance2bbox(const Tensor& points, const Tensor& distance, float reg_scale);
-// distance2bbox(points, distribution_integral(corners, project), reg_scale) in one op (fdr_box_cpu.cpp):
-// the decoder's per-layer box from its corner distributions. CPU: exactly those two ops; CUDA: one
+// distance2bbox(points, distribution_integral(corners, project), reg_scale) in one op
+// (fdr_box_cpu.cpp): the decoder's per-layer box from its corner distributions. CPU: exactly those two ops; CUDA: one
 // kernel (a warp per query: the 4 edges' softmax-weighted sums, then the box), not two.
 Tensor distribution_box(const Tensor& corners, const std::vector<float>& project,
                         const Tensor& points, float reg_scale);

@@ -1,8 +1,9 @@
 // GPU tests of the decoder's mixed-precision fusions (nn/ops_dfine.h; src/nn/dfine_mixed_cuda.cu)
 // against the CPU ops (exactly the unfused float32 sequences): add_mixed / add_mixed2,
-// add_layer_norm and gated_sum / gated_sum_layer_norm with every float32/float16 combination of operands and output, strided
-// operands, D-FINE-S's decoder shape ([1, 300, 256]), widths that are not a multiple of the block
-// and more rows than one grid covers, bad arguments, and no host synchronisation.
+// add_layer_norm and gated_sum / gated_sum_layer_norm with every float32/float16 combination of
+// operands and output, the clamped sums, strided operands, D-FINE-S's decoder shape
+// ([1, 300, 256]), widths that are not a multiple of the block and more rows than one grid
+// covers, bad arguments, and no host synchronisation.
 // Tolerances: inputs are float16-rounded on both sides where the GPU gets float16, so only the
 // float32 arithmetic order (and expf vs std::exp) differs: float32 results 1e-5 of the output's
 // scale (1e-4 through the LayerNorm's statistics); a float16 result is rounded once (unit

@@ -1,6 +1,6 @@
 // The decoder's mixed-precision fusions (nn/ops_dfine.h: add_mixed, add_mixed2, add_layer_norm,
-// gated_sum, gated_sum_layer_norm) on the CPU: each must be exactly the op sequence the D-FINE decoder ran
-// before the fusion (bit for bit) and agree with an independent per-element loop; bad arguments
+// gated_sum, gated_sum_layer_norm) on the CPU: each must be exactly the op sequence the D-FINE
+// decoder ran before the fusion (bit for bit) and agree with an independent per-element loop; bad arguments
 // are refused with um::Error naming the problem. The CUDA kernels are checked against these ops
 // in tests/cuda/dfine_mixed_cuda_test.cpp.
 #include <gtest/gtest.h>

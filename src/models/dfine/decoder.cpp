@@ -181,7 +181,7 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
 
   // Decoder layers with fine-grained distribution refinement.
   Tensor output = content;
-  Tensor output_detach, corners_prev, ref_initial;
+  Tensor output_prev, corners_prev, ref_initial;  // output_prev: the previous layer's output
   Tensor ref = nn::sigmoid(ref_unact);
   DecoderOutput out;
   const int last = static_cast<int>(layers_.size()) - 1;
@@ -189,13 +189,17 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
     // float32; clamped to [-10, 10] inside the layer's sums (nn::add_mixed's clamp of b).
     const Tensor pos = query_pos_(ref);
     output = layers_[i](output, ref, memory, shapes, pos);
-    const Tensor output32 = output.to(DType::kF32);
+    // The float32 copy of the output only where a float32 head reads it alone (the first and
+    // the last layer); the bbox head's input output + output_prev is formed in float32 directly
+    // from the two compute-dtype outputs (the same sum: float16 -> float32 is exact).
+    const Tensor output32 = i == 0 || i == last ? output.to(DType::kF32) : Tensor();
     if (i == 0) {
       ref_initial = nn::sigmoid(pre_bbox_(output32, /*residual=*/nn::inverse_sigmoid(ref)));
     }
     // corners = dec_bbox(...) + corners_prev (the residual; undefined in the first layer).
     const Tensor corners = dec_bbox_[i](
-        output_detach.defined() ? nn::add(output32, output_detach) : output32, corners_prev);
+        output_prev.defined() ? nn::add_mixed(output, output_prev, DType::kF32) : output32,
+        corners_prev);
     // distance2bbox(ref_initial, integral(corners)) as one op (one kernel on CUDA).
     const Tensor inter = nn::distribution_box(corners, project_, ref_initial, reg_scale_);
     if (i == last) {
@@ -207,7 +211,7 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
     }
     corners_prev = corners;
     ref = inter;
-    output_detach = output32;
+    output_prev = output;
   }
   return out;
 }

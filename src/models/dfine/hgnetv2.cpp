@@ -197,9 +197,10 @@ std::vector<Tensor> HGNetv2::forward(const Tensor& x) const {
         t = l(t);
         cat.push_back(t);
       }
-      Tensor y = b.agg_excite(b.agg_squeeze(nn::concat(cat, 1)));
-      if (b.residual) add_into(y, h);
-      h = y;
+      // The residual add rides in agg_excite's epilogue on the GPU (conv2d_bias_act_residual;
+      // on the CPU the same conv, activation, affine, then add).
+      const Tensor squeezed = b.agg_squeeze(nn::concat(cat, 1));
+      h = b.residual ? b.agg_excite(squeezed, h) : b.agg_excite(squeezed);
     }
     outs.push_back(h);
   }

@@ -79,10 +79,43 @@ HybridEncoder::CspLayer HybridEncoder::load_csp(const io::WeightSource& w) {
 }
 
 Tensor HybridEncoder::CspLayer::operator()(const Tensor& x) const {
-  Tensor x1 = conv1(x);
-  for (const auto& b : bottlenecks) x1 = b.fused(x1);
-  add_into(x1, conv2(x));
+  // x1 = bottlenecks(conv1(x)) + conv2(x), with the sum in the last bottleneck's epilogue.
+  Tensor x1, x2;
+  if (conv12.weight.defined()) {
+    const Tensor both = conv12(x);
+    const int64_t c = conv1.out_channels();
+    x1 = both.slice(1, 0, c);  // for batch 1, channel slices are contiguous: no copy
+    x2 = both.slice(1, c, 2 * c);
+  } else {
+    x1 = conv1(x);
+    x2 = conv2(x);
+  }
+  if (bottlenecks.empty()) {
+    x1 = nn::add(x1, x2);
+  } else {
+    for (size_t i = 0; i + 1 < bottlenecks.size(); ++i) x1 = bottlenecks[i].fused(x1);
+    x1 = bottlenecks.back().fused(x1, x2);
+  }
   return has_conv3 ? conv3(x1) : x1;
+}
+
+void HybridEncoder::CspLayer::place(const Placement& p) {
+  // Stack only what is provably the same op on the same input: equal shapes and activation, no
+  // lab affine, both biases, weights still on the host (place() runs once, at load).
+  const bool stackable = conv1.act == conv2.act && !conv1.lab && !conv2.lab &&
+                         conv1.weight.shape() == conv2.weight.shape() && conv1.bias.defined() &&
+                         conv2.bias.defined() && conv1.weight.device().is_cpu() &&
+                         conv2.weight.device().is_cpu();
+  if (!p.device.is_cpu() && stackable) {
+    conv12 = conv1;
+    conv12.weight = nn::concat({conv1.weight, conv2.weight}, 0);
+    conv12.bias = nn::concat({conv1.bias, conv2.bias}, 0);
+    conv12.place(p);
+  }
+  conv1.place(p);
+  conv2.place(p);
+  for (VggBlock& b : bottlenecks) b.fused.place(p);
+  if (has_conv3) conv3.place(p);
 }
 
 HybridEncoder::RepNCSPELAN4 HybridEncoder::load_elan(const io::WeightSource& w) {
@@ -200,16 +233,10 @@ void HybridEncoder::prepare(int64_t h, int64_t w) const { (void)position_embeddi
 
 void HybridEncoder::place(const Placement& p) {
   placement_ = p;
-  auto place_csp = [&](CspLayer& l) {
-    l.conv1.place(p);
-    l.conv2.place(p);
-    for (VggBlock& b : l.bottlenecks) b.fused.place(p);
-    if (l.has_conv3) l.conv3.place(p);
-  };
   auto place_elan = [&](RepNCSPELAN4& e) {
     for (ConvBN* c : {&e.cv1, &e.cv2_conv, &e.cv3_conv, &e.cv4}) c->place(p);
-    place_csp(e.cv2_csp);
-    place_csp(e.cv3_csp);
+    e.cv2_csp.place(p);
+    e.cv3_csp.place(p);
   };
   for (ConvBN& c : input_proj_) c.place(p);
   place_mha(attn_, p);

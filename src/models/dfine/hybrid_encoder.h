@@ -46,10 +46,15 @@ class HybridEncoder {
   };
   struct CspLayer {
     ConvBN conv1, conv2;
+    // Device placements: conv1 and conv2 (both 1x1 + SiLU on the same input) stacked along the
+    // output channels, so both branches are one GEMM and one epilogue; undefined on the CPU,
+    // which runs the official two convs.
+    ConvBN conv12;
     std::vector<VggBlock> bottlenecks;
     bool has_conv3 = false;
     ConvBN conv3;
     Tensor operator()(const Tensor& x) const;
+    void place(const Placement& p);
   };
   struct RepNCSPELAN4 {
     ConvBN cv1, cv2_conv, cv3_conv, cv4;

@@ -36,21 +36,6 @@ void apply_activation_inplace(Tensor& x, Act act, bool lab, float lab_scale, flo
   nn::act_affine_inplace(x, k, lab, lab_scale, lab_bias);
 }
 
-void add_into(Tensor& y, const Tensor& x) {
-  if (!y.device().is_cpu()) {
-    y = nn::add(y, x);
-    return;
-  }
-  if (!y.is_contiguous() || y.shape() != x.shape()) {
-    y = nn::add(y, x);
-    return;
-  }
-  float* py = y.data<float>();
-  const Tensor xc = x.contiguous();
-  const float* px = xc.data<float>();
-  for (int64_t i = 0; i < y.numel(); ++i) py[i] += px[i];
-}
-
 ConvBN ConvBN::load(const io::WeightSource& w, const std::string& bn, const Shape& weight_shape,
                     int stride, int pad, int groups, Act act, bool lab, float eps) {
   ConvBN c;
@@ -75,18 +60,30 @@ ConvBN ConvBN::load(const io::WeightSource& w, const std::string& bn, const Shap
   return c;
 }
 
+namespace {
+
+nn::Activation fused_activation(Act act) {
+  switch (act) {
+    case Act::kNone: return nn::Activation::kNone;
+    case Act::kReLU: return nn::Activation::kReLU;
+    case Act::kSiLU: return nn::Activation::kSiLU;
+    case Act::kGELU: return nn::Activation::kGELU;
+  }
+  return nn::Activation::kNone;
+}
+
+}  // namespace
+
 Tensor ConvBN::operator()(const Tensor& x) const {
   // One fused op (conv, folded-BN bias, activation, lab affine): on the GPU a single epilogue
   // pass after the cuDNN conv; on the CPU exactly conv2d + apply_activation_inplace.
-  nn::Activation a = nn::Activation::kNone;
-  switch (act) {
-    case Act::kNone: a = nn::Activation::kNone; break;
-    case Act::kReLU: a = nn::Activation::kReLU; break;
-    case Act::kSiLU: a = nn::Activation::kSiLU; break;
-    case Act::kGELU: a = nn::Activation::kGELU; break;
-  }
-  return nn::conv2d_bias_act(x, weight, bias, params, a, lab ? lab_scale : 1.f,
-                             lab ? lab_bias : 0.f);
+  return nn::conv2d_bias_act(x, weight, bias, params, fused_activation(act),
+                             lab ? lab_scale : 1.f, lab ? lab_bias : 0.f);
+}
+
+Tensor ConvBN::operator()(const Tensor& x, const Tensor& residual) const {
+  return nn::conv2d_bias_act_residual(x, weight, bias, params, fused_activation(act), residual,
+                                      lab ? lab_scale : 1.f, lab ? lab_bias : 0.f);
 }
 
 void ConvBN::place(const Placement& p) {

@@ -37,8 +37,6 @@ void place_mha(nn::MultiheadAttentionWeights& w, const Placement& p);
 // device (nn::act_affine_inplace).
 void apply_activation_inplace(Tensor& x, Act act, bool lab = false, float lab_scale = 1.f,
                               float lab_bias = 0.f);
-// y += x: in place on the CPU (as before), a new tensor from nn::add on a device.
-void add_into(Tensor& y, const Tensor& x);
 
 // conv (no bias) -> BatchNorm (folded) -> activation -> learnable affine (optional).
 struct ConvBN {
@@ -53,6 +51,8 @@ struct ConvBN {
   static ConvBN load(const io::WeightSource& w, const std::string& bn, const Shape& weight_shape,
                      int stride, int pad, int groups, Act act, bool lab, float eps = 1e-5f);
   Tensor operator()(const Tensor& x) const;
+  // operator()(x) + residual (the output's shape): on CUDA the add rides in the conv's epilogue.
+  Tensor operator()(const Tensor& x, const Tensor& residual) const;
   void place(const Placement& p);
   int64_t out_channels() const { return weight.size(0); }
   int64_t in_channels() const { return weight.size(1) * params.groups; }

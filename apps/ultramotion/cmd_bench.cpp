@@ -51,7 +51,7 @@ struct BenchArgs {
   int iters = 300;
   int warmup = 20;
   bool fp16_backbone = false;
-  bool exact_fp32_backbone = false;
+  int tf32_backbone_parts = 0;
   std::string streams = "1,2,4,8";
   int detect_every = 1;
   std::string json;
@@ -85,7 +85,7 @@ pipeline::ProcessorOptions processor_options(const BenchArgs& a, pipeline::Preci
   opt.dfine_checkpoint = pipeline::resolve_model_path(a.dfine);
   opt.sam_checkpoint = pipeline::resolve_model_path(a.sam);
   opt.dfine_fp16_backbone = a.fp16_backbone;
-  opt.dfine_tf32_backbone = !a.exact_fp32_backbone;
+  opt.dfine_tf32_backbone_parts = a.tf32_backbone_parts;
   opt.config.detector_skip.every = a.detect_every;
   return opt;
 }
@@ -340,9 +340,10 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--json", a->json, "also write the figures as JSON to this file");
   cmd->add_flag("--fp16-backbone", a->fp16_backbone,
                 "fp16: D-FINE's backbone in float16 too (faster; float32 by default for precision)");
-  cmd->add_flag("--exact-fp32-backbone", a->exact_fp32_backbone,
-                "fp16: D-FINE's float32 backbone on exact float32 FMA convolutions instead of TF32 "
-                "tensor cores (the pre-TF32 behaviour, for comparison)");
+  cmd->add_option("--tf32-backbone-parts", a->tf32_backbone_parts,
+                  "fp16: TF32 tensor cores for the convs of the first N parts of D-FINE's float32 "
+                  "backbone (stem, stages; default 0 = exact float32)")
+      ->check(CLI::Range(0, 16));
   cmd->callback([a] { run_bench(*a); });
 }
 

@@ -80,7 +80,7 @@ Result<std::unique_ptr<CudaFrameProcessor>> CudaFrameProcessor::create(const Pro
     dopt.device = Device::cuda();
     dopt.dtype = compute_dtype(opt.precision);
     dopt.half_backbone = opt.dfine_fp16_backbone;
-    dopt.tf32_backbone = opt.dfine_tf32_backbone;
+    dopt.tf32_backbone_parts = opt.dfine_tf32_backbone_parts;
     UM_ASSIGN_OR_RETURN(FrameModels m, load_frame_models(opt, dopt));
     std::unique_ptr<CudaFrameProcessor> p(
         new CudaFrameProcessor(opt, std::move(m.detector), std::move(m.segmenter)));
@@ -127,9 +127,11 @@ std::string CudaFrameProcessor::description() const {
                   dfine::variant_name(detector_->config().variant) +
                   " + MobileSAM vit_t, one graph per frame size";
   if (options_.precision == Precision::kFp16) {
-    d += options_.dfine_fp16_backbone   ? ", D-FINE backbone fp16"
-         : options_.dfine_tf32_backbone ? ", D-FINE backbone fp32 (TF32 convs)"
-                                        : ", D-FINE backbone fp32";
+    d += options_.dfine_fp16_backbone ? ", D-FINE backbone fp16" : ", D-FINE backbone fp32";
+    if (!options_.dfine_fp16_backbone && options_.dfine_tf32_backbone_parts > 0) {
+      d += " (TF32 convs in its first " + std::to_string(options_.dfine_tf32_backbone_parts) +
+           " parts)";
+    }
   }
   if (!synthetic_.empty()) d += ", SYNTHETIC weights (" + synthetic_ + ")";
   return d;

@@ -91,9 +91,9 @@ struct ProcessorOptions {
   // backbone moves the (nearly tied, < 0.09) top scores by up to 0.018, beyond the 1e-2 the fp16
   // contract allows. The phantom D-FINE-N is unaffected either way.
   bool dfine_fp16_backbone = false;
-  // fp16 only, with the float32 backbone above: its convolutions on TF32 tensor cores
-  // (dfine::Options::tf32_backbone). Off: exact float32 FMA kernels.
-  bool dfine_tf32_backbone = true;
+  // fp16 only, with the float32 backbone above: the convolutions of its first N parts (stem,
+  // stages) on TF32 tensor cores (dfine::Options::tf32_backbone_parts). 0: exact float32 FMA.
+  int dfine_tf32_backbone_parts = 0;
   ProcessorConfig config;
 };
 

@@ -314,14 +314,17 @@ std::string top_detections_mismatch(const Detections& cpu, const Detections& gpu
 struct HalfPolicy {
   const char* name;
   bool backbone, encoder, decoder;
-  bool tf32 = false;  // Options::tf32_backbone (read only when the backbone is float32)
+  int tf32 = 0;  // Options::tf32_backbone_parts (read only when the backbone is float32)
 };
 constexpr HalfPolicy kHalfPolicies[] = {
     {"all-half", true, true, true},
     {"backbone-half", true, false, false},
     {"backbone+encoder-half", true, true, false},
-    {"encoder+decoder-half, backbone fp32", false, true, true, false},
-    {"encoder+decoder-half, backbone fp32 TF32 (default)", false, true, true, true}};
+    {"encoder+decoder-half, backbone fp32 (default)", false, true, true, 0},
+    {"encoder+decoder-half, backbone fp32, TF32 stem", false, true, true, 1},
+    {"encoder+decoder-half, backbone fp32, TF32 stem+stage1", false, true, true, 2},
+    {"encoder+decoder-half, backbone fp32, TF32 stem+stages1-2", false, true, true, 3},
+    {"encoder+decoder-half, backbone fp32, TF32 everywhere", false, true, true, 5}};
 
 class DFineModelCuda : public ::testing::TestWithParam<int> {};
 
@@ -460,7 +463,7 @@ TEST(DFineModelCudaMisc, Float16Diagnostics) {
       opt.half_backbone = pol.backbone;
       opt.half_encoder = pol.encoder;
       opt.half_decoder = pol.decoder;
-      opt.tf32_backbone = pol.tf32;
+      opt.tf32_backbone_parts = pol.tf32;
       auto gpu = DFine::load(c.checkpoint.string(), opt);
       ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
       const ForwardOutput out = (*gpu)->forward(p.input.to(Device::cuda()), true);
@@ -518,7 +521,7 @@ TEST(DFineModelCudaMisc, HalfPolicyStageDtypes) {
       opt.half_backbone = pol.backbone && !none;
       opt.half_encoder = pol.encoder && !none;
       opt.half_decoder = pol.decoder && !none;
-      opt.tf32_backbone = pol.tf32 && !none;  // "none": the exact float32 model
+      opt.tf32_backbone_parts = none ? 0 : pol.tf32;  // "none": the exact float32 model
       auto m = DFine::load(ckpt.string(), opt);
       ASSERT_TRUE(m.ok()) << m.status().to_string();
       EXPECT_EQ((*m)->preprocess_device(Tensor::zeros({558, 422}, DType::kU8, Device::cuda()))

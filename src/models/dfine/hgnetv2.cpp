@@ -130,9 +130,18 @@ HGNetv2 HGNetv2::load(const io::WeightSource& w) {
   return b;
 }
 
-void HGNetv2::place(const Placement& p) {
+void HGNetv2::place(const Placement& placement, int tf32_parts) {
+  // Part 0 is the stem, part i the i-th stage.
+  auto part = [&](int i) {
+    Placement q = placement;
+    q.tf32 = placement.tf32 && i < tf32_parts;
+    return q;
+  };
+  Placement p = part(0);
   for (ConvBN* c : {&stem1_, &stem1_gray_, &stem2a_, &stem2b_, &stem3_, &stem4_}) c->place(p);
-  for (Stage& s : stages_) {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    Stage& s = stages_[i];
+    p = part(static_cast<int>(i) + 1);
     if (s.has_downsample) s.downsample.place(p);
     for (Block& b : s.blocks) {
       for (Layer& l : b.layers) {

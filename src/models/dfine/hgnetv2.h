@@ -22,7 +22,9 @@ class HGNetv2 {
  public:
   static HGNetv2 load(const io::WeightSource& w);
   // Moves every weight to p (after load-time host arithmetic such as the gray stem).
-  void place(const Placement& p);
+  // Weights to p's device and dtype. With p.tf32, the convolutions of the first `tf32_parts`
+  // parts (the stem, then stages 1, 2, ...) may use TF32 tensor cores, the rest stay exact.
+  void place(const Placement& p, int tf32_parts = 0);
 
   // All stage outputs (the model picks its return_idx from them).
   std::vector<Tensor> forward(const Tensor& x) const;

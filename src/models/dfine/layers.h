@@ -25,7 +25,7 @@ enum class Act { kNone, kReLU, kSiLU, kGELU };
 struct Placement {
   Device device = Device::cpu();
   DType dtype = DType::kF32;
-  // float32 on CUDA: the stage's convolutions may use TF32 tensor cores (Options::tf32_backbone).
+  // float32 on CUDA: the convolutions may use TF32 tensor cores (Options::tf32_backbone_parts).
   bool tf32 = false;
   Placement with_dtype(DType d) const { return {device, d}; }
 };

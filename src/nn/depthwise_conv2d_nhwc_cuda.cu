@@ -18,7 +18,6 @@
 // from the current pool), no host sync, everything on the current stream.
 #include <cuda_fp16.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -94,16 +93,7 @@ __global__ void depthwise_nhwc_kernel(const T* __restrict__ x, const T* __restri
 // issues 9 input and 9 weight loads per channel pair and output: about 0.5 TB/s at 128x128x128 on
 // an H200). Sums in float32 with fused multiply-adds (float16 results, compared with a float16
 // tolerance).
-// The block first stages the weights tap-major ([9][C], then the bias as a 10th row) in shared
-// memory, so a thread takes its 8 channels of a tap as ONE 16-byte load: read from the [C, 1, 3,
-// 3] layout directly they were 72 scattered 2-byte loads per thread (ncu, H200: the fast path ran
-// at ~1/4 of the memory bandwidth on TinyViT's 256-channel MBConv convs).
 constexpr int kFastPix = 4;
-constexpr int kFastThreads = 256;
-// Blocks of the fast path at most (grid-stride beyond): each block stages the weights once.
-constexpr int kFastMaxBlocks = 1024;
-// Shared memory of the staged weights + bias for C channels.
-inline size_t fast_smem_bytes(int c) { return static_cast<size_t>(10) * c * sizeof(__half); }
 
 union Half8 {  // 8 halves as one 16-byte load/store, kept in registers
   uint4 u;
@@ -122,18 +112,10 @@ __device__ __forceinline__ void unpack8(const uint4& v, float (&f)[8]) {
 }
 
 template <Activation A, int S>
-__global__ void __launch_bounds__(kFastThreads)
+__global__ void __launch_bounds__(256)
     depthwise3x3_nhwc_f16x8_kernel(const __half* __restrict__ x, const __half* __restrict__ w,
                                    const __half* __restrict__ bias, __half* __restrict__ y,
                                    Geometry g, int units) {
-  // ws[t * C + c] = w[c][t] (t < 9); ws[9 * C + c] = bias[c] (0 without bias).
-  extern __shared__ uint4 dw_fast_smem[];
-  __half* ws = reinterpret_cast<__half*>(dw_fast_smem);
-  for (int j = threadIdx.x; j < 9 * g.c; j += blockDim.x) ws[(j % 9) * g.c + j / 9] = w[j];
-  for (int c = threadIdx.x; c < g.c; c += blockDim.x) {
-    ws[9 * g.c + c] = bias != nullptr ? bias[c] : __float2half(0.f);
-  }
-  __syncthreads();
   const int c8 = g.c / 8, groups_x = (g.wo + kFastPix - 1) / kFastPix;
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < units; i += gridDim.x * blockDim.x) {
     const int c0 = (i % c8) * 8;
@@ -144,10 +126,9 @@ __global__ void __launch_bounds__(kFastThreads)
     __half2 wr[9][4];  // tap t, channel pair k: (w[c0 + 2k][t], w[c0 + 2k + 1][t])
 #pragma unroll
     for (int t = 0; t < 9; ++t) {
-      Half8 pk;
-      pk.u = *reinterpret_cast<const uint4*>(ws + t * g.c + c0);
 #pragma unroll
-      for (int k = 0; k < 4; ++k) wr[t][k] = pk.h[k];
+      for (int k = 0; k < 4; ++k)
+        wr[t][k] = __halves2half2(w[(c0 + 2 * k) * 9 + t], w[(c0 + 2 * k + 1) * 9 + t]);
     }
     float acc[kFastPix][8];
 #pragma unroll
@@ -180,7 +161,8 @@ __global__ void __launch_bounds__(kFastThreads)
       }
     }
     float bv[8];
-    unpack8(*reinterpret_cast<const uint4*>(ws + 9 * g.c + c0), bv);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) bv[k] = bias != nullptr ? __half2float(bias[c0 + k]) : 0.f;
     __half* out = y + ((static_cast<int64_t>(b) * g.ho + oy) * g.wo + ox0) * g.c + c0;
 #pragma unroll
     for (int p = 0; p < kFastPix; ++p) {
@@ -203,7 +185,7 @@ bool fast_path_applies(const Tensor& x, const Tensor& y, const Geometry& g) {
   return x.dtype() == DType::kF16 && g.kh == 3 && g.kw == 3 && g.sh == g.sw &&
          (g.sh == 1 || g.sh == 2) && g.dh == 1 && g.dw == 1 && g.c % 8 == 0 &&
          aligned(x.raw_data()) && aligned(y.raw_data()) && x.numel() < (int64_t{1} << 30) &&
-         units < (int64_t{1} << 30) && fast_smem_bytes(g.c) <= 48 * 1024;
+         units < (int64_t{1} << 30);
 }
 
 template <typename T, int kVec, int kK>
@@ -286,11 +268,10 @@ Tensor depthwise_conv2d_nhwc_cuda(const Tensor& x_in, const Tensor& weight_in,
     const auto* pw = static_cast<const __half*>(weight.raw_data());
     const auto* pb = bias.defined() ? static_cast<const __half*>(bias.raw_data()) : nullptr;
     auto* py = static_cast<__half*>(y.raw_data());
-    const int blocks = std::min(blocks_for(units, kFastThreads), kFastMaxBlocks);
-    const size_t smem = fast_smem_bytes(g.c);
+    const int blocks = blocks_for(units, 256);
     const auto run = [&](auto act_tag, auto stride_tag) {
       depthwise3x3_nhwc_f16x8_kernel<decltype(act_tag)::value, decltype(stride_tag)::value>
-          <<<blocks, kFastThreads, smem, stream()>>>(px, pw, pb, py, g, units);
+          <<<blocks, 256, 0, stream()>>>(px, pw, pb, py, g, units);
     };
     const auto with_stride = [&](auto act_tag) {
       if (g.sh == 1)

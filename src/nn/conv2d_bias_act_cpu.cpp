@@ -3,10 +3,10 @@
 // reference, which is literally the sequence the models ran before the op existed: nn::conv2d
 // (bias included), then the activation, then the affine, each a float32 pass with the same
 // expressions as act_affine_cpu.cpp / elementwise_cpu.cpp, so CPU results stay bit-identical.
-#include <cmath>
 #include <string>
 
 #include "nn/op_util.h"
+#include "nn/ops_dfine.h"
 #include "nn/ops_fused.h"
 
 namespace um::nn {
@@ -47,25 +47,8 @@ Tensor conv2d_bias_act(const Tensor& x, const Tensor& weight, const Tensor& bias
                                               affine_bias));
   Tensor y = conv2d(x, weight, bias, p);  // checks the rest (devices, dtypes, shapes)
   if (!y.is_contiguous()) y = y.contiguous();
-  float* py = static_cast<float*>(y.raw_data());
-  const int64_t n = y.numel();
-  switch (act) {
-    case Activation::kNone:
-      break;
-    case Activation::kReLU:
-      for (int64_t i = 0; i < n; ++i) py[i] = py[i] > 0.f ? py[i] : 0.f;
-      break;
-    case Activation::kSiLU:
-      for (int64_t i = 0; i < n; ++i) py[i] = py[i] / (1.f + std::exp(-py[i]));
-      break;
-    case Activation::kGELU:
-      for (int64_t i = 0; i < n; ++i)
-        py[i] = 0.5f * py[i] * (1.f + std::erf(py[i] * static_cast<float>(M_SQRT1_2)));
-      break;
-  }
-  if (affine_scale != 1.f || affine_bias != 0.f) {
-    for (int64_t i = 0; i < n; ++i) py[i] = affine_scale * py[i] + affine_bias;
-  }
+  // act_affine_cpu.cpp's passes (the affine skipped when it is the identity), as the models ran.
+  act_affine_inplace(y, act, affine_scale != 1.f || affine_bias != 0.f, affine_scale, affine_bias);
   return y;
 }
 

@@ -8,6 +8,7 @@
 
 #include "nn/activation_cuda.cuh"
 #include "nn/cuda_op_util.cuh"
+#include "nn/layer_norm_row.cuh"
 #include "nn/ops_layer_norm_act.h"
 
 namespace um::nn::detail {
@@ -24,20 +25,9 @@ __global__ void layer_norm_act_kernel(const T* __restrict__ x, const T* __restri
   if (row >= rows) return;  // whole warps leave together (row is per warp)
   const T* xr = x + row * c;
   T* yr = y + row * c;
-  float sum = 0.f;
-  for (int64_t i = lane; i < c; i += 32) sum += to_f(xr[i]);
-  const float mean = warp_sum(sum) / static_cast<float>(c);
-  float sq = 0.f;
+  const RowNorm s = warp_row_norm(xr, c, lane, eps);
   for (int64_t i = lane; i < c; i += 32) {
-    const float dv = to_f(xr[i]) - mean;
-    sq += dv * dv;
-  }
-  const float var = warp_sum(sq) / static_cast<float>(c);
-  const float inv = 1.f / sqrtf(var + eps);
-  for (int64_t i = lane; i < c; i += 32) {
-    float v = (to_f(xr[i]) - mean) * inv;
-    if (w) v *= to_f(w[i]);
-    if (b) v += to_f(b[i]);
+    const float v = normalized(s, to_f(xr[i]), w, b, i);
     yr[i] = from_f<T>(activate<A>(v));
   }
 }

@@ -17,11 +17,14 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "nn/ops_fused.h"
 
 namespace um::nn {
 
 // ---- Element-wise (act_affine_cpu.cpp) ----------------------------------------------------------
-enum class ActKind : uint8_t { kNone, kReLU, kSiLU, kGELU };  // GELU exact (erf)
+// The four activations of the fused ops (nn::Activation, ops_fused.h; GELU exact, erf): one enum
+// for both op families.
+using ActKind = Activation;
 // In place on a contiguous tensor: x = act(x), then x = scale * x + bias when `affine`
 // (HGNetv2's learnable affine "lab"). float32 arithmetic.
 void act_affine_inplace(const Tensor& x, ActKind act, bool affine = false, float scale = 1.f,

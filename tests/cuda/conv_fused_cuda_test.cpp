@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,6 +76,12 @@ struct FusedCase {
   Shape x, w;
   Conv2dParams p;
 };
+
+// Readable test parameters in ctest's listing and failure messages.
+void PrintTo(const FusedCase& c, std::ostream* os) {
+  *os << c.name << ": x " << shape_str(c.x) << ", w " << shape_str(c.w) << ", stride "
+      << c.p.stride_h << ", pad " << c.p.pad_h << ", groups " << c.p.groups;
+}
 
 // Terms per output (Cin/groups * kh * kw) stay <= 600 (the fp16 bound's premise).
 std::vector<FusedCase> fused_cases() {

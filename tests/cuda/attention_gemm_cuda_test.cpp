@@ -13,7 +13,6 @@
 // 2^-11 relative, well inside the bound).
 #include <gtest/gtest.h>
 
-#include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,17 +21,17 @@
 #include <string>
 
 #include "core/cuda/cuda_runtime.h"
-#include "core/cuda/device_pool.h"
-#include "core/cuda/stream_context.h"
 #include "attention_test_util.h"
 #include "core/status.h"
 #include "cuda_test_support.h"
+#include "graph_replay_test_util.h"
 #include "nn/attention_cuda.h"
 #include "nn/ops.h"
 
 namespace um {
 namespace {
 
+using test::GraphReplay;
 using namespace attention_test;  // attention_test_util.h
 
 // Contiguous random q, k, v (float16-rounded for a float16 run): the GEMM path forced vs the CPU
@@ -301,43 +300,16 @@ TEST(AttentionGemmCuda, WarmCallCapturesIntoACudaGraph) {
   const Tensor ref = nn::scaled_dot_product_attention(part(x, 0), part(x, 1), part(x, 2), bias,
                                                       scale);
   const Tensor xg = to_gpu(x, DType::kF16), bg = to_gpu(bias, DType::kF16);
-  cuda::synchronize(cuda::current_stream());  // uploads ran on this thread's default stream
-  cuda::Stream stream;
-  cuda::DevicePool pool;
-  cuda::PoolScope pool_scope(&pool);
-  cuda::StreamScope stream_scope(stream.get());
-  auto run = [&] {
-    return nn::scaled_dot_product_attention(part(xg, 0), part(xg, 1), part(xg, 2), bg, scale);
-  };
   ASSERT_EQ(attention_cuda_auto_path(part(xg, 0), part(xg, 1), part(xg, 2)),
             AttentionPath::kGemm);
-  { const Tensor warm = run(); }
-  cuda::synchronize(stream.get());
-  const uint64_t syncs = cuda::host_sync_count();
-  { const Tensor again = run(); }
-  EXPECT_EQ(cuda::host_sync_count(), syncs) << "a warm GEMM attention synchronised the host";
-  cuda::synchronize(stream.get());
-  cudaGraph_t graph = nullptr;
-  ASSERT_EQ(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  Tensor y;
-  std::string error;
-  try {
-    y = run();
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  const cudaError_t end = cudaStreamEndCapture(stream.get(), &graph);
-  ASSERT_TRUE(error.empty()) << "the GEMM attention failed under capture: " << error;
-  ASSERT_EQ(end, cudaSuccess) << cudaGetErrorString(end);
-  cudaGraphExec_t exec = nullptr;
-  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-  // Nothing ran during capture; clear y so only the replay can produce the result.
-  ASSERT_EQ(cudaMemsetAsync(y.raw_data(), 0, y.nbytes(), stream.get()), cudaSuccess);
-  ASSERT_EQ(cudaGraphLaunch(exec, stream.get()), cudaSuccess);
-  cuda::synchronize(stream.get());
+  GraphReplay replay;
+  const Tensor y = replay.run(
+      [&] {
+        return nn::scaled_dot_product_attention(part(xg, 0), part(xg, 1), part(xg, 2), bg, scale);
+      },
+      "GEMM attention");
+  ASSERT_TRUE(replay.ok());
   EXPECT_LE(rel_err(y, ref), kF16Tol);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
 }
 
 }  // namespace

@@ -38,12 +38,14 @@
 #include "core/cuda/stream_context.h"
 #include "core/status.h"
 #include "cuda_test_support.h"
+#include "graph_replay_test_util.h"
 #include "nn/ops.h"
 
 namespace um {
 namespace {
 
 using nn::Conv2dParams;
+using test::GraphReplay;
 using test::max_abs_diff_gpu;
 using test::random_cpu;
 using test::to_cpu_f32;
@@ -264,35 +266,10 @@ TEST(Conv2dCuda, WarmConvCapturesIntoACudaGraph) {
   const Tensor x = random_cpu(c.x, 51), w = random_cpu(c.w, 52), b = random_cpu({c.w[0]}, 53);
   const Tensor ref = nn::conv2d(x, w, b, c.p);
   const Tensor xg = to_gpu(x), wg = to_gpu(w), bg = to_gpu(b);
-  cuda::Stream stream;
-  cuda::DevicePool pool;
-  cuda::PoolScope pool_scope(&pool);
-  cuda::StreamScope stream_scope(stream.get());
-  {
-    const Tensor warm = nn::conv2d(xg, wg, bg, c.p);  // plan, handle, pool blocks
-    cuda::synchronize(stream.get());
-  }
-  cudaGraph_t graph = nullptr;
-  ASSERT_EQ(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  Tensor y;
-  std::string error;
-  try {
-    y = nn::conv2d(xg, wg, bg, c.p);
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  const cudaError_t end = cudaStreamEndCapture(stream.get(), &graph);
-  ASSERT_TRUE(error.empty()) << "conv2d failed under capture: " << error;
-  ASSERT_EQ(end, cudaSuccess) << cudaGetErrorString(end);
-  cudaGraphExec_t exec = nullptr;
-  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-  // Nothing ran during capture; clear y so only the replay can produce the result.
-  ASSERT_EQ(cudaMemsetAsync(y.raw_data(), 0, y.nbytes(), stream.get()), cudaSuccess);
-  ASSERT_EQ(cudaGraphLaunch(exec, stream.get()), cudaSuccess);
-  cuda::synchronize(stream.get());
+  GraphReplay replay;
+  const Tensor y = replay.run([&] { return nn::conv2d(xg, wg, bg, c.p); }, "conv2d");
+  ASSERT_TRUE(replay.ok());
   EXPECT_LE(max_abs_diff_gpu(y, ref), kF32Tol * scale_of(ref));
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
 }
 
 TEST(Conv2dCuda, BadArgumentsThrowUmError) {

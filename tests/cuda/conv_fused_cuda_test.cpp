@@ -19,7 +19,6 @@
 //     constant and the affine scale).
 #include <gtest/gtest.h>
 
-#include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <cmath>
@@ -29,10 +28,9 @@
 #include <vector>
 
 #include "core/cuda/cuda_runtime.h"
-#include "core/cuda/device_pool.h"
-#include "core/cuda/stream_context.h"
 #include "core/status.h"
 #include "cuda_test_support.h"
+#include "graph_replay_test_util.h"
 #include "nn/ops.h"
 #include "nn/ops_dfine.h"
 #include "nn/ops_fused.h"
@@ -42,6 +40,7 @@ namespace {
 
 using nn::Activation;
 using nn::Conv2dParams;
+using test::GraphReplay;
 using test::max_abs_diff_gpu;
 using test::random_cpu;
 using test::to_gpu;
@@ -230,36 +229,12 @@ TEST(Conv2dBiasActCuda, WarmCallCapturesIntoACudaGraph) {
   const Tensor x = random_cpu(c.x, 41), w = random_cpu(c.w, 42), b = random_cpu({c.w[0]}, 43);
   const Tensor ref = nn::conv2d_bias_act(x, w, b, c.p, Activation::kSiLU, 0.5f, 0.125f);
   const Tensor xg = to_gpu(x), wg = to_gpu(w), bg = to_gpu(b);
-  cuda::Stream stream;
-  cuda::DevicePool pool;
-  cuda::PoolScope pool_scope(&pool);
-  cuda::StreamScope stream_scope(stream.get());
-  {
-    const Tensor warm = nn::conv2d_bias_act(xg, wg, bg, c.p, Activation::kSiLU, 0.5f, 0.125f);
-    cuda::synchronize(stream.get());
-  }
-  const uint64_t syncs = cuda::host_sync_count();
-  cudaGraph_t graph = nullptr;
-  ASSERT_EQ(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  Tensor y;
-  std::string error;
-  try {
-    y = nn::conv2d_bias_act(xg, wg, bg, c.p, Activation::kSiLU, 0.5f, 0.125f);
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  const cudaError_t end = cudaStreamEndCapture(stream.get(), &graph);
-  ASSERT_TRUE(error.empty()) << "conv2d_bias_act failed under capture: " << error;
-  ASSERT_EQ(end, cudaSuccess) << cudaGetErrorString(end);
-  EXPECT_EQ(cuda::host_sync_count(), syncs);
-  cudaGraphExec_t exec = nullptr;
-  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-  ASSERT_EQ(cudaMemsetAsync(y.raw_data(), 0, y.nbytes(), stream.get()), cudaSuccess);
-  ASSERT_EQ(cudaGraphLaunch(exec, stream.get()), cudaSuccess);
-  cuda::synchronize(stream.get());
+  GraphReplay replay;
+  const Tensor y = replay.run(
+      [&] { return nn::conv2d_bias_act(xg, wg, bg, c.p, Activation::kSiLU, 0.5f, 0.125f); },
+      "conv2d_bias_act");
+  ASSERT_TRUE(replay.ok());
   EXPECT_LE(max_abs_diff_gpu(y, ref), kF32Tol * scale_of(ref));
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
 }
 
 TEST(Conv2dBiasActCuda, BadArgumentsThrowUmError) {

@@ -7,7 +7,6 @@
 // Tolerances: float32, 1e-5 of the output's scale (only the summation order differs). float16
 // runs see float16-rounded inputs on both sides; the GPU rounds every layer's output to float16
 // (as the unfused float16 GEMMs do), the CPU reference stays float32: 1e-2 of the scale.
-#include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,15 +15,15 @@
 #include <vector>
 
 #include "core/cuda/cuda_runtime.h"
-#include "core/cuda/device_pool.h"
-#include "core/cuda/stream_context.h"
 #include "core/status.h"
 #include "cuda_test_support.h"
+#include "graph_replay_test_util.h"
 #include "nn/ops_mlp.h"
 
 namespace um {
 namespace {
 
+using test::GraphReplay;
 using test::f16_rounded;
 using test::random_cpu;
 using test::to_gpu;
@@ -152,39 +151,10 @@ TEST(GroupedMlpCuda, CapturesIntoAGraph) {
   const Tensor xg = to_gpu(f16_rounded(x), DType::kF16);
   const std::vector<Tensor> wg = gpu_all(s.w, DType::kF16, true);
   const std::vector<Tensor> bg = gpu_all(s.b, DType::kF16, true);
-  cuda::synchronize(cuda::current_stream());  // uploads ran on this thread's default stream
-  cuda::Stream stream;
-  cuda::DevicePool pool;
-  cuda::PoolScope pool_scope(&pool);
-  cuda::StreamScope stream_scope(stream.get());
-  auto run = [&] { return nn::grouped_mlp(xg, wg, bg); };
-  { const Tensor warm = run(); }
-  cuda::synchronize(stream.get());
-  const uint64_t syncs = cuda::host_sync_count();
-  { const Tensor again = run(); }
-  EXPECT_EQ(cuda::host_sync_count(), syncs) << "a warm grouped_mlp synchronised the host";
-  cuda::synchronize(stream.get());
-  cudaGraph_t graph = nullptr;
-  ASSERT_EQ(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  Tensor y;
-  std::string error;
-  try {
-    y = run();
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  const cudaError_t end = cudaStreamEndCapture(stream.get(), &graph);
-  ASSERT_TRUE(error.empty()) << "grouped_mlp failed under capture: " << error;
-  ASSERT_EQ(end, cudaSuccess) << cudaGetErrorString(end);
-  cudaGraphExec_t exec = nullptr;
-  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-  // Nothing ran during capture; clear y so only the replay can produce the result.
-  ASSERT_EQ(cudaMemsetAsync(y.raw_data(), 0, y.nbytes(), stream.get()), cudaSuccess);
-  ASSERT_EQ(cudaGraphLaunch(exec, stream.get()), cudaSuccess);
-  cuda::synchronize(stream.get());
+  GraphReplay replay;
+  const Tensor y = replay.run([&] { return nn::grouped_mlp(xg, wg, bg); }, "grouped_mlp");
+  ASSERT_TRUE(replay.ok());
   EXPECT_GPU_NEAR(y, ref, kF16Tol);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
 }
 
 TEST(GroupedMlpCuda, RejectsMixedDtypesAndDevices) {

@@ -5,22 +5,21 @@
 // Tolerances: float32 1e-5 of the output's scale (summation order only). float16 runs see
 // float16-rounded inputs on both sides; the GPU rounds y and y + addend to float16 (unit
 // roundoff 4.9e-4), the CPU stays float32: 4e-3 of the scale.
-#include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include <exception>
 #include <string>
 
 #include "core/cuda/cuda_runtime.h"
-#include "core/cuda/device_pool.h"
-#include "core/cuda/stream_context.h"
 #include "core/status.h"
 #include "cuda_test_support.h"
+#include "graph_replay_test_util.h"
 #include "nn/ops_layer_norm_add.h"
 
 namespace um {
 namespace {
 
+using test::GraphReplay;
 using test::f16_rounded;
 using test::random_cpu;
 using test::to_gpu;
@@ -83,43 +82,12 @@ TEST(LayerNormAddCuda, CapturesIntoAGraph) {
   const auto [ry, rz] = nn::layer_norm_add(x, w, b, 1e-5f, a);
   const Tensor xg = to_gpu(x, DType::kF16), ag = to_gpu(a, DType::kF16);
   const Tensor wg = to_gpu(w, DType::kF16), bg = to_gpu(b, DType::kF16);
-  cuda::synchronize(cuda::current_stream());  // uploads ran on this thread's default stream
-  cuda::Stream stream;
-  cuda::DevicePool pool;
-  cuda::PoolScope pool_scope(&pool);
-  cuda::StreamScope stream_scope(stream.get());
-  auto run = [&] { return nn::layer_norm_add(xg, wg, bg, 1e-5f, ag); };
-  { const auto warm = run(); }
-  cuda::synchronize(stream.get());
-  const uint64_t syncs = cuda::host_sync_count();
-  { const auto again = run(); }
-  EXPECT_EQ(cuda::host_sync_count(), syncs) << "a warm layer_norm_add synchronised the host";
-  cuda::synchronize(stream.get());
-  cudaGraph_t graph = nullptr;
-  ASSERT_EQ(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  std::pair<Tensor, Tensor> out;
-  std::string error;
-  try {
-    out = run();
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  const cudaError_t end = cudaStreamEndCapture(stream.get(), &graph);
-  ASSERT_TRUE(error.empty()) << "layer_norm_add failed under capture: " << error;
-  ASSERT_EQ(end, cudaSuccess) << cudaGetErrorString(end);
-  cudaGraphExec_t exec = nullptr;
-  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-  // Nothing ran during capture; clear the outputs so only the replay can produce them.
-  ASSERT_EQ(cudaMemsetAsync(out.first.raw_data(), 0, out.first.nbytes(), stream.get()),
-            cudaSuccess);
-  ASSERT_EQ(cudaMemsetAsync(out.second.raw_data(), 0, out.second.nbytes(), stream.get()),
-            cudaSuccess);
-  ASSERT_EQ(cudaGraphLaunch(exec, stream.get()), cudaSuccess);
-  cuda::synchronize(stream.get());
+  GraphReplay replay;
+  const auto out =
+      replay.run([&] { return nn::layer_norm_add(xg, wg, bg, 1e-5f, ag); }, "layer_norm_add");
+  ASSERT_TRUE(replay.ok());
   EXPECT_GPU_NEAR(out.first, ry, kF16Tol);
   EXPECT_GPU_NEAR(out.second, rz, kF16Tol);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
 }
 
 TEST(LayerNormAddCuda, RejectsMixedDtypesAndDevices) {

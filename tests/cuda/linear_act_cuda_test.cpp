@@ -9,7 +9,6 @@
 // the GPU rounds its float32 result once (unit roundoff 4.9e-4): 1e-2 of the scale.
 #include <gtest/gtest.h>
 
-#include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <cmath>
@@ -17,10 +16,9 @@
 #include <string>
 
 #include "core/cuda/cuda_runtime.h"
-#include "core/cuda/device_pool.h"
-#include "core/cuda/stream_context.h"
 #include "core/status.h"
 #include "cuda_test_support.h"
+#include "graph_replay_test_util.h"
 #include "nn/cublaslt_context.h"
 #include "nn/ops.h"
 #include "nn/ops_fused.h"
@@ -29,6 +27,7 @@ namespace um {
 namespace {
 
 using nn::Activation;
+using test::GraphReplay;
 using test::f16_rounded;
 using test::max_abs_diff_gpu;
 using test::random_cpu;
@@ -241,38 +240,11 @@ TEST(LinearActCuda, WarmCallCapturesIntoACudaGraph) {
   const Tensor ref = nn::linear_act(x, w, b, Activation::kReLU);
   const Tensor xg = to_gpu(x, DType::kF16), wg = to_gpu(w, DType::kF16);
   const Tensor bg = to_gpu(b, DType::kF16);
-  cuda::synchronize(cuda::current_stream());
-  cuda::Stream stream;
-  cuda::DevicePool pool;
-  cuda::PoolScope pool_scope(&pool);
-  cuda::StreamScope stream_scope(stream.get());
-  auto run = [&] { return nn::linear_act(xg, wg, bg, Activation::kReLU); };
-  { const Tensor warm = run(); }
-  cuda::synchronize(stream.get());
-  const uint64_t syncs = cuda::host_sync_count();
-  { const Tensor again = run(); }
-  EXPECT_EQ(cuda::host_sync_count(), syncs) << "a warm linear_act synchronised the host";
-  cuda::synchronize(stream.get());
-  cudaGraph_t graph = nullptr;
-  ASSERT_EQ(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  Tensor y;
-  std::string error;
-  try {
-    y = run();
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  const cudaError_t end = cudaStreamEndCapture(stream.get(), &graph);
-  ASSERT_TRUE(error.empty()) << "linear_act failed under capture: " << error;
-  ASSERT_EQ(end, cudaSuccess) << cudaGetErrorString(end);
-  cudaGraphExec_t exec = nullptr;
-  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-  ASSERT_EQ(cudaMemsetAsync(y.raw_data(), 0, y.nbytes(), stream.get()), cudaSuccess);
-  ASSERT_EQ(cudaGraphLaunch(exec, stream.get()), cudaSuccess);
-  cuda::synchronize(stream.get());
+  GraphReplay replay;
+  const Tensor y =
+      replay.run([&] { return nn::linear_act(xg, wg, bg, Activation::kReLU); }, "linear_act");
+  ASSERT_TRUE(replay.ok());
   EXPECT_GPU_NEAR(y, ref, kF16Tol);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 // relative), the CPU reference stays float32: 1e-2 of the scale.
 #include <gtest/gtest.h>
 
-#include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,16 +18,16 @@
 #include <string>
 
 #include "core/cuda/cuda_runtime.h"
-#include "core/cuda/device_pool.h"
-#include "core/cuda/stream_context.h"
 #include "core/status.h"
 #include "cuda_test_support.h"
+#include "graph_replay_test_util.h"
 #include "nn/cublaslt_context.h"
 #include "nn/ops.h"
 
 namespace um {
 namespace {
 
+using test::GraphReplay;
 using test::max_abs_diff_gpu;
 using test::random_cpu;
 using test::to_cpu_f32;
@@ -239,39 +238,11 @@ TEST(LinearResidualCuda, WarmCallCapturesIntoACudaGraph) {
   const Tensor ref = nn::linear(x, w, b, r);
   const Tensor xg = to_gpu(x, DType::kF16), wg = to_gpu(w, DType::kF16);
   const Tensor bg = to_gpu(b, DType::kF16), rg = to_gpu(r, DType::kF16);
-  cuda::synchronize(cuda::current_stream());  // uploads ran on this thread's default stream
-  cuda::Stream stream;
-  cuda::DevicePool pool;
-  cuda::PoolScope pool_scope(&pool);
-  cuda::StreamScope stream_scope(stream.get());
-  auto run = [&] { return nn::linear(xg, wg, bg, rg); };
-  { const Tensor warm = run(); }
-  cuda::synchronize(stream.get());
-  const uint64_t syncs = cuda::host_sync_count();
-  { const Tensor again = run(); }
-  EXPECT_EQ(cuda::host_sync_count(), syncs) << "a warm linear with residual synchronised the host";
-  cuda::synchronize(stream.get());
-  cudaGraph_t graph = nullptr;
-  ASSERT_EQ(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  Tensor y;
-  std::string error;
-  try {
-    y = run();
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  const cudaError_t end = cudaStreamEndCapture(stream.get(), &graph);
-  ASSERT_TRUE(error.empty()) << "linear with residual failed under capture: " << error;
-  ASSERT_EQ(end, cudaSuccess) << cudaGetErrorString(end);
-  cudaGraphExec_t exec = nullptr;
-  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-  // Nothing ran during capture; clear y so only the replay can produce the result.
-  ASSERT_EQ(cudaMemsetAsync(y.raw_data(), 0, y.nbytes(), stream.get()), cudaSuccess);
-  ASSERT_EQ(cudaGraphLaunch(exec, stream.get()), cudaSuccess);
-  cuda::synchronize(stream.get());
+  GraphReplay replay;
+  const Tensor y =
+      replay.run([&] { return nn::linear(xg, wg, bg, rg); }, "linear with residual");
+  ASSERT_TRUE(replay.ok());
   EXPECT_GPU_NEAR(y, ref, kF16Tol);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
 }
 
 }  // namespace

@@ -18,13 +18,8 @@ namespace um::nn {
 namespace {
 
 using test::max_abs_diff;
+using test::bit_identical;
 using test::random_tensor;
-
-bool bit_identical(const Tensor& a_in, const Tensor& b_in) {
-  if (a_in.shape() != b_in.shape() || a_in.dtype() != b_in.dtype()) return false;
-  const Tensor a = a_in.contiguous(), b = b_in.contiguous();
-  return std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
-}
 
 // What Decoder::Layer ran before: sigmoid, split, two muls, add.
 Tensor unfused_gate(const Tensor& g, const Tensor& x1, const Tensor& x2) {

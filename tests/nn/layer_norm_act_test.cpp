@@ -15,13 +15,8 @@
 namespace um::nn {
 namespace {
 
+using test::bit_identical;
 using test::random_tensor;
-
-bool bit_identical(const Tensor& a_in, const Tensor& b_in) {
-  if (a_in.shape() != b_in.shape()) return false;
-  const Tensor a = a_in.contiguous(), b = b_in.contiguous();
-  return std::memcmp(a.data<float>(), b.data<float>(), sizeof(float) * a.numel()) == 0;
-}
 
 TEST(LayerNormAct, IsExactlyLayerNormThenTheActivation) {
   const Tensor x = random_tensor({1, 1024, 64}, 1, -3.f, 3.f);  // SAM's upscaling pixels

@@ -17,13 +17,8 @@
 namespace um::nn {
 namespace {
 
+using test::bit_identical;
 using test::random_tensor;
-
-bool bit_identical(const Tensor& a_in, const Tensor& b_in) {
-  if (a_in.shape() != b_in.shape()) return false;
-  const Tensor a = a_in.contiguous(), b = b_in.contiguous();
-  return std::memcmp(a.data<float>(), b.data<float>(), sizeof(float) * a.numel()) == 0;
-}
 
 // The unfused sequence: linear, then the activation in place (what dfine::Mlp ran).
 Tensor reference(const Tensor& x, const Tensor& w, const Tensor& b, ActKind act) {

@@ -15,15 +15,10 @@
 namespace um::nn {
 namespace {
 
+using test::bit_identical;
 using test::random_tensor;
 
 // True when both tensors have the same shape and the same float32 bits everywhere.
-bool bit_identical(const Tensor& a_in, const Tensor& b_in) {
-  if (a_in.shape() != b_in.shape()) return false;
-  const Tensor a = a_in.contiguous(), b = b_in.contiguous();
-  return std::memcmp(a.data<float>(), b.data<float>(), sizeof(float) * a.numel()) == 0;
-}
-
 TEST(LinearResidual, IsExactlyAddOfLinear) {
   const Tensor x = random_tensor({2, 7, 13}, 1), w = random_tensor({9, 13}, 2);
   const Tensor b = random_tensor({9}, 3), r = random_tensor({2, 7, 9}, 4, -4.f, 4.f);

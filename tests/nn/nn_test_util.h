@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 
@@ -19,6 +20,13 @@ inline Tensor random_tensor(const Shape& shape, uint32_t seed, float lo = -1.f, 
   float* p = t.data<float>();
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
   return t;
+}
+
+// Same shape, dtype and bytes (a fused op's CPU path against the unfused sequence it replaces).
+inline bool bit_identical(const Tensor& a_in, const Tensor& b_in) {
+  if (a_in.shape() != b_in.shape() || a_in.dtype() != b_in.dtype()) return false;
+  const Tensor a = a_in.contiguous(), b = b_in.contiguous();
+  return std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 // Max |a - b| over all elements; shapes must match.

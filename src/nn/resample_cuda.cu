@@ -9,6 +9,7 @@
 // is reproduced because calibrated networks amplify 1e-5 differences (see resample_cpu.cpp).
 #include <string>
 
+#include "nn/bilinear_tap_cuda.cuh"
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_cuda.h"
 
@@ -27,28 +28,6 @@ Nchw nchw_of(const Tensor& x) {
           x.strides()[0], x.strides()[1], x.strides()[2], x.strides()[3]};
 }
 
-// resample_cpu.cpp's make_taps for one output index: the two source indices and the weight of
-// the second. `scale` is the float the host computed exactly as the CPU does.
-struct Tap {
-  int64_t i0, i1;
-  float l1;
-};
-__device__ __forceinline__ Tap bilinear_tap(int64_t o, int64_t in, float scale,
-                                            bool align_corners) {
-  double src = align_corners
-                   ? static_cast<double>(__fmul_rn(scale, static_cast<float>(o)))
-                   : __dsub_rn(__dmul_rn(static_cast<double>(scale),
-                                         __dadd_rn(static_cast<double>(o), 0.5)),
-                               0.5);
-  if (src < 0.0) src = 0.0;
-  int64_t i0 = static_cast<int64_t>(src);
-  if (i0 > in - 1) i0 = in - 1;
-  const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
-  double l = __dsub_rn(src, static_cast<double>(i0));
-  l = l < 0.0 ? 0.0 : (l > 1.0 ? 1.0 : l);
-  return {i0, i1, static_cast<float>(l)};
-}
-
 template <typename T>
 __global__ void resize_bilinear_kernel(const T* __restrict__ x, T* __restrict__ y, Nchw s,
                                        int64_t out_h, int64_t out_w, float scale_h,
@@ -59,19 +38,13 @@ __global__ void resize_bilinear_kernel(const T* __restrict__ x, T* __restrict__ 
     const int64_t oy = (i / out_w) % out_h;
     const int64_t ch = (i / (out_w * out_h)) % s.c;
     const int64_t b = i / (out_w * out_h * s.c);
-    const Tap ty = bilinear_tap(oy, s.h, scale_h, align_corners);
-    const Tap tx = bilinear_tap(ox, s.w, scale_w, align_corners);
+    const BilinearTap ty = bilinear_tap(oy, s.h, scale_h, align_corners);
+    const BilinearTap tx = bilinear_tap(ox, s.w, scale_w, align_corners);
     const T* plane = x + b * s.sn + ch * s.sc;
     const T* r0 = plane + ty.i0 * s.sh;
     const T* r1 = plane + ty.i1 * s.sh;
-    const float v00 = to_f(r0[tx.i0 * s.sw]), v01 = to_f(r0[tx.i1 * s.sw]);
-    const float v10 = to_f(r1[tx.i0 * s.sw]), v11 = to_f(r1[tx.i1 * s.sw]);
-    const float ly1 = ty.l1, ly0 = __fsub_rn(1.f, ly1);
-    const float lx1 = tx.l1, lx0 = __fsub_rn(1.f, lx1);
-    // CPU: ly0 * (lx0 * r0[x0] + lx1 * r0[x1]) + ly1 * (lx0 * r1[x0] + lx1 * r1[x1])
-    const float top = __fadd_rn(__fmul_rn(lx0, v00), __fmul_rn(lx1, v01));
-    const float bot = __fadd_rn(__fmul_rn(lx0, v10), __fmul_rn(lx1, v11));
-    y[i] = from_f<T>(__fadd_rn(__fmul_rn(ly0, top), __fmul_rn(ly1, bot)));
+    y[i] = from_f<T>(bilinear_blend(ty, tx, to_f(r0[tx.i0 * s.sw]), to_f(r0[tx.i1 * s.sw]),
+                                    to_f(r1[tx.i0 * s.sw]), to_f(r1[tx.i1 * s.sw])));
   }
 }
 

@@ -3,11 +3,12 @@
 // pixel computes the two bilinear resizes straight from the low-res logits, the 1024 x 1024
 // intermediate never stored: the frame pixel's 2 x 2 taps into the cropped intermediate, and each
 // of those 4 intermediate values from ITS 2 x 2 taps into the low-res map (16 reads, cached).
-// Every step is resample_cuda.cu's arithmetic (the same tap function, rounded intrinsics so that
-// nvcc cannot contract into FMAs), so the float32 results equal the CPU sequence bit for bit.
+// Every step is resample_cuda.cu's arithmetic (the same bilinear_tap / bilinear_blend, from
+// bilinear_tap_cuda.cuh), so the float32 results equal the CPU sequence bit for bit.
 #include <cstdint>
 #include <string>
 
+#include "nn/bilinear_tap_cuda.cuh"
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_sam_mask.h"
 
@@ -15,36 +16,6 @@ namespace um::nn::detail {
 namespace {
 
 constexpr int kThreads = 256;
-
-// resample_cuda.cu's bilinear_tap for align_corners=False (PyTorch's
-// area_pixel_compute_source_index in double from the float scale; see resample_cpu.cpp's
-// make_taps): keep the two identical.
-struct Tap {
-  int64_t i0, i1;
-  float l1;
-};
-__device__ __forceinline__ Tap tap_of(int64_t o, int64_t in, float scale) {
-  double src =
-      __dsub_rn(__dmul_rn(static_cast<double>(scale), __dadd_rn(static_cast<double>(o), 0.5)), 0.5);
-  if (src < 0.0) src = 0.0;
-  int64_t i0 = static_cast<int64_t>(src);
-  if (i0 > in - 1) i0 = in - 1;
-  const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
-  double l = __dsub_rn(src, static_cast<double>(i0));
-  l = l < 0.0 ? 0.0 : (l > 1.0 ? 1.0 : l);
-  return {i0, i1, static_cast<float>(l)};
-}
-
-// resize_bilinear_kernel's combination:
-//   ly0 * (lx0 * v00 + lx1 * v01) + ly1 * (lx0 * v10 + lx1 * v11).
-__device__ __forceinline__ float blend(const Tap& ty, const Tap& tx, float v00, float v01,
-                                       float v10, float v11) {
-  const float ly1 = ty.l1, ly0 = __fsub_rn(1.f, ly1);
-  const float lx1 = tx.l1, lx0 = __fsub_rn(1.f, lx1);
-  const float top = __fadd_rn(__fmul_rn(lx0, v00), __fmul_rn(lx1, v01));
-  const float bot = __fadd_rn(__fmul_rn(lx0, v10), __fmul_rn(lx1, v11));
-  return __fadd_rn(__fmul_rn(ly0, top), __fmul_rn(ly1, bot));
-}
 
 struct LowRes {
   const float* p;
@@ -69,18 +40,19 @@ __global__ void sam_mask_to_frame_kernel(LowRes x, Geometry g, float* __restrict
     const float* plane = x.p + b * x.sn + ch * x.sc;
     // The frame pixel's taps into the crop (the crop starts at the intermediate's origin, so
     // crop index = intermediate index).
-    const Tap ty = tap_of(oy, g.crop_h, g.scale2_h);
-    const Tap tx = tap_of(ox, g.crop_w, g.scale2_w);
+    const BilinearTap ty = bilinear_tap(oy, g.crop_h, g.scale2_h, false);
+    const BilinearTap tx = bilinear_tap(ox, g.crop_w, g.scale2_w, false);
     // The intermediate's value at (my, mx): the first resize.
     auto mid = [&](int64_t my, int64_t mx) {
-      const Tap ay = tap_of(my, x.h, g.scale1_h);
-      const Tap ax = tap_of(mx, x.w, g.scale1_w);
+      const BilinearTap ay = bilinear_tap(my, x.h, g.scale1_h, false);
+      const BilinearTap ax = bilinear_tap(mx, x.w, g.scale1_w, false);
       const float* r0 = plane + ay.i0 * x.sh;
       const float* r1 = plane + ay.i1 * x.sh;
-      return blend(ay, ax, r0[ax.i0 * x.sw], r0[ax.i1 * x.sw], r1[ax.i0 * x.sw], r1[ax.i1 * x.sw]);
+      return bilinear_blend(ay, ax, r0[ax.i0 * x.sw], r0[ax.i1 * x.sw], r1[ax.i0 * x.sw],
+                            r1[ax.i1 * x.sw]);
     };
-    const float v =
-        blend(ty, tx, mid(ty.i0, tx.i0), mid(ty.i0, tx.i1), mid(ty.i1, tx.i0), mid(ty.i1, tx.i1));
+    const float v = bilinear_blend(ty, tx, mid(ty.i0, tx.i0), mid(ty.i0, tx.i1), mid(ty.i1, tx.i0),
+                                   mid(ty.i1, tx.i1));
     if (logits) logits[i] = v;
     mask[i] = v > 0.f ? 1 : 0;  // NaN -> 0, as threshold_u8
   }

@@ -5,17 +5,30 @@ Generates exactly the cost matrices bench/bench_assignment.cpp uses (splitmix64 
 uniform floats; problem b of a (batch, rows, cols) case is seeded with 1000*b + 7*rows + cols),
 times SciPy solving each batch in a Python loop (what D-FINE's HungarianMatcher does), runs the
 C++ benchmark binary, checks both found the same optimal totals, and prints medians side by side:
-one table with SciPy, the C++ CPU solver, the CUDA kernel (automatic variant; costs already on the
-device; "(device)" is the kernel alone by CUDA events, the other figure launch + sync), the CUDA end-to-end solve from host data (CudaAssignmentSolver reused:
-pack, copy in, launch, copy out, one sync) and the same with the costs already in the solver's
-pinned buffer ("staged": no packing copy); then the CUDA kernel's forced variants (one warp or
-one block per problem, costs cached in shared memory or not) for tuning the automatic choice.
+one table with SciPy, the C++ CPU solver, the CUDA kernel (automatic variant; costs already on
+the device) in three figures, the CUDA end-to-end solve from host data (CudaAssignmentSolver
+reused: pack, copy in, launch, copy out, one sync) and the same with the costs already in the
+solver's pinned buffer ("staged": no packing copy); then the CUDA kernel's forced variants (one
+warp or one block per problem, costs cached in shared memory or not) for tuning the automatic
+choice.
+
+The three CUDA kernel figures (bench_assignment.cpp's header says how each is taken):
+  "CUDA kernel (graph)"   graph_us: the kernel alone, device time per launch of 20 launches
+                          replayed as one CUDA graph behind a busy GPU (no host latency; only
+                          the GPU's gap between dependent kernels): the kernel's cost
+  "CUDA kernel (device)"  device_us: CUDA events around one launch on an idle stream: the
+                          kernel PLUS the host's launch latency (the GPU waits for the launch)
+  "CUDA kernel"           host wall time of launch + kernel + one stream synchronisation
 
 SciPy gets float64 arrays prepared in advance (no per-call conversion: the comparison favours
 SciPy slightly). Times are wall-clock medians over repetitions; the CPU time of the measuring
 thread is printed too because a shared machine's wall clock is noisy.
 
 Usage: python3 bench/assignment_vs_scipy.py --bench build/bench/bench_assignment [--reps 7]
+           [--min-time 0.1] [--filter REGEX]
+(--reps: SciPy's repetitions; the C++ benchmarks fix their own 7 repetitions. --min-time: seconds
+per C++ benchmark repetition (Google Benchmark's --benchmark_min_time; default 0.5). --filter:
+passed to --benchmark_filter; names end with "/repeats:7/real_time".)
 """
 import argparse
 import json
@@ -64,10 +77,14 @@ def time_scipy(mats, reps):
     return float(np.median(walls)) * 1e6, float(np.median(cpus)) * 1e6
 
 
-def run_bench(path, reps):
-    out = subprocess.run([path, "--benchmark_format=json", f"--benchmark_repetitions={reps}",
-                          "--benchmark_report_aggregates_only=true"],
-                         capture_output=True, text=True, check=True)
+def run_bench(path, reps, min_time=None, bench_filter=None):
+    cmd = [path, "--benchmark_format=json", f"--benchmark_repetitions={reps}",
+           "--benchmark_report_aggregates_only=true"]
+    if min_time is not None:
+        cmd.append(f"--benchmark_min_time={min_time}")
+    if bench_filter:
+        cmd.append(f"--benchmark_filter={bench_filter}")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     sys.stderr.write(out.stderr)
     doc = json.loads(out.stdout)
     res = {}
@@ -90,8 +107,10 @@ def run_bench(path, reps):
             kind = "CUDA e2e staged"
         label = b.get("label", "")
         res.setdefault(key, {})[kind] = (b["real_time"], b["cpu_time"], label)
-        if "device_us" in b:  # the kernel alone (CUDA events), beside launch + sync
+        if "device_us" in b:  # events around one launch: kernel + host launch latency
             res[key][kind + " (device)"] = (b["device_us"], b["device_us"], "")
+        if "graph_us" in b:  # the kernel alone: graph replay of back-to-back launches
+            res[key][kind + " (graph)"] = (b["graph_us"], b["graph_us"], "")
     return res, doc.get("context", {})
 
 
@@ -115,16 +134,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", required=True, help="path to bench_assignment")
     ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--min-time", type=float, default=None,
+                    help="seconds per C++ benchmark repetition (default: Google Benchmark's)")
+    ap.add_argument("--filter", default=None, help="--benchmark_filter for the C++ binary")
     args = ap.parse_args()
 
-    bench, ctx = run_bench(args.bench, args.reps)
+    bench, ctx = run_bench(args.bench, args.reps, args.min_time, args.filter)
     print(f"machine: {ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz, "
           f"load {ctx.get('load_avg')}")
-    kinds = ["CPU 1 thread", "CPU auto threads", "CUDA kernel (device)", "CUDA kernel",
-             "CUDA end-to-end", "CUDA e2e staged"]
+    kinds = ["CPU 1 thread", "CPU auto threads", "CUDA kernel (graph)", "CUDA kernel (device)",
+             "CUDA kernel", "CUDA end-to-end", "CUDA e2e staged"]
     print("median wall time per batch in microseconds, speed-up over SciPy's wall time in "
           "brackets;\n'SciPy CPU' and 'C++ CPU' (1 thread) are the measuring thread's CPU time, "
-          "the fair figure on a loaded machine")
+          "the fair figure on a loaded machine;\n'CUDA kernel (graph)' = the kernel alone "
+          "(graph replay, no host latency), '(device)' = events around one launch (kernel + "
+          "host launch latency),\n'CUDA kernel' = host wall time of launch + kernel + sync")
     print(f"{'case':<16}{'SciPy':>12}{'SciPy CPU':>12}{'C++ CPU':>12}" +
           "".join(f"{k:>22}" for k in kinds))
     mismatches = []
@@ -143,15 +167,19 @@ def main():
     if "CUDA kernel" not in {k for v in bench.values() for k in v}:
         print("CUDA: not measured (no CUDA device, or built without CUDA)")
     else:
-        print("\nCUDA kernel variants, the kernel alone by CUDA events (forced variants; median "
-              "us, speed-up over SciPy's wall time):")
         headers = ["auto"] + VARIANT_NAMES[1:]
-        print(f"{'case':<16}" + "".join(f"{k:>22}" for k in headers))
-        device_names = [k + " (device)" for k in VARIANT_NAMES]
-        for case in CASES:
-            cells, bad = timing_cells(case, device_names, bench, *scipy[case])
-            print(f"{'%dx%dx%d' % case:<16}" + cells)
-            mismatches += bad
+        for suffix, what in [(" (graph)", "the kernel alone (graph_us: graph replay, no host "
+                                          "latency)"),
+                             (" (device)", "CUDA events around one launch (device_us: kernel + "
+                                           "host launch latency)")]:
+            print(f"\nCUDA kernel variants, {what}; forced variants, median us, speed-up over "
+                  "SciPy's wall time:")
+            print(f"{'case':<16}" + "".join(f"{k:>22}" for k in headers))
+            names = [k + suffix for k in VARIANT_NAMES]
+            for case in CASES:
+                cells, bad = timing_cells(case, names, bench, *scipy[case])
+                print(f"{'%dx%dx%d' % case:<16}" + cells)
+                mismatches += bad
     for m in mismatches:
         print(m)
     print("OPTIMAL TOTALS DISAGREE" if mismatches else "optimal totals agree with SciPy")

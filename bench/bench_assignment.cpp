@@ -4,10 +4,24 @@
 // bench/assignment_vs_scipy.py feeds SciPy (it runs this binary and prints both side by side).
 //   CPU/1thread   solve_assignment_batch(..., 1): the like-for-like comparison with SciPy
 //   CPU/auto      solve_assignment_batch(..., 0): threads when the batch is big enough
-//   CUDA/kernel   costs already on the device: one launch + one stream sync per iteration
-//                 (counter device_us: the kernel alone, by CUDA events);
-//                 variant 0 = the automatic choice, 1..4 forced (warp team + cached costs,
-//                 warp team, block team + cached costs, block team) for tuning the choice
+//   CUDA/kernel   costs already on the device; variant 0 = the automatic choice, 1..4 forced
+//                 (warp team + cached costs, warp team, block team + cached costs, block team)
+//                 for tuning the choice. Three figures, from most to least inclusive:
+//                   real_time  host wall time of one iteration: assignment_solve_cuda_ex (its
+//                              host work: cudaGetDevice, the attribute cache, the launch call),
+//                              the kernel, and one cudaStreamSynchronize
+//                   device_us  CUDA events recorded around that single launch on an IDLE stream:
+//                              the start event fires as soon as it is queued, so this still
+//                              holds the host's launch latency (several us: the GPU waits for
+//                              the launch call) besides the kernel
+//                   graph_us   the kernel alone: kGraphLaunches launches captured back to back in
+//                              one CUDA graph, replayed behind an identical un-timed replay (so
+//                              the GPU is busy when the start event is queued and no host latency
+//                              falls between the events), elapsed / kGraphLaunches; it includes
+//                              only the GPU's own gap between dependent kernels of a graph (the
+//                              cost any launch of it pays inside a captured frame)
+//                 Benchmark names end with "/real_time" (UseRealTime), after "/repeats:7":
+//                 filter with e.g. 'CudaKernel/.*variant:0/', not 'variant:0$'.
 //   CUDA/e2e      CudaAssignmentSolver::solve on host data, solver reused across iterations
 //                 (as a caller would): pack into pinned memory + chunked H2D, launch, one D2H,
 //                 one sync, Results built; no allocation once warm
@@ -104,6 +118,57 @@ bool cuda_ready() {
   return ok;
 }
 
+// graph_us (see the header): launches per graph, and timed replays per benchmark repetition
+// (their median is the repetition's figure; Google Benchmark then takes the median over the
+// repetitions).
+constexpr int kGraphLaunches = 20;
+constexpr int kGraphReplays = 15;
+
+// The kernel alone, in microseconds per launch: kGraphLaunches launches of `launch` captured
+// into one graph, each timed replay queued behind an identical un-timed one, so the start event
+// is reached by the GPU only when that one ends, with the timed replay already queued behind it.
+template <typename Launch>
+um::Result<double> graph_kernel_us(cudaStream_t stream, cudaEvent_t start, cudaEvent_t stop,
+                               Launch&& launch) {
+  auto fail = [](const char* what, cudaError_t e) {
+    return um::internal_error(std::string("graph timing: ") + what + ": " +
+                              cudaGetErrorString(e));
+  };
+  cudaGraph_t graph = nullptr;
+  cudaError_t e = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+  if (e != cudaSuccess) return fail("begin capture", e);
+  cudaError_t launch_error = cudaSuccess;
+  for (int k = 0; k < kGraphLaunches && launch_error == cudaSuccess; ++k) launch_error = launch();
+  e = cudaStreamEndCapture(stream, &graph);
+  if (launch_error != cudaSuccess) e = launch_error;
+  if (e != cudaSuccess) {
+    if (graph) cudaGraphDestroy(graph);
+    return fail("capture", e);
+  }
+  cudaGraphExec_t exec = nullptr;
+  e = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  if (e != cudaSuccess) return fail("instantiate", e);
+  std::vector<double> per_launch_us;
+  e = cudaGraphLaunch(exec, stream);  // warm-up (uploads the graph)
+  if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
+  for (int rep = 0; rep < kGraphReplays && e == cudaSuccess; ++rep) {
+    e = cudaGraphLaunch(exec, stream);  // un-timed: keeps the GPU busy
+    if (e == cudaSuccess) e = cudaEventRecord(start, stream);
+    if (e == cudaSuccess) e = cudaGraphLaunch(exec, stream);
+    if (e == cudaSuccess) e = cudaEventRecord(stop, stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
+    float ms = 0;
+    if (e == cudaSuccess) e = cudaEventElapsedTime(&ms, start, stop);
+    per_launch_us.push_back(1000.0 * ms / kGraphLaunches);
+  }
+  cudaGraphExecDestroy(exec);
+  if (e != cudaSuccess) return fail("replay", e);
+  std::nth_element(per_launch_us.begin(), per_launch_us.begin() + per_launch_us.size() / 2,
+                   per_launch_us.end());
+  return per_launch_us[per_launch_us.size() / 2];
+}
+
 // Kernel variants of BM_AssignmentCudaKernel's "variant" argument: {team_mode, cache_mode} of
 // assignment_solve_cuda_ex.
 constexpr int kVariants[5][2] = {{0, 0}, {1, 1}, {1, 2}, {2, 1}, {2, 2}};
@@ -149,8 +214,9 @@ void BM_AssignmentCudaKernel(benchmark::State& state) {
   };
   launch();  // warm-up: first-launch costs (module load, attribute) are not the kernel's
   cudaStreamSynchronize(stream);
-  // The device's own time of the kernel (CUDA events around the launch), reported as the
-  // counter device_us beside the wall time of launch + sync.
+  // device_us: CUDA events around each timed launch (kernel + the host's launch latency, as the
+  // stream is idle when the start event is queued; see the header), beside the wall time of
+  // launch + sync. graph_us, measured after the loop: the kernel alone.
   cudaEvent_t start, stop;
   cudaEventCreate(&start);
   cudaEventCreate(&stop);
@@ -170,6 +236,13 @@ void BM_AssignmentCudaKernel(benchmark::State& state) {
   }
   if (state.iterations() > 0) {
     state.counters["device_us"] = 1000.0 * device_ms / static_cast<double>(state.iterations());
+  }
+  if (!state.error_occurred()) {
+    if (const um::Result<double> g = graph_kernel_us(stream, start, stop, launch); g.ok()) {
+      state.counters["graph_us"] = *g;
+    } else {
+      state.SkipWithError(g.status().to_string().c_str());
+    }
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);

@@ -4,8 +4,8 @@
 // runs this very kernel on the CPU with one std::thread per CUDA thread, so its logic is tested
 // on machines without a GPU. Only plain CUDA C++ is used here: __syncthreads, __syncthreads_or,
 // __syncwarp, __shfl_down_sync, __reduce_min_sync (sm_80+, shuffle fallback below), shared
-// atomicMin, __ldg, __double_as_longlong / __longlong_as_double and the dynamic shared block
-// from lsap_dynamic_smem().
+// atomicMin, __ldg, __double_as_longlong / __longlong_as_double, __float_as_uint /
+// __uint_as_float and the dynamic shared block from lsap_dynamic_smem().
 // Mirrors solve_wide() in assignment_cpu.cpp [TAG_LSAP_ALGORITHM]: the same duals, the same
 // shortest augmenting paths; only the feasible start's tie rule differs (lowest index here), which
 // changes which optimum is found where several tie, never the optimal total.
@@ -17,7 +17,8 @@
 //    from shared memory (about 30 cycles) instead of global memory (hundreds), and a transposed
 //    (tall) problem is stored transposed once, so every step reads consecutive words;
 //  - the arg-min of a step is three __reduce_min_sync (one instruction each) on an order-
-//    preserving integer key instead of a five-level shuffle tree carrying three values;
+//    preserving integer key instead of a five-level shuffle tree carrying three values (the
+//    wide start's per-row arg-min likewise: two, on a float's key);
 //  - a narrow problem is solved by ONE warp (kWarpTeam): no __syncthreads at all, only __syncwarp
 //    between augmentations; a wide one by the whole block (one barrier per step, every warp
 //    reduces the per-warp minima itself, so no serial pass over the warps);
@@ -41,7 +42,9 @@ constexpr int kWarpTeamBlockThreads = 256;
 constexpr int kLoadEntriesPerThread = 16;
 // Entries loaded per thread and batch in the load loops: the loads of a batch are all issued
 // before the first is used, so a thread waits for global memory once per batch, not per entry.
-constexpr int kLoadBatch = 8;
+// 16: a 300 x 10 problem (320 threads) or a 64 x 64 one (a warp-team block of 256) is read in
+// ONE round trip, a 300 x 50 one in 3 (with 8: two, two and six).
+constexpr int kLoadBatch = 16;
 // Automatic team choice: one warp solves problems with at most this many (wide) columns, i.e. up
 // to 4 columns per lane; wider problems get one thread per column in a block of up to 512.
 constexpr int kWarpTeamMaxCols = 128;
@@ -170,6 +173,40 @@ __device__ inline double key_to_double(unsigned long long k) {
   return __longlong_as_double(static_cast<long long>(b));
 }
 
+// An unsigned key with the order of the floats (no NaN can reach here; -0.0f first made +0.0f).
+__device__ inline unsigned order_key_f(float x) {
+  x = x == 0.0f ? 0.0f : x;
+  const unsigned b = __float_as_uint(x);
+  return (b >> 31) ? ~b : (b | 0x80000000u);
+}
+__device__ inline float key_to_float(unsigned k) {
+  return __uint_as_float((k >> 31) ? (k & 0x7fffffffu) : ~k);
+}
+
+// Lexicographic minimum of (value, index) over the 32 lanes of a warp (the lowest index among
+// equal values, -0.0f equal to +0.0f); every lane gets it. A lane with nothing to offer passes
+// (INFINITY, INT_MAX).
+__device__ inline void warp_argmin_f(float& best, int& index) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  for (int off = 16; off > 0; off >>= 1) {
+    const float ov = __shfl_xor_sync(kFullMask, best, off);
+    const int oi = __shfl_xor_sync(kFullMask, index, off);
+    if (ov < best || (ov == best && oi < index)) {
+      best = ov;
+      index = oi;
+    }
+  }
+#else
+  // Two single-instruction reductions instead of five shuffle levels carrying two values.
+  // Indices are >= 0, so their unsigned order is their order.
+  const unsigned key = order_key_f(best);
+  const unsigned mkey = __reduce_min_sync(kFullMask, key);
+  index = static_cast<int>(
+      __reduce_min_sync(kFullMask, key == mkey ? static_cast<unsigned>(index) : 0xffffffffu));
+  best = key_to_float(mkey);
+#endif
+}
+
 // Lexicographic minimum of (key, tie) over the 32 lanes of a warp; every lane gets it.
 __device__ inline void warp_min(unsigned long long& key, unsigned& tie) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
@@ -228,15 +265,16 @@ __device__ inline void team_sync() {
 // Status codes match um::pipeline::AssignmentCode.
 constexpr int kOk = 0, kInfeasible = 1, kInvalidEntry = 2, kBadShape = 3;
 
-// One block per problem; blockDim.x is a multiple of 32 (LaunchConfig::threads).
+// One block per problem; blockDim.x is a multiple of 32 (LaunchConfig::threads). The launch
+// bounds state the largest block (kMaxThreads, one block per SM at least), so the compiler may
+// use up to 128 registers a thread and a 512-thread launch can never fail for lack of them.
 template <bool kWarpTeam, bool kCache>
-__global__ void lsap_batch_kernel(const float* __restrict__ costs,
-                                  const int64_t* __restrict__ cost_offsets,
-                                  const int* __restrict__ rows_arr,
-                                  const int* __restrict__ cols_arr,
-                                  const int* __restrict__ out_offsets, int max_rows, int max_cols,
-                                  int* __restrict__ col_for_row, double* __restrict__ total_out,
-                                  int* __restrict__ status_out) {
+__global__ void __launch_bounds__(kMaxThreads, 1)
+    lsap_batch_kernel(const float* __restrict__ costs, const int64_t* __restrict__ cost_offsets,
+                      const int* __restrict__ rows_arr, const int* __restrict__ cols_arr,
+                      const int* __restrict__ out_offsets, int max_rows, int max_cols,
+                      int* __restrict__ col_for_row, double* __restrict__ total_out,
+                      int* __restrict__ status_out) {
   unsigned char* smem = lsap_dynamic_smem();
   const int b = blockIdx.x;
   const int tid = threadIdx.x;
@@ -406,14 +444,7 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
           jmin = j;
         }
       }
-      for (int off = 16; off > 0; off >>= 1) {
-        const float ov = __shfl_down_sync(kFullMask, best, off);
-        const int oj = __shfl_down_sync(kFullMask, jmin, off);
-        if (ov < best || (ov == best && oj < jmin)) {
-          best = ov;
-          jmin = oj;
-        }
-      }
+      warp_argmin_f(best, jmin);
       if (lane == 0) {
         u[r] = best;
         if (best == INFINITY) {
@@ -495,11 +526,15 @@ __global__ void lsap_batch_kernel(const float* __restrict__ costs,
           best_tie = tie;
         }
       }
+      // Only the owner of a column proposes it, so the owner of the winner is the thread whose
+      // own proposal names the winning column (a thread with none proposes column 0x7fff, which
+      // kMaxColumns excludes): no division j % T on the step's path.
+      const unsigned my_col = (best_tie >> 16) & 0x7fffu;
       team_min<kWarpTeam>(best_key, best_tie, red_key, red_tie, parity, lane, warp, nwarps);
       if (best_key >= kInfKey) break;  // uniform: every unvisited column is +inf away
       min_val = key_to_double(best_key);
       const int j = static_cast<int>((best_tie >> 16) & 0x7fffu);
-      if (j % T == t) sc[j] = 1;
+      if (my_col == static_cast<unsigned>(j)) sc[j] = 1;
       if ((best_tie & 0x80000000u) == 0) {  // unassigned column: the sink
         sink = j;
         break;

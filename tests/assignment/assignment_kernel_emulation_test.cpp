@@ -87,10 +87,21 @@ inline double longlong_as_double(long long b) {
   std::memcpy(&x, &b, sizeof x);
   return x;
 }
+inline unsigned float_as_uint(float x) {
+  unsigned b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+inline float uint_as_float(unsigned b) {
+  float x;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
+}
 }  // namespace emu
 
 #define UM_LSAP_EMULATION 1
 #define __global__
+#define __launch_bounds__(...)
 #define __device__
 #define __host__
 #define __shared__ static
@@ -102,6 +113,8 @@ inline double longlong_as_double(long long b) {
 #define atomicMin(p, v) ::emu::atomic_min((p), (v))
 #define __double_as_longlong(x) ::emu::double_as_longlong(x)
 #define __longlong_as_double(x) ::emu::longlong_as_double(x)
+#define __float_as_uint(x) ::emu::float_as_uint(x)
+#define __uint_as_float(x) ::emu::uint_as_float(x)
 #define __ldg(p) (*(p))
 using emu::blockDim;
 using emu::blockIdx;
@@ -282,6 +295,12 @@ TEST(AssignmentKernelEmulation, SmallMixedBatchMatchesCpu) {
   batch.push_back({{1, kInf, 2, kInf, 3, kInf}, 3, 2});  // tall: a column all forbidden
   batch.push_back({{3, 3, 3, 3, 3, 3, 3, 3, 3}, 3, 3});  // constant
   batch.push_back({{-0.0f, 0.0f, 0.0f, -0.0f}, 2, 2});   // signed zeros tie
+  // Wide / tall (the start's per-row arg-min on float keys): signed zeros tying across lanes,
+  // negative minima repeated in a row, both rows claiming one column.
+  batch.push_back({{0.0f, -0.0f, 2, -0.0f, 0.0f, 1}, 2, 3});
+  batch.push_back({{0.0f, -0.0f, 2, -0.0f, 0.0f, 1}, 3, 2});
+  batch.push_back({{-1.5f, -2.0f, -2.0f, 4, -3.0f, 0.5f, -3.0f, -0.0f}, 2, 4});
+  batch.push_back({{-1.5f, -2.0f, -2.0f, 4, -3.0f, 0.5f, -3.0f, -0.0f}, 4, 2});
   expect_all_variants_match_cpu(batch);
 }
 

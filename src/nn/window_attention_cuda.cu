@@ -13,8 +13,12 @@
 //    S, the softmax (float32 statistics, max-subtracted) and P stay in registers; P is rounded to
 //    float16 (as PyTorch's float16 attention does before P @ v) and O accumulated in float32 and
 //    rounded once. Keys are padded to 64/128/208/256 with zero k/v rows whose scores are masked.
+//    Up to 64 keys the scores are kept in registers; beyond, two passes recompute them (row
+//    statistics, then P v) so that a thread needs ~70 registers instead of 168 (see below).
 //    (A first version with WMMA tiles staged S and P through shared memory and ran the softmax
-//    row by row: 67/83/47 us per call at TinyViT's three stage shapes on an H200, ncu.)
+//    row by row: 67/83/47 us per call at TinyViT's three stage shapes on an H200, ncu. The
+//    one-pass register version after it: 45 us at 208 keys (168 registers: 3 blocks per SM,
+//    1.26 waves, warps stalled on scalar bias loads) and 23.5 us at 64 keys.)
 //  - any other case (float32 above all, which the tests compare tightly with the CPU op): a plain
 //    kernel, one warp per query row, k and v of the window in float32 shared memory, 32 query
 //    rows per block.
@@ -145,33 +149,59 @@ __global__ void __launch_bounds__(kPlainWarps * 32)
 
 // ---- Tensor-core kernel (float16, key_dim 32) ---------------------------------------------------
 // FlashAttention-style register tiles with mma.sync.m16n8k16 (float16 products, float32
-// accumulation): a warp owns 16 query rows; S = q k^T for the whole window stays in its
-// accumulator registers, the softmax runs on them (each row's values live in one quad of lanes:
-// two shuffles per statistic), and the normalised probabilities, rounded to float16 (as PyTorch's
-// float16 attention does before P @ v), are ALREADY the A operand of O = P v: the accumulator
-// layout of two 8-key tiles is the A-fragment layout of one 16-key step. No S or P in memory.
-// Shared memory holds k and v^T of the window (all tokens) and q of the block's 64 query rows;
-// a window's query rows are spread over gridDim.z blocks so that a 196-token window keeps 4
-// blocks busy instead of one.
+// accumulation): a warp owns 16 query rows and walks the window's keys in steps of 16 (two 8-key
+// score tiles); each row's scores live in one quad of lanes (two shuffles per statistic). The
+// normalised probabilities, rounded to float16 (as PyTorch's float16 attention does before
+// P @ v), are ALREADY the A operand of O = P v: the accumulator layout of two 8-key tiles is the
+// A-fragment layout of one 16-key step. No S or P in memory.
+// Windows of at most 64 keys keep all their scores in registers (one pass). Larger windows (196
+// tokens -> 208 keys) would need 104 score registers per lane (168 in all: 3 blocks per SM, the
+// 500 blocks of TinyViT's stage 2 in 1.3 waves), so they run two passes over the key steps and
+// recompute S (the mma is cheap here): pass 1 keeps, per lane, the running max of its scores and
+// their exp-sum rescaled to it (a scalar per row, no rescaled P or O); the quad then combines
+// them into the row's max and sum. Pass 2 recomputes each step's scores with the same code (so
+// bit-identical), forms P = exp(s - max) / sum rounded to float16 exactly as the one-pass path
+// does and accumulates O = P v. Only the float32 summation order of the row sum differs.
+// Scores are kept in log2 units (scale and bias pre-multiplied by log2 e) so that each exp is one
+// ex2.approx (a few float32 ulp of error, far below the float16 rounding of P: 2^-11).
+// Load phase: a table of the window's image tokens (one division chain per token, not per
+// element), then k, v and the block's q rows go straight from global to shared memory with
+// cp.async (16 bytes each, all in flight at once, no registers), row-major with an 80-byte
+// stride: ldmatrix reads the k fragments and (transposing) the v fragments conflict-free, so no
+// transposed copy of v is stored. The bias rows are read from global memory (L1/L2 resident: one
+// [n, n] matrix per head, shared by all windows) as __half2 pairs when n is even and the bias
+// 4-byte aligned, scalar otherwise (TinyViT's 7x7 windows: n = 49).
+// A window's query rows are spread over gridDim.z blocks of 64 rows so that a 196-token window
+// keeps 4 blocks busy instead of one.
 // Fragment layouts (PTX ISA, mma.m16n8k16 with .f16 inputs; g = lane / 4, t = lane % 4):
 //   A (16 x 16, row-major): reg 0 = (row g, cols 2t, 2t+1), reg 1 = (row g+8, cols 2t..),
 //                           reg 2 = (row g, cols 8+2t..), reg 3 = (row g+8, cols 8+2t..);
 //   B (16 x 8, "col"):      reg 0 = (rows 2t, 2t+1, col g), reg 1 = (rows 8+2t.., col g);
 //   C (16 x 8, float):      c0, c1 = (row g, cols 2t, 2t+1), c2, c3 = (row g+8, cols 2t..).
-// Each 32-bit register holds two halves, the lower index in the low 16 bits.
+// ldmatrix.m8n8.x4: lane 8 i + r gives the address of row r of matrix i; register i of lane l
+// holds matrix i's (row l / 4, cols 2 (l % 4), +1), or with .trans (rows 2 (l % 4), +1 of col
+// l / 4). Each 32-bit register holds two halves, the lower index in the low 16 bits.
 constexpr int kMmaWarps = 4;
+constexpr int kMmaThreads = kMmaWarps * 32;
 constexpr int kMmaRows = kMmaWarps * 16;  // query rows per block
 constexpr int kMmaKeyDim = 32;
-constexpr int kLdQk = kMmaKeyDim + 8;  // q/k rows in shared memory: 80 bytes, conflict-free loads
+constexpr int kLdQk = kMmaKeyDim + 8;  // q/k/v rows in shared memory: 80 bytes, conflict-free
+constexpr int kChunks = kMmaKeyDim / 8;  // 16-byte chunks per q/k/v part of a token
+constexpr float kLog2e = 1.4426950408889634f;
 
 // The token counts the kernel is built for (keys padded up to one of them, the padding masked):
 // TinyViT's 7x7 windows use 64, its 14x14 windows 208.
 constexpr int kMmaTokenCounts[] = {64, 128, 208, 256};
 
-// At most 42.5 KiB (256 tokens): under the 48 KiB every device grants without opting in.
+// Blocks per SM the register budget must allow: the one-pass kernel (<= 64 keys) 8 (<= 64
+// registers); the two-pass kernels at least 4 (<= 128; they take 64-101, ptxas -v), which puts
+// TinyViT's 500 stage-2 blocks in one wave on 132 SMs.
+constexpr int mma_min_blocks(int np) { return np <= 64 ? 8 : 4; }
+
+// q rows, k and v rows (80 bytes each) and the token table; at most 46 KiB (256 tokens): under
+// the 48 KiB every device grants without opting in.
 size_t mma_smem_bytes(int np) {
-  return sizeof(__half) *
-         (static_cast<size_t>(kMmaRows + np) * kLdQk + static_cast<size_t>(kMmaKeyDim) * (np + 8));
+  return sizeof(__half) * static_cast<size_t>(kMmaRows + 2 * np) * kLdQk + sizeof(int) * np;
 }
 
 __device__ __forceinline__ uint32_t load_pair(const __half* p) {
@@ -180,6 +210,35 @@ __device__ __forceinline__ uint32_t load_pair(const __half* p) {
 __device__ __forceinline__ uint32_t pack_pair(float lo, float hi) {
   const __half2 h = __floats2half2_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&h);
+}
+// 2^x; ex2(-inf) = +0. Flushing results below 2^-126 to zero changes nothing here (such a P
+// rounds to 0 in float16 and vanishes next to the row sum, which is >= 1).
+__device__ __forceinline__ float exp2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+__device__ __forceinline__ uint32_t shared_address(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// 16 bytes global -> shared, asynchronous (both 16-byte aligned); completed by cp_async_wait_all.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(shared_address(smem)),
+               "l"(__cvta_generic_to_global(gmem))
+               : "memory");
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+}
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __half* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(p)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const __half* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(p)));
 }
 // d += a (16x16) * b (16x8), float32 accumulators.
 __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
@@ -191,134 +250,267 @@ __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4],
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// NP = keys padded (multiple of 16), NT = NP / 8 key tiles.
-template <int NP>
-__global__ void __launch_bounds__(kMmaWarps * 32) window_attention_mma_kernel(WindowGeometry g) {
-  constexpr int NT = NP / 8;
-  constexpr int kLdVt = NP + 8;            // v^T rows: odd multiple of 4 words, conflict-free loads
-  constexpr int kChunks = kMmaKeyDim / 8;  // 16-byte chunks per q/k/v part of a token
+// One lane's two query rows i0 = row g and i1 = row g + 8 of its warp's 16.
+struct LaneRows {
+  uint32_t qa[2][4];           // A fragments of q, key_dim in two 16-wide steps
+  const __half* bias0;         // bias rows of i0 and i1 (row 0 when the row is past n: not read)
+  const __half* bias1;
+  bool ok0, ok1;               // the row is a window token (< n)
+  float qk_scale;              // scale * log2 e
+};
+
+// Bias of keys j and j + 1 (j even) of both rows, times log2 e: b[0..1] row i0, b[2..3] row i1;
+// 0 where the key or row is masked (the score is replaced by -inf there).
+template <bool kPairs>
+__device__ __forceinline__ void load_bias(float (&b)[4], const LaneRows& r, int j, int n) {
+  if constexpr (kPairs) {  // n even: j < n implies j + 1 < n; the pair is 4-byte aligned
+    __half2 h0 = __float2half2_rn(0.f), h1 = h0;
+    if (j < n) {
+      if (r.ok0) h0 = __ldg(reinterpret_cast<const __half2*>(r.bias0 + j));
+      if (r.ok1) h1 = __ldg(reinterpret_cast<const __half2*>(r.bias1 + j));
+    }
+    const float2 f0 = __half22float2(h0), f1 = __half22float2(h1);
+    b[0] = f0.x * kLog2e;
+    b[1] = f0.y * kLog2e;
+    b[2] = f1.x * kLog2e;
+    b[3] = f1.y * kLog2e;
+  } else {
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const bool key = j + e < n;
+      b[e] = key && r.ok0 ? __half2float(__ldg(r.bias0 + j + e)) * kLog2e : 0.f;
+      b[2 + e] = key && r.ok1 ? __half2float(__ldg(r.bias1 + j + e)) * kLog2e : 0.f;
+    }
+  }
+}
+
+// Scores of the 16 keys key0 .. key0 + 15 in log2 units: sc[u] is the C tile of keys
+// key0 + 8u .. + 7 (sc[u][e]: row i0, key key0 + 8u + 2t + e; sc[u][2 + e]: row i1). Keys or
+// rows past n are -inf. Both passes of the two-pass kernel run this same code, so a recomputed
+// score is bit-identical to the one its row statistics were taken from.
+template <bool kPairs>
+__device__ __forceinline__ void step_scores(float (&sc)[2][4], const LaneRows& r,
+                                            const __half* ks, int key0, int n, int lane) {
+  const int tq = lane & 3;
+  float b[2][4];
+#pragma unroll
+  for (int u = 0; u < 2; ++u) load_bias<kPairs>(b[u], r, key0 + u * 8 + tq * 2, n);
+#pragma unroll
+  for (int u = 0; u < 2; ++u) {  // S = q k^T: B[k][col] = k_token[col][k]; matrix i = k 8i..8i+7
+    uint32_t kb[4];
+    ldmatrix_x4(kb, ks + (key0 + u * 8 + (lane & 7)) * kLdQk + (lane >> 3) * 8);
+    sc[u][0] = sc[u][1] = sc[u][2] = sc[u][3] = 0.f;
+    mma_16816(sc[u], r.qa[0], kb[0], kb[1]);
+    mma_16816(sc[u], r.qa[1], kb[2], kb[3]);
+  }
+#pragma unroll
+  for (int u = 0; u < 2; ++u) {
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const bool key = key0 + u * 8 + tq * 2 + e < n;
+      sc[u][e] = key && r.ok0 ? fmaf(sc[u][e], r.qk_scale, b[u][e]) : -INFINITY;
+      sc[u][2 + e] = key && r.ok1 ? fmaf(sc[u][2 + e], r.qk_scale, b[u][2 + e]) : -INFINITY;
+    }
+  }
+}
+
+// O += P v for the 16 keys key0 ..: p holds exp(s - max) of step_scores' layout; P = p * inv,
+// rounded to float16, is the A fragment. v^T's B fragments come from ldmatrix.trans of the
+// row-major v: matrix i = keys key0 + 8 (i & 1) .., key_dim 8 (2 dp + i / 2) ..
+__device__ __forceinline__ void pv_step(float (&o)[kMmaKeyDim / 8][4], const float (&p)[2][4],
+                                        float inv0, float inv1, const __half* vs, int key0,
+                                        int lane) {
+  const uint32_t pa[4] = {pack_pair(p[0][0] * inv0, p[0][1] * inv0),
+                          pack_pair(p[0][2] * inv1, p[0][3] * inv1),
+                          pack_pair(p[1][0] * inv0, p[1][1] * inv0),
+                          pack_pair(p[1][2] * inv1, p[1][3] * inv1)};
+#pragma unroll
+  for (int dp = 0; dp < kMmaKeyDim / 16; ++dp) {
+    uint32_t vb[4];
+    ldmatrix_x4_trans(vb, vs + (key0 + (lane & 15)) * kLdQk + (dp * 2 + (lane >> 4)) * 8);
+    mma_16816(o[2 * dp], pa, vb[0], vb[1]);
+    mma_16816(o[2 * dp + 1], pa, vb[2], vb[3]);
+  }
+}
+
+__device__ __forceinline__ float quad_max(float v) {  // the quad holding a row: lanes 4g .. 4g+3
+  v = fmaxf(v, __shfl_xor_sync(kFullMask, v, 1));
+  return fmaxf(v, __shfl_xor_sync(kFullMask, v, 2));
+}
+__device__ __forceinline__ float quad_sum(float v) {
+  v += __shfl_xor_sync(kFullMask, v, 1);
+  return v + __shfl_xor_sync(kFullMask, v, 2);
+}
+// The exponent base of a row: its max, or 0 for a row with no score (then every exp is 0).
+__device__ __forceinline__ float exp_base(float mx) { return mx == -INFINITY ? 0.f : mx; }
+
+// NP = keys padded (multiple of 16); kPairs: bias read as __half2 pairs (n even, aligned).
+template <int NP, bool kPairs>
+__global__ void __launch_bounds__(kMmaThreads, mma_min_blocks(NP))
+    window_attention_mma_kernel(WindowGeometry g) {
+  constexpr int NS = NP / 16;  // 16-key steps
   extern __shared__ __align__(16) unsigned char mma_smem[];
-  __half* qs = reinterpret_cast<__half*>(mma_smem);  // [kMmaRows][kLdQk]
-  __half* ks = qs + kMmaRows * kLdQk;                // [NP][kLdQk]
-  __half* vt = ks + NP * kLdQk;                      // [kMmaKeyDim][kLdVt]
+  __half* qs = reinterpret_cast<__half*>(mma_smem);    // [kMmaRows][kLdQk]
+  __half* ks = qs + kMmaRows * kLdQk;                  // [NP][kLdQk]
+  __half* vs = ks + NP * kLdQk;                        // [NP][kLdQk]
+  int* tok = reinterpret_cast<int*>(vs + NP * kLdQk);  // [NP]: image token, -1 padding token
   const int n = g.n;
-  const WindowIndex wi = window_index(g, blockIdx.x);
   const int head = blockIdx.y;
   const int row0 = blockIdx.z * kMmaRows;  // the block's first query row
   const int64_t head_offset = static_cast<int64_t>(head) * 3 * kMmaKeyDim;
+  const __half* qkv = static_cast<const __half*>(g.qkv);
+  const __half* pad = static_cast<const __half*>(g.pad);
 
-  for (int e = threadIdx.x; e < NP * kChunks; e += blockDim.x) {  // k and v^T, zero past n
+  {
+    const WindowIndex wi = window_index(g, blockIdx.x);
+    for (int t = threadIdx.x; t < n; t += kMmaThreads) {
+      tok[t] = static_cast<int>(image_token(g, wi, t));  // < 2^31: checked by the host
+    }
+  }
+  __syncthreads();
+  const auto token_part = [&](int t, int part, int c) {  // 16-byte chunk c of q/k/v of token t
+    const int tk = tok[t];
+    const __half* r = tk >= 0 ? qkv + static_cast<int64_t>(tk) * g.row : pad;
+    return r + head_offset + part * kMmaKeyDim + c * 8;
+  };
+  const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
+  for (int e = threadIdx.x; e < NP * kChunks; e += kMmaThreads) {  // k and v, zero past n
     const int t = e / kChunks, c = e % kChunks;
-    uint4 kv = make_uint4(0u, 0u, 0u, 0u), vv = kv;
+    __half* kd = ks + t * kLdQk + c * 8;
+    __half* vd = vs + t * kLdQk + c * 8;
     if (t < n) {
-      const __half* r = qkv_row<__half>(g, image_token(g, wi, t)) + head_offset + c * 8;
-      kv = *reinterpret_cast<const uint4*>(r + kMmaKeyDim);
-      vv = *reinterpret_cast<const uint4*>(r + 2 * kMmaKeyDim);
+      cp_async16(kd, token_part(t, 1, c));
+      cp_async16(vd, token_part(t, 2, c));
+    } else {
+      *reinterpret_cast<uint4*>(kd) = zero;
+      *reinterpret_cast<uint4*>(vd) = zero;
     }
-    *reinterpret_cast<uint4*>(ks + t * kLdQk + c * 8) = kv;
-    const __half* vh = reinterpret_cast<const __half*>(&vv);
-#pragma unroll
-    for (int i = 0; i < 8; ++i) vt[(c * 8 + i) * kLdVt + t] = vh[i];
   }
-  for (int e = threadIdx.x; e < kMmaRows * kChunks; e += blockDim.x) {  // q of the block's rows
+  for (int e = threadIdx.x; e < kMmaRows * kChunks; e += kMmaThreads) {  // the block's q rows
     const int r = e / kChunks, c = e % kChunks, t = row0 + r;
-    uint4 qv = make_uint4(0u, 0u, 0u, 0u);
+    __half* qd = qs + r * kLdQk + c * 8;
     if (t < n) {
-      qv = *reinterpret_cast<const uint4*>(qkv_row<__half>(g, image_token(g, wi, t)) + head_offset +
-                                           c * 8);
+      cp_async16(qd, token_part(t, 0, c));
+    } else {
+      *reinterpret_cast<uint4*>(qd) = zero;
     }
-    *reinterpret_cast<uint4*>(qs + r * kLdQk + c * 8) = qv;
   }
+  cp_async_wait_all();
   __syncthreads();
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane >> 2, tq = lane & 3;
   const int tile = warp * 16;  // the warp's rows within the block
   {
     const int row = row0 + tile + (lane & 15);
-    const bool wanted = row < n && image_token(g, wi, row) >= 0;
+    const bool wanted = row < n && tok[row] >= 0;
     if (!__any_sync(kFullMask, wanted)) return;  // only padding tokens: nothing to write
   }
   const int i0 = row0 + tile + gq, i1 = i0 + 8;  // this lane's two query rows
 
-  uint32_t qa[2][4];  // A fragments of q, key_dim in two 16-wide steps
+  LaneRows rows;
 #pragma unroll
   for (int k = 0; k < 2; ++k) {
     const __half* q0 = qs + (tile + gq) * kLdQk + k * 16 + tq * 2;
     const __half* q1 = q0 + 8 * kLdQk;
-    qa[k][0] = load_pair(q0);
-    qa[k][1] = load_pair(q1);
-    qa[k][2] = load_pair(q0 + 8);
-    qa[k][3] = load_pair(q1 + 8);
+    rows.qa[k][0] = load_pair(q0);
+    rows.qa[k][1] = load_pair(q1);
+    rows.qa[k][2] = load_pair(q0 + 8);
+    rows.qa[k][3] = load_pair(q1 + 8);
   }
-  float s[NT][4];
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt) {  // S = q k^T: B[k][col] = k_token[col][k]
-    s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-    const __half* kr = ks + (nt * 8 + gq) * kLdQk + tq * 2;
-#pragma unroll
-    for (int k = 0; k < 2; ++k)
-      mma_16816(s[nt], qa[k], load_pair(kr + k * 16), load_pair(kr + k * 16 + 8));
-  }
-
-  // Softmax of rows i0 (c0, c1) and i1 (c2, c3); key j = nt * 8 + 2 tq + e. Keys past n and
-  // rows past n are masked (a masked row ends with sum 0 and writes nothing).
+  rows.ok0 = i0 < n;
+  rows.ok1 = i1 < n;
   const __half* bias = static_cast<const __half*>(g.bias) + static_cast<int64_t>(head) * n * n;
-  const bool ok0 = i0 < n, ok1 = i1 < n;
-  float m0 = -INFINITY, m1 = -INFINITY;
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      const int j = nt * 8 + tq * 2 + e;
-      const bool key = j < n;
-      s[nt][e] = key && ok0 ? s[nt][e] * g.scale + __half2float(bias[i0 * n + j]) : -INFINITY;
-      s[nt][2 + e] =
-          key && ok1 ? s[nt][2 + e] * g.scale + __half2float(bias[i1 * n + j]) : -INFINITY;
-      m0 = fmaxf(m0, s[nt][e]);
-      m1 = fmaxf(m1, s[nt][2 + e]);
-    }
-  }
-#pragma unroll
-  for (int o = 1; o <= 2; o <<= 1) {  // the quad holding a row: lanes 4g .. 4g+3
-    m0 = fmaxf(m0, __shfl_xor_sync(kFullMask, m0, o));
-    m1 = fmaxf(m1, __shfl_xor_sync(kFullMask, m1, o));
-  }
-  float sum0 = 0.f, sum1 = 0.f;
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      s[nt][e] = s[nt][e] == -INFINITY ? 0.f : expf(s[nt][e] - m0);
-      s[nt][2 + e] = s[nt][2 + e] == -INFINITY ? 0.f : expf(s[nt][2 + e] - m1);
-      sum0 += s[nt][e];
-      sum1 += s[nt][2 + e];
-    }
-  }
-#pragma unroll
-  for (int o = 1; o <= 2; o <<= 1) {
-    sum0 += __shfl_xor_sync(kFullMask, sum0, o);
-    sum1 += __shfl_xor_sync(kFullMask, sum1, o);
-  }
-  const float inv0 = sum0 > 0.f ? 1.f / sum0 : 0.f, inv1 = sum1 > 0.f ? 1.f / sum1 : 0.f;
+  rows.bias0 = bias + (rows.ok0 ? i0 : 0) * n;
+  rows.bias1 = bias + (rows.ok1 ? i1 : 0) * n;
+  rows.qk_scale = g.scale * kLog2e;
 
   float o[kMmaKeyDim / 8][4];
 #pragma unroll
   for (int dn = 0; dn < kMmaKeyDim / 8; ++dn) o[dn][0] = o[dn][1] = o[dn][2] = o[dn][3] = 0.f;
+  if constexpr (NS <= 4) {
+    // One pass: every score of the window in registers (NS * 8 per lane).
+    float s[NS][2][4];
 #pragma unroll
-  for (int m = 0; m < NT / 2; ++m) {  // O = P v, 16 keys per step
-    const uint32_t pa[4] = {pack_pair(s[2 * m][0] * inv0, s[2 * m][1] * inv0),
-                            pack_pair(s[2 * m][2] * inv1, s[2 * m][3] * inv1),
-                            pack_pair(s[2 * m + 1][0] * inv0, s[2 * m + 1][1] * inv0),
-                            pack_pair(s[2 * m + 1][2] * inv1, s[2 * m + 1][3] * inv1)};
+    for (int m = 0; m < NS; ++m) step_scores<kPairs>(s[m], rows, ks, m * 16, n, lane);
+    float m0 = -INFINITY, m1 = -INFINITY;
 #pragma unroll
-    for (int dn = 0; dn < kMmaKeyDim / 8; ++dn) {  // B[key][d] = v^T[d][key]
-      const __half* vr = vt + (dn * 8 + gq) * kLdVt + m * 16 + tq * 2;
-      mma_16816(o[dn], pa, load_pair(vr), load_pair(vr + 8));
+    for (int m = 0; m < NS; ++m) {
+#pragma unroll
+      for (int u = 0; u < 2; ++u) {
+        m0 = fmaxf(m0, fmaxf(s[m][u][0], s[m][u][1]));
+        m1 = fmaxf(m1, fmaxf(s[m][u][2], s[m][u][3]));
+      }
+    }
+    const float base0 = exp_base(quad_max(m0)), base1 = exp_base(quad_max(m1));
+    float sum0 = 0.f, sum1 = 0.f;
+#pragma unroll
+    for (int m = 0; m < NS; ++m) {
+#pragma unroll
+      for (int u = 0; u < 2; ++u) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          s[m][u][e] = exp2_approx(s[m][u][e] - base0);
+          s[m][u][2 + e] = exp2_approx(s[m][u][2 + e] - base1);
+          sum0 += s[m][u][e];
+          sum1 += s[m][u][2 + e];
+        }
+      }
+    }
+    sum0 = quad_sum(sum0);
+    sum1 = quad_sum(sum1);
+    const float inv0 = sum0 > 0.f ? 1.f / sum0 : 0.f, inv1 = sum1 > 0.f ? 1.f / sum1 : 0.f;
+#pragma unroll
+    for (int m = 0; m < NS; ++m) pv_step(o, s[m], inv0, inv1, vs, m * 16, lane);
+  } else {
+    // Pass 1: per lane, the running max of its scores and their exp-sum relative to it.
+    // (Steps unrolled by 4: a full unroll hoists every step's bias loads and takes all 128
+    // registers, spilling in the scalar-bias variants; by 4, 70 registers (pairs) / 90.)
+    float m0 = -INFINITY, m1 = -INFINITY, sum0 = 0.f, sum1 = 0.f;
+#pragma unroll 4
+    for (int m = 0; m < NS; ++m) {
+      float sc[2][4];
+      step_scores<kPairs>(sc, rows, ks, m * 16, n, lane);
+      const float n0 = fmaxf(m0, fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1])));
+      const float n1 = fmaxf(m1, fmaxf(fmaxf(sc[0][2], sc[0][3]), fmaxf(sc[1][2], sc[1][3])));
+      const float b0 = exp_base(n0), b1 = exp_base(n1);
+      float add0 = 0.f, add1 = 0.f;
+#pragma unroll
+      for (int u = 0; u < 2; ++u) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          add0 += exp2_approx(sc[u][e] - b0);
+          add1 += exp2_approx(sc[u][2 + e] - b1);
+        }
+      }
+      sum0 = sum0 * exp2_approx(m0 - b0) + add0;  // m0 = -inf (no score yet): sum0 is 0
+      sum1 = sum1 * exp2_approx(m1 - b1) + add1;
+      m0 = n0;
+      m1 = n1;
+    }
+    // The quad's four partial statistics of each row -> the row's max and exp-sum.
+    const float base0 = exp_base(quad_max(m0)), base1 = exp_base(quad_max(m1));
+    sum0 = quad_sum(sum0 * exp2_approx(m0 - base0));
+    sum1 = quad_sum(sum1 * exp2_approx(m1 - base1));
+    const float inv0 = sum0 > 0.f ? 1.f / sum0 : 0.f, inv1 = sum1 > 0.f ? 1.f / sum1 : 0.f;
+    // Pass 2: the same scores again, P = exp(s - max) / sum, O += P v.
+#pragma unroll 4
+    for (int m = 0; m < NS; ++m) {
+      float sc[2][4];
+      step_scores<kPairs>(sc, rows, ks, m * 16, n, lane);
+#pragma unroll
+      for (int u = 0; u < 2; ++u) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          sc[u][e] = exp2_approx(sc[u][e] - base0);
+          sc[u][2 + e] = exp2_approx(sc[u][2 + e] - base1);
+        }
+      }
+      pv_step(o, sc, inv0, inv1, vs, m * 16, lane);
     }
   }
 
-  const int64_t tok0 = ok0 ? image_token(g, wi, i0) : -1;
-  const int64_t tok1 = ok1 ? image_token(g, wi, i1) : -1;
+  const int64_t tok0 = rows.ok0 ? tok[i0] : -1;
+  const int64_t tok1 = rows.ok1 ? tok[i1] : -1;
   __half* out = static_cast<__half*>(g.out) + static_cast<int64_t>(head) * kMmaKeyDim + tq * 2;
 #pragma unroll
   for (int dn = 0; dn < kMmaKeyDim / 8; ++dn) {
@@ -358,6 +550,17 @@ void allow_shared_memory(const void* kernel, size_t bytes) {
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+// pairs: the bias is read as __half2 (n even, bias 4-byte aligned).
+template <int NP>
+void launch_mma(dim3 grid, bool pairs, const WindowGeometry& g) {
+  const size_t bytes = mma_smem_bytes(NP);
+  if (pairs) {
+    window_attention_mma_kernel<NP, true><<<grid, kMmaThreads, bytes, stream()>>>(g);
+  } else {
+    window_attention_mma_kernel<NP, false><<<grid, kMmaThreads, bytes, stream()>>>(g);
+  }
+}
+
 }  // namespace
 
 Tensor window_attention_cuda(const Tensor& qkv_in, const Tensor& pad_in, const Tensor& bias_in,
@@ -396,23 +599,26 @@ Tensor window_attention_cuda(const Tensor& qkv_in, const Tensor& pad_in, const T
   for (int c : kMmaTokenCounts) {
     if (np == 0 && c >= g.n) np = c;
   }
+  // The tensor-core kernel reads q/k/v rows with 16-byte copies and keeps image token indices
+  // as int.
   const bool mma = qkv.dtype() == DType::kF16 && g.kd == kMmaKeyDim && np > 0 && aligned16(g.qkv) &&
-                   (!padded || aligned16(g.pad)) && g.row % 8 == 0 && g.out_row % 2 == 0;
+                   (!padded || aligned16(g.pad)) && g.row % 8 == 0 && g.out_row % 2 == 0 &&
+                   batch * p.height * p.width <= INT32_MAX;
   if (mma) {
     const dim3 mma_grid(grid.x, grid.y, static_cast<unsigned>((g.n + kMmaRows - 1) / kMmaRows));
-    const size_t bytes = mma_smem_bytes(np);
+    const bool pairs = g.n % 2 == 0 && reinterpret_cast<uintptr_t>(g.bias) % 4 == 0;
     switch (np) {
       case 64:
-        window_attention_mma_kernel<64><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g);
+        launch_mma<64>(mma_grid, pairs, g);
         break;
       case 128:
-        window_attention_mma_kernel<128><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g);
+        launch_mma<128>(mma_grid, pairs, g);
         break;
       case 208:
-        window_attention_mma_kernel<208><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g);
+        launch_mma<208>(mma_grid, pairs, g);
         break;
       default:
-        window_attention_mma_kernel<256><<<mma_grid, kMmaWarps * 32, bytes, stream()>>>(g);
+        launch_mma<256>(mma_grid, pairs, g);
         break;
     }
   } else {

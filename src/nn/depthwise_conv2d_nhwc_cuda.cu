@@ -12,13 +12,17 @@
 // last), so float32 results match the CPU bit for bit on x86 (whose build does not contract).
 // 3x3 kernels get a compile-time-unrolled instance; other sizes run the same code with runtime
 // loop bounds. 32-bit indices when x and y both have fewer than 2^30 elements, else 64-bit.
-// Float16 3x3 stride-1/2 convs with C % 8 == 0 (all of TinyViT's) take a register-tiled
-// fast path instead (see depthwise3x3_nhwc_f16x8_kernel).
+// Float16 3x3 stride-1/2 convs with C % 8 == 0 (all of TinyViT's) take a shared-memory tiled
+// fast path instead (see depthwise3x3_tiled_f16_kernel), which also applies the op's input
+// activation while it stages the input; the generic kernel gets the activations as passes.
 // Graph capture: no allocation but the output (and a contiguous copy of a strided x/weight/bias,
-// from the current pool), no host sync, everything on the current stream.
+// or the input activation's output, from the current pool), no host sync, everything on the
+// current stream.
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 #include <type_traits>
 
@@ -87,13 +91,45 @@ __global__ void depthwise_nhwc_kernel(const T* __restrict__ x, const T* __restri
 }
 
 // Float16 fast path for the shapes TinyViT runs (3x3, stride 1 or 2, no dilation, C % 8 == 0,
-// x and y 16-byte aligned): a thread owns 8 channels (one 16-byte load/store) of kFastPix
-// consecutive output pixels of a row, so each loaded input chunk feeds up to 3 outputs and the 9
-// taps' weights are read once per thread instead of once per output (the generic kernel above
-// issues 9 input and 9 weight loads per channel pair and output: about 0.5 TB/s at 128x128x128 on
-// an H200). Sums in float32 with fused multiply-adds (float16 results, compared with a float16
-// tolerance).
-constexpr int kFastPix = 4;
+// x and y 16-byte aligned): shared-memory tiles. A block owns a tile of output rows x columns and
+// 64 channels (8 groups of 8 channels = one 16-byte vector per pixel); it first copies the input
+// region the tile reads (its 3x3 halo included, zeros outside the image) into shared memory,
+// applying the optional INPUT activation there (once per element: TinyViT's MBConv and
+// PatchMerging run GELU between the 1x1 conv and this conv, which used to be a separate pass over
+// the whole tensor), plus the block's weights tap-major and its bias. Then a thread computes
+// kUnitPix consecutive output pixels of one row for its 8 channels from shared memory.
+// Why tiles (ncu, H200, the previous register-only kernel on the 256x256x256 MBConv conv: 104 us
+// at 25 % occupancy, warps stalled on L1 for each of their 18 input and 72 scalar weight loads;
+// the 128x128x128 local conv 13 us for 8 MB of traffic): every input element now crosses global
+// memory once per tile (+ the halo) and every tap is a 16-byte shared-memory load.
+// Numerics: each output's taps are summed in float32 with fused multiply-adds in (ky, kx) order
+// (taps over the zero padding add w * 0), then bias, then the output activation, rounded once to
+// float16. The input activation is computed in float32 and rounded to float16 before use, so the
+// result is bit-identical to running that activation as its own float16 pass first.
+constexpr int kTileGroups = 8;                          // 16-byte channel groups per block
+constexpr int kTileChannels = 8 * kTileGroups;          // 64 channels per block
+constexpr int kTileUnitsX = 4;                          // pixel units across a tile
+constexpr int kUnitPixS1 = 4, kUnitPixS2 = 2;           // output pixels per thread (one row)
+constexpr int kTileMaxUnitsY = 8;                       // rows per tile at most: 256 threads
+
+__host__ __device__ constexpr int unit_pix(int stride) {
+  return stride == 1 ? kUnitPixS1 : kUnitPixS2;
+}
+
+// The input region a tile of th x tw outputs reads with a 3x3 kernel at `stride`.
+struct TileExtent {
+  int th, tw, ih, iw;
+};
+__host__ __device__ inline TileExtent tile_extent(int units_y, int stride) {
+  const int tw = kTileUnitsX * unit_pix(stride);
+  return {units_y, tw, (units_y - 1) * stride + 3, (tw - 1) * stride + 3};
+}
+// Shared memory of a tile: the input region (16-byte vectors) + 10 rows of 64 halves (9 taps,
+// then the bias).
+inline size_t tile_smem_bytes(int units_y, int stride) {
+  const TileExtent e = tile_extent(units_y, stride);
+  return sizeof(uint4) * e.ih * e.iw * kTileGroups + sizeof(__half) * 10 * kTileChannels;
+}
 
 union Half8 {  // 8 halves as one 16-byte load/store, kept in registers
   uint4 u;
@@ -111,81 +147,192 @@ __device__ __forceinline__ void unpack8(const uint4& v, float (&f)[8]) {
   }
 }
 
+// act applied to 8 halves in float32, each result rounded to float16 (what a float16
+// activation pass stores).
+template <Activation A>
+__device__ __forceinline__ uint4 activate8(const uint4& v) {
+  Half8 pk;
+  pk.u = v;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const float2 t = __half22float2(pk.h[k]);
+    pk.h[k] = __floats2half2_rn(activate<A>(t.x), activate<A>(t.y));
+  }
+  return pk.u;
+}
+__device__ __forceinline__ uint4 activate8(const uint4& v, Activation a) {
+  switch (a) {
+    case Activation::kReLU: return activate8<Activation::kReLU>(v);
+    case Activation::kSiLU: return activate8<Activation::kSiLU>(v);
+    case Activation::kGELU: return activate8<Activation::kGELU>(v);
+    default: return v;
+  }
+}
+
+// Grid: (column tiles, row tiles, n * channel chunks); block: kTileGroups * kTileUnitsX *
+// units_y threads. A = output activation, S = stride.
 template <Activation A, int S>
-__global__ void __launch_bounds__(256)
-    depthwise3x3_nhwc_f16x8_kernel(const __half* __restrict__ x, const __half* __restrict__ w,
-                                   const __half* __restrict__ bias, __half* __restrict__ y,
-                                   Geometry g, int units) {
-  const int c8 = g.c / 8, groups_x = (g.wo + kFastPix - 1) / kFastPix;
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < units; i += gridDim.x * blockDim.x) {
-    const int c0 = (i % c8) * 8;
-    int rest = i / c8;
-    const int ox0 = (rest % groups_x) * kFastPix;
-    rest /= groups_x;
-    const int oy = rest % g.ho, b = rest / g.ho;
-    __half2 wr[9][4];  // tap t, channel pair k: (w[c0 + 2k][t], w[c0 + 2k + 1][t])
-#pragma unroll
-    for (int t = 0; t < 9; ++t) {
-#pragma unroll
-      for (int k = 0; k < 4; ++k)
-        wr[t][k] = __halves2half2(w[(c0 + 2 * k) * 9 + t], w[(c0 + 2 * k + 1) * 9 + t]);
-    }
-    float acc[kFastPix][8];
-#pragma unroll
-    for (int p = 0; p < kFastPix; ++p) {
-#pragma unroll
-      for (int k = 0; k < 8; ++k) acc[p][k] = 0.f;
-    }
-#pragma unroll
-    for (int ky = 0; ky < 3; ++ky) {
-      const int iy = oy * S - g.ph + ky;
-      if (iy < 0 || iy >= g.h) continue;
-      const __half* row = x + (static_cast<int64_t>(b) * g.h + iy) * g.w * g.c + c0;
-#pragma unroll
-      for (int col = 0; col < (kFastPix - 1) * S + 3; ++col) {  // input column ox0*S - pw + col
-        const int ix = ox0 * S - g.pw + col;
-        if (ix < 0 || ix >= g.w) continue;
-        float xf[8];
-        unpack8(*reinterpret_cast<const uint4*>(row + static_cast<int64_t>(ix) * g.c), xf);
-#pragma unroll
-        for (int p = 0; p < kFastPix; ++p) {
-          const int kx = col - p * S;  // the tap this column is for output ox0 + p
-          if (kx < 0 || kx > 2) continue;
-#pragma unroll
-          for (int k = 0; k < 4; ++k) {
-            const float2 wf = __half22float2(wr[ky * 3 + kx][k]);
-            acc[p][2 * k] = fmaf(wf.x, xf[2 * k], acc[p][2 * k]);
-            acc[p][2 * k + 1] = fmaf(wf.y, xf[2 * k + 1], acc[p][2 * k + 1]);
-          }
-        }
+__global__ void __launch_bounds__(kTileGroups * kTileUnitsX * kTileMaxUnitsY)
+    depthwise3x3_tiled_f16_kernel(const __half* __restrict__ x, const __half* __restrict__ w,
+                                  const __half* __restrict__ bias, __half* __restrict__ y,
+                                  Geometry g, Activation in_act, int chunks) {
+  constexpr int P = unit_pix(S);
+  const TileExtent e = tile_extent(static_cast<int>(blockDim.x) / (kTileGroups * kTileUnitsX), S);
+  extern __shared__ uint4 dw_tile_smem[];
+  uint4* xs = dw_tile_smem;                                            // [ih][iw][kTileGroups]
+  __half* ws = reinterpret_cast<__half*>(xs + e.ih * e.iw * kTileGroups);  // [10][64]
+  const int chunk = static_cast<int>(blockIdx.z) % chunks;
+  const int b = static_cast<int>(blockIdx.z) / chunks;
+  const int c_base = chunk * kTileChannels;
+  const int oy0 = static_cast<int>(blockIdx.y) * e.th, ox0 = static_cast<int>(blockIdx.x) * e.tw;
+  const int iy0 = oy0 * S - g.ph, ix0 = ox0 * S - g.pw;
+
+  for (int j = threadIdx.x; j < 10 * kTileChannels; j += blockDim.x) {
+    const int t = j / kTileChannels, ch = c_base + j % kTileChannels;
+    __half v = __float2half(0.f);
+    if (ch < g.c) {
+      if (t < 9) {
+        v = w[ch * 9 + t];
+      } else if (bias != nullptr) {
+        v = bias[ch];
       }
     }
-    float bv[8];
-#pragma unroll
-    for (int k = 0; k < 8; ++k) bv[k] = bias != nullptr ? __half2float(bias[c0 + k]) : 0.f;
-    __half* out = y + ((static_cast<int64_t>(b) * g.ho + oy) * g.wo + ox0) * g.c + c0;
-#pragma unroll
-    for (int p = 0; p < kFastPix; ++p) {
-      if (ox0 + p >= g.wo) break;
-      Half8 pk;
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        pk.h[k] = __floats2half2_rn(activate<A>(acc[p][2 * k] + bv[2 * k]),
-                                    activate<A>(acc[p][2 * k + 1] + bv[2 * k + 1]));
-      }
-      *reinterpret_cast<uint4*>(out + static_cast<int64_t>(p) * g.c) = pk.u;
+    ws[j] = v;
+  }
+  const int vecs = e.ih * e.iw * kTileGroups;
+  for (int i = threadIdx.x; i < vecs; i += blockDim.x) {
+    const int pix = i / kTileGroups, ch = c_base + (i % kTileGroups) * 8;
+    const int iy = iy0 + pix / e.iw, ix = ix0 + pix % e.iw;
+    uint4 v = make_uint4(0u, 0u, 0u, 0u);
+    if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w && ch < g.c) {
+      v = __ldg(reinterpret_cast<const uint4*>(
+          x + ((static_cast<int64_t>(b) * g.h + iy) * g.w + ix) * g.c + ch));
+      v = activate8(v, in_act);
     }
+    xs[i] = v;
+  }
+  __syncthreads();
+
+  const int grp = threadIdx.x % kTileGroups, unit = threadIdx.x / kTileGroups;
+  const int ux = unit % kTileUnitsX, uy = unit / kTileUnitsX;
+  const int oy = oy0 + uy, ox = ox0 + ux * P, ch = c_base + grp * 8;
+  if (oy >= g.ho || ox >= g.wo || ch >= g.c) return;  // after the block's only barrier
+  float acc[P][8];
+#pragma unroll
+  for (int p = 0; p < P; ++p) {
+#pragma unroll
+    for (int k = 0; k < 8; ++k) acc[p][k] = 0.f;
+  }
+  const uint4* wv = reinterpret_cast<const uint4*>(ws) + grp;  // tap t at wv[t * kTileGroups]
+#pragma unroll
+  for (int ky = 0; ky < 3; ++ky) {
+    float wf[3][8];
+#pragma unroll
+    for (int kx = 0; kx < 3; ++kx) unpack8(wv[(ky * 3 + kx) * kTileGroups], wf[kx]);
+    const uint4* row = xs + ((uy * S + ky) * e.iw + ux * P * S) * kTileGroups + grp;
+#pragma unroll
+    for (int col = 0; col < (P - 1) * S + 3; ++col) {
+      float xf[8];
+      unpack8(row[col * kTileGroups], xf);
+#pragma unroll
+      for (int p = 0; p < P; ++p) {
+        const int kx = col - p * S;  // the tap this column is for output ox + p
+        if (kx < 0 || kx > 2) continue;
+#pragma unroll
+        for (int k = 0; k < 8; ++k) acc[p][k] = fmaf(wf[kx][k], xf[k], acc[p][k]);
+      }
+    }
+  }
+  float bv[8];
+  unpack8(wv[9 * kTileGroups], bv);
+  __half* out = y + ((static_cast<int64_t>(b) * g.ho + oy) * g.wo + ox) * g.c + ch;
+#pragma unroll
+  for (int p = 0; p < P; ++p) {
+    if (ox + p >= g.wo) break;
+    Half8 pk;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      pk.h[k] = __floats2half2_rn(activate<A>(acc[p][2 * k] + bv[2 * k]),
+                                  activate<A>(acc[p][2 * k + 1] + bv[2 * k + 1]));
+    }
+    *reinterpret_cast<uint4*>(out + static_cast<int64_t>(p) * g.c) = pk.u;
   }
 }
 
 bool fast_path_applies(const Tensor& x, const Tensor& y, const Geometry& g) {
   const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  const int64_t units =
-      static_cast<int64_t>(g.n) * g.ho * ((g.wo + kFastPix - 1) / kFastPix) * (g.c / 8);
   return x.dtype() == DType::kF16 && g.kh == 3 && g.kw == 3 && g.sh == g.sw &&
          (g.sh == 1 || g.sh == 2) && g.dh == 1 && g.dw == 1 && g.c % 8 == 0 &&
          aligned(x.raw_data()) && aligned(y.raw_data()) && x.numel() < (int64_t{1} << 30) &&
-         units < (int64_t{1} << 30);
+         y.numel() < (int64_t{1} << 30);
+}
+
+// Streaming multiprocessors of the current device (queried once per device; attribute queries
+// never synchronise).
+int sm_count() {
+  static std::mutex mutex;
+  static std::map<int, int> counts;
+  int device = 0;
+  UM_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = counts.find(device);
+  if (it == counts.end()) {
+    int n = 0;
+    UM_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
+    it = counts.emplace(device, n).first;
+  }
+  return it->second;
+}
+
+// The fast path's launch: tiles of 8 output rows, or fewer where the grid would not give every
+// SM two blocks (TinyViT's 64x64 stages: 96 blocks of 8-row tiles for 132 SMs).
+void launch_tiled(const __half* x, const __half* w, const __half* b, __half* y, const Geometry& g,
+                  Activation act, Activation in_act) {
+  const int stride = g.sh;
+  const int chunks = (g.c + kTileChannels - 1) / kTileChannels;
+  const int tw = tile_extent(1, stride).tw;
+  const int tiles_x = (g.wo + tw - 1) / tw;
+  const int64_t planes = static_cast<int64_t>(g.n) * chunks;
+  const int64_t want = 2LL * sm_count();
+  int units_y = kTileMaxUnitsY;
+  while (units_y > 1 &&
+         tiles_x * static_cast<int64_t>((g.ho + units_y - 1) / units_y) * planes < want) {
+    units_y /= 2;
+  }
+  const int tiles_y = (g.ho + units_y - 1) / units_y;
+  if (planes > 65535 || tiles_y > 65535) {
+    fail(kOp, "x " + std::to_string(g.n) + "x" + std::to_string(g.h) + "x" +
+                  std::to_string(g.w) + "x" + std::to_string(g.c) + " exceeds one launch grid");
+  }
+  const dim3 grid(static_cast<unsigned>(tiles_x), static_cast<unsigned>(tiles_y),
+                  static_cast<unsigned>(planes));
+  const int threads = kTileGroups * kTileUnitsX * units_y;
+  const size_t smem = tile_smem_bytes(units_y, stride);  // <= 38 KiB: no opt-in needed
+  const auto run = [&](auto act_tag, auto stride_tag) {
+    depthwise3x3_tiled_f16_kernel<decltype(act_tag)::value, decltype(stride_tag)::value>
+        <<<grid, threads, smem, stream()>>>(x, w, b, y, g, in_act, chunks);
+  };
+  const auto with_stride = [&](auto act_tag) {
+    if (stride == 1)
+      run(act_tag, std::integral_constant<int, 1>{});
+    else
+      run(act_tag, std::integral_constant<int, 2>{});
+  };
+  using A = Activation;
+  switch (act) {
+    case A::kNone:
+      with_stride(std::integral_constant<A, A::kNone>{});
+      break;
+    case A::kReLU:
+      with_stride(std::integral_constant<A, A::kReLU>{});
+      break;
+    case A::kSiLU:
+      with_stride(std::integral_constant<A, A::kSiLU>{});
+      break;
+    case A::kGELU:
+      with_stride(std::integral_constant<A, A::kGELU>{});
+      break;
+  }
 }
 
 template <typename T, int kVec, int kK>
@@ -212,6 +359,21 @@ void launch(const T* x, const T* w, const T* b, T* y, const Geometry& g, int64_t
   }
 }
 
+// t after activation a (t itself for none): the unfused paths' activation passes.
+Tensor apply_activation(const Tensor& t, Activation a) {
+  switch (a) {
+    case Activation::kNone:
+      return t;
+    case Activation::kReLU:
+      return relu(t);
+    case Activation::kSiLU:
+      return silu(t);
+    case Activation::kGELU:
+      return gelu(t);
+  }
+  return t;
+}
+
 void require_same_device(const Tensor& t, const char* name, const Tensor& x) {
   if (t.device() != x.device()) {
     fail(kOp,
@@ -224,7 +386,8 @@ void require_same_device(const Tensor& t, const char* name, const Tensor& x) {
 // The public op (depthwise_conv2d_nhwc_cpu.cpp) has checked shapes, groups and parameters; the
 // device/dtype checks are repeated here for direct callers of this function.
 Tensor depthwise_conv2d_nhwc_cuda(const Tensor& x_in, const Tensor& weight_in,
-                                  const Tensor& bias_in, const Conv2dParams& p, Activation act) {
+                                  const Tensor& bias_in, const Conv2dParams& p, Activation act,
+                                  Activation in_act) {
   require_cuda_float(kOp, x_in, "x");
   require_like(kOp, weight_in, "weight", x_in);
   require_same_device(weight_in, "weight", x_in);
@@ -263,42 +426,17 @@ Tensor depthwise_conv2d_nhwc_cuda(const Tensor& x_in, const Tensor& weight_in,
   const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
   const bool wide_index = x.numel() >= (int64_t{1} << 30) || y.numel() >= (int64_t{1} << 30);
   if (fast_path_applies(x, y, g)) {
-    const int units = g.n * g.ho * ((g.wo + kFastPix - 1) / kFastPix) * (g.c / 8);
-    const auto* px = static_cast<const __half*>(x.raw_data());
-    const auto* pw = static_cast<const __half*>(weight.raw_data());
-    const auto* pb = bias.defined() ? static_cast<const __half*>(bias.raw_data()) : nullptr;
-    auto* py = static_cast<__half*>(y.raw_data());
-    const int blocks = blocks_for(units, 256);
-    const auto run = [&](auto act_tag, auto stride_tag) {
-      depthwise3x3_nhwc_f16x8_kernel<decltype(act_tag)::value, decltype(stride_tag)::value>
-          <<<blocks, 256, 0, stream()>>>(px, pw, pb, py, g, units);
-    };
-    const auto with_stride = [&](auto act_tag) {
-      if (g.sh == 1)
-        run(act_tag, std::integral_constant<int, 1>{});
-      else
-        run(act_tag, std::integral_constant<int, 2>{});
-    };
-    using A = Activation;
-    switch (act) {
-      case A::kNone:
-        with_stride(std::integral_constant<A, A::kNone>{});
-        break;
-      case A::kReLU:
-        with_stride(std::integral_constant<A, A::kReLU>{});
-        break;
-      case A::kSiLU:
-        with_stride(std::integral_constant<A, A::kSiLU>{});
-        break;
-      case A::kGELU:
-        with_stride(std::integral_constant<A, A::kGELU>{});
-        break;
-    }
+    launch_tiled(static_cast<const __half*>(x.raw_data()),
+                 static_cast<const __half*>(weight.raw_data()),
+                 bias.defined() ? static_cast<const __half*>(bias.raw_data()) : nullptr,
+                 static_cast<__half*>(y.raw_data()), g, act, in_act);
     check_launch(kOp);
     return y;
   }
+  // The generic kernel has no activations: the input one as a pass before (the op's CPU order).
+  const Tensor xa = apply_activation(x, in_act);
   UM_DISPATCH_FLOAT(x.dtype(), T, {
-    const T* px = static_cast<const T*>(x.raw_data());
+    const T* px = static_cast<const T*>(xa.raw_data());
     const T* pw = static_cast<const T*>(weight.raw_data());
     const T* pb = bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr;
     T* py = static_cast<T*>(y.raw_data());
@@ -312,17 +450,7 @@ Tensor depthwise_conv2d_nhwc_cuda(const Tensor& x_in, const Tensor& weight_in,
     }
   });
   check_launch(kOp);
-  switch (act) {  // the generic kernel has no activation: one more pass (the op's CPU order)
-    case Activation::kNone:
-      return y;
-    case Activation::kReLU:
-      return relu(y);
-    case Activation::kSiLU:
-      return silu(y);
-    case Activation::kGELU:
-      return gelu(y);
-  }
-  return y;
+  return apply_activation(y, act);  // the output activation as a second pass
 }
 
 }  // namespace um::nn::detail

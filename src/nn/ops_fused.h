@@ -55,10 +55,16 @@ Tensor conv2d_bias_act_residual(const Tensor& x, const Tensor& weight, const Ten
 // permute + nn::conv2d + permute sequence (bit-identical); CUDA runs one direct kernel.
 // act (default none) is applied after the bias, as conv2d_bias_act does (TinyViT's MBConv and
 // PatchMerging depthwise convs are followed by GELU): on the CPU exactly conv2d_bias_act's
-// sequence; on CUDA in the same kernel where the fast path runs (float16 3x3 stride 1, C % 8 == 0),
-// else as a second pass.
+// sequence; on CUDA in the same kernel where the fast path runs (float16 3x3, stride 1 or 2,
+// C % 8 == 0), else as a second pass.
+// in_act (default none) is applied to x first: y = act(conv(in_act(x)) + bias), the padding
+// being zeros of in_act(x). TinyViT's MBConv and PatchMerging run GELU between their 1x1 conv
+// and this conv. On the CPU exactly the activation pass (nn::relu/silu/gelu) followed by the op;
+// on CUDA the fast path applies it while it stages its input tile (rounded to x's dtype first,
+// so bit-identical to the separate pass), others run the pass first.
 Tensor depthwise_conv2d_nhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                             const Conv2dParams& p, Activation act = Activation::kNone);
+                             const Conv2dParams& p, Activation act = Activation::kNone,
+                             Activation in_act = Activation::kNone);
 
 // y = act(linear(x, weight, bias)): torch's `act(F.linear(x, w, b))` (D-FINE's MLP hidden layers
 // and FFN, SAM's MLPs). On the CPU exactly nn::linear followed by the activation pass of
@@ -80,7 +86,8 @@ Tensor conv2d_bias_act_cuda(const Tensor& x, const Tensor& weight, const Tensor&
                             float affine_bias, const Tensor& residual = Tensor());
 // The CUDA implementation behind depthwise_conv2d_nhwc (depthwise_conv2d_nhwc_cuda.cu).
 Tensor depthwise_conv2d_nhwc_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                  const Conv2dParams& p, Activation act = Activation::kNone);
+                                  const Conv2dParams& p, Activation act = Activation::kNone,
+                                  Activation in_act = Activation::kNone);
 }  // namespace detail
 #endif
 

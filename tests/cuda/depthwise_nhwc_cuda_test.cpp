@@ -136,6 +136,56 @@ TEST(DepthwiseNhwcCuda, ActivationMatchesCpu) {
   }
 }
 
+TEST(DepthwiseNhwcCuda, InputActivationMatchesCpuAndTheSeparatePass) {
+  // in_act: the float16 fast path applies it while staging its input tile, rounding each value
+  // to float16 first, so its result must be BIT-identical to the GPU sequence it replaces (the
+  // float16 activation pass, then the conv); and close to the CPU reference (which is that
+  // sequence in float32). Shapes: TinyViT's stage-0 MBConv conv (256 channels = 4 chunks of 64),
+  // a PatchMerging-like stride 2 with a partial channel chunk (40), a ragged tile edge (24
+  // channels, 17x19), batch 2, and an odd channel count (generic kernel + passes).
+  UM_REQUIRE_CUDA();
+  struct InCase {
+    Shape x;
+    Conv2dParams p;
+  };
+  const InCase cases[] = {{{1, 64, 64, 256}, Conv2dParams::square(1, 1)},
+                          {{1, 33, 35, 40}, Conv2dParams::square(2, 1)},
+                          {{1, 17, 19, 24}, Conv2dParams::square(1, 1)},
+                          {{2, 12, 9, 16}, Conv2dParams::square(2, 1)},
+                          {{1, 21, 23, 15}, Conv2dParams::square(1, 1)}};
+  using A = nn::Activation;
+  uint32_t seed = 800;
+  for (const InCase& c : cases) {
+    const int64_t ch = c.x[3];
+    Conv2dParams p = c.p;
+    p.groups = static_cast<int>(ch);
+    const Tensor x = f16_rounded(random_cpu(c.x, ++seed, -3.f, 3.f));
+    const Tensor w = f16_rounded(random_cpu({ch, 1, 3, 3}, ++seed));
+    const Tensor b = f16_rounded(random_cpu({ch}, ++seed));
+    const Tensor x16 = to_gpu(x, DType::kF16), w16 = to_gpu(w, DType::kF16);
+    const Tensor b16 = to_gpu(b, DType::kF16);
+    for (const A in_act : {A::kReLU, A::kSiLU, A::kGELU}) {
+      const auto pass = [&](const Tensor& t) {
+        return in_act == A::kReLU ? nn::relu(t) : in_act == A::kSiLU ? nn::silu(t) : nn::gelu(t);
+      };
+      for (const A act : {A::kNone, A::kGELU}) {
+        const std::string what = shape_str(c.x) + " stride " + std::to_string(p.stride_h) +
+                                 " in_act " + std::to_string(static_cast<int>(in_act)) +
+                                 " act " + std::to_string(static_cast<int>(act));
+        const Tensor fused = nn::depthwise_conv2d_nhwc(x16, w16, b16, p, act, in_act);
+        const Tensor separate = nn::depthwise_conv2d_nhwc(pass(x16), w16, b16, p, act);
+        EXPECT_EQ(max_abs_diff_gpu(fused, to_cpu_f32(separate)), 0.f) << what << " float16";
+        const Tensor ref = nn::depthwise_conv2d_nhwc(x, w, b, p, act, in_act);
+        // float16 rounding of in_act(x) and of y: 2e-3 of the output scale.
+        EXPECT_LE(max_abs_diff_gpu(fused, ref), 2e-3f * scale_of(ref)) << what << " float16";
+        const Tensor y32 =
+            nn::depthwise_conv2d_nhwc(to_gpu(x), to_gpu(w), to_gpu(b), p, act, in_act);
+        EXPECT_LE(max_abs_diff_gpu(y32, ref), 1e-5f * scale_of(ref)) << what << " float32";
+      }
+    }
+  }
+}
+
 TEST(DepthwiseNhwcCuda, StridedAndMisalignedInputsMatchCpu) {
   UM_REQUIRE_CUDA();
   const int64_t c = 24, h = 19, w = 21;
@@ -210,6 +260,11 @@ TEST(DepthwiseNhwcCuda, BadArgumentsThrowUmError) {
   EXPECT_THROW(nn::detail::depthwise_conv2d_nhwc_cuda(x, random_cpu({c, 1, 3, 3}, 69), b, p),
                Error);
   EXPECT_THROW(nn::detail::depthwise_conv2d_nhwc_cuda(x, w, b, Conv2dParams{1, 0, 1, 1, 1, 1, 8}),
+               Error);
+  // An activation that does not exist, as the input activation too.
+  EXPECT_THROW(nn::depthwise_conv2d_nhwc(x, w, b, p, static_cast<nn::Activation>(9)), Error);
+  EXPECT_THROW(nn::depthwise_conv2d_nhwc(x, w, b, p, nn::Activation::kNone,
+                                         static_cast<nn::Activation>(9)),
                Error);
 }
 

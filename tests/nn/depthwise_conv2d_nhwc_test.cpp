@@ -139,6 +139,33 @@ TEST(DepthwiseConv2dNhwc, ActivationIsConv2dBiasActsSequence) {
   EXPECT_THROW(depthwise_conv2d_nhwc(x, w, b, p, static_cast<nn::Activation>(99)), Error);
 }
 
+TEST(DepthwiseConv2dNhwc, InputActivationIsThePassBeforeTheConv) {
+  // in_act: y = act(conv(in_act(x)) + bias), bit for bit the activation pass (nn::relu/silu/gelu)
+  // followed by the op: TinyViT's MBConv / PatchMerging order (conv1 -> GELU -> conv2 -> GELU).
+  // The padding is zeros of in_act(x) (every in_act maps 0 to 0, and so does the sequence).
+  const Tensor x = random_tensor({1, 9, 11, 16}, 611, -3.f, 3.f);
+  const Tensor w = random_tensor({16, 1, 3, 3}, 612), b = random_tensor({16}, 613);
+  using A = nn::Activation;
+  for (const Conv2dParams& base : {Conv2dParams::square(1, 1), Conv2dParams::square(2, 1)}) {
+    Conv2dParams p = base;
+    p.groups = 16;
+    for (const A in_act : {A::kReLU, A::kSiLU, A::kGELU}) {
+      const Tensor xa = in_act == A::kReLU ? relu(x) : in_act == A::kSiLU ? silu(x) : gelu(x);
+      for (const A act : {A::kNone, A::kGELU}) {
+        const std::string what = "stride " + std::to_string(p.stride_h) + " in_act " +
+                                 std::to_string(static_cast<int>(in_act)) + " act " +
+                                 std::to_string(static_cast<int>(act));
+        expect_identical(depthwise_conv2d_nhwc(x, w, b, p, act, in_act),
+                         depthwise_conv2d_nhwc(xa, w, b, p, act), what);
+      }
+    }
+  }
+  Conv2dParams p = Conv2dParams::square(1, 1);
+  p.groups = 16;
+  EXPECT_THROW(depthwise_conv2d_nhwc(x, w, b, p, A::kNone, static_cast<nn::Activation>(99)),
+               Error);
+}
+
 TEST(DepthwiseConv2dNhwc, TokensViewAndStridedInputs) {
   const int64_t c = 12, h = 9, w = 11;
   const Conv2dParams p = Conv2dParams::square(1, 1, static_cast<int>(c));

@@ -37,12 +37,15 @@ Tensor pointwise(const Conv& c, const Tensor& tokens, const Tensor& residual = T
                     residual);
 }
 
-// A depthwise Conv2d_BN (+ activation) on tokens of an h x w grid; h and w become the output's.
-Tensor depthwise(const Conv& c, const Tensor& tokens, int64_t& h, int64_t& w,
-                 nn::Activation act) {
+// A depthwise Conv2d_BN on GELU(tokens) of an h x w grid, then GELU: the middle of TinyViT's
+// MBConv and PatchMerging (conv1 -> GELU -> conv2 -> GELU); h and w become the output's. The
+// GELU before the conv rides in the op (on CUDA it is applied while the conv stages its input,
+// instead of a pass over the expanded tensor; on the CPU it is that pass).
+Tensor gelu_depthwise_gelu(const Conv& c, const Tensor& tokens, int64_t& h, int64_t& w) {
   const int64_t b = tokens.size(0), ch = tokens.size(2);
   const Tensor y = nn::depthwise_conv2d_nhwc(tokens.view({b, h, w, ch}), c.weight, c.bias,
-                                             c.params, act);
+                                             c.params, nn::Activation::kGELU,
+                                             /*in_act=*/nn::Activation::kGELU);
   h = y.size(1);
   w = y.size(2);
   return y.view({b, h * w, ch});
@@ -194,16 +197,14 @@ Tensor TinyVit::forward(const Tensor& input) const {
   Tensor x = to_tokens(embedded);
   for (const Stage& st : stages_) {
     for (const MBConv& mb : st.mbconvs) {
-      Tensor y = nn::gelu(pointwise(mb.conv1, x));
-      y = depthwise(mb.conv2, y, h, w, nn::Activation::kGELU);
+      const Tensor y = gelu_depthwise_gelu(mb.conv2, pointwise(mb.conv1, x), h, w);
       x = nn::gelu(pointwise(mb.conv3, y, /*residual=*/x));
     }
     for (const Block& blk : st.blocks) x = blk.forward(x, h, w);
     if (st.downsample) {
       const PatchMerging& pm = *st.downsample;
-      Tensor y = nn::gelu(pointwise(pm.conv1, x));
-      y = depthwise(pm.conv2, y, h, w, nn::Activation::kGELU);  // stride 2 halves h and w
-      x = pointwise(pm.conv3, y);
+      // (stride 2 halves h and w, except in the last PatchMerging)
+      x = pointwise(pm.conv3, gelu_depthwise_gelu(pm.conv2, pointwise(pm.conv1, x), h, w));
     }
   }
   const Tensor y = to_nchw(x, h, w);

@@ -3,9 +3,9 @@
 // launcher (assignment_cuda.cu) and tests/assignment/assignment_kernel_emulation_test.cpp, which
 // runs this very kernel on the CPU with one std::thread per CUDA thread, so its logic is tested
 // on machines without a GPU. Only plain CUDA C++ is used here: __syncthreads, __syncthreads_or,
-// __syncwarp, __shfl_down_sync, __reduce_min_sync (sm_80+, shuffle fallback below), shared
-// atomicMin, __ldg, __double_as_longlong / __longlong_as_double, __float_as_uint /
-// __uint_as_float and the dynamic shared block from lsap_dynamic_smem().
+// __syncwarp, __shfl_down_sync, __ballot_sync, __ffs, __reduce_min_sync (sm_80+, shuffle
+// fallback below), shared atomicMin, __ldg, __double_as_longlong / __longlong_as_double,
+// __float_as_uint / __uint_as_float and the dynamic shared block from lsap_dynamic_smem().
 // Mirrors solve_wide() in assignment_cpu.cpp [TAG_LSAP_ALGORITHM]: the same duals, the same
 // shortest augmenting paths; only the feasible start's tie rule differs (lowest index here), which
 // changes which optimum is found where several tie, never the optimal total.
@@ -253,6 +253,21 @@ __device__ inline void team_min(unsigned long long& key, unsigned& tie,
   }
 }
 
+// The first wide row >= from that is still unmatched (nr if none), by one warp, 32 rows a
+// ballot, instead of one shared-memory read per row in a serial loop (300 dependent reads on a
+// 300 x 300 problem). Every warp calling it gets the same answer: col4row changes only before a
+// team sync. Rows never become unmatched again, and an unmatched row is never on a search's path
+// (a search reaches rows only through matched columns), so augmenting the rows this returns, in
+// turn, is exactly the loop over all rows in index order that skips the matched ones.
+__device__ inline int next_free_row(const int* col4row, int from, int nr, int lane) {
+  for (int base = from; base < nr; base += 32) {
+    const int r = base + lane;
+    const unsigned m = __ballot_sync(kFullMask, r < nr && col4row[r] == -1);
+    if (m != 0u) return base + __ffs(static_cast<int>(m)) - 1;
+  }
+  return nr;
+}
+
 template <bool kWarpTeam>
 __device__ inline void team_sync() {
   if constexpr (kWarpTeam) {
@@ -493,8 +508,9 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
   const int T = kWarpTeam ? 32 : nthreads;
   const int t = kWarpTeam ? lane : tid;
   int parity = 0;
-  for (int cur_row = 0; cur_row < nr; ++cur_row) {
-    if (col4row[cur_row] != -1) continue;  // uniform: col4row changes only before a team sync
+  // (Uniform: every thread of the team finds the same rows; see next_free_row.)
+  for (int cur_row = next_free_row(col4row, 0, nr, lane); cur_row < nr;
+       cur_row = next_free_row(col4row, cur_row + 1, nr, lane)) {
     double min_val = 0.0;
     int i = cur_row;
     int sink = -1;

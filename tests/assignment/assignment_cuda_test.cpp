@@ -313,6 +313,44 @@ TEST(AssignmentCuda, StartPlacesEverythingOrAlmostNothing) {
   }
 }
 
+// Rows the start leaves free far apart (5 and 69 of 70, and 5, 40 and 290 of 300), wide and
+// tall: the kernel finds the next free row 32 rows a ballot, so a gap of more than 32 matched
+// rows must be crossed (assignment_kernel_emulation_test's FreeRowsFarApart on the device).
+TEST(AssignmentCuda, FreeRowsFarApart) {
+  UM_REQUIRE_CUDA_DEVICE();
+  std::mt19937 rng(33);
+  std::uniform_real_distribution<float> low(0.0f, 1.0f), high(2.0f, 3.0f);
+  std::vector<Problem> batch;
+  for (auto [nr, nc] : {std::pair{70, 80}, {300, 300}}) {
+    Problem wide{std::vector<float>(static_cast<size_t>(nr) * nc), nr, nc};
+    for (auto& x : wide.cost) x = high(rng);
+    // Row r's cheapest column is r, except the rows meant to stay free, whose cheapest column a
+    // lower row claims first.
+    const int last_free = nr == 70 ? 69 : 290;
+    auto cheapest = [&](int r) {
+      if (r == 5) return 4;
+      if (r == 40 && nr == 300) return 7;
+      return r == last_free ? 10 : r;
+    };
+    for (int r = 0; r < nr; ++r) wide.cost[static_cast<size_t>(r) * nc + cheapest(r)] = low(rng);
+    Problem tall{std::vector<float>(wide.cost.size()), nc, nr};
+    for (int r = 0; r < nr; ++r) {
+      for (int c = 0; c < nc; ++c) {
+        tall.cost[static_cast<size_t>(c) * nr + r] = wide.cost[static_cast<size_t>(r) * nc + c];
+      }
+    }
+    batch.push_back(std::move(wide));
+    batch.push_back(std::move(tall));
+  }
+  for (auto team : {CudaAssignmentTeam::kAuto, CudaAssignmentTeam::kWarp,
+                    CudaAssignmentTeam::kBlock}) {
+    for (auto cache : {CudaAssignmentCache::kOn, CudaAssignmentCache::kOff}) {
+      CudaAssignmentSolver solver(CudaAssignmentOptions{team, cache});
+      compare_with_cpu(batch, &solver);
+    }
+  }
+}
+
 // Forbidden rows/columns on the device: infeasible where SciPy says so, in every variant, and
 // the feasible problems of the same batch are unaffected.
 TEST(AssignmentCuda, ForbiddenRowsAndColumns) {

@@ -1,18 +1,19 @@
 // Runs the CUDA assignment kernel (src/pipeline/assignment_cuda_kernel.cuh) on the CPU, on any
 // machine: every CUDA thread of a block is a std::thread, __syncthreads is a std::barrier over
-// the block, __syncwarp a barrier over each warp of 32, __shfl_down_sync and __reduce_min_sync
-// barrier-synchronised exchanges within a warp, shared atomicMin a compare-exchange loop, and
-// shared memory a buffer shared by the block's threads. The kernel's LOGIC (reductions, ownership
-// of columns, feasible start and its parallel claiming, augmentation, transposition and the cost
-// cache, both team modes, statuses, outputs) is thus checked against the CPU solver without a
-// GPU, in all four kernel variants; timing and memory-model subtleties are not (the real device
-// test is assignment_cuda_test). Problems are kept small: a barrier over a few hundred OS threads
-// is slow.
+// the block, __syncwarp a barrier over each warp of 32, __shfl_down_sync, __reduce_min_sync and
+// __ballot_sync barrier-synchronised exchanges within a warp, shared atomicMin a compare-exchange
+// loop, and shared memory a buffer shared by the block's threads. The kernel's LOGIC
+// (reductions, ownership of columns, feasible start and its parallel claiming, augmentation,
+// transposition and the cost cache, both team modes, statuses, outputs) is thus checked against
+// the CPU solver without a GPU, in all four kernel variants; timing and memory-model subtleties
+// are not (the real device test is assignment_cuda_test). Problems are kept small: a barrier over
+// a few hundred OS threads is slow.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <bit>
 #include <climits>
 #include <cmath>
 #include <cstddef>
@@ -70,6 +71,16 @@ inline unsigned reduce_min(unsigned v) {
   syncwarp();
   return m;
 }
+inline unsigned ballot(bool p) {
+  const int t = threadIdx.x, first = t & ~31;
+  reduce_slots[t] = p ? 1u : 0u;
+  syncwarp();
+  unsigned m = 0;
+  for (int k = 0; k < 32; ++k) m |= reduce_slots[first + k] << k;
+  syncwarp();
+  return m;
+}
+inline int ffs(int m) { return m == 0 ? 0 : std::countr_zero(static_cast<unsigned>(m)) + 1; }
 inline int atomic_min(int* p, int v) {
   std::atomic_ref<int> a(*p);
   int old = a.load();
@@ -110,6 +121,8 @@ inline float uint_as_float(unsigned b) {
 #define __syncwarp() ::emu::syncwarp()
 #define __shfl_down_sync(mask, v, off) ::emu::shfl_down((v), (off))
 #define __reduce_min_sync(mask, v) ::emu::reduce_min(v)
+#define __ballot_sync(mask, p) ::emu::ballot(p)
+#define __ffs(m) ::emu::ffs(m)
 #define atomicMin(p, v) ::emu::atomic_min((p), (v))
 #define __double_as_longlong(x) ::emu::double_as_longlong(x)
 #define __longlong_as_double(x) ::emu::longlong_as_double(x)
@@ -370,6 +383,30 @@ TEST(AssignmentKernelEmulation, StartPlacesAlmostNothing) {
 // Forbidden structure: rows (wide) / columns (square) all +inf are infeasible before any
 // search; a square row all +inf is found by the search; a problem whose only feasible matching
 // is forced through +inf walls is solved; every other problem of the batch is unaffected.
+// Wide rows the start leaves free far apart (5 and 69 of 70): after row 5, the next 32 rows
+// hold no free one, so the search for the next free row must go on to the following 32 (the
+// ballot scan of next_free_row); also transposed (80 x 70).
+TEST(AssignmentKernelEmulation, FreeRowsFarApart) {
+  std::mt19937 rng(27);
+  std::uniform_real_distribution<float> low(0.0f, 1.0f), high(2.0f, 3.0f);
+  const int nr = 70, nc = 80;
+  Problem wide{std::vector<float>(static_cast<size_t>(nr) * nc), nr, nc};
+  for (auto& x : wide.cost) x = high(rng);
+  for (int r = 0; r < nr; ++r) {
+    // Row r's cheapest column is r, except rows 5 and 69, whose cheapest columns (4 and 10) a
+    // lower row claims first.
+    const int m = r == 5 ? 4 : r == 69 ? 10 : r;
+    wide.cost[static_cast<size_t>(r) * nc + m] = low(rng);
+  }
+  Problem tall{std::vector<float>(wide.cost.size()), nc, nr};
+  for (int r = 0; r < nr; ++r) {
+    for (int c = 0; c < nc; ++c) {
+      tall.cost[static_cast<size_t>(c) * nr + r] = wide.cost[static_cast<size_t>(r) * nc + c];
+    }
+  }
+  expect_all_variants_match_cpu({wide, tall});
+}
+
 TEST(AssignmentKernelEmulation, ForbiddenRowsAndColumns) {
   std::mt19937 rng(27);
   std::vector<Problem> batch;

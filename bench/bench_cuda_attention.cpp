@@ -16,6 +16,10 @@
 // image -> tokens 4096 x 7 at head dim 16 (internal dim 128, 8 heads), token self-attention
 // 7 x 7 at head dim 32. D-FINE: encoder 400 x 400 (20 x 20 tokens at 640 input), decoder
 // 300 x 300, 8 heads of 32, head views of the packed [1, L, 3E] projection.)
+// Also nn::window_attention (src/nn/window_attention_cuda.cu: TinyViT's whole windowed attention,
+// from the packed unpadded qkv [1, H*W, heads*96] to the merged output, one kernel per call) on
+// the same three TinyViT stages, float16 (the tensor-core kernel) and float32 (the plain one):
+// "window_attention/<stage>/<dtype>".
 // Timing: CUDA events around kInner back-to-back calls on a private stream (manual time per
 // call), after a warm-up call that fills the pool; median of the repetitions. Built in every
 // configuration; without the CUDA backend or a GPU each benchmark reports SkipWithError.
@@ -29,6 +33,7 @@
 #include "core/tensor.h"
 #include "cuda_bench_util.h"
 #include "nn/ops.h"
+#include "nn/ops_sam.h"
 
 #ifdef UM_WITH_CUDA
 #include "nn/attention_cuda.h"
@@ -129,6 +134,44 @@ void BM_CudaAttention(benchmark::State& state, AttnShape s, DType dtype, Path pa
 #endif
 }
 
+// TinyViT's windowed attention as the model calls it (1024 input; key_dim 32).
+struct WindowShape {
+  const char* name;
+  int64_t h, w, ws, heads;
+};
+
+const WindowShape kWindowShapes[] = {
+    {"tinyvit_s2_128x128_w7_h4", 128, 128, 7, 4},
+    {"tinyvit_s3_64x64_w14_h5", 64, 64, 14, 5},
+    {"tinyvit_s4_64x64_w7_h10", 64, 64, 7, 10},
+};
+
+void BM_CudaWindowAttention(benchmark::State& state, WindowShape s, DType dtype) {
+#ifndef UM_WITH_CUDA
+  (void)s;
+  (void)dtype;
+  um::bench::skip(state, "built without the CUDA backend");
+#else
+  if (!um::bench::require_gpu(state)) return;
+  using um::bench::device_pattern;
+  const int64_t row = s.heads * 3 * 32, n = s.ws * s.ws;
+  const Tensor qkv = device_pattern({1, s.h * s.w, row}, dtype, 6);
+  const Tensor pad = device_pattern({row}, dtype, 7);
+  const Tensor bias = device_pattern({1, s.heads, n, n}, dtype, 8);
+  const um::nn::WindowAttentionParams p{s.h, s.w, s.ws, s.heads, 32, 1.f / 5.656854f};
+  um::cuda::synchronize(um::cuda::current_stream());  // uploads ran on the default stream
+  um::bench::GpuTimer timer;
+  auto run = [&] { return um::nn::window_attention(qkv, pad, bias, p); };
+  try {
+    const Tensor warm = run();
+  } catch (const std::exception& e) {
+    um::bench::skip(state, e.what());
+    return;
+  }
+  timer.measure(state, [&] { benchmark::DoNotOptimize(run()); }, kInner);
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -144,6 +187,17 @@ int main(int argc, char** argv) {
             ->Repetitions(7)
             ->ReportAggregatesOnly(true);
       }
+    }
+  }
+  for (const WindowShape& s : kWindowShapes) {
+    for (DType dt : {DType::kF16, DType::kF32}) {
+      const std::string name =
+          std::string("window_attention/") + s.name + (dt == DType::kF16 ? "/f16" : "/f32");
+      benchmark::RegisterBenchmark(name.c_str(), BM_CudaWindowAttention, s, dt)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond)
+          ->Repetitions(7)
+          ->ReportAggregatesOnly(true);
     }
   }
   benchmark::Initialize(&argc, argv);

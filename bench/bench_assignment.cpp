@@ -17,9 +17,10 @@
 //                   graph_us   the kernel alone: kGraphLaunches launches captured back to back in
 //                              one CUDA graph, replayed behind an identical un-timed replay (so
 //                              the GPU is busy when the start event is queued and no host latency
-//                              falls between the events), elapsed / kGraphLaunches; it includes
-//                              only the GPU's own gap between dependent kernels of a graph (the
-//                              cost any launch of it pays inside a captured frame)
+//                              falls between the events), elapsed / kGraphLaunches; besides the
+//                              kernels it holds only the GPU's own gap between dependent kernels
+//                              of a graph (what a launch of it pays inside a captured frame) and
+//                              one graph-to-graph switch per kGraphLaunches launches
 //                 Benchmark names end with "/real_time" (UseRealTime), after "/repeats:7":
 //                 filter with e.g. 'CudaKernel/.*variant:0/', not 'variant:0$'.
 //   CUDA/e2e      CudaAssignmentSolver::solve on host data, solver reused across iterations

@@ -295,7 +295,13 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
   const int tid = threadIdx.x;
   const int nthreads = blockDim.x;
   const int lane = tid & 31, warp = tid >> 5, nwarps = nthreads >> 5;
+  // All four per-problem values are read here, together (each array has `batch` entries, so
+  // the reads are valid whatever the shape): one memory latency before the cost loads can be
+  // issued, rather than one per value where the compiler would not move a read above the shape
+  // checks.
   const int rows = rows_arr[b], cols = cols_arr[b];
+  const int out_offset = out_offsets[b];
+  const int64_t cost_offset = cost_offsets[b];
   const int max_nc = max(max_rows, max_cols), max_nr = min(max_rows, max_cols);
   const SmemLayout L = smem_layout(max_nc, max_nr, kCache);
   double* v = reinterpret_cast<double*>(smem + L.v);
@@ -314,7 +320,7 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
 
   if (rows < 0 || cols < 0 || rows > max_rows || cols > max_cols) {
     if (rows > 0) {  // the caller sized col_for_row by the true rows
-      for (int r = tid; r < rows; r += nthreads) col_for_row[out_offsets[b] + r] = -1;
+      for (int r = tid; r < rows; r += nthreads) col_for_row[out_offset + r] = -1;
     }
     if (tid == 0) {
       status_out[b] = kBadShape;
@@ -322,7 +328,7 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
     }
     return;
   }
-  int* out = col_for_row + out_offsets[b];
+  int* out = col_for_row + out_offset;
   // Written before the first barrier below, so every later write of out[] is ordered after it.
   for (int r = tid; r < rows; r += nthreads) out[r] = -1;
   if (rows == 0 || cols == 0) {
@@ -332,7 +338,7 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
     }
     return;
   }
-  const float* C = costs + cost_offsets[b];
+  const float* C = costs + cost_offset;
 
   // Solve the "wide" problem nr x nc (nr <= nc), the original matrix transposed when
   // rows > cols: wide(i, j) = C[j][i].

@@ -194,8 +194,9 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr int kMmaTokenCounts[] = {64, 128, 208, 256};
 
 // Blocks per SM the register budget must allow: the one-pass kernel (<= 64 keys) 8 (<= 64
-// registers); the two-pass kernels at least 4 (<= 128; they take 64-101, ptxas -v), which puts
-// TinyViT's 500 stage-2 blocks in one wave on 132 SMs.
+// registers); the two-pass kernels at least 4 (<= 128; they take 70-101, ptxas -v), which puts
+// TinyViT's 500 stage-2 blocks in one wave on 132 SMs (at 70 registers and 40 KiB of shared
+// memory, 5 blocks fit an SM).
 constexpr int mma_min_blocks(int np) { return np <= 64 ? 8 : 4; }
 
 // q rows, k and v rows (80 bytes each) and the token table; at most 46 KiB (256 tokens): under
@@ -464,7 +465,8 @@ __global__ void __launch_bounds__(kMmaThreads, mma_min_blocks(NP))
   } else {
     // Pass 1: per lane, the running max of its scores and their exp-sum relative to it.
     // (Steps unrolled by 4: a full unroll hoists every step's bias loads and takes all 128
-    // registers, spilling in the scalar-bias variants; by 4, 70 registers (pairs) / 90.)
+    // registers, spilling in the scalar-bias variants; by 4, 208 keys take 70 registers with
+    // bias pairs, 90 with scalar bias loads.)
     float m0 = -INFINITY, m1 = -INFINITY, sum0 = 0.f, sum1 = 0.f;
 #pragma unroll 4
     for (int m = 0; m < NS; ++m) {

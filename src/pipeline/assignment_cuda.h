@@ -4,7 +4,7 @@
 // solver in assignment.h (shortest augmenting path, +inf forbidden, NaN/-inf invalid).
 //
 // Design: ONE LAUNCH for the whole batch, one thread block per problem. A block keeps its
-// problem's potentials, path and matching in shared memory (about 29 bytes per column and 13 per
+// problem's potentials, path and matching in shared memory (about 29 bytes per column and 21 per
 // row) and, when it fits, the cost matrix itself (4 bytes per entry; 64 x 64 = 16 KiB,
 // 300 x 50 = 60 KiB). The feasible start (the CPU solver's row/column reduction) is computed and
 // matched in parallel; the rows it leaves free are augmented one at a time, each Dijkstra step

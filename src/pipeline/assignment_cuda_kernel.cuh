@@ -22,6 +22,10 @@
 //  - a narrow problem is solved by ONE warp (kWarpTeam): no __syncthreads at all, only __syncwarp
 //    between augmentations; a wide one by the whole block (one barrier per step, every warp
 //    reduces the per-warp minima itself, so no serial pass over the warps);
+//  - after a search, each row and column is updated by the thread that owns it, from its own
+//    data (a visited row keeps the length at which it was reached), while thread 0 flips the
+//    path: ONE barrier per augmentation (it was three);
+//  - the next free row is found 32 rows a ballot, not by a serial scan;
 //  - the feasible start is claimed in parallel (shared atomicMin) instead of by one thread;
 //  - the matrix is read from global memory in batches of loads issued together (one memory
 //    latency per batch), by up to 8 warps even where one warp will solve.
@@ -78,7 +82,8 @@ __host__ __device__ inline int cost_ld(int nc) { return nc | 1; }
 // Shared memory layout for bounds (max_nc columns, max_nr rows); 8-byte items first for
 // alignment, the cost cache (floats) last.
 struct SmemLayout {
-  size_t v, spc, u, red_key, red_sum, path, row4col, col4row, claim, red_tie, sc, sr, cost, bytes;
+  size_t v, spc, u, rowd, red_key, red_sum, path, row4col, col4row, claim, red_tie, sc, sr, cost,
+      bytes;
 };
 
 __host__ __device__ inline SmemLayout smem_layout(int max_nc, int max_nr, bool cache) {
@@ -88,6 +93,7 @@ __host__ __device__ inline SmemLayout smem_layout(int max_nc, int max_nr, bool c
   l.v = o;       o += sizeof(double) * nc;
   l.spc = o;     o += sizeof(double) * nc;
   l.u = o;       o += sizeof(double) * nr;
+  l.rowd = o;    o += sizeof(double) * nr;
   l.red_key = o; o += sizeof(unsigned long long) * 2 * kMaxWarps;
   l.red_sum = o; o += sizeof(double) * kMaxWarps;
   l.path = o;    o += sizeof(int) * nc;
@@ -307,6 +313,7 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
   double* v = reinterpret_cast<double*>(smem + L.v);
   double* spc = reinterpret_cast<double*>(smem + L.spc);
   double* u = reinterpret_cast<double*>(smem + L.u);
+  double* rowd = reinterpret_cast<double*>(smem + L.rowd);
   unsigned long long* red_key = reinterpret_cast<unsigned long long*>(smem + L.red_key);
   double* red_sum = reinterpret_cast<double*>(smem + L.red_sum);
   int* path = reinterpret_cast<int*>(smem + L.path);
@@ -507,7 +514,9 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
   // Shortest augmenting paths for the rows the start left free, by the team: a warp (the other
   // warps of the block are done) or the whole block. Column j is owned by team thread j % T for
   // the whole solve: only the owner touches spc[j], path[j] and sc[j] during a search, so a
-  // search needs no barrier except the one inside the block-wide arg-min.
+  // search needs no barrier except the one inside the block-wide arg-min. Row r is likewise
+  // owned by thread r % T, which alone touches sr[r] and rowd[r] and updates u[r], so the dual
+  // update after a search needs no barrier either (one at the end of the augmentation).
   if constexpr (kWarpTeam) {
     if (warp != 0) return;
   }
@@ -521,7 +530,13 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
     int i = cur_row;
     int sink = -1;
     while (true) {
-      if (t == 0) sr[i] = 1;
+      // Row i's owner marks it visited and keeps min_val, the length at which the search
+      // reached it: the final spc of the column it is matched to (popped at that length), which
+      // is all the dual update below needs of the row (the CPU solver reads that spc).
+      if ((i < T ? i : i % T) == t) {
+        sr[i] = 1;
+        rowd[i] = min_val;
+      }
       const double base = min_val - u[i];
       unsigned long long best_key = ~0ull;
       unsigned best_tie = ~0u;
@@ -570,17 +585,22 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
       }
       return;  // out[] already holds -1 everywhere
     }
-    team_sync<kWarpTeam>();  // the search's spc, path, sc, sr visible to the team
+    // The flip below (thread 0) reads path[] of every column. A block team needs no barrier for
+    // that: every path write precedes the __syncthreads inside the search's last block-wide
+    // arg-min. A warp team's arg-min is a warp reduction, so the warp syncs here.
+    if constexpr (kWarpTeam) __syncwarp();
 
-    // Dual update (same as the CPU solver), then flip the alternating path. Rows read spc[] of
-    // any column, so the owners reset spc/sc only after the next barrier.
+    // Dual update (same values as the CPU solver: u[r] += min_val - spc[col4row[r]], where
+    // rowd[r] is that spc), each row and column by its owner, from its owner's own data, while
+    // thread 0 flips the alternating path (path, row4col, col4row, u[cur_row]: none of them is
+    // touched by the owners' loops; u[cur_row]'s owner only clears sr[cur_row]). No thread reads
+    // another's spc any more, so the owners reset their columns at once.
     for (int r = t; r < nr; r += T) {
       if (sr[r]) {
-        if (r != cur_row) u[r] += min_val - spc[col4row[r]];
+        if (r != cur_row) u[r] += min_val - rowd[r];
         sr[r] = 0;
       }
     }
-    team_sync<kWarpTeam>();
     for (int c = t; c < nc; c += T) {
       if (sc[c]) {
         v[c] -= min_val - spc[c];
@@ -588,7 +608,7 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
       }
       spc[c] = INFINITY;
     }
-    if (t == 0) {  // touches u[cur_row], path, row4col, col4row: none of them in the loop above
+    if (t == 0) {
       u[cur_row] += min_val;
       int j = sink;
       while (true) {

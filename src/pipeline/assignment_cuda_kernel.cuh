@@ -541,10 +541,14 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
       unsigned long long best_key = ~0ull;
       unsigned best_tie = ~0u;
       for (int j = t; j < nc; j += T) {
-        if (sc[j]) continue;
+        // The column's loads are all issued at once, the visited flag among them (it only
+        // selects what the others feed), so a column costs one shared-memory latency, not two.
+        // A visited column proposes (~0, ~0), which never replaces a proposal.
+        const bool open = sc[j] == 0;
         const double r = base + static_cast<double>(wide_cost(i, j)) - v[j];
         double s = spc[j];
-        if (r < s) {
+        const int owner = row4col[j];
+        if (open && r < s) {
           s = r;
           spc[j] = r;
           path[j] = i;
@@ -553,11 +557,11 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
         // the lower column index (deterministic). Any minimum is a valid Dijkstra choice.
         // The tie word also carries the column's row (low 16 bits; never compared, as j is
         // unique), so the winner's row needs no second shared-memory load on the critical path.
-        const unsigned long long key = order_key(s);
-        const int owner = row4col[j];
-        const unsigned tie = owner == -1 ? (static_cast<unsigned>(j) << 16) | 0xffffu
-                                         : 0x80000000u | (static_cast<unsigned>(j) << 16) |
-                                               static_cast<unsigned>(owner);
+        const unsigned long long key = open ? order_key(s) : ~0ull;
+        const unsigned tie = !open        ? ~0u
+                             : owner == -1 ? (static_cast<unsigned>(j) << 16) | 0xffffu
+                                           : 0x80000000u | (static_cast<unsigned>(j) << 16) |
+                                                 static_cast<unsigned>(owner);
         if (key < best_key || (key == best_key && tie < best_tie)) {
           best_key = key;
           best_tie = tie;

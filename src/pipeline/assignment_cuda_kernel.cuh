@@ -287,10 +287,13 @@ __device__ inline void team_sync() {
 constexpr int kOk = 0, kInfeasible = 1, kInvalidEntry = 2, kBadShape = 3;
 
 // One block per problem; blockDim.x is a multiple of 32 (LaunchConfig::threads). The launch
-// bounds state the largest block (kMaxThreads, one block per SM at least), so the compiler may
-// use up to 128 registers a thread and a 512-thread launch can never fail for lack of them.
+// bounds state the largest block choose_launch gives each variant (kMaxThreads, or
+// kWarpTeamBlockThreads for a warp team), so a launch never fails for lack of registers, and
+// keep the warp teams' blocks an SM where they were before a step's loads were issued together
+// (which takes registers): 3 cached (<= 85 registers), 4 uncached (<= 64; the big batches).
 template <bool kWarpTeam, bool kCache>
-__global__ void __launch_bounds__(kMaxThreads, 1)
+__global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThreads,
+                                  kWarpTeam ? (kCache ? 3 : 4) : 1)
     lsap_batch_kernel(const float* __restrict__ costs, const int64_t* __restrict__ cost_offsets,
                       const int* __restrict__ rows_arr, const int* __restrict__ cols_arr,
                       const int* __restrict__ out_offsets, int max_rows, int max_cols,
@@ -540,10 +543,10 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
       const double base = min_val - u[i];
       unsigned long long best_key = ~0ull;
       unsigned best_tie = ~0u;
-      for (int j = t; j < nc; j += T) {
-        // The column's loads are all issued at once, the visited flag among them (it only
-        // selects what the others feed), so a column costs one shared-memory latency, not two.
-        // A visited column proposes (~0, ~0), which never replaces a proposal.
+      // One column of the step. Its loads are all issued at once, the visited flag among them
+      // (it only selects what the others feed), so a column costs one shared-memory latency,
+      // not two. A visited column proposes (~0, ~0), which never replaces a proposal.
+      auto visit = [&](int j) {
         const bool open = sc[j] == 0;
         const double r = base + static_cast<double>(wide_cost(i, j)) - v[j];
         double s = spc[j];
@@ -566,6 +569,24 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
           best_key = key;
           best_tie = tie;
         }
+      };
+      if constexpr (kWarpTeam && kCache) {
+        // A lane's first kWarpTeamMaxCols / 32 = 4 columns (all of them in the automatic
+        // choice) as straight-line code, guarded rather than looped, so the compiler can issue
+        // the loads of all of them before the first is used; then any others (a warp team
+        // forced on a wider problem). (Cached costs only: with global loads it would take
+        // about 30 more registers a thread, and a warp-team block keeps its 256 threads'
+        // registers to the end, so fewer blocks would fit an SM for the big batches that run
+        // uncached.)
+        constexpr int kUnrolled = kWarpTeamMaxCols / 32;
+        UM_LSAP_UNROLL(unroll)
+        for (int q = 0; q < kUnrolled; ++q) {
+          const int j = t + q * 32;
+          if (j < nc) visit(j);
+        }
+        for (int j = t + kUnrolled * 32; j < nc; j += 32) visit(j);
+      } else {
+        for (int j = t; j < nc; j += T) visit(j);
       }
       // Only the owner of a column proposes it, so the owner of the winner is the thread whose
       // own proposal names the winning column (a thread with none proposes column 0x7fff, which

@@ -333,7 +333,21 @@ TEST(AssignmentKernelEmulation, MoreColumnsThanThreads) {
   // 600 columns > 512 threads: a block-team thread owns two columns, a warp-team lane 19.
   std::mt19937 rng(23);
   std::vector<Problem> batch{random_problem(rng, 6, 600, 0), random_problem(rng, 600, 3, 1)};
-  expect_all_variants_match_cpu(batch);
+  // Every row cheapest in the LAST column, dearer towards the first: the start places one row
+  // and the searches run over columns far beyond the first 128 (a warp lane's 5th and later
+  // columns, a block thread's second), wide and tall.
+  std::uniform_real_distribution<float> noise(0.0f, 0.01f);
+  Problem wide{std::vector<float>(8 * 600), 8, 600}, tall{std::vector<float>(600 * 8), 600, 8};
+  for (int i = 0; i < 8; ++i) {
+    for (int j = 0; j < 600; ++j) {
+      const float x = static_cast<float>(599 - j) + noise(rng);
+      wide.cost[static_cast<size_t>(i) * 600 + j] = x;
+      tall.cost[static_cast<size_t>(j) * 8 + i] = x;
+    }
+  }
+  expect_all_variants_match_cpu(batch);  // (600 x 600 bounds: no variant can cache the costs)
+  expect_all_variants_match_cpu({wide});  // 8 x 600 and 600 x 8 bounds: cached where asked
+  expect_all_variants_match_cpu({tall});
 }
 
 // Wide problems whose feasible start places EVERY row: row i's minimum is column 3i (distinct),

@@ -144,6 +144,34 @@ TEST(AssignmentCuda, BenchmarkShapesMatchCpu) {
   }
 }
 
+// The benchmark's shapes (uniform bounds, so the costs can be cached) in every forced variant:
+// e.g. a warp team on 4 x 300 x 50, whose lanes own 10 columns each (the step's first 4 as
+// straight-line code, the rest in a loop), with the costs cached.
+TEST(AssignmentCuda, BenchmarkShapesInEveryVariantMatchCpu) {
+  UM_REQUIRE_CUDA_DEVICE();
+  std::mt19937 rng(18);
+  std::uniform_real_distribution<float> uni(0.0f, 1.0f);
+  for (auto [b, r, c] : {std::tuple{4, 300, 1}, {4, 300, 10}, {4, 300, 50}, {4, 50, 300},
+                         {256, 64, 64}}) {
+    std::vector<Problem> batch(b);
+    for (auto& p : batch) {
+      p.rows = r;
+      p.cols = c;
+      p.cost.resize(static_cast<size_t>(r) * c);
+      for (auto& x : p.cost) x = uni(rng);
+    }
+    for (auto team : {CudaAssignmentTeam::kWarp, CudaAssignmentTeam::kBlock}) {
+      for (auto cache : {CudaAssignmentCache::kOn, CudaAssignmentCache::kOff}) {
+        SCOPED_TRACE(std::to_string(b) + "x" + std::to_string(r) + "x" + std::to_string(c) +
+                     ", team " + std::to_string(static_cast<int>(team)) + ", cache " +
+                     std::to_string(static_cast<int>(cache)));
+        CudaAssignmentSolver solver(CudaAssignmentOptions{team, cache});
+        compare_with_cpu(batch, &solver);
+      }
+    }
+  }
+}
+
 // Every kernel variant, forced: warp/block team x cached/uncached costs. The batch without the
 // 300-wide problems lets the cache be used (with them it cannot fit and the launch falls back).
 TEST(AssignmentCuda, EveryKernelVariantMatchesCpu) {

@@ -330,6 +330,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
 
   if (rows < 0 || cols < 0 || rows > max_rows || cols > max_cols) {
     if (rows > 0) {  // the caller sized col_for_row by the true rows
+      UM_LSAP_UNROLL(unroll 1)
       for (int r = tid; r < rows; r += nthreads) col_for_row[out_offset + r] = -1;
     }
     if (tid == 0) {
@@ -340,6 +341,9 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
   }
   int* out = col_for_row + out_offset;
   // Written before the first barrier below, so every later write of out[] is ordered after it.
+  // (unroll 1 here and on the other loops strided by the block size: they run once or twice,
+  // and unrolled ones made the compiler divide by the block size for their trip counts.)
+  UM_LSAP_UNROLL(unroll 1)
   for (int r = tid; r < rows; r += nthreads) out[r] = -1;
   if (rows == 0 || cols == 0) {
     if (tid == 0) {
@@ -368,28 +372,33 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
   // original layout; a cached tall matrix is stored transposed.
   int bad = 0;
   if constexpr (kCache) {
-    const int n = rows * cols;  // fits: the cache holds it in <= 227 KiB
-    // (r, c) of element k, stepped along with k instead of divided out every time.
-    const int dr = nthreads / cols, dc = nthreads - dr * cols;
-    int r = tid / cols, c = tid - (tid / cols) * cols;
-    for (int k0 = tid; k0 < n; k0 += kLoadBatch * nthreads) {
-      float x[kLoadBatch];
-      UM_LSAP_UNROLL(unroll)
-      for (int q = 0; q < kLoadBatch; ++q) {
-        const int k = k0 + q * nthreads;
-        x[q] = k < n ? __ldg(C + k) : 0.0f;
-      }
-      UM_LSAP_UNROLL(unroll)
-      for (int q = 0; q < kLoadBatch; ++q) {
-        if (k0 + q * nthreads < n) {
-          bad |= !(x[q] > -INFINITY);
-          S[tr ? c * ld + r : r * ld + c] = x[q];
-        }
-        r += dr;
-        c += dc;
-        if (c >= cols) {
-          c -= cols;
-          ++r;
+    // The threads as a grid over the matrix, so each keeps ONE column and steps down its rows
+    // with constant strides (a few instructions an entry; stepping a flat index's (row, column)
+    // along with it cost about 35, which made this loop the kernel's largest instruction
+    // count): with cols <= nthreads, gr rows of cols threads, thread (tid / cols, tid % cols)
+    // (the few past gr * cols idle), reading every gr-th row of its column; wider matrices: one
+    // row of nthreads threads, each taking columns tid, tid + nthreads, ... down all rows.
+    // Consecutive threads read consecutive floats (coalesced) and write consecutive columns of
+    // S (its odd row stride keeps a transposed store free of bank conflicts too).
+    const bool grid = cols <= nthreads;
+    const int gr = grid ? nthreads / cols : 1;
+    const int r0 = grid ? tid / cols : 0;
+    const int64_t pstep = static_cast<int64_t>(gr) * cols;  // source step, gr rows down
+    const int sstep = tr ? gr : gr * ld;                     // S step, gr rows down
+    for (int c = grid ? tid - r0 * cols : tid; c < cols && r0 < gr; c += grid ? cols : nthreads) {
+      int m = r0 < rows ? (rows - 1 - r0) / gr + 1 : 0;  // rows r0, r0 + gr, ... < rows
+      const float* src = C + static_cast<int64_t>(r0) * cols + c;
+      int dst = tr ? c * ld + r0 : r0 * ld + c;
+      for (; m > 0; m -= kLoadBatch, src += kLoadBatch * pstep, dst += kLoadBatch * sstep) {
+        float x[kLoadBatch];
+        UM_LSAP_UNROLL(unroll)
+        for (int q = 0; q < kLoadBatch; ++q) x[q] = q < m ? __ldg(src + q * pstep) : 0.0f;
+        UM_LSAP_UNROLL(unroll)
+        for (int q = 0; q < kLoadBatch; ++q) {
+          if (q < m) {
+            bad |= !(x[q] > -INFINITY);
+            S[dst + q * sstep] = x[q];
+          }
         }
       }
     }
@@ -406,6 +415,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
       for (int q = 0; q < kLoadBatch; ++q) bad |= !(x[q] > -INFINITY);  // 0.0f pads pass
     }
   }
+  UM_LSAP_UNROLL(unroll 1)
   for (int j = tid; j < nc; j += nthreads) {
     v[j] = 0.0;
     spc[j] = INFINITY;
@@ -413,6 +423,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     row4col[j] = -1;
     claim[j] = INT_MAX;
   }
+  UM_LSAP_UNROLL(unroll 1)
   for (int i = tid; i < nr; i += nthreads) {
     u[i] = 0.0;
     sr[i] = 0;
@@ -444,6 +455,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
   // before it is read.)
   int infeasible = 0;
   if (nr == nc) {
+    UM_LSAP_UNROLL(unroll 1)
     for (int j = tid; j < nc; j += nthreads) {  // coalesced: the threads read one row together
       float best = INFINITY;
       int imin = -1;
@@ -496,6 +508,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     return;
   }
   if (nr == nc) {
+    UM_LSAP_UNROLL(unroll 1)
     for (int j = tid; j < nc; j += nthreads) {
       const int r = path[j];
       if (claim[r] == j) {
@@ -504,6 +517,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
       }
     }
   } else {
+    UM_LSAP_UNROLL(unroll 1)
     for (int r = tid; r < nr; r += nthreads) {
       const int j = path[r];
       if (claim[j] == r) {
@@ -586,6 +600,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
         }
         for (int j = t + kUnrolled * 32; j < nc; j += 32) visit(j);
       } else {
+        UM_LSAP_UNROLL(unroll 1)
         for (int j = t; j < nc; j += T) visit(j);
       }
       // Only the owner of a column proposes it, so the owner of the winner is the thread whose

@@ -680,6 +680,11 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
       total_out[b] = sum;
       status_out[b] = kOk;
     }
+  } else if (nr <= 32) {  // uniform: every row is warp 0's (t < nr), so its sum is the total
+    if (tid == 0) {
+      total_out[b] = sum;
+      status_out[b] = kOk;
+    }
   } else {
     if (lane == 0) red_sum[warp] = sum;
     __syncthreads();

@@ -46,9 +46,14 @@ constexpr int kWarpTeamBlockThreads = 256;
 constexpr int kLoadEntriesPerThread = 16;
 // Entries loaded per thread and batch in the load loops: the loads of a batch are all issued
 // before the first is used, so a thread waits for global memory once per batch, not per entry.
-// 16: a 300 x 10 problem (320 threads) or a 64 x 64 one (a warp-team block of 256) is read in
-// ONE round trip, a 300 x 50 one in 3 (with 8: two, two and six).
+// The cached load (a thread walks one column) takes up to kCacheLoadBatch rows of it a batch,
+// in groups of kCacheLoadGroup (a group past the thread's last row is skipped whole, so a short
+// column costs few instructions): a 300 x 10 problem (320 threads) or a 64 x 64 one (a
+// warp-team block of 256) is read in ONE round trip, a 300 x 50 one in 2. The uncached check
+// (big batches: registers count there) reads kLoadBatch entries a batch.
 constexpr int kLoadBatch = 16;
+constexpr int kCacheLoadBatch = 32;
+constexpr int kCacheLoadGroup = 16;
 // Automatic team choice: one warp solves problems with at most this many (wide) columns, i.e. up
 // to 4 columns per lane; wider problems get one thread per column in a block of up to 512.
 constexpr int kWarpTeamMaxCols = 128;
@@ -389,15 +394,28 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
       int m = r0 < rows ? (rows - 1 - r0) / gr + 1 : 0;  // rows r0, r0 + gr, ... < rows
       const float* src = C + static_cast<int64_t>(r0) * cols + c;
       int dst = tr ? c * ld + r0 : r0 * ld + c;
-      for (; m > 0; m -= kLoadBatch, src += kLoadBatch * pstep, dst += kLoadBatch * sstep) {
-        float x[kLoadBatch];
+      for (; m > 0;
+           m -= kCacheLoadBatch, src += kCacheLoadBatch * pstep, dst += kCacheLoadBatch * sstep) {
+        float x[kCacheLoadBatch];  // entries q >= m are neither loaded nor stored
         UM_LSAP_UNROLL(unroll)
-        for (int q = 0; q < kLoadBatch; ++q) x[q] = q < m ? __ldg(src + q * pstep) : 0.0f;
+        for (int g = 0; g < kCacheLoadBatch; g += kCacheLoadGroup) {
+          if (g < m) {
+            UM_LSAP_UNROLL(unroll)
+            for (int q = g; q < g + kCacheLoadGroup; ++q) {
+              x[q] = q < m ? __ldg(src + q * pstep) : 0.0f;
+            }
+          }
+        }
         UM_LSAP_UNROLL(unroll)
-        for (int q = 0; q < kLoadBatch; ++q) {
-          if (q < m) {
-            bad |= !(x[q] > -INFINITY);
-            S[dst + q * sstep] = x[q];
+        for (int g = 0; g < kCacheLoadBatch; g += kCacheLoadGroup) {
+          if (g < m) {
+            UM_LSAP_UNROLL(unroll)
+            for (int q = g; q < g + kCacheLoadGroup; ++q) {
+              if (q < m) {
+                bad |= !(x[q] > -INFINITY);
+                S[dst + q * sstep] = x[q];
+              }
+            }
           }
         }
       }

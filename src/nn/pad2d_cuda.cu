@@ -25,9 +25,18 @@ __global__ void pad2d_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t
     const bool row_in = sy >= 0 && sy < h;
     const T* xr = x + (p * h + sy) * w;
     T* yr = y + r * ow;
-    for (UM_COLS(ox, ow)) {
-      const int64_t sx = ox - left;
-      yr[ox] = (row_in && sx >= 0 && sx < w) ? xr[sx] : fill;
+    for (UM_COL_GROUPS(c0, ow)) {
+      T v[kRowColsPerThread];
+#pragma unroll
+      for (int k = 0; k < kRowColsPerThread; ++k) {
+        const int64_t ox = c0 + int64_t{k} * blockDim.x, sx = ox - left;
+        v[k] = (ox < ow && row_in && sx >= 0 && sx < w) ? xr[sx] : fill;
+      }
+#pragma unroll
+      for (int k = 0; k < kRowColsPerThread; ++k) {
+        const int64_t ox = c0 + int64_t{k} * blockDim.x;
+        if (ox < ow) yr[ox] = v[k];
+      }
     }
   }
 }

@@ -43,32 +43,42 @@ __global__ void max_pool_kernel(const T* __restrict__ x, T* __restrict__ y, Nchw
     const I ys = oy * stride - pad;
     const T* plane = x + b * s.sn + ch * s.sc;
     T* yr = y + r64 * wo;
-    for (UM_COLS(ox, wo)) {
-      const I xs = static_cast<I>(ox) * stride - pad;
-      float m = -INFINITY;
-      if constexpr (K > 0) {
+    for (UM_COL_GROUPS(c0, wo)) {
+      float m[kRowColsPerThread];
 #pragma unroll
-        for (int dy = 0; dy < K; ++dy) {
+      for (int k = 0; k < kRowColsPerThread; ++k) {
+        const int64_t ox = c0 + int64_t{k} * blockDim.x;
+        const I xs = static_cast<I>(ox) * stride - pad;
+        m[k] = -INFINITY;
+        if (ox >= wo) continue;
+        if constexpr (K > 0) {
 #pragma unroll
-          for (int dx = 0; dx < K; ++dx) {
-            const I iy = ys + dy, ix = xs + dx;
-            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+          for (int dy = 0; dy < K; ++dy) {
+#pragma unroll
+            for (int dx = 0; dx < K; ++dx) {
+              const I iy = ys + dy, ix = xs + dx;
+              if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                const float v = to_f(plane[iy * s.sh + ix * s.sw]);
+                m[k] = (m[k] < v) ? v : m[k];
+              }
+            }
+          }
+        } else {
+          const I y0 = ys > 0 ? ys : 0, y1 = ys + kernel < h ? ys + kernel : h;
+          const I x0 = xs > 0 ? xs : 0, x1 = xs + kernel < w ? xs + kernel : w;
+          for (I iy = y0; iy < y1; ++iy) {
+            for (I ix = x0; ix < x1; ++ix) {
               const float v = to_f(plane[iy * s.sh + ix * s.sw]);
-              m = (m < v) ? v : m;
+              m[k] = (m[k] < v) ? v : m[k];
             }
           }
         }
-      } else {
-        const I y0 = ys > 0 ? ys : 0, y1 = ys + kernel < h ? ys + kernel : h;
-        const I x0 = xs > 0 ? xs : 0, x1 = xs + kernel < w ? xs + kernel : w;
-        for (I iy = y0; iy < y1; ++iy) {
-          for (I ix = x0; ix < x1; ++ix) {
-            const float v = to_f(plane[iy * s.sh + ix * s.sw]);
-            m = (m < v) ? v : m;
-          }
-        }
       }
-      yr[ox] = from_f<T>(m);
+#pragma unroll
+      for (int k = 0; k < kRowColsPerThread; ++k) {
+        const int64_t ox = c0 + int64_t{k} * blockDim.x;
+        if (ox < wo) yr[ox] = from_f<T>(m[k]);
+      }
     }
   }
 }
@@ -82,7 +92,19 @@ __global__ void upsample_nearest2x_kernel(const T* __restrict__ x, T* __restrict
     const I oy = r % hi, p = r / hi, ch = p % ci, b = p / ci;
     const T* xr = x + b * s.sn + ch * s.sc + (oy / 2) * s.sh;
     T* yr = y + r64 * wo;
-    for (UM_COLS(ox, wo)) yr[ox] = xr[(ox / 2) * s.sw];
+    for (UM_COL_GROUPS(c0, wo)) {
+      T v[kRowColsPerThread];
+#pragma unroll
+      for (int k = 0; k < kRowColsPerThread; ++k) {
+        const int64_t ox = c0 + int64_t{k} * blockDim.x;
+        v[k] = ox < wo ? xr[(ox / 2) * s.sw] : T{};
+      }
+#pragma unroll
+      for (int k = 0; k < kRowColsPerThread; ++k) {
+        const int64_t ox = c0 + int64_t{k} * blockDim.x;
+        if (ox < wo) yr[ox] = v[k];
+      }
+    }
   }
 }
 

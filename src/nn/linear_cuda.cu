@@ -11,15 +11,13 @@
 // activation, and a float16 result is rounded once (the CPU's linear-then-add sequence on
 // float16-rounded data rounds the linear's output first; results may differ by that rounding).
 // linear_act (nn/ops_fused.h) is the same GEMM with ReLU as cuBLASLt's RELU(_BIAS) epilogue: bias
-// and ReLU on the float32 accumulator, one rounding, no separate activation kernel. float16 GELU
-// on row-contiguous, aligned operands is linear_gelu_cuda.cu's fused kernel (exact erf GELU).
+// and ReLU on the float32 accumulator, one rounding, no separate activation kernel.
 #include <algorithm>
 #include <cstdint>
 #include <string>
 
 #include "nn/cublaslt_context.h"
 #include "nn/cuda_op_util.cuh"
-#include "nn/linear_gelu_cuda.h"
 #include "nn/ops_cuda.h"
 #include "nn/ops_dfine_cuda.h"
 #include "nn/ops_fused.h"
@@ -164,14 +162,9 @@ Tensor linear_act_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias
   if (act == Activation::kReLU || act == Activation::kNone) {
     return linear_gemm("linear_act", x, weight, bias, Tensor(), act == Activation::kReLU);
   }
-  // float16 GELU on supported layouts (TinyViT's MLPs): one tensor-core kernel with bias and
-  // the exact GELU on the float32 accumulator (linear_gelu_cuda.cu).
-  if (act == Activation::kGELU && linear_gelu_f16_supported(x, weight, bias)) {
-    return linear_gelu_f16_cuda(x, weight, bias);
-  }
-  // SiLU / GELU otherwise: cuBLASLt's GELU epilogue is the tanh approximation, not the exact erf
-  // form the models use, so the GEMM is followed by the activation pass (in float16 the GEMM's
-  // output is rounded before the activation, as in the unfused sequence).
+  // SiLU / GELU: cuBLASLt's GELU epilogue is the tanh approximation, not the exact erf form the
+  // models use, so the GEMM is followed by the activation pass (in float16 the GEMM's output is
+  // rounded before the activation, as in the unfused sequence).
   Tensor y = linear_gemm("linear_act", x, weight, bias, Tensor(), false);
   act_affine_inplace_cuda(y, act == Activation::kSiLU ? ActKind::kSiLU : ActKind::kGELU, false,
                           1.f, 0.f);

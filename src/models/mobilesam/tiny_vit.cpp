@@ -86,8 +86,7 @@ Tensor TinyVit::Block::forward(const Tensor& tokens, int64_t h, int64_t w) const
   x = nn::depthwise_conv2d_nhwc(x.view({b, h, w, c}), local_conv.weight, local_conv.bias,
                                 local_conv.params)
           .view({b, h * w, c});
-  // x + mlp(x); fc1's GELU is fused into its GEMM on CUDA (float16: linear_gelu_cuda.cu).
-  return fc2(fc1.with_act(mlp_norm(x), nn::Activation::kGELU), /*residual=*/x);
+  return fc2(nn::gelu(fc1(mlp_norm(x))), /*residual=*/x);  // x + mlp(x)
 }
 
 TinyVit TinyVit::load(const io::WeightSource& w, const TinyVitConfig& cfg) {

@@ -1,23 +1,40 @@
 // File: src/nn/grouped_mlp_cuda.cu
 // Purpose: CUDA implementation of grouped_mlp (see ops_mlp.h): G small MLPs in ONE kernel.
-// Method: one block per group. The group's input row is read (any strides) into shared memory as
+// Method: one block per group, or (sm_90+) a cluster of kClusterBlocks blocks per group that
+// split every layer's rows and exchange the layer's output through distributed shared memory.
+// The group's input row is read (any strides) into shared memory as
 // float32; for each layer, every warp computes 4 output rows at a time (4 independent weight
 // loads in flight per lane: 16-byte loads when each weight row is a whole number of 16-byte units,
 // else element loads), lanes splitting the input dim, a butterfly reduction, then bias, the
 // rounding to the data dtype (what the unfused linear's output gets) and the ReLU between layers;
 // the layer's output row goes to the other shared buffer (the last layer's to y). The layers'
 // widths are small (SAM: 256/256/32 per row): the weights dominate and are read once.
+#include <cooperative_groups.h>
 #include <cuda_fp16.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_mlp.h"
 
+// Thread-block clusters exist in sm_90+ device code only: in a device pass for an older
+// architecture the cluster variant compiles to a trap, and the host never launches it there (it
+// checks the kernel binary's architecture, see cluster_variant_runs).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+#define UM_GROUPED_MLP_DEVICE_CLUSTERS 0
+#else
+#define UM_GROUPED_MLP_DEVICE_CLUSTERS 1
+#endif
+
 namespace um::nn::detail {
 namespace {
+
+namespace cg = cooperative_groups;
 
 constexpr int kThreads = 512;
 constexpr int kRowsPerStep = 4;
@@ -30,14 +47,32 @@ struct MlpLayers {
   int n;
 };
 
+// Blocks per group in the cluster variant (sm_90 thread-block clusters): the group's layer rows
+// are split over the cluster's blocks, and after each layer every block gathers the whole
+// output row from the others' shared memory (distributed shared memory). Why: with one block per
+// group, SAM's hypernetworks (4 groups) and IoU head (1 group, float32) streamed their weights
+// through 4 and 1 SMs: ncu on an H200 had them at 22 and 27 us, a memory round trip per step.
+constexpr int kClusterBlocks = 8;
+
 // T: the parameters' and the output's dtype; TX: x's (float16 x with float32 parameters).
-template <typename T, typename TX, bool kVec>
+// kCluster: launched in clusters of kClusterBlocks blocks per group (see above), else one block
+// per group.
+template <typename T, typename TX, bool kVec, bool kCluster>
 __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_t xs1,
                                    MlpLayers layers, int max_width, T* __restrict__ y) {
   extern __shared__ float smem[];
   float* cur = smem;
   float* nxt = smem + max_width;
-  const int64_t g = blockIdx.x;
+  int rank = 0, blocks = 1;  // this block's place in its group's cluster
+  if constexpr (kCluster) {
+#if UM_GROUPED_MLP_DEVICE_CLUSTERS
+    rank = static_cast<int>(cg::this_cluster().block_rank());
+    blocks = static_cast<int>(cg::this_cluster().num_blocks());
+#else
+    __trap();
+#endif
+  }
+  const int64_t g = blockIdx.x / blocks;
   for (int k = threadIdx.x; k < layers.in[0]; k += blockDim.x) cur[k] = to_f(x[g * xs0 + k * xs1]);
   __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarps = blockDim.x / 32;
@@ -46,7 +81,11 @@ __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_
     const bool last = l + 1 == layers.n;
     const T* w = static_cast<const T*>(layers.w[l]) + g * out * in;
     const T* b = layers.b[l] ? static_cast<const T*>(layers.b[l]) + g * out : nullptr;
-    for (int j0 = warp * kRowsPerStep; j0 < out; j0 += nwarps * kRowsPerStep) {
+    // This block's rows [j_begin, j_end) of the layer (all of them without clusters).
+    const int per_block = (out + blocks - 1) / blocks;
+    const int j_begin = rank * per_block;
+    const int j_end = j_begin + per_block < out ? j_begin + per_block : out;
+    for (int j0 = j_begin + warp * kRowsPerStep; j0 < j_end; j0 += nwarps * kRowsPerStep) {
       float acc[kRowsPerStep];
 #pragma unroll
       for (int r = 0; r < kRowsPerStep; ++r) acc[r] = 0.f;
@@ -60,7 +99,7 @@ __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_
 #pragma unroll
           for (int r = 0; r < kRowsPerStep; ++r) {
             const int j = j0 + r;
-            if (j < out) {
+            if (j < j_end) {
               const P p = *reinterpret_cast<const P*>(w + static_cast<int64_t>(j) * in + k0);
 #pragma unroll
               for (int v = 0; v < V; ++v) acc[r] = fmaf(to_f(p.v[v]), xv[v], acc[r]);
@@ -73,7 +112,7 @@ __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_
 #pragma unroll
           for (int r = 0; r < kRowsPerStep; ++r) {
             const int j = j0 + r;
-            if (j < out) acc[r] = fmaf(to_f(w[static_cast<int64_t>(j) * in + k]), xv, acc[r]);
+            if (j < j_end) acc[r] = fmaf(to_f(w[static_cast<int64_t>(j) * in + k]), xv, acc[r]);
           }
         }
       }
@@ -86,7 +125,7 @@ __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_
 #pragma unroll
         for (int r = 0; r < kRowsPerStep; ++r) {
           const int j = j0 + r;
-          if (j >= out) break;
+          if (j >= j_end) break;
           const T rounded = from_f<T>(acc[r] + (b ? to_f(b[j]) : 0.f));
           if (last) {
             y[g * out + j] = rounded;
@@ -97,11 +136,79 @@ __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_
         }
       }
     }
+#if UM_GROUPED_MLP_DEVICE_CLUSTERS
+    if constexpr (kCluster) {
+      if (!last) {
+        // Every block's slice of nxt is written (the cluster barrier orders shared memory across
+        // the cluster); copy the other blocks' slices into this block's nxt. Nobody writes a
+        // buffer another block may still read: the next layer writes the OTHER buffer, whose
+        // remote reads ended before everyone passed this layer's barrier.
+        cg::cluster_group cluster = cg::this_cluster();
+        cluster.sync();
+        for (int j = threadIdx.x; j < out; j += blockDim.x) {
+          const int owner = j / per_block;
+          if (owner != rank) nxt[j] = *cluster.map_shared_rank(nxt + j, owner);
+        }
+      }
+    }
+#endif
     __syncthreads();
     float* t = cur;
     cur = nxt;
     nxt = t;
   }
+#if UM_GROUPED_MLP_DEVICE_CLUSTERS
+  if constexpr (kCluster) {
+    cg::this_cluster().sync();  // no block's shared memory may go while others still read it
+  }
+#endif
+}
+
+// Whether the cluster variant `kernel` runs on the current device: the device launches clusters
+// (compute capability 9.0+) and the binary loaded for it is sm_90+ code (a build for older
+// architectures only has the trap). Queried once per kernel and device.
+bool cluster_variant_runs(const void* kernel) {
+  static std::mutex mutex;
+  static std::map<std::pair<const void*, int>, bool> runs;
+  int device = 0;
+  UM_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = runs.find({kernel, device});
+  if (it == runs.end()) {
+    int clusters = 0;
+    UM_CUDA_CHECK(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device));
+    cudaFuncAttributes attr{};
+    UM_CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
+    it = runs.emplace(std::make_pair(kernel, device), clusters != 0 && attr.binaryVersion >= 90)
+             .first;
+  }
+  return it->second;
+}
+
+// One launch of the kernel: clusters of kClusterBlocks per group where they run (see
+// cluster_variant_runs), else one block per group.
+template <typename T, typename TX, bool kVec>
+void launch_grouped(const TX* xp, int64_t xs0, int64_t xs1, const MlpLayers& layers, int mw,
+                    T* yp, int64_t groups, size_t smem) {
+  const auto clustered = grouped_mlp_kernel<T, TX, kVec, true>;
+  if (cluster_variant_runs(reinterpret_cast<const void*>(clustered))) {
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = dim3(static_cast<unsigned>(groups * kClusterBlocks));
+    cfg.blockDim = dim3(kThreads);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream();
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = kClusterBlocks;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    UM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, clustered, xp, xs0, xs1, layers, mw, yp));
+    return;
+  }
+  grouped_mlp_kernel<T, TX, kVec, false>
+      <<<static_cast<unsigned>(groups), kThreads, smem, stream()>>>(xp, xs0, xs1, layers, mw, yp);
 }
 
 }  // namespace
@@ -138,27 +245,22 @@ Tensor grouped_mlp_cuda(const Tensor& x, const std::vector<Tensor>& weights,
   const size_t smem = 2 * static_cast<size_t>(max_width) * sizeof(float);
   const int mw = static_cast<int>(max_width);
   const int64_t xs0 = x.strides()[0], xs1 = x.strides()[1];
-  const unsigned blocks = static_cast<unsigned>(g);
   if (pd != x.dtype()) {  // float16 x, float32 parameters
     const __half* xp = static_cast<const __half*>(x.raw_data());
     float* yp = static_cast<float*>(y.raw_data());
     if (vec) {
-      grouped_mlp_kernel<float, __half, true>
-          <<<blocks, kThreads, smem, stream()>>>(xp, xs0, xs1, layers, mw, yp);
+      launch_grouped<float, __half, true>(xp, xs0, xs1, layers, mw, yp, g, smem);
     } else {
-      grouped_mlp_kernel<float, __half, false>
-          <<<blocks, kThreads, smem, stream()>>>(xp, xs0, xs1, layers, mw, yp);
+      launch_grouped<float, __half, false>(xp, xs0, xs1, layers, mw, yp, g, smem);
     }
   } else {
     UM_DISPATCH_FLOAT(x.dtype(), T, {
       const T* xp = static_cast<const T*>(x.raw_data());
       T* yp = static_cast<T*>(y.raw_data());
       if (vec) {
-        grouped_mlp_kernel<T, T, true>
-            <<<blocks, kThreads, smem, stream()>>>(xp, xs0, xs1, layers, mw, yp);
+        launch_grouped<T, T, true>(xp, xs0, xs1, layers, mw, yp, g, smem);
       } else {
-        grouped_mlp_kernel<T, T, false>
-            <<<blocks, kThreads, smem, stream()>>>(xp, xs0, xs1, layers, mw, yp);
+        launch_grouped<T, T, false>(xp, xs0, xs1, layers, mw, yp, g, smem);
       }
     });
   }

@@ -26,15 +26,7 @@ void check_args(const Tensor& x, const Tensor& weight, const Tensor& bias, Activ
     fail(kOp, "bias " + shape_str(bias.shape()) + " does not match weight " +
                   shape_str(weight.shape()));
   }
-  switch (act) {
-    case Activation::kNone:
-    case Activation::kReLU:
-    case Activation::kSiLU:
-    case Activation::kGELU:
-      break;
-    default:
-      fail(kOp, "unknown activation " + std::to_string(static_cast<int>(act)));
-  }
+  detail::require_activation(kOp, act);
 }
 
 }  // namespace

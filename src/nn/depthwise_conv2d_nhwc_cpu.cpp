@@ -77,22 +77,15 @@ void check_arguments(const Tensor& x, const Tensor& weight, const Tensor& bias,
 Tensor depthwise_conv2d_nhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
                              const Conv2dParams& p, Activation act, Activation in_act) {
   check_arguments(x, weight, bias, p);
-  for (const Activation a : {act, in_act}) {
-    if (a != Activation::kNone && a != Activation::kReLU && a != Activation::kSiLU &&
-        a != Activation::kGELU) {
-      fail(kOp, "unknown activation " + std::to_string(static_cast<int>(a)));
-    }
-  }
+  detail::require_activation(kOp, act);
+  detail::require_activation(kOp, in_act);
   UM_NN_CUDA_DISPATCH(x, depthwise_conv2d_nhwc_cuda(x, weight, bias, p, act, in_act));
   if (x.device().is_cpu() && x.dtype() == DType::kF16) {
     fail(kOp, "float16 needs a CUDA device (the CPU reference is float32 only)");
   }
   detail::require_cpu_f32(kOp, x, "x");  // refuses a device tensor in a build without CUDA
   // The input activation: the pass TinyViT ran before the conv (a new NHWC tensor).
-  Tensor xa = x;
-  if (in_act == Activation::kReLU) xa = relu(x);
-  if (in_act == Activation::kSiLU) xa = silu(x);
-  if (in_act == Activation::kGELU) xa = gelu(x);
+  const Tensor xa = activate(x, in_act);
   // The NCHW view costs nothing; nn::conv2d makes it contiguous (the copy TinyViT made).
   // With an activation: conv2d_bias_act's CPU sequence (conv2d, then the activation pass).
   const Tensor nchw = xa.permute({0, 3, 1, 2});

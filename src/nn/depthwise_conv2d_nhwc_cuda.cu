@@ -359,21 +359,6 @@ void launch(const T* x, const T* w, const T* b, T* y, const Geometry& g, int64_t
   }
 }
 
-// t after activation a (t itself for none): the unfused paths' activation passes.
-Tensor apply_activation(const Tensor& t, Activation a) {
-  switch (a) {
-    case Activation::kNone:
-      return t;
-    case Activation::kReLU:
-      return relu(t);
-    case Activation::kSiLU:
-      return silu(t);
-    case Activation::kGELU:
-      return gelu(t);
-  }
-  return t;
-}
-
 void require_same_device(const Tensor& t, const char* name, const Tensor& x) {
   if (t.device() != x.device()) {
     fail(kOp,
@@ -434,7 +419,7 @@ Tensor depthwise_conv2d_nhwc_cuda(const Tensor& x_in, const Tensor& weight_in,
     return y;
   }
   // The generic kernel has no activations: the input one as a pass before (the op's CPU order).
-  const Tensor xa = apply_activation(x, in_act);
+  const Tensor xa = nn::activate(x, in_act);
   UM_DISPATCH_FLOAT(x.dtype(), T, {
     const T* px = static_cast<const T*>(xa.raw_data());
     const T* pw = static_cast<const T*>(weight.raw_data());
@@ -450,7 +435,7 @@ Tensor depthwise_conv2d_nhwc_cuda(const Tensor& x_in, const Tensor& weight_in,
     }
   });
   check_launch(kOp);
-  return apply_activation(y, act);  // the output activation as a second pass
+  return nn::activate(y, act);  // the output activation as a second pass
 }
 
 }  // namespace um::nn::detail

@@ -5,6 +5,7 @@
 
 #include "nn/op_util.h"
 #include "nn/ops.h"
+#include "nn/ops_fused.h"
 #include "nn/ops_layer_norm_act.h"
 
 namespace um::nn {
@@ -27,20 +28,10 @@ Tensor layer_norm_act(const Tensor& x, const Tensor& weight, const Tensor& bias,
                             shape_str(x.shape()));
     }
   }
+  detail::require_activation(kOp, act);
   UM_NN_CUDA_DISPATCH(x, layer_norm_act_cuda(x, weight, bias, eps, act));
   detail::require_cpu_f32(kOp, x, "x");
-  const Tensor y = layer_norm(x, weight, bias, eps);
-  switch (act) {
-    case Activation::kNone:
-      return y;
-    case Activation::kReLU:
-      return relu(y);
-    case Activation::kSiLU:
-      return silu(y);
-    case Activation::kGELU:
-      return gelu(y);
-  }
-  detail::fail(kOp, "unknown activation");
+  return activate(layer_norm(x, weight, bias, eps), act);
 }
 
 }  // namespace um::nn

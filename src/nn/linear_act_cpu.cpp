@@ -17,15 +17,7 @@ Tensor linear_act(const Tensor& x, const Tensor& weight, const Tensor& bias, Act
   constexpr const char* kOp = "linear_act";
   if (!x.defined()) fail(kOp, "x is undefined");
   if (!weight.defined()) fail(kOp, "weight is undefined");
-  switch (act) {
-    case Activation::kNone:
-    case Activation::kReLU:
-    case Activation::kSiLU:
-    case Activation::kGELU:
-      break;
-    default:
-      fail(kOp, "unknown activation " + std::to_string(static_cast<int>(act)));
-  }
+  detail::require_activation(kOp, act);
   UM_NN_CUDA_DISPATCH(x, linear_act_cuda(x, weight, bias, act));
   Tensor y = linear(x, weight, bias);  // checks the rest (devices, dtypes, shapes)
   if (!y.is_contiguous()) y = y.contiguous();

@@ -24,6 +24,17 @@ namespace um::nn {
 // The activations a fused epilogue applies; GELU is the exact (erf) one, as torch.nn.GELU().
 enum class Activation : uint8_t { kNone, kReLU, kSiLU, kGELU };
 
+// x after act as its own pass: nn::relu / silu / gelu (a new tensor, on x's device), x itself
+// for kNone. The unfused sequence every fused op above is defined against; the fused ops' CPU
+// paths and unfused CUDA fallbacks run it. A value outside the enum throws um::Error.
+Tensor activate(const Tensor& x, Activation act);
+
+namespace detail {
+// Throws um::Error naming `op` unless act is one of the enum's values (a cast integer may not
+// be): the fused ops check before they dispatch.
+void require_activation(const char* op, Activation act);
+}  // namespace detail
+
 // y = affine_scale * act(conv2d(x, weight, bias, p)) + affine_bias, computed exactly as the
 // sequence conv2d -> activation -> affine: on the CPU the float32 results are bit-identical to
 // nn::conv2d followed by nn::act_affine_inplace (or nn::relu/silu/gelu), the affine being skipped

@@ -46,31 +46,37 @@ inline void require_like(const char* op, const Tensor& t, const char* name, cons
 inline void check_launch(const char* op) { UM_CUDA_CHECK_LAST(op); }
 
 // Launch shape of a "row" kernel over an [rows, cols] output (an NCHW tensor seen as N*C*H rows
-// of W): rows over gridDim.y, columns over the x threads, both grid-stride. A kernel that maps a
-// flat element index back to (n, c, y, x) pays several 64-bit divisions per element (tens of
-// instructions each); a row kernel divides once per row. A thread owns kRowColsPerThread columns
-// of a row, blockDim.x apart (a warp's accesses stay coalesced), and issues all their loads
-// before it stores: with one column per thread, D-FINE's stem pad (16 x 321 x 321 float32) was
-// ~10 waves of short blocks each waiting one memory latency (ncu, H200: 32 us). Threads: the
-// row's column groups rounded up to a warp, 32..256.
+// of W): rows over the y threads and gridDim.y, columns over the x threads, both grid-stride. A
+// kernel that maps a flat element index back to (n, c, y, x) pays several 64-bit divisions per
+// element (tens of instructions each); a row kernel divides once per row. A thread owns
+// kRowColsPerThread columns of a row, blockDim.x apart (a warp's accesses stay coalesced), and
+// issues all their loads before it stores: with one column per thread, D-FINE's stem pad (16 x
+// 321 x 321 float32) was ~10 waves of short blocks each waiting one memory latency (ncu, H200:
+// 32 us). Threads: the row's column groups rounded up to a warp (32..256) across, and as many
+// rows as fill 256 threads down (narrow rows, e.g. D-FINE's 80-wide FPN maps, would otherwise
+// make one-warp blocks).
 constexpr int kRowColsPerThread = 4;
 struct RowLaunch {
   dim3 grid, block;
 };
 inline RowLaunch row_launch(int64_t rows, int64_t cols) {
   const int64_t groups = (cols + kRowColsPerThread - 1) / kRowColsPerThread;
-  const int64_t threads = groups >= 256 ? 256 : ((groups + 31) / 32) * 32;
-  const int64_t bx = (groups + threads - 1) / threads;
+  int64_t tx = groups >= 256 ? 256 : ((groups + 31) / 32) * 32;
+  if (tx < 32) tx = 32;
+  const int64_t ty = 256 / tx;
+  const int64_t bx = (groups + tx - 1) / tx;
+  const int64_t by = (rows + ty - 1) / ty;
   return {dim3(static_cast<unsigned>(bx < 65535 ? (bx < 1 ? 1 : bx) : 65535),
-               static_cast<unsigned>(rows < 65535 ? (rows < 1 ? 1 : rows) : 65535)),
-          dim3(static_cast<unsigned>(threads < 32 ? 32 : threads))};
+               static_cast<unsigned>(by < 65535 ? (by < 1 ? 1 : by) : 65535)),
+          dim3(static_cast<unsigned>(tx), static_cast<unsigned>(ty))};
 }
 // Inside a row kernel:
 //   for (UM_ROWS(r, rows)) {
 //     for (UM_COL_GROUPS(c0, cols)) {
 //       for (int k = 0; k < kRowColsPerThread; ++k) column c0 + k * blockDim.x (if < cols)
-#define UM_ROWS(row_var, rows) \
-  int64_t row_var = blockIdx.y; row_var < (rows); row_var += gridDim.y
+#define UM_ROWS(row_var, rows)                                                             \
+  int64_t row_var = static_cast<int64_t>(blockIdx.y) * blockDim.y + threadIdx.y;           \
+       row_var < (rows); row_var += static_cast<int64_t>(gridDim.y) * blockDim.y
 #define UM_COL_GROUPS(col_var, cols)                                                         \
   int64_t col_var = static_cast<int64_t>(blockIdx.x) * blockDim.x * kRowColsPerThread +      \
                     threadIdx.x;                                                             \

@@ -385,13 +385,17 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     // row of nthreads threads, each taking columns tid, tid + nthreads, ... down all rows.
     // Consecutive threads read consecutive floats (coalesced) and write consecutive columns of
     // S (its odd row stride keeps a transposed store free of bank conflicts too).
+    // (Unsigned divisions, 32-bit strides and a predicate for the entry check: this loop's
+    // instruction count is most of what a small problem costs.)
     const bool grid = cols <= nthreads;
-    const int gr = grid ? nthreads / cols : 1;
-    const int r0 = grid ? tid / cols : 0;
-    const int64_t pstep = static_cast<int64_t>(gr) * cols;  // source step, gr rows down
-    const int sstep = tr ? gr : gr * ld;                     // S step, gr rows down
+    const int gr = grid ? static_cast<int>(static_cast<unsigned>(nthreads) / cols) : 1;
+    const int r0 = grid ? static_cast<int>(static_cast<unsigned>(tid) / cols) : 0;
+    const int pstep = gr * cols;          // source step, gr rows down (<= max(nthreads, cols))
+    const int sstep = tr ? gr : gr * ld;  // S step, gr rows down
+    bool ok = true;                       // no NaN / -inf so far
     for (int c = grid ? tid - r0 * cols : tid; c < cols && r0 < gr; c += grid ? cols : nthreads) {
-      int m = r0 < rows ? (rows - 1 - r0) / gr + 1 : 0;  // rows r0, r0 + gr, ... < rows
+      // rows r0, r0 + gr, ... < rows
+      int m = r0 < rows ? static_cast<int>(static_cast<unsigned>(rows - 1 - r0) / gr) + 1 : 0;
       const float* src = C + static_cast<int64_t>(r0) * cols + c;
       int dst = tr ? c * ld + r0 : r0 * ld + c;
       for (; m > 0;
@@ -412,7 +416,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
             UM_LSAP_UNROLL(unroll)
             for (int q = g; q < g + kCacheLoadGroup; ++q) {
               if (q < m) {
-                bad |= !(x[q] > -INFINITY);
+                ok &= x[q] > -INFINITY;
                 S[dst + q * sstep] = x[q];
               }
             }
@@ -420,6 +424,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
         }
       }
     }
+    bad = !ok;
   } else {
     const int64_t n = static_cast<int64_t>(rows) * cols;
     for (int64_t k0 = tid; k0 < n; k0 += int64_t{kLoadBatch} * nthreads) {

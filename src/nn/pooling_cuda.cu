@@ -51,23 +51,12 @@ __global__ void max_pool_kernel(const T* __restrict__ x, T* __restrict__ y, Nchw
         const I xs = static_cast<I>(ox) * stride - pad;
         m[k] = -INFINITY;
         if (ox >= wo) continue;
-        if constexpr (K > 0) {
 #pragma unroll
-          for (int dy = 0; dy < K; ++dy) {
+        for (int dy = 0; dy < kernel; ++dy) {  // unrolled where K fixes `kernel`
 #pragma unroll
-            for (int dx = 0; dx < K; ++dx) {
-              const I iy = ys + dy, ix = xs + dx;
-              if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-                const float v = to_f(plane[iy * s.sh + ix * s.sw]);
-                m[k] = (m[k] < v) ? v : m[k];
-              }
-            }
-          }
-        } else {
-          const I y0 = ys > 0 ? ys : 0, y1 = ys + kernel < h ? ys + kernel : h;
-          const I x0 = xs > 0 ? xs : 0, x1 = xs + kernel < w ? xs + kernel : w;
-          for (I iy = y0; iy < y1; ++iy) {
-            for (I ix = x0; ix < x1; ++ix) {
+          for (int dx = 0; dx < kernel; ++dx) {
+            const I iy = ys + dy, ix = xs + dx;
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
               const float v = to_f(plane[iy * s.sh + ix * s.sw]);
               m[k] = (m[k] < v) ? v : m[k];
             }

@@ -26,7 +26,6 @@
 // Run: build/bench/bench_cuda_attention --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
-#include <exception>
 #include <string>
 #include <vector>
 
@@ -124,13 +123,7 @@ void BM_CudaAttention(benchmark::State& state, AttnShape s, DType dtype, Path pa
                    : picked == AttentionPath::kTiled ? "tiled"
                                                      : "generic");
   }
-  try {
-    const Tensor warm = run();
-  } catch (const std::exception& e) {
-    um::bench::skip(state, e.what());
-    return;
-  }
-  timer.measure(state, [&] { benchmark::DoNotOptimize(run()); }, kInner);
+  um::bench::time_on_gpu_or_skip(state, timer, run, kInner);
 #endif
 }
 
@@ -162,13 +155,7 @@ void BM_CudaWindowAttention(benchmark::State& state, WindowShape s, DType dtype)
   um::cuda::synchronize(um::cuda::current_stream());  // uploads ran on the default stream
   um::bench::GpuTimer timer;
   auto run = [&] { return um::nn::window_attention(qkv, pad, bias, p); };
-  try {
-    const Tensor warm = run();
-  } catch (const std::exception& e) {
-    um::bench::skip(state, e.what());
-    return;
-  }
-  timer.measure(state, [&] { benchmark::DoNotOptimize(run()); }, kInner);
+  um::bench::time_on_gpu_or_skip(state, timer, run, kInner);
 #endif
 }
 

@@ -107,6 +107,20 @@ void time_on_gpu(benchmark::State& state, F&& fn, int inner = 1) {
   timer.measure(state, fn, inner);
 }
 
+// Like time_on_gpu with a caller-made timer (whose stream the caller may already have synchronised
+// with): the warm-up call of `run` (which returns its output) may throw where an op refuses the
+// operands (a forced attention path); that becomes the benchmark's skip instead of an abort.
+template <typename F>
+void time_on_gpu_or_skip(benchmark::State& state, GpuTimer& timer, F&& run, int inner = 1) {
+  try {
+    const auto warm = run();
+  } catch (const std::exception& e) {
+    skip(state, e.what());
+    return;
+  }
+  timer.measure(state, [&] { benchmark::DoNotOptimize(run()); }, inner);
+}
+
 // `frame()` (which queues GPU work on the current stream and returns its output) run once
 // eagerly to fill the per-shape caches, then captured once as a CUDA graph on a private stream
 // with a private pool (the graph keeps writing these addresses), and the graph replayed per

@@ -3,9 +3,10 @@
 // launcher (assignment_cuda.cu) and tests/assignment/assignment_kernel_emulation_test.cpp, which
 // runs this very kernel on the CPU with one std::thread per CUDA thread, so its logic is tested
 // on machines without a GPU. Only plain CUDA C++ is used here: __syncthreads, __syncthreads_or,
-// __syncwarp, __shfl_down_sync, __ballot_sync, __ffs, __reduce_min_sync (sm_80+, shuffle
-// fallback below), shared atomicMin, __ldg, __double_as_longlong / __longlong_as_double,
-// __float_as_uint / __uint_as_float and the dynamic shared block from lsap_dynamic_smem().
+// __syncwarp, __shfl_down_sync, __ballot_sync, __match_any_sync, __ffs, __reduce_min_sync (sm_80+,
+// shuffle fallback below), shared atomicMin (32 and 64 bits), __ldg, __fdividef,
+// __double_as_longlong / __longlong_as_double, __float_as_uint / __uint_as_float and the dynamic
+// shared block from lsap_dynamic_smem().
 // Mirrors solve_wide() in assignment_cpu.cpp [TAG_LSAP_ALGORITHM]: the same duals, the same
 // shortest augmenting paths; only the feasible start's tie rule differs (lowest index here), which
 // changes which optimum is found where several tie, never the optimal total.
@@ -28,7 +29,14 @@
 //  - the next free row is found 32 rows a ballot, not by a serial scan;
 //  - the feasible start is claimed in parallel (shared atomicMin) instead of by one thread;
 //  - the matrix is read from global memory in batches of loads issued together (one memory
-//    latency per batch), by up to 8 warps even where one warp will solve.
+//    latency per batch), by up to 8 warps even where one warp will solve; the problem's four
+//    values are read together (ONE latency before the cost loads), and the initial state is
+//    written while the first batch is in flight;
+//  - the cached load also takes the feasible start's minima (square: down the columns; tall:
+//    the wide rows') as it goes, merged by a shared atomicMin, instead of a pass over the cache
+//    after it; with <= 32 such minima one warp-wide __match_any_sync decides the start, and a
+//    start that places everything (no search) is written out at once: a small problem such as
+//    300 x 10 costs two memory latencies and two barriers.
 #pragma once
 
 #include <climits>
@@ -87,8 +95,8 @@ __host__ __device__ inline int cost_ld(int nc) { return nc | 1; }
 // Shared memory layout for bounds (max_nc columns, max_nr rows); 8-byte items first for
 // alignment, the cost cache (floats) last.
 struct SmemLayout {
-  size_t v, spc, u, rowd, red_key, red_sum, path, row4col, col4row, claim, red_tie, sc, sr, cost,
-      bytes;
+  size_t v, spc, u, rowd, red_key, red_sum, colmin, path, row4col, col4row, claim, red_tie, sc, sr,
+      cost, bytes;
 };
 
 __host__ __device__ inline SmemLayout smem_layout(int max_nc, int max_nr, bool cache) {
@@ -101,6 +109,8 @@ __host__ __device__ inline SmemLayout smem_layout(int max_nc, int max_nr, bool c
   l.rowd = o;    o += sizeof(double) * nr;
   l.red_key = o; o += sizeof(unsigned long long) * 2 * kMaxWarps;
   l.red_sum = o; o += sizeof(double) * kMaxWarps;
+  l.colmin = o;  // the cached load's per-column minima (cached layouts only; see the kernel)
+  if (cache) o += sizeof(unsigned long long) * nc;
   l.path = o;    o += sizeof(int) * nc;
   l.row4col = o; o += sizeof(int) * nc;
   l.col4row = o; o += sizeof(int) * nr;
@@ -182,6 +192,17 @@ __device__ inline double key_to_double(unsigned long long k) {
   if (k >= kInfKey) return INFINITY;
   const unsigned long long b = (k >> 63) ? (k & 0x7fffffffffffffffull) : ~k;
   return __longlong_as_double(static_cast<long long>(b));
+}
+
+// floor(a / b) for 0 <= a <= 4096 and b >= 1 without an integer division (which the compiler
+// expands to ~15 dependent instructions on the cached load's critical path): the float estimate
+// a * (1 / b) has a relative error below 2^-21 (__fdividef: 2 ulp), so it is off by less than
+// 4096 * 2^-21 < 1, i.e. its truncation by at most one, and one exact step corrects that.
+__device__ inline int small_div(int a, int b) {
+  int q = static_cast<int>(__fdividef(static_cast<float>(a), static_cast<float>(b)));
+  const int r = a - q * b;
+  q += r < 0 ? -1 : (r >= b ? 1 : 0);
+  return q;
 }
 
 // An unsigned key with the order of the floats (no NaN can reach here; -0.0f first made +0.0f).
@@ -332,8 +353,22 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
   unsigned char* sc = smem + L.sc;
   unsigned char* sr = smem + L.sr;
   float* S = reinterpret_cast<float*>(smem + L.cost);
+  // Cached layouts: each original column's (cost, row) minimum as an order key (high word: the
+  // float's order_key_f, low word: the row), built by the load's shared atomicMin (see there).
+  // Cleared for every column the bounds allow, so before the shape is known: the barrier that
+  // orders the clearing before the load's atomics is passed while the values above are still
+  // in flight (nothing here waits for them).
+  unsigned long long* colmin = reinterpret_cast<unsigned long long*>(smem + L.colmin);
+  if constexpr (kCache) {
+    UM_LSAP_UNROLL(unroll 1)
+    for (int c = tid; c < max_cols; c += nthreads) colmin[c] = ~0ull;
+    __syncthreads();
+  }
 
-  if (rows < 0 || cols < 0 || rows > max_rows || cols > max_cols) {
+  // (cost_offset < 0 is never packed by the launcher; testing it here makes the compiler read it
+  // with the other three instead of after this branch, which put a second memory latency before
+  // the cost loads.)
+  if (rows < 0 || cols < 0 || rows > max_rows || cols > max_cols || cost_offset < 0) {
     if (rows > 0) {  // the caller sized col_for_row by the true rows
       UM_LSAP_UNROLL(unroll 1)
       for (int r = tid; r < rows; r += nthreads) col_for_row[out_offset + r] = -1;
@@ -345,12 +380,11 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     return;
   }
   int* out = col_for_row + out_offset;
-  // Written before the first barrier below, so every later write of out[] is ordered after it.
   // (unroll 1 here and on the other loops strided by the block size: they run once or twice,
   // and unrolled ones made the compiler divide by the block size for their trip counts.)
-  UM_LSAP_UNROLL(unroll 1)
-  for (int r = tid; r < rows; r += nthreads) out[r] = -1;
   if (rows == 0 || cols == 0) {
+    UM_LSAP_UNROLL(unroll 1)
+    for (int r = tid; r < rows; r += nthreads) out[r] = -1;
     if (tid == 0) {
       status_out[b] = kOk;
       total_out[b] = 0.0;
@@ -373,9 +407,33 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     }
   };
 
+  // What needs no cost: out[] = -1 (before the first barrier below, so every later write of
+  // out[] is ordered after it) and the solver's initial state. The cached load does it while its
+  // first reads are in flight, so it costs no time of its own.
+  auto init = [&]() {
+    UM_LSAP_UNROLL(unroll 1)
+    for (int r = tid; r < rows; r += nthreads) out[r] = -1;
+    UM_LSAP_UNROLL(unroll 1)
+    for (int j = tid; j < nc; j += nthreads) {
+      v[j] = 0.0;
+      spc[j] = INFINITY;
+      sc[j] = 0;
+      row4col[j] = -1;
+      claim[j] = INT_MAX;
+    }
+    UM_LSAP_UNROLL(unroll 1)
+    for (int i = tid; i < nr; i += nthreads) {
+      u[i] = 0.0;
+      sr[i] = 0;
+      col4row[i] = -1;
+    }
+  };
+
   // Load (cache) and reject NaN / -inf up front, like the CPU solver. Coalesced reads of the
   // original layout; a cached tall matrix is stored transposed.
   int bad = 0;
+  // fold: the cached load also computes the feasible start's minima (colmin); see below.
+  bool fold = false;
   if constexpr (kCache) {
     // The threads as a grid over the matrix, so each keeps ONE column and steps down its rows
     // with constant strides (a few instructions an entry; stepping a flat index's (row, column)
@@ -385,47 +443,94 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     // row of nthreads threads, each taking columns tid, tid + nthreads, ... down all rows.
     // Consecutive threads read consecutive floats (coalesced) and write consecutive columns of
     // S (its odd row stride keeps a transposed store free of bank conflicts too).
-    // (Unsigned divisions, 32-bit strides and a predicate for the entry check: this loop's
-    // instruction count is most of what a small problem costs.)
+    // (Float-estimated divisions, 32-bit strides, a predicate for the entry check and row
+    // bounds instead of a row count: this loop's setup and instruction count are most of what a
+    // small problem costs.)
     const bool grid = cols <= nthreads;
-    const int gr = grid ? static_cast<int>(static_cast<unsigned>(nthreads) / cols) : 1;
-    const int r0 = grid ? static_cast<int>(static_cast<unsigned>(tid) / cols) : 0;
+    const int gr = grid ? small_div(nthreads, cols) : 1;
+    const int r0 = grid ? small_div(tid, cols) : 0;
+    const int c0 = grid ? tid - r0 * cols : tid;  // the thread's first column
+    const int cstep = grid ? cols : nthreads;
+    const bool has = r0 < gr && c0 < cols;        // (grid: c0 < cols always)
     const int pstep = gr * cols;          // source step, gr rows down (<= max(nthreads, cols))
     const int sstep = tr ? gr : gr * ld;  // S step, gr rows down
-    bool ok = true;                       // no NaN / -inf so far
-    for (int c = grid ? tid - r0 * cols : tid; c < cols && r0 < gr; c += grid ? cols : nthreads) {
-      // rows r0, r0 + gr, ... < rows
-      int m = r0 < rows ? static_cast<int>(static_cast<unsigned>(rows - 1 - r0) / gr) + 1 : 0;
-      const float* src = C + static_cast<int64_t>(r0) * cols + c;
-      int dst = tr ? c * ld + r0 : r0 * ld + c;
-      for (; m > 0;
-           m -= kCacheLoadBatch, src += kCacheLoadBatch * pstep, dst += kCacheLoadBatch * sstep) {
-        float x[kCacheLoadBatch];  // entries q >= m are neither loaded nor stored
-        UM_LSAP_UNROLL(unroll)
-        for (int g = 0; g < kCacheLoadBatch; g += kCacheLoadGroup) {
-          if (g < m) {
-            UM_LSAP_UNROLL(unroll)
-            for (int q = g; q < g + kCacheLoadGroup; ++q) {
-              x[q] = q < m ? __ldg(src + q * pstep) : 0.0f;
-            }
+    // The feasible start below needs, where its minimum runs down the original rows of each
+    // original column (square: v_j = min_i c_ij; tall, solved transposed: a wide row is an
+    // original column), exactly the entries a grid thread holds: its column's rows, in
+    // ascending order. So the load keeps their minimum (the lowest row among equal ones, as the
+    // start's own scan did) and merges it into colmin[c] with one shared atomicMin on
+    // (order_key_f(min) << 32 | row), instead of a pass over the cached matrix and a barrier
+    // after the load. (A wide problem's minima run along the rows: a thread's column has none
+    // of them, so it keeps the scan.)
+    fold = grid && (tr || rows == cols);
+    // Entries q < kCacheLoadBatch of a batch starting at row `row`: rows row + q * gr < rows
+    // (a group past the last row is skipped whole, so a short column costs few instructions).
+    float x[kCacheLoadBatch];
+    auto issue = [&](int row, const float* src) {
+      UM_LSAP_UNROLL(unroll)
+      for (int g = 0; g < kCacheLoadBatch; g += kCacheLoadGroup) {
+        if (row + g * gr < rows) {
+          UM_LSAP_UNROLL(unroll)
+          for (int q = g; q < g + kCacheLoadGroup; ++q) {
+            x[q] = row + q * gr < rows ? __ldg(src + q * pstep) : 0.0f;
           }
         }
+      }
+    };
+    bool ok = true;  // no NaN / -inf so far
+    unsigned long long fold_key = ~0ull;  // fold: this thread's (column c0's) minimum, as colmin's
+    if (has) issue(r0, C + r0 * cols + c0);
+    init();  // while the first batch is in flight
+    UM_LSAP_UNROLL(unroll 1)
+    for (int c = c0; has && c < cols; c += cstep) {
+      int row = r0;
+      const float* src = C + r0 * cols + c;
+      int dst = tr ? c * ld + r0 : r0 * ld + c;
+      if (c != c0) issue(row, src);
+      float best = INFINITY;  // the column's minimum so far, at best_row (-1: none below +inf)
+      int best_row = -1;
+      while (true) {
         UM_LSAP_UNROLL(unroll)
         for (int g = 0; g < kCacheLoadBatch; g += kCacheLoadGroup) {
-          if (g < m) {
+          if (row + g * gr < rows) {
             UM_LSAP_UNROLL(unroll)
             for (int q = g; q < g + kCacheLoadGroup; ++q) {
-              if (q < m) {
+              if (row + q * gr < rows) {
                 ok &= x[q] > -INFINITY;
                 S[dst + q * sstep] = x[q];
+                if (x[q] < best) {  // strict: the lowest row wins ties; +inf, NaN never do
+                  best = x[q];
+                  best_row = row + q * gr;
+                }
               }
             }
           }
         }
+        row += kCacheLoadBatch * gr;
+        if (row >= rows) break;
+        src += kCacheLoadBatch * pstep;
+        dst += kCacheLoadBatch * sstep;
+        issue(row, src);
       }
+      if (best_row >= 0) {
+        fold_key = (static_cast<unsigned long long>(order_key_f(best)) << 32) |
+                   static_cast<unsigned>(best_row);
+      }
+    }
+    if (fold) {  // (uniform)
+      // The lanes of a column in this warp are lane % cols apart: their minimum first (shuffles
+      // down by cols, 2 cols, ...), so that one lane per column merges it. 64-bit shared
+      // atomicMin is a compare-and-swap loop, and lanes of one instruction hitting one address
+      // would each need a round of it.
+      for (int off = cols; off < 32; off *= 2) {
+        const unsigned long long other = __shfl_down_sync(kFullMask, fold_key, off);
+        fold_key = other < fold_key ? other : fold_key;
+      }
+      if (lane < cols && fold_key != ~0ull) atomicMin(&colmin[c0], fold_key);
     }
     bad = !ok;
   } else {
+    init();
     const int64_t n = static_cast<int64_t>(rows) * cols;
     for (int64_t k0 = tid; k0 < n; k0 += int64_t{kLoadBatch} * nthreads) {
       float x[kLoadBatch];
@@ -437,20 +542,6 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
       UM_LSAP_UNROLL(unroll)
       for (int q = 0; q < kLoadBatch; ++q) bad |= !(x[q] > -INFINITY);  // 0.0f pads pass
     }
-  }
-  UM_LSAP_UNROLL(unroll 1)
-  for (int j = tid; j < nc; j += nthreads) {
-    v[j] = 0.0;
-    spc[j] = INFINITY;
-    sc[j] = 0;
-    row4col[j] = -1;
-    claim[j] = INT_MAX;
-  }
-  UM_LSAP_UNROLL(unroll 1)
-  for (int i = tid; i < nr; i += nthreads) {
-    u[i] = 0.0;
-    sr[i] = 0;
-    col4row[i] = -1;
   }
   if (__syncthreads_or(bad)) {
     if (tid == 0) {
@@ -474,82 +565,151 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
   // changes no other dual. The matched pairs have reduced cost 0, so the duals stay feasible and
   // complementary; the remaining rows are augmented below, and the order in which rows are
   // augmented does not affect optimality (each augmentation keeps these invariants).
-  // (path[] holds the arg-mins for now: it has nc >= nr entries and is rewritten by every search
-  // before it is read.)
-  int infeasible = 0;
-  if (nr == nc) {
-    UM_LSAP_UNROLL(unroll 1)
-    for (int j = tid; j < nc; j += nthreads) {  // coalesced: the threads read one row together
-      float best = INFINITY;
-      int imin = -1;
-      UM_LSAP_UNROLL(unroll 4)
-      for (int r = 0; r < nr; ++r) {
-        const float c = wide_cost(r, j);
-        if (c < best) {  // strict: the lowest row wins ties; +inf never becomes a minimum
-          best = c;
-          imin = r;
+  // With fold, the minima are colmin[c] for each original column c (square: column c; tall: wide
+  // row c), over the original rows r (square: rows; tall: wide columns).
+  if (fold && cols <= 32) {
+    // At most 32 claimants: every warp reads them, lane c the minimum of column c, and finds the
+    // lowest claimant of each row by one __match_any_sync instead of claim[] atomics and two
+    // barriers; all warps reach the same (uniform) decisions.
+    const bool valid = lane < cols;
+    const unsigned long long key = valid ? colmin[lane] : ~0ull;
+    if (__ballot_sync(kFullMask, valid && key == ~0ull) != 0u) {
+      if (tid == 0) {  // a column (tall: a wide row) with only forbidden entries
+        status_out[b] = kInfeasible;
+        total_out[b] = 0.0;
+      }
+      return;  // out[] already holds -1 everywhere
+    }
+    const int r = valid ? static_cast<int>(static_cast<unsigned>(key)) : -1 - lane;  // distinct
+    const unsigned same = __match_any_sync(kFullMask, r);
+    const bool won = valid && __ffs(static_cast<int>(same)) - 1 == lane;
+    const float best = key_to_float(static_cast<unsigned>(key >> 32));
+    const unsigned all = cols == 32 ? kFullMask : (1u << cols) - 1u;
+    if (__ballot_sync(kFullMask, won) == all) {
+      // Every column got its cheapest row (tall: every wide row its cheapest column), all
+      // distinct: the sum of the minima is a lower bound of every assignment, so this one is
+      // optimal (and it is what the start + an empty search loop would output). Written here.
+      if (warp == 0) {
+        if (valid) out[r] = lane;  // original row r -> original column lane, in both cases
+        double sum = valid ? static_cast<double>(best) : 0.0;
+        for (int off = 16; off > 0; off >>= 1) sum += __shfl_down_sync(kFullMask, sum, off);
+        if (lane == 0) {
+          total_out[b] = sum;
+          status_out[b] = kOk;
         }
       }
-      v[j] = best;
-      path[j] = imin;
-      if (imin < 0) {
-        infeasible = 1;  // a column with only forbidden entries
-      } else {
-        atomicMin(&claim[imin], j);
+      return;
+    }
+    if (warp == 0 && valid) {
+      if (tr) {  // lane = wide row, r = wide column
+        u[lane] = best;
+        if (won) {
+          col4row[lane] = r;
+          row4col[r] = lane;
+        }
+      } else {  // lane = column, r = row
+        v[lane] = best;
+        if (won) {
+          row4col[lane] = r;
+          col4row[r] = lane;
+        }
       }
     }
+    __syncthreads();
   } else {
-    for (int r = warp; r < nr; r += nwarps) {  // one warp per row
-      float best = INFINITY;
-      int jmin = INT_MAX;
-      UM_LSAP_UNROLL(unroll 4)
-      for (int j = lane; j < nc; j += 32) {
-        const float c = wide_cost(r, j);
-        if (c < best) {
-          best = c;
-          jmin = j;
-        }
-      }
-      warp_argmin_f(best, jmin);
-      if (lane == 0) {
-        u[r] = best;
-        if (best == INFINITY) {
-          path[r] = -1;
-          infeasible = 1;  // a row with only forbidden entries
+    // (path[] holds the arg-mins for now: it has nc >= nr entries and is rewritten by every
+    // search before it is read.)
+    int infeasible = 0;
+    if (fold) {
+      double* dual = tr ? u : v;  // tall: u of wide row c; square: v of column c
+      UM_LSAP_UNROLL(unroll 1)
+      for (int c = tid; c < cols; c += nthreads) {
+        const unsigned long long key = colmin[c];
+        if (key == ~0ull) {
+          infeasible = 1;  // a column (tall: a wide row) with only forbidden entries
         } else {
-          path[r] = jmin;
-          atomicMin(&claim[jmin], r);
+          const int r = static_cast<int>(static_cast<unsigned>(key));
+          dual[c] = key_to_float(static_cast<unsigned>(key >> 32));
+          path[c] = r;
+          atomicMin(&claim[r], c);
+        }
+      }
+    } else if (nr == nc) {
+      UM_LSAP_UNROLL(unroll 1)
+      for (int j = tid; j < nc; j += nthreads) {  // coalesced: the threads read one row together
+        float best = INFINITY;
+        int imin = -1;
+        UM_LSAP_UNROLL(unroll 4)
+        for (int r = 0; r < nr; ++r) {
+          const float c = wide_cost(r, j);
+          if (c < best) {  // strict: the lowest row wins ties; +inf never becomes a minimum
+            best = c;
+            imin = r;
+          }
+        }
+        v[j] = best;
+        path[j] = imin;
+        if (imin < 0) {
+          infeasible = 1;  // a column with only forbidden entries
+        } else {
+          atomicMin(&claim[imin], j);
+        }
+      }
+    } else {
+      for (int r = warp; r < nr; r += nwarps) {  // one warp per row
+        float best = INFINITY;
+        int jmin = INT_MAX;
+        UM_LSAP_UNROLL(unroll 4)
+        for (int j = lane; j < nc; j += 32) {
+          const float c = wide_cost(r, j);
+          if (c < best) {
+            best = c;
+            jmin = j;
+          }
+        }
+        warp_argmin_f(best, jmin);
+        if (lane == 0) {
+          u[r] = best;
+          if (best == INFINITY) {
+            path[r] = -1;
+            infeasible = 1;  // a row with only forbidden entries
+          } else {
+            path[r] = jmin;
+            atomicMin(&claim[jmin], r);
+          }
         }
       }
     }
-  }
-  if (__syncthreads_or(infeasible)) {
-    if (tid == 0) {
-      status_out[b] = kInfeasible;
-      total_out[b] = 0.0;
+    if (__syncthreads_or(infeasible)) {
+      if (tid == 0) {
+        status_out[b] = kInfeasible;
+        total_out[b] = 0.0;
+      }
+      return;
     }
-    return;
-  }
-  if (nr == nc) {
-    UM_LSAP_UNROLL(unroll 1)
-    for (int j = tid; j < nc; j += nthreads) {
-      const int r = path[j];
-      if (claim[r] == j) {
-        col4row[r] = j;
-        row4col[j] = r;
+    // (With fold, a tall problem's path[] is indexed by wide row and a square one's by column,
+    // as here.)
+    if (nr == nc) {
+      UM_LSAP_UNROLL(unroll 1)
+      for (int j = tid; j < nc; j += nthreads) {
+        const int r = path[j];
+        if (claim[r] == j) {
+          col4row[r] = j;
+          row4col[j] = r;
+        }
+      }
+    } else {
+      UM_LSAP_UNROLL(unroll 1)
+      for (int r = tid; r < nr; r += nthreads) {
+        const int j = path[r];
+        if (claim[j] == r) {
+          row4col[j] = r;
+          col4row[r] = j;
+        }
       }
     }
-  } else {
-    UM_LSAP_UNROLL(unroll 1)
-    for (int r = tid; r < nr; r += nthreads) {
-      const int j = path[r];
-      if (claim[j] == r) {
-        row4col[j] = r;
-        col4row[r] = j;
-      }
-    }
+    __syncthreads();
   }
-  __syncthreads();
 
   // Shortest augmenting paths for the rows the start left free, by the team: a warp (the other
   // warps of the block are done) or the whole block. Column j is owned by team thread j % T for

@@ -1,13 +1,14 @@
 // Runs the CUDA assignment kernel (src/pipeline/assignment_cuda_kernel.cuh) on the CPU, on any
 // machine: every CUDA thread of a block is a std::thread, __syncthreads is a std::barrier over
 // the block, __syncwarp a barrier over each warp of 32, __shfl_down_sync, __reduce_min_sync and
-// __ballot_sync barrier-synchronised exchanges within a warp, shared atomicMin a compare-exchange
-// loop, and shared memory a buffer shared by the block's threads. The kernel's LOGIC
-// (reductions, ownership of columns, feasible start and its parallel claiming, augmentation,
-// transposition and the cost cache, both team modes, statuses, outputs) is thus checked against
-// the CPU solver without a GPU, in all four kernel variants; timing and memory-model subtleties
-// are not (the real device test is assignment_cuda_test). Problems are kept small: a barrier over
-// a few hundred OS threads is slow.
+// __ballot_sync, __match_any_sync barrier-synchronised exchanges within a warp, shared atomicMin
+// (32 and 64 bits) a compare-exchange loop, __fdividef an exact division (the kernel corrects
+// its device estimate exactly, see small_div), and shared memory a buffer shared by the block's
+// threads. The kernel's LOGIC (reductions, ownership of columns, feasible start and its parallel
+// claiming, augmentation, transposition and the cost cache, both team modes, statuses, outputs)
+// is thus checked against the CPU solver without a GPU, in all four kernel variants; timing and
+// memory-model subtleties are not (the real device test is assignment_cuda_test). Problems are
+// kept small: a barrier over a few hundred OS threads is slow.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -35,7 +36,7 @@ struct Dim {
 thread_local Dim threadIdx, blockIdx, blockDim;
 std::unique_ptr<std::barrier<>> block_barrier;
 std::vector<std::unique_ptr<std::barrier<>>> warp_barriers;
-std::vector<double> shuffle_slots;     // one per thread
+std::vector<uint64_t> shuffle_slots;   // one per thread (a value's bytes)
 std::vector<unsigned> reduce_slots;    // one per thread
 std::vector<unsigned char> dynamic_smem;
 std::atomic<int> or_accumulator[2];
@@ -54,11 +55,13 @@ inline int syncthreads_or(int p) {
   return r;
 }
 template <typename T>
-T shfl_down(T v, int off) {
+T shfl_down(T v, int off) {  // any type of up to 8 bytes, bit for bit
+  static_assert(sizeof(T) <= sizeof(uint64_t));
   const int t = threadIdx.x, lane = t & 31;
-  shuffle_slots[t] = static_cast<double>(v);
+  std::memcpy(&shuffle_slots[t], &v, sizeof v);
   syncwarp();
-  const T out = lane + off < 32 ? static_cast<T>(shuffle_slots[t + off]) : v;
+  T out = v;
+  if (lane + off < 32) std::memcpy(&out, &shuffle_slots[t + off], sizeof out);
   syncwarp();
   return out;
 }
@@ -80,10 +83,23 @@ inline unsigned ballot(bool p) {
   syncwarp();
   return m;
 }
+// The lanes holding the same value as this one (mask of 32), like __match_any_sync.
+inline unsigned match_any(int v) {
+  const int t = threadIdx.x, first = t & ~31;
+  reduce_slots[t] = static_cast<unsigned>(v);
+  syncwarp();
+  unsigned m = 0;
+  for (int k = 0; k < 32; ++k) {
+    m |= (reduce_slots[first + k] == static_cast<unsigned>(v) ? 1u : 0u) << k;
+  }
+  syncwarp();
+  return m;
+}
 inline int ffs(int m) { return m == 0 ? 0 : std::countr_zero(static_cast<unsigned>(m)) + 1; }
-inline int atomic_min(int* p, int v) {
-  std::atomic_ref<int> a(*p);
-  int old = a.load();
+template <typename T>
+T atomic_min(T* p, T v) {  // shared atomicMin on int and unsigned long long
+  std::atomic_ref<T> a(*p);
+  T old = a.load();
   while (v < old && !a.compare_exchange_weak(old, v)) {
   }
   return old;
@@ -123,6 +139,8 @@ inline float uint_as_float(unsigned b) {
 #define __reduce_min_sync(mask, v) ::emu::reduce_min(v)
 #define __ballot_sync(mask, p) ::emu::ballot(p)
 #define __ffs(m) ::emu::ffs(m)
+#define __match_any_sync(mask, v) ::emu::match_any(v)
+#define __fdividef(a, b) ((a) / (b))
 #define atomicMin(p, v) ::emu::atomic_min((p), (v))
 #define __double_as_longlong(x) ::emu::double_as_longlong(x)
 #define __longlong_as_double(x) ::emu::longlong_as_double(x)
@@ -212,7 +230,7 @@ KernelResult launch(const std::vector<Problem>& batch, Variant variant, int max_
   r.cached = c.cache;
   const int threads = c.threads;
   emu::dynamic_smem.assign(c.smem_bytes, 0xAB);  // garbage
-  emu::shuffle_slots.assign(threads, 0.0);
+  emu::shuffle_slots.assign(threads, 0);
   emu::reduce_slots.assign(threads, 0u);
   emu::block_barrier = std::make_unique<std::barrier<>>(threads);
   emu::warp_barriers.clear();
@@ -450,6 +468,69 @@ TEST(AssignmentKernelEmulation, ForbiddenRowsAndColumns) {
   batch.push_back(random_problem(rng, 7, 7, 2));
   batch.push_back(random_problem(rng, 30, 11, 2));
   expect_all_variants_match_cpu(batch);
+}
+
+// The cached load folds the feasible start's minima down each original column (square: column
+// minima; tall, solved transposed: the wide rows' minima) into colmin[] by shared atomicMin; with
+// at most 32 columns the start is then decided by one warp-wide __match_any_sync, and when every
+// column gets its cheapest row the kernel writes that optimum directly. Each case below takes a
+// different branch of that: all placed, some placed (search follows), a column with only +inf
+// (infeasible), NaN / -inf (invalid), ties (integer costs, signed zeros, the same minimum twice in
+// a column: the lowest row claims), 1 x 1, the widest 32-column case, > 32 columns (claim[]
+// atomics), and columns longer than one load batch (32 rows a thread: the second batch is read
+// inside the loop, after the first was consumed).
+TEST(AssignmentKernelEmulation, FoldedStartMatchesCpu) {
+  std::mt19937 rng(28);
+  std::uniform_real_distribution<float> uni(1.0f, 2.0f);
+  std::vector<Problem> batch;
+  // Every column's cheapest row distinct (row 3c): placed entirely by the start, tall and square.
+  for (auto [r, c] : {std::pair{40, 10}, {300, 1}, {12, 12}, {32, 32}, {100, 32}}) {
+    Problem p{std::vector<float>(static_cast<size_t>(r) * c), r, c};
+    for (auto& x : p.cost) x = uni(rng);
+    for (int j = 0; j < c; ++j) p.cost[static_cast<size_t>((3 * j) % r) * c + j] = 0.5f;
+    batch.push_back(std::move(p));
+  }
+  // Collisions (random, integer ties), so the start places some columns and the search the rest.
+  for (auto [r, c] : {std::pair{30, 7}, {33, 32}, {9, 9}, {20, 20}, {64, 31}}) {
+    batch.push_back(random_problem(rng, r, c, 0));
+    batch.push_back(random_problem(rng, r, c, 1));
+    batch.push_back(random_problem(rng, r, c, 2));
+  }
+  // The same minimum twice in every column (rows j and j + 1, j + 1 also the next column's):
+  // the lowest row claims, and ties decide which column keeps it.
+  Problem twice{std::vector<float>(10 * 6, 3.0f), 10, 6};
+  for (int j = 0; j < 6; ++j) {
+    twice.cost[static_cast<size_t>(j) * 6 + j] = -1.0f;
+    twice.cost[static_cast<size_t>(j + 1) * 6 + j] = -1.0f;
+  }
+  batch.push_back(twice);
+  // Signed zeros as the minimum of every column, -0.0f first or second.
+  batch.push_back({{0.0f, -0.0f, -0.0f, 0.0f, 1.0f, 1.0f}, 3, 2});
+  batch.push_back({{7.0f}, 1, 1});
+  batch.push_back({{-kInf}, 1, 1});
+  batch.push_back({{1, 2, std::numeric_limits<float>::quiet_NaN(), 4, 5, 6}, 3, 2});
+  batch.push_back({{1, 2, 3, -kInf, 5, 6}, 3, 2});
+  Problem inf_col = random_problem(rng, 12, 5, 0);  // tall: a column (wide row) all +inf
+  for (int i = 0; i < 12; ++i) inf_col.cost[static_cast<size_t>(i) * 5 + 2] = kInf;
+  batch.push_back(inf_col);
+  Problem inf_sq = random_problem(rng, 7, 7, 0);  // square: a column all +inf
+  for (int i = 0; i < 7; ++i) inf_sq.cost[static_cast<size_t>(i) * 7 + 6] = kInf;
+  batch.push_back(inf_sq);
+  // Feasible only through a forced chain: every column's only finite entries are rows c, c + 1.
+  Problem chain{std::vector<float>(9 * 8, kInf), 9, 8};
+  for (int j = 0; j < 8; ++j) {
+    chain.cost[static_cast<size_t>(j) * 8 + j] = 1.0f;
+    chain.cost[static_cast<size_t>(j + 1) * 8 + j] = 0.5f;
+  }
+  batch.push_back(chain);
+  expect_all_variants_match_cpu(batch);
+  // > 32 columns (claim[] atomics after the fold), tall and square, with forbidden entries.
+  expect_all_variants_match_cpu({random_problem(rng, 90, 40, 0), random_problem(rng, 45, 45, 2),
+                                 random_problem(rng, 50, 33, 1)});
+  // Longer columns than one batch of a thread: 200 x 40 in a 256-thread warp-team block is 6
+  // rows of threads, 34 entries a thread; 128 x 128 (a warp team, 256 threads) is 64.
+  expect_all_variants_match_cpu({random_problem(rng, 200, 40, 0)});
+  expect_all_variants_match_cpu({random_problem(rng, 128, 128, 0)});
 }
 
 TEST(AssignmentKernelEmulation, LaunchShapeChoice) {

@@ -21,11 +21,10 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <string>
 #include <type_traits>
 
+#include "core/cuda/device_attribute.h"
 #include "nn/activation_cuda.cuh"
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops.h"
@@ -267,23 +266,6 @@ bool fast_path_applies(const Tensor& x, const Tensor& y, const Geometry& g) {
          y.numel() < (int64_t{1} << 30);
 }
 
-// Streaming multiprocessors of the current device (queried once per device; attribute queries
-// never synchronise).
-int sm_count() {
-  static std::mutex mutex;
-  static std::map<int, int> counts;
-  int device = 0;
-  UM_CUDA_CHECK(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = counts.find(device);
-  if (it == counts.end()) {
-    int n = 0;
-    UM_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
-    it = counts.emplace(device, n).first;
-  }
-  return it->second;
-}
-
 // The fast path's launch: tiles of 8 output rows, or fewer where the grid would not give every
 // SM two blocks (TinyViT's 64x64 stages: 96 blocks of 8-row tiles for 132 SMs).
 void launch_tiled(const __half* x, const __half* w, const __half* b, __half* y, const Geometry& g,
@@ -293,7 +275,7 @@ void launch_tiled(const __half* x, const __half* w, const __half* b, __half* y, 
   const int tw = tile_extent(1, stride).tw;
   const int tiles_x = (g.wo + tw - 1) / tw;
   const int64_t planes = static_cast<int64_t>(g.n) * chunks;
-  const int64_t want = 2LL * sm_count();
+  const int64_t want = 2LL * um::cuda::device_attribute(cudaDevAttrMultiProcessorCount);
   int units_y = kTileMaxUnitsY;
   while (units_y > 1 &&
          tiles_x * static_cast<int64_t>((g.ho + units_y - 1) / units_y) * planes < want) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <utility>
 
+#include "core/cuda/device_attribute.h"
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_mlp.h"
 
@@ -164,25 +165,29 @@ __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_
 #endif
 }
 
-// Whether the cluster variant `kernel` runs on the current device: the device launches clusters
-// (compute capability 9.0+) and the binary loaded for it is sm_90+ code (a build for older
-// architectures only has the trap). Queried once per kernel and device.
-bool cluster_variant_runs(const void* kernel) {
+// The architecture of the binary loaded for `kernel` on the current device (90 for sm_90 code).
+// A kernel's attribute, not the device's, so it is cached here, once per kernel and device:
+// cudaFuncGetAttributes fills a whole struct (a dozen driver queries) and every launch asks.
+int kernel_binary_version(const void* kernel) {
   static std::mutex mutex;
-  static std::map<std::pair<const void*, int>, bool> runs;
-  int device = 0;
-  UM_CUDA_CHECK(cudaGetDevice(&device));
+  static std::map<std::pair<const void*, int>, int> versions;
+  const std::pair<const void*, int> key{kernel, um::cuda::current_device()};
   std::lock_guard<std::mutex> lock(mutex);
-  auto it = runs.find({kernel, device});
-  if (it == runs.end()) {
-    int clusters = 0;
-    UM_CUDA_CHECK(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device));
+  auto it = versions.find(key);
+  if (it == versions.end()) {
     cudaFuncAttributes attr{};
     UM_CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
-    it = runs.emplace(std::make_pair(kernel, device), clusters != 0 && attr.binaryVersion >= 90)
-             .first;
+    it = versions.emplace(key, attr.binaryVersion).first;
   }
   return it->second;
+}
+
+// Whether the cluster variant `kernel` runs on the current device: the device launches clusters
+// (compute capability 9.0+) and the binary loaded for it is sm_90+ code (a build for older
+// architectures only has the trap).
+bool cluster_variant_runs(const void* kernel) {
+  return um::cuda::device_attribute(cudaDevAttrClusterLaunch) != 0 &&
+         kernel_binary_version(kernel) >= 90;
 }
 
 // One launch of the kernel: clusters of kClusterBlocks per group where they run (see

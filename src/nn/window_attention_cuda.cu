@@ -33,6 +33,7 @@
 #include <string>
 #include <utility>
 
+#include "core/cuda/device_attribute.h"
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_sam.h"
 
@@ -527,23 +528,21 @@ __global__ void __launch_bounds__(kMmaThreads, mma_min_blocks(NP))
   }
 }
 
-// Dynamic shared memory above 48 KiB must be granted per kernel and device (host-only call, made
-// on the first, un-captured use of a configuration).
+// Dynamic shared memory above 48 KiB must be granted per kernel and device. The grant is
+// remembered here (per kernel, so not in the device-attribute cache) so that cudaFuncSetAttribute
+// runs once, on the first, un-captured use of a configuration, not on every launch.
 void allow_shared_memory(const void* kernel, size_t bytes) {
-  int device = 0;
-  UM_CUDA_CHECK(cudaGetDevice(&device));
+  const int device = um::cuda::current_device();
   static std::mutex mutex;
   static std::map<std::pair<const void*, int>, size_t> granted;
   std::lock_guard<std::mutex> lock(mutex);
   size_t& have = granted[{kernel, device}];
   if (bytes <= have || bytes <= 48 * 1024) return;
-  int optin = 0;
-  UM_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const int optin = um::cuda::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin);
   if (bytes > static_cast<size_t>(optin)) {
     fail(kOp, "a window needs " + std::to_string(bytes) +
-                  " bytes of shared memory, the device "
-                  "allows " +
-                  std::to_string(optin) + " per block (window or key_dim too large)");
+                  " bytes of shared memory, the device allows " + std::to_string(optin) +
+                  " per block (window or key_dim too large)");
   }
   UM_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      static_cast<int>(bytes)));

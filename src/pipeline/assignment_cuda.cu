@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cuda/device_attribute.h"
 #include "pipeline/assignment_cuda.h"
 #include "pipeline/assignment_cuda_kernel.cuh"
 
@@ -28,11 +29,10 @@ constexpr KernelFn kKernels[4] = {
     um_lsap::lsap_batch_kernel<false, false>, um_lsap::lsap_batch_kernel<false, true>,
     um_lsap::lsap_batch_kernel<true, false>, um_lsap::lsap_batch_kernel<true, true>};
 
-// Per-device facts queried once (attribute queries never synchronise, but need not be repeated
-// for every launch), and the dynamic shared memory limit already granted to each variant.
+// The dynamic shared memory limit already granted to each variant on a device, so that
+// cudaFuncSetAttribute runs once per variant and device, not on every launch. (The device's own
+// limits come from the shared attribute cache, see device_limits.)
 struct DeviceState {
-  bool ready = false;
-  DeviceLimits limits;
   size_t smem_granted[4] = {0, 0, 0, 0};
 };
 std::mutex g_device_mutex;
@@ -52,25 +52,18 @@ cudaError_t prepare_device(int device, const LaunchConfig& c, int variant) {
   return cudaSuccess;
 }
 
+// The device limits choose_launch sizes the launch from (cached device attributes).
 cudaError_t device_limits(int device, DeviceLimits* out) {
-  std::lock_guard<std::mutex> lock(g_device_mutex);
-  if (device >= static_cast<int>(g_devices.size())) g_devices.resize(device + 1);
-  DeviceState& s = g_devices[device];
-  if (!s.ready) {
-    cudaError_t e = cudaDeviceGetAttribute(&s.limits.smem_optin,
-                                           cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    if (e == cudaSuccess) {
-      e = cudaDeviceGetAttribute(&s.limits.smem_per_sm,
-                                 cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
-    }
-    if (e == cudaSuccess) {
-      e = cudaDeviceGetAttribute(&s.limits.sm_count, cudaDevAttrMultiProcessorCount, device);
-    }
-    if (e != cudaSuccess) return e;
-    s.ready = true;
+  cudaError_t e = um::cuda::device_attribute(&out->smem_optin,
+                                             cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (e == cudaSuccess) {
+    e = um::cuda::device_attribute(&out->smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor,
+                                   device);
   }
-  *out = s.limits;
-  return cudaSuccess;
+  if (e == cudaSuccess) {
+    e = um::cuda::device_attribute(&out->sm_count, cudaDevAttrMultiProcessorCount, device);
+  }
+  return e;
 }
 
 }  // namespace

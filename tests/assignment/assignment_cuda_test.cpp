@@ -72,6 +72,20 @@ std::vector<Problem> make_batch(unsigned seed) {
   return out;
 }
 
+// `b` problems of `r` x `c` uniform [0, 1) costs (the benchmark's shapes: equal bounds let the
+// costs be cached), drawn from `rng`, so that successive batches of one test differ.
+std::vector<Problem> uniform_batch(int b, int r, int c, std::mt19937& rng) {
+  std::uniform_real_distribution<float> uni(0.0f, 1.0f);
+  std::vector<Problem> batch(b);
+  for (auto& p : batch) {
+    p.rows = r;
+    p.cols = c;
+    p.cost.resize(static_cast<size_t>(r) * c);
+    for (auto& x : p.cost) x = uni(rng);
+  }
+  return batch;
+}
+
 std::vector<CostMatrixView<float>> views_of(const std::vector<Problem>& batch) {
   std::vector<CostMatrixView<float>> views;
   for (const auto& p : batch) views.push_back({p.cost.data(), p.rows, p.cols});
@@ -131,16 +145,8 @@ TEST(AssignmentCuda, MixedRaggedBatchMatchesCpu) {
 TEST(AssignmentCuda, BenchmarkShapesMatchCpu) {
   UM_REQUIRE_CUDA_DEVICE();
   std::mt19937 rng(17);
-  std::uniform_real_distribution<float> uni(0.0f, 1.0f);
   for (auto [b, r, c] : {std::tuple{4, 300, 1}, {4, 300, 10}, {4, 300, 50}, {256, 64, 64}}) {
-    std::vector<Problem> batch(b);
-    for (auto& p : batch) {
-      p.rows = r;
-      p.cols = c;
-      p.cost.resize(static_cast<size_t>(r) * c);
-      for (auto& x : p.cost) x = uni(rng);
-    }
-    compare_with_cpu(batch);
+    compare_with_cpu(uniform_batch(b, r, c, rng));
   }
 }
 
@@ -150,16 +156,9 @@ TEST(AssignmentCuda, BenchmarkShapesMatchCpu) {
 TEST(AssignmentCuda, BenchmarkShapesInEveryVariantMatchCpu) {
   UM_REQUIRE_CUDA_DEVICE();
   std::mt19937 rng(18);
-  std::uniform_real_distribution<float> uni(0.0f, 1.0f);
   for (auto [b, r, c] : {std::tuple{4, 300, 1}, {4, 300, 10}, {4, 300, 50}, {4, 50, 300},
                          {256, 64, 64}}) {
-    std::vector<Problem> batch(b);
-    for (auto& p : batch) {
-      p.rows = r;
-      p.cols = c;
-      p.cost.resize(static_cast<size_t>(r) * c);
-      for (auto& x : p.cost) x = uni(rng);
-    }
+    const std::vector<Problem> batch = uniform_batch(b, r, c, rng);
     for (auto team : {CudaAssignmentTeam::kWarp, CudaAssignmentTeam::kBlock}) {
       for (auto cache : {CudaAssignmentCache::kOn, CudaAssignmentCache::kOff}) {
         SCOPED_TRACE(std::to_string(b) + "x" + std::to_string(r) + "x" + std::to_string(c) +
@@ -199,26 +198,16 @@ TEST(AssignmentCuda, SolverReusesItsBuffers) {
   UM_REQUIRE_CUDA_DEVICE();
   std::mt19937 rng(31);
   std::uniform_real_distribution<float> uni(0.0f, 1.0f);
-  auto uniform_batch = [&](int b, int r, int c) {
-    std::vector<Problem> batch(b);
-    for (auto& p : batch) {
-      p.rows = r;
-      p.cols = c;
-      p.cost.resize(static_cast<size_t>(r) * c);
-      for (auto& x : p.cost) x = uni(rng);
-    }
-    return batch;
-  };
   cudaStream_t stream = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
   CudaAssignmentSolver solver;
   EXPECT_EQ(solver.allocation_count(), 0);
-  compare_with_cpu(uniform_batch(64, 64, 64), &solver, stream);
+  compare_with_cpu(uniform_batch(64, 64, 64, rng), &solver, stream);
   const int after_first = solver.allocation_count();
   EXPECT_EQ(after_first, 3);  // device, pinned inputs, pinned results
   const size_t dev = solver.device_capacity(), host = solver.host_capacity();
-  for (int k = 0; k < 3; ++k) compare_with_cpu(uniform_batch(64, 64, 64), &solver, stream);
-  compare_with_cpu(uniform_batch(4, 300, 50), &solver, stream);  // smaller
+  for (int k = 0; k < 3; ++k) compare_with_cpu(uniform_batch(64, 64, 64, rng), &solver, stream);
+  compare_with_cpu(uniform_batch(4, 300, 50, rng), &solver, stream);  // smaller
   // Ragged, default stream: 48 problems of at most 40 x 40 need less of everything than
   // 64 problems of 64 x 64 (fewer problems, entries and rows).
   std::uniform_int_distribution<int> dim(1, 40);
@@ -234,11 +223,11 @@ TEST(AssignmentCuda, SolverReusesItsBuffers) {
   EXPECT_EQ(solver.device_capacity(), dev);
   EXPECT_EQ(solver.host_capacity(), host);
   // 1024 x 64 x 64 (16 MiB of costs) needs more: the buffers grow, several 1 MiB chunks go out.
-  compare_with_cpu(uniform_batch(1024, 64, 64), &solver, stream);
+  compare_with_cpu(uniform_batch(1024, 64, 64, rng), &solver, stream);
   EXPECT_GT(solver.allocation_count(), after_first);
   EXPECT_GT(solver.device_capacity(), dev);
   const int grown = solver.allocation_count();
-  compare_with_cpu(uniform_batch(64, 64, 64), &solver, stream);
+  compare_with_cpu(uniform_batch(64, 64, 64, rng), &solver, stream);
   EXPECT_EQ(solver.allocation_count(), grown);
   // An empty batch and a batch of empty problems touch nothing.
   EXPECT_TRUE(solver.solve({}, stream).empty());

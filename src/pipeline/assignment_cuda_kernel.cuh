@@ -355,15 +355,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
   float* S = reinterpret_cast<float*>(smem + L.cost);
   // Cached layouts: each original column's (cost, row) minimum as an order key (high word: the
   // float's order_key_f, low word: the row), built by the load's shared atomicMin (see there).
-  // Cleared for every column the bounds allow, so before the shape is known: the barrier that
-  // orders the clearing before the load's atomics is passed while the values above are still
-  // in flight (nothing here waits for them).
   unsigned long long* colmin = reinterpret_cast<unsigned long long*>(smem + L.colmin);
-  if constexpr (kCache) {
-    UM_LSAP_UNROLL(unroll 1)
-    for (int c = tid; c < max_cols; c += nthreads) colmin[c] = ~0ull;
-    __syncthreads();
-  }
 
   // (cost_offset < 0 is never packed by the launcher; testing it here makes the compiler read it
   // with the other three instead of after this branch, which put a second memory latency before
@@ -465,6 +457,9 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     fold = grid && (tr || rows == cols);
     // Entries q < kCacheLoadBatch of a batch starting at row `row`: rows row + q * gr < rows
     // (a group past the last row is skipped whole, so a short column costs few instructions).
+    // Entries past the last row read as +inf: they pass the entry check and never become a
+    // minimum, so only their store needs a predicate (the compiler branched around every
+    // entry's work when all of it was conditional).
     float x[kCacheLoadBatch];
     auto issue = [&](int row, const float* src) {
       UM_LSAP_UNROLL(unroll)
@@ -472,7 +467,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
         if (row + g * gr < rows) {
           UM_LSAP_UNROLL(unroll)
           for (int q = g; q < g + kCacheLoadGroup; ++q) {
-            x[q] = row + q * gr < rows ? __ldg(src + q * pstep) : 0.0f;
+            x[q] = row + q * gr < rows ? __ldg(src + q * pstep) : INFINITY;
           }
         }
       }
@@ -480,7 +475,14 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     bool ok = true;  // no NaN / -inf so far
     unsigned long long fold_key = ~0ull;  // fold: this thread's (column c0's) minimum, as colmin's
     if (has) issue(r0, C + r0 * cols + c0);
-    init();  // while the first batch is in flight
+    // While the first batch is in flight: the initial state, and colmin cleared, with the
+    // barrier that orders the clearing before the atomics below.
+    init();
+    if (fold) {  // (uniform)
+      UM_LSAP_UNROLL(unroll 1)
+      for (int c = tid; c < cols; c += nthreads) colmin[c] = ~0ull;
+      __syncthreads();
+    }
     UM_LSAP_UNROLL(unroll 1)
     for (int c = c0; has && c < cols; c += cstep) {
       int row = r0;
@@ -495,13 +497,11 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
           if (row + g * gr < rows) {
             UM_LSAP_UNROLL(unroll)
             for (int q = g; q < g + kCacheLoadGroup; ++q) {
-              if (row + q * gr < rows) {
-                ok &= x[q] > -INFINITY;
-                S[dst + q * sstep] = x[q];
-                if (x[q] < best) {  // strict: the lowest row wins ties; +inf, NaN never do
-                  best = x[q];
-                  best_row = row + q * gr;
-                }
+              ok &= x[q] > -INFINITY;
+              if (row + q * gr < rows) S[dst + q * sstep] = x[q];
+              if (x[q] < best) {  // strict: the lowest row wins ties; +inf, NaN never do
+                best = x[q];
+                best_row = row + q * gr;
               }
             }
           }
@@ -592,7 +592,10 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
       if (warp == 0) {
         if (valid) out[r] = lane;  // original row r -> original column lane, in both cases
         double sum = valid ? static_cast<double>(best) : 0.0;
-        for (int off = 16; off > 0; off >>= 1) sum += __shfl_down_sync(kFullMask, sum, off);
+        // (Lanes >= cols hold 0: the levels that would only add those are skipped.)
+        for (int off = 16; off > 0; off >>= 1) {
+          if (off < cols) sum += __shfl_down_sync(kFullMask, sum, off);
+        }
         if (lane == 0) {
           total_out[b] = sum;
           status_out[b] = kOk;

@@ -438,8 +438,16 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     // (Float-estimated divisions, 32-bit strides, a predicate for the entry check and row
     // bounds instead of a row count: this loop's setup and instruction count are most of what a
     // small problem costs.)
+    // Rows of threads: as many as fit, but no more than give each thread a full group of
+    // kCacheLoadGroup rows. A thread's work is its groups (a partly used group costs what a
+    // full one does), and the block's warps share 4 schedulers, so spreading a short matrix over
+    // every thread only multiplies the instructions: 300 x 10 is 19 x 10 threads with 16 rows
+    // each (6 warps) rather than 32 x 10 with 9 or 10 (10 warps), 300 x 1 one warp of 19.
+    // The other threads only initialise.
     const bool grid = cols <= nthreads;
-    const int gr = grid ? small_div(nthreads, cols) : 1;
+    const int gr = grid ? min(small_div(nthreads, cols),
+                              (rows + kCacheLoadGroup - 1) / kCacheLoadGroup)
+                        : 1;
     const int r0 = grid ? small_div(tid, cols) : 0;
     const int c0 = grid ? tid - r0 * cols : tid;  // the thread's first column
     const int cstep = grid ? cols : nthreads;

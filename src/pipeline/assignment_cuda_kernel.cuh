@@ -360,25 +360,18 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
   // (cost_offset < 0 is never packed by the launcher; testing it here makes the compiler read it
   // with the other three instead of after this branch, which put a second memory latency before
   // the cost loads.)
-  if (rows < 0 || cols < 0 || rows > max_rows || cols > max_cols || cost_offset < 0) {
-    if (rows > 0) {  // the caller sized col_for_row by the true rows
-      UM_LSAP_UNROLL(unroll 1)
-      for (int r = tid; r < rows; r += nthreads) col_for_row[out_offset + r] = -1;
-    }
-    if (tid == 0) {
-      status_out[b] = kBadShape;
-      total_out[b] = 0.0;
-    }
-    return;
-  }
+  // (One branch for both unusual cases, empty and bad shape: each branch on this path, before
+  // the cost loads can be issued, costs ~20 cycles.)
   int* out = col_for_row + out_offset;
-  // (unroll 1 here and on the other loops strided by the block size: they run once or twice,
-  // and unrolled ones made the compiler divide by the block size for their trip counts.)
-  if (rows == 0 || cols == 0) {
+  if (rows <= 0 || cols <= 0 || rows > max_rows || cols > max_cols || cost_offset < 0) {
+    const bool empty = rows >= 0 && cols >= 0 && rows <= max_rows && cols <= max_cols &&
+                       cost_offset >= 0;  // rows == 0 || cols == 0
+    // (unroll 1 here and on the other loops strided by the block size: they run once or twice,
+    // and unrolled ones made the compiler divide by the block size for their trip counts.)
     UM_LSAP_UNROLL(unroll 1)
-    for (int r = tid; r < rows; r += nthreads) out[r] = -1;
+    for (int r = tid; r < rows; r += nthreads) out[r] = -1;  // sized by the true rows
     if (tid == 0) {
-      status_out[b] = kOk;
+      status_out[b] = empty ? kOk : kBadShape;
       total_out[b] = 0.0;
     }
     return;
@@ -444,11 +437,12 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     // every thread only multiplies the instructions: 300 x 10 is 19 x 10 threads with 16 rows
     // each (6 warps) rather than 32 x 10 with 9 or 10 (10 warps), 300 x 1 one warp of 19.
     // The other threads only initialise.
+    // (The divisions are valid for any cols >= 1 and computed whatever grid is, so that no
+    // branch precedes them.)
     const bool grid = cols <= nthreads;
-    const int gr = grid ? min(small_div(nthreads, cols),
-                              (rows + kCacheLoadGroup - 1) / kCacheLoadGroup)
-                        : 1;
-    const int r0 = grid ? small_div(tid, cols) : 0;
+    const int gr_fit = small_div(nthreads, cols), r0_grid = small_div(tid, cols);
+    const int gr = grid ? min(gr_fit, (rows + kCacheLoadGroup - 1) / kCacheLoadGroup) : 1;
+    const int r0 = grid ? r0_grid : 0;
     const int c0 = grid ? tid - r0 * cols : tid;  // the thread's first column
     const int cstep = grid ? cols : nthreads;
     const bool has = r0 < gr && c0 < cols;        // (grid: c0 < cols always)

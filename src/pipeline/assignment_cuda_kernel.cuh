@@ -424,8 +424,9 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     // with constant strides (a few instructions an entry; stepping a flat index's (row, column)
     // along with it cost about 35, which made this loop the kernel's largest instruction
     // count): with cols <= nthreads, gr rows of cols threads, thread (tid / cols, tid % cols)
-    // (the few past gr * cols idle), reading every gr-th row of its column; wider matrices: one
-    // row of nthreads threads, each taking columns tid, tid + nthreads, ... down all rows.
+    // (those past gr * cols only initialise), reading every gr-th row of its column; wider
+    // matrices: one row of nthreads threads, each taking columns tid, tid + nthreads, ... down
+    // all rows.
     // Consecutive threads read consecutive floats (coalesced) and write consecutive columns of
     // S (its odd row stride keeps a transposed store free of bank conflicts too).
     // (Float-estimated divisions, 32-bit strides, a predicate for the entry check and row
@@ -436,7 +437,6 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
     // full one does), and the block's warps share 4 schedulers, so spreading a short matrix over
     // every thread only multiplies the instructions: 300 x 10 is 19 x 10 threads with 16 rows
     // each (6 warps) rather than 32 x 10 with 9 or 10 (10 warps), 300 x 1 one warp of 19.
-    // The other threads only initialise.
     // (The divisions are valid for any cols >= 1 and computed whatever grid is, so that no
     // branch precedes them.)
     const bool grid = cols <= nthreads;
@@ -520,7 +520,7 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
       }
     }
     if (fold) {  // (uniform)
-      // The lanes of a column in this warp are lane % cols apart: their minimum first (shuffles
+      // The lanes of a column in this warp are cols apart: their minimum first (shuffles
       // down by cols, 2 cols, ...), so that one lane per column merges it. 64-bit shared
       // atomicMin is a compare-and-swap loop, and lanes of one instruction hitting one address
       // would each need a round of it.

@@ -497,13 +497,15 @@ __global__ void __launch_bounds__(kWarpTeam ? kWarpTeamBlockThreads : kMaxThread
         UM_LSAP_UNROLL(unroll)
         for (int g = 0; g < kCacheLoadBatch; g += kCacheLoadGroup) {
           if (row + g * gr < rows) {
+            float* sq = S + dst + g * sstep;  // entry q's slot, stepped (one add an entry)
+            int rq = row + g * gr;            // entry q's row
             UM_LSAP_UNROLL(unroll)
-            for (int q = g; q < g + kCacheLoadGroup; ++q) {
+            for (int q = g; q < g + kCacheLoadGroup; ++q, sq += sstep, rq += gr) {
               ok &= x[q] > -INFINITY;
-              if (row + q * gr < rows) S[dst + q * sstep] = x[q];
+              if (rq < rows) *sq = x[q];
               if (x[q] < best) {  // strict: the lowest row wins ties; +inf, NaN never do
                 best = x[q];
-                best_row = row + q * gr;
+                best_row = rq;
               }
             }
           }

@@ -523,6 +523,11 @@ TEST(AssignmentKernelEmulation, FoldedStartMatchesCpu) {
     chain.cost[static_cast<size_t>(j + 1) * 8 + j] = 0.5f;
   }
   batch.push_back(chain);
+  // In the same launch, problems the fold does not apply to (wide: the scan) and empty ones.
+  batch.push_back(random_problem(rng, 6, 40, 0));
+  batch.push_back(random_problem(rng, 1, 9, 1));
+  batch.push_back({{}, 0, 4});
+  batch.push_back({{}, 5, 0});
   expect_all_variants_match_cpu(batch);
   // > 32 columns (claim[] atomics after the fold), tall and square, with forbidden entries.
   expect_all_variants_match_cpu({random_problem(rng, 90, 40, 0), random_problem(rng, 45, 45, 2),

@@ -14,18 +14,16 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 
-#include "core/cuda/device_attribute.h"
+#include "nn/cluster_launch.cuh"
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_mlp.h"
 
 // Thread-block clusters exist in sm_90+ device code only: in a device pass for an older
 // architecture the cluster variant compiles to a trap, and the host never launches it there (it
-// checks the kernel binary's architecture, see cluster_variant_runs).
+// checks the kernel binary's architecture, see cluster_variant_runs in cluster_launch.cuh).
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
 #define UM_GROUPED_MLP_DEVICE_CLUSTERS 0
 #else
@@ -165,31 +163,6 @@ __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_
 #endif
 }
 
-// The architecture of the binary loaded for `kernel` on the current device (90 for sm_90 code).
-// A kernel's attribute, not the device's, so it is cached here, once per kernel and device:
-// cudaFuncGetAttributes fills a whole struct (a dozen driver queries) and every launch asks.
-int kernel_binary_version(const void* kernel) {
-  static std::mutex mutex;
-  static std::map<std::pair<const void*, int>, int> versions;
-  const std::pair<const void*, int> key{kernel, um::cuda::current_device()};
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = versions.find(key);
-  if (it == versions.end()) {
-    cudaFuncAttributes attr{};
-    UM_CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
-    it = versions.emplace(key, attr.binaryVersion).first;
-  }
-  return it->second;
-}
-
-// Whether the cluster variant `kernel` runs on the current device: the device launches clusters
-// (compute capability 9.0+) and the binary loaded for it is sm_90+ code (a build for older
-// architectures only has the trap).
-bool cluster_variant_runs(const void* kernel) {
-  return um::cuda::device_attribute(cudaDevAttrClusterLaunch) != 0 &&
-         kernel_binary_version(kernel) >= 90;
-}
-
 // One launch of the kernel: clusters of kClusterBlocks per group where they run (see
 // cluster_variant_runs), else one block per group.
 template <typename T, typename TX, bool kVec>
@@ -197,19 +170,8 @@ void launch_grouped(const TX* xp, int64_t xs0, int64_t xs1, const MlpLayers& lay
                     T* yp, int64_t groups, size_t smem) {
   const auto clustered = grouped_mlp_kernel<T, TX, kVec, true>;
   if (cluster_variant_runs(reinterpret_cast<const void*>(clustered))) {
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(static_cast<unsigned>(groups * kClusterBlocks));
-    cfg.blockDim = dim3(kThreads);
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = stream();
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = kClusterBlocks;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    UM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, clustered, xp, xs0, xs1, layers, mw, yp));
+    launch_clusters(clustered, static_cast<unsigned>(groups * kClusterBlocks), kThreads, smem,
+                    kClusterBlocks, xp, xs0, xs1, layers, mw, yp);
     return;
   }
   grouped_mlp_kernel<T, TX, kVec, false>

@@ -1,7 +1,7 @@
 // File: src/nn/ops_mlp.h
-// Purpose: grouped_mlp, G independent small MLPs (same layer widths, their own weights, one
-// input row each) run as ONE op: SAM's four output-hypernetwork MLPs (256 -> 256 -> 256 -> 32,
-// one per mask token) and its IoU head (G = 1). Each layer is a linear with bias; ReLU between
+// Purpose: fused MLPs. grouped_mlp: G independent small MLPs (same layer widths, their own
+// weights, one input row each) run as ONE op: SAM's four output-hypernetwork MLPs
+// (256 -> 256 -> 256 -> 32, one per mask token) and its IoU head (G = 1). Each layer is a linear with bias; ReLU between
 // layers, none after the last (segment_anything's MLP). Same conventions as nn/ops.h.
 // Why: run layer by layer, the four hypernetworks alone are 12 GEMMs, 8 ReLU passes and a concat
 // on single rows (~2 us each inside the frame's CUDA graph); on CUDA this is one kernel (one
@@ -13,6 +13,8 @@
 //   // x [4, 256] (the mask-token rows of the transformer output, any strides);
 //   // weights[i] [4, out_i, in_i], biases[i] [4, out_i] (each MLP's layers stacked along dim 0)
 //   Tensor y = nn::grouped_mlp(x, weights, biases);  // [4, 32]
+// mlp (further below): ONE MLP applied to many rows (D-FINE's box-chain heads):
+//   Tensor boxes = nn::mlp(queries, {w0, w1, w2}, {b0, b1, b2}, /*residual=*/anchors);
 #pragma once
 
 #include <vector>
@@ -37,11 +39,37 @@ inline constexpr int64_t kGroupedMlpMaxWidth = 4096;
 Tensor grouped_mlp(const Tensor& x, const std::vector<Tensor>& weights,
                    const std::vector<Tensor>& biases);
 
+// ---- mlp: ONE MLP over many rows --------------------------------------------------------------
+// x [..., in_0] (any strides); weights[i] [out_i, in_i] with in_i = out_{i-1}; biases[i] [out_i]
+// or undefined; residual [..., out_last] (x's leading dims, any strides) or undefined. Returns
+//   y = L_n(relu(... relu(L_1(x)))) + residual,   L_i(v) = v weights[i]^T + biases[i],
+// contiguous, with x's leading dims: D-FINE's box-chain MLPs (300 query rows: bbox heads
+// 256 -> 256 -> 256 -> 4 or 132 with the previous corners/anchors as the residual, the query
+// position head 4 -> 512 -> 256), the ones the models ran as linear_act ... linear(residual).
+// Every tensor on x's device and of x's dtype; 1..kGroupedMlpMaxLayers layers.
+// CPU: exactly that sequence (nn::linear_act with ReLU per hidden layer, then nn::linear with the
+// residual), so float32 results are bit-identical to it. CUDA, float32 with every width <=
+// kMlpFusedMaxWidth: ONE kernel (each block keeps a tile of rows in shared memory across the
+// layers; on sm_90 a cluster of blocks splits every layer's outputs), float32 accumulation, no
+// rounding between layers (only the summation order differs from the CPU). Why: D-FINE-S's box
+// chain ran 22 float32 linears as 44 kernels (cuBLASLt's split-K pairs), ~200 us of a 1.7 ms
+// forward on an H200; the MLPs' widths are small and the layer outputs never need to leave the
+// SM. Other dtypes and widths on CUDA: the per-layer sequence (cuBLASLt).
+inline constexpr int64_t kMlpFusedMaxWidth = 512;  // its 16-row tiles: 64 KB of shared memory
+Tensor mlp(const Tensor& x, const std::vector<Tensor>& weights, const std::vector<Tensor>& biases,
+           const Tensor& residual = Tensor());
+
 #ifdef UM_WITH_CUDA
 namespace detail {
 // The CUDA implementation behind grouped_mlp (grouped_mlp_cuda.cu); arguments already checked.
 Tensor grouped_mlp_cuda(const Tensor& x, const std::vector<Tensor>& weights,
                         const std::vector<Tensor>& biases);
+// mlp's fused CUDA kernel (mlp_cuda.cu) on x [rows, in_0] and residual [rows, out_last] (or
+// undefined), arguments already checked, float32, widths <= kMlpFusedMaxWidth. allow_clusters
+// false forces the one-block-per-tile variant (what pre-sm_90 devices run; for tests).
+Tensor mlp_fused_cuda(const Tensor& x, const std::vector<Tensor>& weights,
+                      const std::vector<Tensor>& biases, const Tensor& residual,
+                      bool allow_clusters = true);
 }  // namespace detail
 #endif
 

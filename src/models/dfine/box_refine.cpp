@@ -48,6 +48,9 @@ Lqe Lqe::load(const io::WeightSource& w, int reg_max) {
 
 Tensor Lqe::operator()(const Tensor& scores, const Tensor& corners) const {
   const Tensor stat = nn::distribution_topk_stats(corners, reg_max + 1, k);  // [B, Q, 4*(k+1)]
+  // One class (D-FINE-S's): scores + quality is the MLP's residual add (the same add(scores,
+  // quality) on the CPU; inside the fused kernel on CUDA). More classes broadcast the [B, Q, 1].
+  if (scores.size(-1) == 1) return reg_conf(stat, scores);
   const Tensor quality = reg_conf(stat);                                   // [B, Q, 1]
   return nn::add(scores, quality);
 }

@@ -7,6 +7,7 @@
 #include "core/status.h"
 #include "nn/ops_dfine.h"
 #include "nn/ops_fused.h"
+#include "nn/ops_mlp.h"
 
 namespace um::dfine {
 
@@ -132,13 +133,17 @@ Mlp Mlp::load(const io::WeightSource& w, int num_layers, int64_t in, int64_t hid
 Tensor Mlp::operator()(const Tensor& x) const { return (*this)(x, Tensor()); }
 
 Tensor Mlp::operator()(const Tensor& x, const Tensor& residual) const {
-  // Hidden layers: linear + ReLU as one op (on CUDA the ReLU is the GEMM's epilogue; on the CPU
-  // exactly linear then the ReLU pass, as before). The last layer takes the residual, if any.
-  Tensor y = x;
-  for (size_t i = 0; i + 1 < layers.size(); ++i) {
-    y = nn::linear_act(y, layers[i].weight, layers[i].bias, nn::Activation::kReLU);
+  if (layers.empty()) return x;
+  // One op: on the CPU exactly linear + ReLU per hidden layer, then the last linear with the
+  // residual (the sequence this ran as before); on CUDA in float32 one fused kernel.
+  std::vector<Tensor> weights, biases;
+  weights.reserve(layers.size());
+  biases.reserve(layers.size());
+  for (const Linear& l : layers) {
+    weights.push_back(l.weight);
+    biases.push_back(l.bias);
   }
-  return layers.empty() ? y : layers.back()(y, residual);
+  return nn::mlp(x, weights, biases, residual);
 }
 
 LayerNormW LayerNormW::load(const io::WeightSource& w, int64_t dim) {

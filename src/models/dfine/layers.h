@@ -78,8 +78,8 @@ struct Mlp {
   static Mlp load(const io::WeightSource& w, int num_layers, int64_t in, int64_t hidden,
                   int64_t out);
   Tensor operator()(const Tensor& x) const;
-  // residual + mlp(x): the add is the last GEMM's C input on CUDA (one kernel fewer); on the CPU
-  // add(residual, y), bit-identical to add(y, residual).
+  // residual + mlp(x) as one nn::mlp (nn/ops_mlp.h): on CUDA float32 one fused kernel for the
+  // whole MLP and the add; on the CPU linear_act ... linear, then add(residual, y).
   Tensor operator()(const Tensor& x, const Tensor& residual) const;
   void place(const Placement& p);
 };

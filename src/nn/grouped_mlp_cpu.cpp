@@ -26,14 +26,7 @@ void check_arguments(const Tensor& x, const std::vector<Tensor>& weights,
     detail::fail(kOp, std::string("x must be float32 or float16, got ") + dtype_name(x.dtype()));
   }
   if (x.dim() != 2) detail::fail(kOp, "x must be [G, in], got " + shape_str(x.shape()));
-  if (weights.empty() || weights.size() > static_cast<size_t>(kGroupedMlpMaxLayers)) {
-    detail::fail(kOp, "needs 1.." + std::to_string(kGroupedMlpMaxLayers) + " layers, got " +
-                          std::to_string(weights.size()));
-  }
-  if (biases.size() != weights.size()) {
-    detail::fail(kOp, std::to_string(weights.size()) + " weights but " +
-                          std::to_string(biases.size()) + " biases (use undefined for none)");
-  }
+  detail::require_mlp_layer_counts(kOp, weights.size(), biases.size(), kGroupedMlpMaxLayers);
   const int64_t g = x.size(0);
   int64_t width = x.size(1);
   // The parameters' dtype: x's, except float32 parameters on a float16 x (mixed precision).

@@ -21,15 +21,6 @@
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_mlp.h"
 
-// Thread-block clusters exist in sm_90+ device code only: in a device pass for an older
-// architecture the cluster variant compiles to a trap, and the host never launches it there (it
-// checks the kernel binary's architecture, see cluster_variant_runs in cluster_launch.cuh).
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
-#define UM_GROUPED_MLP_DEVICE_CLUSTERS 0
-#else
-#define UM_GROUPED_MLP_DEVICE_CLUSTERS 1
-#endif
-
 namespace um::nn::detail {
 namespace {
 
@@ -62,15 +53,8 @@ __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_
   extern __shared__ float smem[];
   float* cur = smem;
   float* nxt = smem + max_width;
-  int rank = 0, blocks = 1;  // this block's place in its group's cluster
-  if constexpr (kCluster) {
-#if UM_GROUPED_MLP_DEVICE_CLUSTERS
-    rank = static_cast<int>(cg::this_cluster().block_rank());
-    blocks = static_cast<int>(cg::this_cluster().num_blocks());
-#else
-    __trap();
-#endif
-  }
+  int rank, blocks;  // this block's place in its group's cluster
+  cluster_place<kCluster>(rank, blocks);
   const int64_t g = blockIdx.x / blocks;
   for (int k = threadIdx.x; k < layers.in[0]; k += blockDim.x) cur[k] = to_f(x[g * xs0 + k * xs1]);
   __syncthreads();
@@ -135,7 +119,7 @@ __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_
         }
       }
     }
-#if UM_GROUPED_MLP_DEVICE_CLUSTERS
+#if UM_NN_DEVICE_CLUSTERS
     if constexpr (kCluster) {
       if (!last) {
         // Every block's slice of nxt is written (the cluster barrier orders shared memory across
@@ -156,11 +140,7 @@ __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_
     cur = nxt;
     nxt = t;
   }
-#if UM_GROUPED_MLP_DEVICE_CLUSTERS
-  if constexpr (kCluster) {
-    cg::this_cluster().sync();  // no block's shared memory may go while others still read it
-  }
-#endif
+  cluster_sync<kCluster>();  // no block's shared memory may go while others still read it
 }
 
 // One launch of the kernel: clusters of kClusterBlocks per group where they run (see

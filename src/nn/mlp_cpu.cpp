@@ -35,14 +35,7 @@ int64_t check_arguments(const Tensor& x, const std::vector<Tensor>& weights,
     detail::fail(kOp, std::string("x must be float32 or float16, got ") + dtype_name(x.dtype()));
   }
   if (x.dim() < 1) detail::fail(kOp, "x must be [..., in], got a scalar");
-  if (weights.empty() || weights.size() > static_cast<size_t>(kGroupedMlpMaxLayers)) {
-    detail::fail(kOp, "needs 1.." + std::to_string(kGroupedMlpMaxLayers) + " layers, got " +
-                          std::to_string(weights.size()));
-  }
-  if (biases.size() != weights.size()) {
-    detail::fail(kOp, std::to_string(weights.size()) + " weights but " +
-                          std::to_string(biases.size()) + " biases (use undefined for none)");
-  }
+  detail::require_mlp_layer_counts(kOp, weights.size(), biases.size(), kGroupedMlpMaxLayers);
   int64_t width = x.size(-1);
   for (size_t i = 0; i < weights.size(); ++i) {
     const Tensor& w = weights[i];

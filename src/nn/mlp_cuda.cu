@@ -28,15 +28,6 @@
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_mlp.h"
 
-// Thread-block clusters exist in sm_90+ device code only: in a device pass for an older
-// architecture the cluster variant compiles to a trap, and the host never launches it there
-// (cluster_variant_runs, cluster_launch.cuh, checks the loaded binary's architecture).
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
-#define UM_MLP_DEVICE_CLUSTERS 0
-#else
-#define UM_MLP_DEVICE_CLUSTERS 1
-#endif
-
 namespace um::nn::detail {
 namespace {
 
@@ -97,15 +88,8 @@ __global__ void __launch_bounds__(kThreads, 2)
   extern __shared__ float4 smem4[];  // 16-byte aligned for the float4 reads
   float* cur = reinterpret_cast<float*>(smem4);
   float* nxt = cur + kTileRows * ld;
-  int rank = 0, blocks = 1;  // this block's place in its tile's cluster
-  if constexpr (kCluster) {
-#if UM_MLP_DEVICE_CLUSTERS
-    rank = static_cast<int>(cg::this_cluster().block_rank());
-    blocks = static_cast<int>(cg::this_cluster().num_blocks());
-#else
-    __trap();
-#endif
-  }
+  int rank, blocks;  // this block's place in its tile's cluster
+  cluster_place<kCluster>(rank, blocks);
   const int row0 = static_cast<int>(blockIdx.x / blocks) * kTileRows;
   const int nrows = min(kTileRows, rows - row0);
   // The tile's input rows (rows past the end as zeros: computed, never written). A thread issues
@@ -196,7 +180,7 @@ __global__ void __launch_bounds__(kThreads, 2)
         } else {
           const float v = s < 0.f ? 0.f : s;  // ReLU (a NaN stays NaN, as torch.relu)
           if constexpr (kCluster) {
-#if UM_MLP_DEVICE_CLUSTERS
+#if UM_NN_DEVICE_CLUSTERS
             // Pushed into every block's nxt (distributed shared memory): stores do not wait, a
             // gather after the barrier would wait a remote latency per element.
             cg::cluster_group cluster = cg::this_cluster();
@@ -208,25 +192,17 @@ __global__ void __launch_bounds__(kThreads, 2)
         }
       }
     }
-#if UM_MLP_DEVICE_CLUSTERS
-    if constexpr (kCluster) {
-      // The whole layer output is in every block once all have arrived (the cluster barrier
-      // orders the remote stores). Nobody writes a buffer another block still reads: the next
-      // layer pushes into the OTHER buffer, which every block finished reading (as its input of
-      // the previous layer) before it arrived here.
-      if (!last) cg::this_cluster().sync();
-    }
-#endif
+    // The whole layer output is in every block once all have arrived (the cluster barrier
+    // orders the remote stores). Nobody writes a buffer another block still reads: the next
+    // layer pushes into the OTHER buffer, which every block finished reading (as its input of
+    // the previous layer) before it arrived here.
+    if (!last) cluster_sync<kCluster>();
     __syncthreads();
     float* t = cur;
     cur = nxt;
     nxt = t;
   }
-#if UM_MLP_DEVICE_CLUSTERS
-  if constexpr (kCluster) {
-    cg::this_cluster().sync();  // no block's shared memory may go while others still read it
-  }
-#endif
+  cluster_sync<kCluster>();  // no block's shared memory may go while others still read it
 }
 
 template <bool kVec>

@@ -4,6 +4,7 @@
 // views so that permuted/transposed operands reach OpenBLAS without a copy.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -44,6 +45,19 @@ inline int64_t normalize_dim(const char* op, int64_t dim, int64_t ndim) {
     fail(op, "dim " + std::to_string(dim) + " out of range for " + std::to_string(ndim) + " dims");
   }
   return d;
+}
+
+// An MLP op's layer lists (grouped_mlp, mlp): 1..max_layers weights and one bias entry per
+// weight (an undefined tensor for a layer without bias).
+inline void require_mlp_layer_counts(const char* op, size_t weights, size_t biases,
+                                     int max_layers) {
+  if (weights == 0 || weights > static_cast<size_t>(max_layers)) {
+    fail(op, "needs 1.." + std::to_string(max_layers) + " layers, got " + std::to_string(weights));
+  }
+  if (biases != weights) {
+    fail(op, std::to_string(weights) + " weights but " + std::to_string(biases) +
+                 " biases (use undefined for none)");
+  }
 }
 
 // PyTorch's convolution output length along one axis, or 0 when the padded input is shorter

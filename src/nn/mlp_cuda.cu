@@ -93,8 +93,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int row0 = static_cast<int>(blockIdx.x / blocks) * kTileRows;
   const int nrows = min(kTileRows, rows - row0);
   // The tile's input rows (rows past the end as zeros: computed, never written). A thread issues
-  // kStageBatch loads before it stores any: one memory latency per batch, not one per element
-  // (ncu: the element-at-a-time loop was most of a 17 us kernel).
+  // kStageBatch loads before it stores any: one memory latency per batch, not one per element.
   const int in0 = layers.in[0];
   const int staged = kTileRows * in0;
   for (int base = threadIdx.x; base < staged; base += kThreads * kStageBatch) {

@@ -72,10 +72,10 @@ int64_t check_arguments(const Tensor& x, const std::vector<Tensor>& weights,
 
 #ifdef UM_WITH_CUDA
 // The fused kernel's domain: float32 rows on a CUDA device, every width within its shared-memory
-// tile, at least one row.
+// tile, 1..kMlpFusedMaxRows rows.
 bool fused_kernel_takes(const Tensor& x, const std::vector<Tensor>& weights) {
   if (!x.device().is_cuda() || x.dtype() != DType::kF32 || x.numel() == 0) return false;
-  if (x.size(-1) > kMlpFusedMaxWidth) return false;
+  if (x.size(-1) > kMlpFusedMaxWidth || x.numel() / x.size(-1) > kMlpFusedMaxRows) return false;
   for (const Tensor& w : weights) {
     if (w.size(0) > kMlpFusedMaxWidth) return false;
   }

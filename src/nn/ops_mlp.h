@@ -49,13 +49,16 @@ Tensor grouped_mlp(const Tensor& x, const std::vector<Tensor>& weights,
 // Every tensor on x's device and of x's dtype; 1..kGroupedMlpMaxLayers layers.
 // CPU: exactly that sequence (nn::linear_act with ReLU per hidden layer, then nn::linear with the
 // residual), so float32 results are bit-identical to it. CUDA, float32 with every width <=
-// kMlpFusedMaxWidth: ONE kernel (each block keeps a tile of rows in shared memory across the
+// kMlpFusedMaxWidth and at most kMlpFusedMaxRows rows: ONE kernel (each block keeps a tile of rows in shared memory across the
 // layers; on sm_90 a cluster of blocks splits every layer's outputs), float32 accumulation, no
 // rounding between layers (only the summation order differs from the CPU). Why: D-FINE-S's box
 // chain ran 22 float32 linears as 44 kernels (cuBLASLt's split-K pairs), ~200 us of a 1.7 ms
 // forward on an H200; the MLPs' widths are small and the layer outputs never need to leave the
 // SM. Other dtypes and widths on CUDA: the per-layer sequence (cuBLASLt).
 inline constexpr int64_t kMlpFusedMaxWidth = 512;  // its 16-row tiles: 64 KB of shared memory
+// More rows than this go to the per-layer GEMMs: the fused kernel is built for a few hundred rows
+// (every 16-row tile reads all the weights; cuBLASLt's tiles reuse them far better at scale).
+inline constexpr int64_t kMlpFusedMaxRows = 4096;
 Tensor mlp(const Tensor& x, const std::vector<Tensor>& weights, const std::vector<Tensor>& biases,
            const Tensor& residual = Tensor());
 

@@ -4,8 +4,8 @@
 // 4 -> 512 -> 256 query-position head, the LQE head with the scores residual), row counts that
 // are not whole tiles, odd widths (element loads) with a layer without bias, strided x and
 // residual, 3-D rows, both kernel variants (clusters and one block per tile), a capture into a
-// CUDA graph, the float16 and the too-wide cases (the per-layer sequence on CUDA), and arguments
-// of the wrong dtype or device.
+// CUDA graph, the float16, too-wide and too-many-rows cases (the per-layer sequence on CUDA), and
+// arguments of the wrong dtype or device.
 // Tolerance: float32, 1e-5 of the output's scale (only the summation order differs).
 #include <gtest/gtest.h>
 
@@ -129,7 +129,7 @@ TEST(MlpCuda, CapturesIntoAGraph) {
   EXPECT_GPU_NEAR(y, ref, kF32Tol);
 }
 
-TEST(MlpCuda, Float16AndWideLayersRunTheLayerSequence) {
+TEST(MlpCuda, Float16WideLayersAndManyRowsRunTheLayerSequence) {
   UM_REQUIRE_CUDA();
   const Stack s = random_stack({64, 48, 8}, 100);
   const Tensor x = f16_rounded(random_cpu({40, 64}, 17));
@@ -145,6 +145,11 @@ TEST(MlpCuda, Float16AndWideLayersRunTheLayerSequence) {
   // A hidden layer wider than the fused kernel's tile: the per-layer sequence, float32.
   expect_matches_cpu(random_cpu({20, 16}, 18), random_stack({16, nn::kMlpFusedMaxWidth + 8, 4}, 110),
                      Tensor(), "wider than the tile", /*fused=*/false);
+  // More rows than the fused kernel takes: the per-layer sequence too.
+  const int64_t many = nn::kMlpFusedMaxRows + 3;
+  expect_matches_cpu(random_cpu({many, 24}, 21), random_stack({24, 16, 4}, 130),
+                     random_cpu({many, 4}, 22), "more rows than the fused kernel takes",
+                     /*fused=*/false);
 }
 
 TEST(MlpCuda, RejectsMixedDtypesAndDevices) {

@@ -205,7 +205,7 @@ DecoderOutput Decoder::forward(const std::vector<Tensor>& feats) const {
     if (i == last) {
       // The class head runs in float32 on the unrounded-to-half path (300 rows: cheap), so the
       // logits are not stored in float16 before the LQE term is added.
-      out.logits = lqe_[i](dec_score_[i](output32), corners);
+      out.logits = lqe_[i](dec_score_[i].rows(output32), corners);
       out.boxes = inter;
       break;
     }

@@ -79,7 +79,7 @@ Tensor DeformableAttention::operator()(const Tensor& query32, const Tensor& quer
                     dtype_name(weights_.weight.dtype()) + " of one shape");
   }
   // The sampling offsets become coordinates: float32 layer on float32 activations (SPEC 3).
-  const Tensor off = offsets_(query32);  // [B, Q, heads * total * 2]
+  const Tensor off = offsets_.rows(query32);  // [B, Q, heads * total * 2]
   // [B, Q, heads * total] in the compute dtype.
   const Tensor attn = weights_(query_c);
   nn::MsDeformParams p;

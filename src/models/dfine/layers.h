@@ -16,6 +16,7 @@
 #include "core/tensor.h"
 #include "io/weight_source.h"
 #include "nn/ops.h"
+#include "nn/ops_mlp.h"
 
 namespace um::dfine {
 
@@ -67,6 +68,10 @@ struct Linear {
   Tensor operator()(const Tensor& x, const Tensor& residual) const {
     return nn::linear(x, weight, bias, residual);
   }
+  // The same linear as a one-layer nn::mlp: on CUDA, float32 rows (a few hundred: the decoder's
+  // queries) take ONE fused kernel where cuBLASLt runs a split-K kernel pair; elsewhere (CPU,
+  // float16) exactly nn::linear.
+  Tensor rows(const Tensor& x) const { return nn::mlp(x, {weight}, {bias}); }
   void place(const Placement& p);
   int64_t out_features() const { return weight.size(0); }
   int64_t in_features() const { return weight.size(1); }

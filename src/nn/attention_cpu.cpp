@@ -118,14 +118,27 @@ Tensor multi_head_attention(const Tensor& query, const Tensor& key, const Tensor
   };
   const int64_t b = query.size(0), lq = query.size(1), lk = key.size(1), hd = e / nh;
   Tensor q, kk, vv;
-  if (query.storage() == key.storage() && query.offset() == key.offset() &&
-      query.shape() == key.shape() && key.storage() == value.storage() &&
-      key.offset() == value.offset()) {
+  auto same_view = [](const Tensor& a, const Tensor& c) {
+    return a.storage() == c.storage() && a.offset() == c.offset() && a.shape() == c.shape() &&
+           a.strides() == c.strides();
+  };
+  auto first_parts = [&](const Tensor& t, int64_t n) {  // projections 0..n-1, packed
+    return t.defined() ? t.slice(0, 0, n * e) : Tensor();
+  };
+  if (same_view(query, key) && same_view(key, value)) {
     // Self-attention: one [B, L, 3E] projection.
     Tensor qkv = linear(query, w.in_proj_weight, w.in_proj_bias);
     q = qkv.slice(2, 0, e);
     kk = qkv.slice(2, e, 2 * e);
     vv = qkv.slice(2, 2 * e, 3 * e);
+  } else if (query.device().is_cuda() && same_view(query, key)) {
+    // Query = key, another value (D-FINE's decoder: target + pos, target): on CUDA q and k as one
+    // [B, L, 2E] projection (one GEMM instead of two). The CPU keeps torch's three projections
+    // (its _in_projection path for this case), bit for bit.
+    Tensor qk = linear(query, first_parts(w.in_proj_weight, 2), first_parts(w.in_proj_bias, 2));
+    q = qk.slice(2, 0, e);
+    kk = qk.slice(2, e, 2 * e);
+    vv = linear(value, part(w.in_proj_weight, 2), part(w.in_proj_bias, 2));
   } else {
     q = linear(query, part(w.in_proj_weight, 0), part(w.in_proj_bias, 0));
     kk = linear(key, part(w.in_proj_weight, 1), part(w.in_proj_bias, 1));

@@ -353,6 +353,11 @@ TEST(DenseCuda, MultiHeadAttentionMatchesCpu) {
                   kF32Tol);
   EXPECT_GPU_NEAR(nn::multi_head_attention(xg, memg, memg, wg),
                   nn::multi_head_attention(x, mem, mem, w), kF32Tol);
+  // Query = key, another value (D-FINE's decoder self-attention: target + pos, target): q and k
+  // packed into one projection on the GPU, three projections on the CPU.
+  const Tensor v = random_cpu({2, 30, e}, 106);
+  EXPECT_GPU_NEAR(nn::multi_head_attention(xg, xg, to_gpu(v), wg),
+                  nn::multi_head_attention(x, x, v, w), kF32Tol);
 }
 
 // ---- top-k / gather ----------------------------------------------------------------------------

@@ -90,7 +90,8 @@ nlohmann::json report_json(const pipeline::PhantomEvalReport& r, const EvalArgs&
       frames.push_back({{"index", f.index},       {"width", f.width},       {"height", f.height},
                         {"has_bone", f.has_bone}, {"detected", f.detected}, {"score", f.score},
                         {"box_iou", f.box_iou},   {"mask_iou", f.mask_iou}, {"ms", f.total_ms},
-                        {"model_ms", f.model_ms}, {"detector_ran", f.detector_ran}});
+                        {"model_ms", f.model_ms}, {"detector_ms", f.detector_ms},
+                        {"detector_ran", f.detector_ran}});
     }
     j["per_frame"] = frames;
   }

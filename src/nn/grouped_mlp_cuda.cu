@@ -19,6 +19,7 @@
 
 #include "nn/cluster_launch.cuh"
 #include "nn/cuda_op_util.cuh"
+#include "nn/mlp_layer_table.h"
 #include "nn/ops_mlp.h"
 
 namespace um::nn::detail {
@@ -28,14 +29,6 @@ namespace cg = cooperative_groups;
 
 constexpr int kThreads = 512;
 constexpr int kRowsPerStep = 4;
-
-struct MlpLayers {
-  const void* w[kGroupedMlpMaxLayers];  // [G, out, in], contiguous
-  const void* b[kGroupedMlpMaxLayers];  // [G, out], contiguous, or nullptr
-  int in[kGroupedMlpMaxLayers];
-  int out[kGroupedMlpMaxLayers];
-  int n;
-};
 
 // Blocks per group in the cluster variant (sm_90 thread-block clusters): the group's layer rows
 // are split over the cluster's blocks, and after each layer every block gathers the whole
@@ -49,7 +42,7 @@ constexpr int kClusterBlocks = 8;
 // per group.
 template <typename T, typename TX, bool kVec, bool kCluster>
 __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_t xs1,
-                                   MlpLayers layers, int max_width, T* __restrict__ y) {
+                                   MlpLayerTable layers, int max_width, T* __restrict__ y) {
   extern __shared__ float smem[];
   float* cur = smem;
   float* nxt = smem + max_width;
@@ -146,7 +139,7 @@ __global__ void grouped_mlp_kernel(const TX* __restrict__ x, int64_t xs0, int64_
 // One launch of the kernel: clusters of kClusterBlocks per group where they run (see
 // cluster_variant_runs), else one block per group.
 template <typename T, typename TX, bool kVec>
-void launch_grouped(const TX* xp, int64_t xs0, int64_t xs1, const MlpLayers& layers, int mw,
+void launch_grouped(const TX* xp, int64_t xs0, int64_t xs1, const MlpLayerTable& layers, int mw,
                     T* yp, int64_t groups, size_t smem) {
   const auto clustered = grouped_mlp_kernel<T, TX, kVec, true>;
   if (cluster_variant_runs(reinterpret_cast<const void*>(clustered))) {
@@ -165,32 +158,15 @@ Tensor grouped_mlp_cuda(const Tensor& x, const std::vector<Tensor>& weights,
   static constexpr const char* kOp = "grouped_mlp";
   require_cuda_float(kOp, x, "x");  // shapes, dtypes and devices checked by grouped_mlp
   const int64_t g = x.size(0);
-  MlpLayers layers{};
-  layers.n = static_cast<int>(weights.size());
-  // Contiguous copies only if a caller passed strided weights (models keep theirs contiguous).
-  std::vector<Tensor> held;
-  held.reserve(2 * weights.size());
-  int64_t max_width = x.size(1);
-  bool vec = true;
-  for (size_t i = 0; i < weights.size(); ++i) {
-    held.push_back(weights[i].contiguous());
-    layers.w[i] = held.back().raw_data();
-    layers.b[i] = nullptr;
-    if (biases[i].defined()) {
-      held.push_back(biases[i].contiguous());
-      layers.b[i] = held.back().raw_data();
-    }
-    layers.in[i] = static_cast<int>(weights[i].size(2));
-    layers.out[i] = static_cast<int>(weights[i].size(1));
-    max_width = std::max<int64_t>(max_width, layers.out[i]);
-    const int64_t row_bytes = layers.in[i] * static_cast<int64_t>(dtype_size(weights[i].dtype()));
-    vec = vec && row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(layers.w[i]) % 16 == 0;
-  }
+  // weights [G, out, in] per layer (mlp_layer_table.h)
+  const MlpLayerArgs args = mlp_layer_args(x.size(1), weights, biases);
+  const MlpLayerTable& layers = args.table;
+  const bool vec = args.vec;
   const DType pd = weights[0].dtype();  // x's, or float32 on a float16 x (checked)
   Tensor y = Tensor::empty({g, layers.out[layers.n - 1]}, pd, x.device());
   if (g == 0) return y;
-  const size_t smem = 2 * static_cast<size_t>(max_width) * sizeof(float);
-  const int mw = static_cast<int>(max_width);
+  const size_t smem = 2 * static_cast<size_t>(args.max_width) * sizeof(float);
+  const int mw = static_cast<int>(args.max_width);
   const int64_t xs0 = x.strides()[0], xs1 = x.strides()[1];
   if (pd != x.dtype()) {  // float16 x, float32 parameters
     const __half* xp = static_cast<const __half*>(x.raw_data());

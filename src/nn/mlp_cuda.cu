@@ -22,11 +22,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "nn/cluster_launch.cuh"
 #include "nn/cuda_op_util.cuh"
+#include "nn/mlp_layer_table.h"
 #include "nn/ops_mlp.h"
+#include "nn/shared_memory_grant.cuh"
 
 namespace um::nn::detail {
 namespace {
@@ -39,14 +42,6 @@ constexpr int kCols = 4;  // outputs per warp step (4 independent weight loads i
 constexpr int kClusterBlocks = 8;
 constexpr int kStageBatch = 8;  // staging loads a thread has in flight
 constexpr int kTileRows = 16;  // rows per tile: each weight chunk read feeds 16 rows
-
-struct Layers {
-  const float* w[kGroupedMlpMaxLayers];  // [out, in], contiguous
-  const float* b[kGroupedMlpMaxLayers];  // [out] or nullptr
-  int in[kGroupedMlpMaxLayers];
-  int out[kGroupedMlpMaxLayers];
-  int n;
-};
 
 // v[0 .. kN) per lane -> v[0 .. kN / 32) hold the warp's sums of the flat indices
 // lane * (kN / 32) + i. Each step pairs lanes `o` apart: the lane with bit o set keeps the upper
@@ -78,7 +73,7 @@ __device__ __forceinline__ void reduce_scatter(float (&v)[kN], int lane) {
 // more than an H100/H200 has SMs; at one block per SM the last 20 would run as a second wave.
 template <bool kVec, bool kCluster>
 __global__ void __launch_bounds__(kThreads, 2)
-    mlp_rows_kernel(const float* __restrict__ x, int64_t xs0, int64_t xs1, int rows, Layers layers,
+    mlp_rows_kernel(const float* __restrict__ x, int64_t xs0, int64_t xs1, int rows, MlpLayerTable layers,
                     int ld, const float* __restrict__ res, int64_t rs0, int64_t rs1,
                     float* __restrict__ y) {
   constexpr int kSums = kTileRows * kCols;  // per warp step, kSums / 32 per lane after the reduction
@@ -116,8 +111,8 @@ __global__ void __launch_bounds__(kThreads, 2)
   for (int l = 0; l < layers.n; ++l) {
     const int in = layers.in[l], out = layers.out[l];
     const bool last = l + 1 == layers.n;
-    const float* w = layers.w[l];
-    const float* b = layers.b[l];
+    const float* w = static_cast<const float*>(layers.w[l]);
+    const float* b = static_cast<const float*>(layers.b[l]);
     // This block's outputs [j_begin, j_end) of the layer (all of them without clusters).
     const int per_block = (out + blocks - 1) / blocks;
     const int j_begin = rank * per_block;
@@ -205,30 +200,25 @@ __global__ void __launch_bounds__(kThreads, 2)
 }
 
 template <bool kVec>
-void launch(const float* xp, int64_t xs0, int64_t xs1, int rows, const Layers& layers, int ld,
+void launch(const float* xp, int64_t xs0, int64_t xs1, int rows, const MlpLayerTable& layers, int ld,
             const float* rp, int64_t rs0, int64_t rs1, float* yp, bool allow_clusters) {
   const int tiles = (rows + kTileRows - 1) / kTileRows;
   const size_t smem = 2 * static_cast<size_t>(kTileRows) * ld * sizeof(float);
   const auto clustered = mlp_rows_kernel<kVec, true>;
-  const auto single = mlp_rows_kernel<kVec, false>;
-  // Above the default 48 KB of dynamic shared memory a kernel must opt in (a host-side attribute
-  // of the function: idempotent, not a stream operation, legal during capture).
-  constexpr size_t kDefaultSmem = 48 * 1024;
-  if (allow_clusters && cluster_variant_runs(reinterpret_cast<const void*>(clustered))) {
-    if (smem > kDefaultSmem) {
-      UM_CUDA_CHECK(cudaFuncSetAttribute(clustered, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(smem)));
-    }
-    launch_clusters(clustered, static_cast<unsigned>(tiles * kClusterBlocks), kThreads, smem,
+  const bool clusters =
+      allow_clusters && cluster_variant_runs(reinterpret_cast<const void*>(clustered));
+  const auto kernel = clusters ? clustered : mlp_rows_kernel<kVec, false>;
+  if (!allow_dynamic_shared_memory(reinterpret_cast<const void*>(kernel), smem)) {
+    fail("mlp", "a 16-row tile needs " + std::to_string(smem) +
+                    " bytes of shared memory, more than the device allows per block");
+  }
+  if (clusters) {
+    launch_clusters(kernel, static_cast<unsigned>(tiles * kClusterBlocks), kThreads, smem,
                     kClusterBlocks, xp, xs0, xs1, rows, layers, ld, rp, rs0, rs1, yp);
-    return;
+  } else {
+    kernel<<<static_cast<unsigned>(tiles), kThreads, smem, stream()>>>(xp, xs0, xs1, rows, layers,
+                                                                       ld, rp, rs0, rs1, yp);
   }
-  if (smem > kDefaultSmem) {
-    UM_CUDA_CHECK(cudaFuncSetAttribute(single, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(smem)));
-  }
-  single<<<static_cast<unsigned>(tiles), kThreads, smem, stream()>>>(xp, xs0, xs1, rows, layers,
-                                                                     ld, rp, rs0, rs1, yp);
 }
 
 }  // namespace
@@ -240,26 +230,10 @@ Tensor mlp_fused_cuda(const Tensor& x, const std::vector<Tensor>& weights,
   require_cuda_float(kOp, x, "x");  // shapes, dtypes and devices checked by nn::mlp
   if (x.dtype() != DType::kF32 || x.dim() != 2) fail(kOp, "the fused kernel takes float32 [rows, in]");
   const int64_t rows = x.size(0);
-  Layers layers{};
-  layers.n = static_cast<int>(weights.size());
-  // Contiguous copies only if a caller passed strided weights (models keep theirs contiguous).
-  std::vector<Tensor> held;
-  held.reserve(2 * weights.size());
-  int64_t max_width = x.size(1);
-  bool vec = true;
-  for (size_t i = 0; i < weights.size(); ++i) {
-    held.push_back(weights[i].contiguous());
-    layers.w[i] = static_cast<const float*>(held.back().raw_data());
-    layers.b[i] = nullptr;
-    if (biases[i].defined()) {
-      held.push_back(biases[i].contiguous());
-      layers.b[i] = static_cast<const float*>(held.back().raw_data());
-    }
-    layers.in[i] = static_cast<int>(weights[i].size(1));
-    layers.out[i] = static_cast<int>(weights[i].size(0));
-    max_width = std::max<int64_t>(max_width, layers.out[i]);
-    vec = vec && layers.in[i] % 4 == 0 && reinterpret_cast<uintptr_t>(layers.w[i]) % 16 == 0;
-  }
+  // weights [out, in] per layer (mlp_layer_table.h); float32, so vec = every in % 4 == 0.
+  const MlpLayerArgs args = mlp_layer_args(x.size(1), weights, biases);
+  const MlpLayerTable& layers = args.table;
+  const int64_t max_width = args.max_width;
   if (max_width > kMlpFusedMaxWidth) fail(kOp, "a layer is wider than the fused kernel's tile");
   const int out = layers.out[layers.n - 1];
   Tensor y = Tensor::empty({rows, out}, DType::kF32, x.device());
@@ -273,7 +247,7 @@ Tensor mlp_fused_cuda(const Tensor& x, const std::vector<Tensor>& weights,
   float* yp = static_cast<float*>(y.raw_data());
   const int r = static_cast<int>(rows);
   const int64_t xs0 = x.strides()[0], xs1 = x.strides()[1];
-  if (vec) {
+  if (args.vec) {
     launch<true>(xp, xs0, xs1, r, layers, ld, rp, rs0, rs1, yp, allow_clusters);
   } else {
     launch<false>(xp, xs0, xs1, r, layers, ld, rp, rs0, rs1, yp, allow_clusters);

@@ -28,14 +28,13 @@
 
 #include <cmath>
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 
 #include "core/cuda/device_attribute.h"
 #include "nn/cuda_op_util.cuh"
 #include "nn/ops_sam.h"
+#include "nn/shared_memory_grant.cuh"
 
 namespace um::nn::detail {
 namespace {
@@ -528,27 +527,6 @@ __global__ void __launch_bounds__(kMmaThreads, mma_min_blocks(NP))
   }
 }
 
-// Dynamic shared memory above 48 KiB must be granted per kernel and device. The grant is
-// remembered here (per kernel, so not in the device-attribute cache) so that cudaFuncSetAttribute
-// runs once, on the first, un-captured use of a configuration, not on every launch.
-void allow_shared_memory(const void* kernel, size_t bytes) {
-  const int device = um::cuda::current_device();
-  static std::mutex mutex;
-  static std::map<std::pair<const void*, int>, size_t> granted;
-  std::lock_guard<std::mutex> lock(mutex);
-  size_t& have = granted[{kernel, device}];
-  if (bytes <= have || bytes <= 48 * 1024) return;
-  const int optin = um::cuda::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin);
-  if (bytes > static_cast<size_t>(optin)) {
-    fail(kOp, "a window needs " + std::to_string(bytes) +
-                  " bytes of shared memory, the device allows " + std::to_string(optin) +
-                  " per block (window or key_dim too large)");
-  }
-  UM_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     static_cast<int>(bytes)));
-  have = bytes;
-}
-
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 // pairs: the bias is read as __half2 (n even, bias 4-byte aligned).
@@ -625,7 +603,14 @@ Tensor window_attention_cuda(const Tensor& qkv_in, const Tensor& pad_in, const T
   } else {
     const size_t bytes = plain_smem_bytes(g.n, g.kd);
     UM_DISPATCH_FLOAT(qkv.dtype(), T, {
-      allow_shared_memory(reinterpret_cast<const void*>(&window_attention_plain_kernel<T>), bytes);
+      if (!allow_dynamic_shared_memory(
+              reinterpret_cast<const void*>(&window_attention_plain_kernel<T>), bytes)) {
+        fail(kOp, "a window needs " + std::to_string(bytes) +
+                      " bytes of shared memory, the device allows " +
+                      std::to_string(um::cuda::device_attribute(
+                          cudaDevAttrMaxSharedMemoryPerBlockOptin)) +
+                      " per block (window or key_dim too large)");
+      }
       const dim3 plain_grid(
           grid.x, grid.y,
           static_cast<unsigned>((g.n + kPlainRowsPerBlock - 1) / kPlainRowsPerBlock));

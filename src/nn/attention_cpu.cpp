@@ -113,17 +113,15 @@ Tensor multi_head_attention(const Tensor& query, const Tensor& key, const Tensor
     fail(kOp, "query " + shape_str(query.shape()) + ", key " + shape_str(key.shape()) +
                   ", value " + shape_str(value.shape()) + " are inconsistent");
   }
-  auto part = [&](const Tensor& t, int64_t i) {
-    return t.defined() ? t.slice(0, i * e, (i + 1) * e) : Tensor();
+  // Projections first .. first + count - 1 of the packed in_proj weight or bias.
+  auto parts = [&](const Tensor& t, int64_t first, int64_t count) {
+    return t.defined() ? t.slice(0, first * e, (first + count) * e) : Tensor();
   };
   const int64_t b = query.size(0), lq = query.size(1), lk = key.size(1), hd = e / nh;
   Tensor q, kk, vv;
   auto same_view = [](const Tensor& a, const Tensor& c) {
     return a.storage() == c.storage() && a.offset() == c.offset() && a.shape() == c.shape() &&
            a.strides() == c.strides();
-  };
-  auto first_parts = [&](const Tensor& t, int64_t n) {  // projections 0..n-1, packed
-    return t.defined() ? t.slice(0, 0, n * e) : Tensor();
   };
   if (same_view(query, key) && same_view(key, value)) {
     // Self-attention: one [B, L, 3E] projection.
@@ -135,14 +133,14 @@ Tensor multi_head_attention(const Tensor& query, const Tensor& key, const Tensor
     // Query = key, another value (D-FINE's decoder: target + pos, target): on CUDA q and k as one
     // [B, L, 2E] projection (one GEMM instead of two). The CPU keeps torch's three projections
     // (its _in_projection path for this case), bit for bit.
-    Tensor qk = linear(query, first_parts(w.in_proj_weight, 2), first_parts(w.in_proj_bias, 2));
+    Tensor qk = linear(query, parts(w.in_proj_weight, 0, 2), parts(w.in_proj_bias, 0, 2));
     q = qk.slice(2, 0, e);
     kk = qk.slice(2, e, 2 * e);
-    vv = linear(value, part(w.in_proj_weight, 2), part(w.in_proj_bias, 2));
+    vv = linear(value, parts(w.in_proj_weight, 2, 1), parts(w.in_proj_bias, 2, 1));
   } else {
-    q = linear(query, part(w.in_proj_weight, 0), part(w.in_proj_bias, 0));
-    kk = linear(key, part(w.in_proj_weight, 1), part(w.in_proj_bias, 1));
-    vv = linear(value, part(w.in_proj_weight, 2), part(w.in_proj_bias, 2));
+    q = linear(query, parts(w.in_proj_weight, 0, 1), parts(w.in_proj_bias, 0, 1));
+    kk = linear(key, parts(w.in_proj_weight, 1, 1), parts(w.in_proj_bias, 1, 1));
+    vv = linear(value, parts(w.in_proj_weight, 2, 1), parts(w.in_proj_bias, 2, 1));
   }
   // [B, L, E] -> [B, H, L, hd] as strided views (no copy).
   auto heads = [&](const Tensor& t, int64_t len) {

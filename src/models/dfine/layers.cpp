@@ -7,7 +7,6 @@
 #include "core/status.h"
 #include "nn/ops_dfine.h"
 #include "nn/ops_fused.h"
-#include "nn/ops_mlp.h"
 
 namespace um::dfine {
 

@@ -1,9 +1,11 @@
 // File: src/nn/conv2d_bias_act_cuda.cu
-// Purpose: nn::conv2d_bias_act (and _residual) on the GPU (nn/ops_fused.h): the cuDNN
-// convolution of conv2d_cuda.cu WITHOUT its bias, then one epilogue kernel over the NCHW output
-// that adds the per-channel bias, applies the activation and the affine, adds the residual (if
-// any) in float32 and rounds once to the output dtype. Replaces conv2d's bias pass + a separate activation/affine pass (two full reads
-// and writes of the output) by one.
+// Purpose: nn::conv2d_bias_act (and _residual) on the GPU (nn/ops_fused.h). Two ways:
+// - the own implicit-GEMM kernel (conv2d_implicit_gemm_cuda.h) where it supports the conv and
+//   OwnConvPolicy picks it: conv, bias, activation, affine and residual in ONE kernel;
+// - else the cuDNN convolution of conv2d_cuda.cu WITHOUT its bias, then one epilogue kernel over
+//   the NCHW output that adds the per-channel bias, applies the activation and the affine, adds
+//   the residual (if any) in float32 and rounds once to the output dtype (instead of conv2d's
+//   bias pass + a separate activation/affine pass).
 // Epilogue layout: like conv2d_cuda.cu's add_bias_flat_kernel, one flat grid-stride loop over
 // the output in units of 16 bytes (8 halfs / 4 floats) when y is 16-byte aligned and every (n, c)
 // plane is a whole number of units, else of single elements; unit i lies in plane
@@ -15,7 +17,9 @@
 #include <string>
 
 #include "nn/activation_cuda.cuh"
+#include "nn/conv2d_implicit_gemm_cuda.h"
 #include "nn/cuda_op_util.cuh"
+#include "nn/cudnn_context.h"
 #include "nn/ops_cuda.h"
 #include "nn/ops_fused.h"
 
@@ -89,6 +93,45 @@ void launch_for_act(Activation act, T* y, const T* bias, int64_t units, int64_t 
   }
 }
 
+// residual_in contiguous, after checking it matches the output y (undefined stays undefined).
+Tensor checked_residual(const Tensor& x, const Tensor& residual_in, const Tensor& y) {
+  if (!residual_in.defined()) return Tensor();
+  require_like(kOp, residual_in, "residual", x);
+  if (residual_in.device() != x.device() || residual_in.shape() != y.shape()) {
+    fail(kOp, "residual " + residual_in.str() + " does not match the output " + y.str());
+  }
+  return residual_in.contiguous();
+}
+
+// Whether the own implicit-GEMM kernel runs this conv (OwnConvPolicy; shapes it supports).
+bool own_conv_eligible(const Tensor& x, const Tensor& weight, const Conv2dParams& p) {
+  const OwnConvPolicy policy = own_conv_policy();
+  if (policy == OwnConvPolicy::kCudnn || x.dim() != 4 || weight.dim() != 4 ||
+      weight.dtype() != x.dtype() || weight.device() != x.device()) {
+    return false;  // conv2d_cuda reports malformed operands
+  }
+  if (!implicit_gemm_conv_supported(x, weight, p)) return false;
+  return policy == OwnConvPolicy::kOwn || implicit_gemm_conv_preferred(x, weight, p);
+}
+
+// The whole op as the own kernel: conv, bias, activation, affine and residual in one pass.
+Tensor own_conv(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in,
+                const Conv2dParams& p, Activation act, float affine_scale, float affine_bias,
+                const Tensor& residual_in) {
+  const Shape out_shape = conv2d_output_shape(x_in.shape(), weight_in.shape(), p);
+  if (bias_in.defined() && (bias_in.dim() != 1 || bias_in.size(0) != weight_in.size(0))) {
+    fail(kOp, "bias " + shape_str(bias_in.shape()) + " does not match weight " +
+                  shape_str(weight_in.shape()));
+  }
+  Tensor y = Tensor::empty(out_shape, x_in.dtype(), x_in.device());
+  const Tensor residual = checked_residual(x_in, residual_in, y);
+  if (y.numel() == 0) return y;
+  const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
+  implicit_gemm_conv_cuda(cudnn_operand(x_in), cudnn_operand(weight_in), bias, p, act,
+                          affine_scale, affine_bias, residual, y);
+  return y;
+}
+
 }  // namespace
 
 Tensor conv2d_bias_act_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias_in,
@@ -101,17 +144,13 @@ Tensor conv2d_bias_act_cuda(const Tensor& x, const Tensor& weight, const Tensor&
       fail(kOp, "bias is on " + bias_in.device().str() + " but x is on " + x.device().str());
     }
   }
+  if (own_conv_eligible(x, weight, p)) {
+    return own_conv(x, weight, bias_in, p, act, affine_scale, affine_bias, residual_in);
+  }
   // The convolution alone (its own checks of weight; no bias pass).
   Tensor y = conv2d_cuda(x, weight, Tensor(), p);
   const bool affine = affine_scale != 1.f || affine_bias != 0.f;
-  Tensor residual;
-  if (residual_in.defined()) {
-    require_like(kOp, residual_in, "residual", x);
-    if (residual_in.device() != x.device() || residual_in.shape() != y.shape()) {
-      fail(kOp, "residual " + residual_in.str() + " does not match the output " + y.str());
-    }
-    residual = residual_in.contiguous();
-  }
+  const Tensor residual = checked_residual(x, residual_in, y);
   if (y.numel() == 0 ||
       (!bias_in.defined() && act == Activation::kNone && !affine && !residual.defined())) {
     return y;

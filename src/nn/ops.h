@@ -27,6 +27,12 @@ struct Conv2dParams {
   // no longer within ~1e-4 of the CPU reference. Off by default; the CPU path ignores it (it is
   // the reference). D-FINE's float16 mode sets it for its float32 backbone (dfine::Options).
   bool allow_tf32 = false;
+  // CUDA, float32 data only: the convolution may run on tensor cores as "3xTF32" (each operand
+  // split into two TF32 parts, three products per term, float32 sums): ~1e-5 relative of the
+  // CPU reference instead of FFMA's ~1e-6, far closer than TF32 (~1e-3). The own implicit-GEMM
+  // kernel (conv2d_implicit_gemm_cuda.h) takes it where that is faster. Off by default; D-FINE's
+  // float16 mode sets it for its float32 backbone (dfine::Options::split_tf32_backbone).
+  bool allow_split_tf32 = false;
   static Conv2dParams square(int stride, int pad, int groups = 1) {
     return {stride, stride, pad, pad, 1, 1, groups};
   }

@@ -1,5 +1,6 @@
 // GPU tests of nn::conv2d_bias_act (src/nn/conv2d_bias_act_cuda.cu: cuDNN conv without bias +
-// one bias/activation/affine epilogue kernel) against the CPU reference op, for every
+// one bias/activation/affine epilogue kernel, or the own implicit-GEMM kernel with the epilogue
+// inside; every test runs both, forced with OwnConvPolicy) against the CPU reference op, for every
 // activation, with and without bias and affine, on the epilogue's vectorised path (plane a
 // multiple of 16 bytes) and its scalar path (odd planes), strided/permuted inputs, float32 and
 // float16; plus agreement with the unfused GPU sequence it replaces, graph capture of a warm
@@ -19,7 +20,6 @@
 //     constant and the affine scale).
 #include <gtest/gtest.h>
 
-
 #include <algorithm>
 #include <cmath>
 #include <ostream>
@@ -31,12 +31,15 @@
 #include "core/status.h"
 #include "cuda_test_support.h"
 #include "graph_replay_test_util.h"
+#include "nn/conv2d_implicit_gemm_cuda.h"
 #include "nn/ops.h"
 #include "nn/ops_dfine.h"
 #include "nn/ops_fused.h"
 
 namespace um {
 namespace {
+
+using nn::detail::OwnConvPolicy;
 
 using nn::Activation;
 using nn::Conv2dParams;
@@ -49,6 +52,13 @@ using test::scale_of;
 constexpr float kF32Tol = 1e-4f;
 constexpr float kF16Tol = 2e-2f;
 
+// Both ways of running the op; the scope restores automatic dispatch (also on a failed ASSERT).
+constexpr OwnConvPolicy kBothWays[] = {OwnConvPolicy::kCudnn, OwnConvPolicy::kOwn};
+struct PolicyScope {
+  explicit PolicyScope(OwnConvPolicy p) { nn::detail::set_own_conv_policy(p); }
+  ~PolicyScope() { nn::detail::set_own_conv_policy(OwnConvPolicy::kAuto); }
+};
+const char* policy_name(OwnConvPolicy p) { return p == OwnConvPolicy::kOwn ? "own" : "cudnn"; }
 
 const char* act_name(Activation a) {
   switch (a) {
@@ -107,21 +117,24 @@ TEST_P(Conv2dBiasActCudaCase, MatchesCpuForEveryActivationBiasAndAffine) {
   const Tensor x = random_cpu(c.x, 11), w = random_cpu(c.w, 12), b = random_cpu({c.w[0]}, 13);
   const Activation acts[] = {Activation::kNone, Activation::kReLU, Activation::kSiLU,
                              Activation::kGELU};
-  for (const DType dt : {DType::kF32, DType::kF16}) {
-    const float tol = dt == DType::kF32 ? kF32Tol : kF16Tol;
-    const Tensor xg = to_gpu(x, dt), wg = to_gpu(w, dt), bg = to_gpu(b, dt);
-    for (const bool with_bias : {false, true}) {
-      for (const Activation act : acts) {
-        for (const bool affine : {false, true}) {
-          const float scale = affine ? -1.25f : 1.f, shift = affine ? 0.5f : 0.f;
-          const Tensor ref = nn::conv2d_bias_act(x, w, with_bias ? b : Tensor(), c.p, act, scale,
-                                                 shift);
-          const Tensor y = nn::conv2d_bias_act(xg, wg, with_bias ? bg : Tensor(), c.p, act,
-                                               scale, shift);
-          EXPECT_EQ(y.dtype(), dt);
-          EXPECT_LE(max_abs_diff_gpu(y, ref), tol * scale_of(ref))
-              << c.name << " " << dtype_name(dt) << " act " << act_name(act) << " bias "
-              << with_bias << " affine " << affine;
+  for (const OwnConvPolicy policy : kBothWays) {
+    PolicyScope scope(policy);
+    for (const DType dt : {DType::kF32, DType::kF16}) {
+      const float tol = dt == DType::kF32 ? kF32Tol : kF16Tol;
+      const Tensor xg = to_gpu(x, dt), wg = to_gpu(w, dt), bg = to_gpu(b, dt);
+      for (const bool with_bias : {false, true}) {
+        for (const Activation act : acts) {
+          for (const bool affine : {false, true}) {
+            const float scale = affine ? -1.25f : 1.f, shift = affine ? 0.5f : 0.f;
+            const Tensor ref =
+                nn::conv2d_bias_act(x, w, with_bias ? b : Tensor(), c.p, act, scale, shift);
+            const Tensor y =
+                nn::conv2d_bias_act(xg, wg, with_bias ? bg : Tensor(), c.p, act, scale, shift);
+            EXPECT_EQ(y.dtype(), dt);
+            EXPECT_LE(max_abs_diff_gpu(y, ref), tol * scale_of(ref))
+                << c.name << " " << policy_name(policy) << " " << dtype_name(dt) << " act "
+                << act_name(act) << " bias " << with_bias << " affine " << affine;
+          }
         }
       }
     }
@@ -131,8 +144,10 @@ TEST_P(Conv2dBiasActCudaCase, MatchesCpuForEveryActivationBiasAndAffine) {
 INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dBiasActCudaCase, ::testing::ValuesIn(fused_cases()),
                          [](const ::testing::TestParamInfo<FusedCase>& i) { return i.param.name; });
 
+// The cuDNN way's epilogue against the sequence it replaced (same conv plan underneath).
 TEST(Conv2dBiasActCuda, MatchesTheUnfusedGpuSequence) {
   UM_REQUIRE_CUDA();
+  PolicyScope scope(OwnConvPolicy::kCudnn);
   const FusedCase c = fused_cases()[0];
   const Tensor x = random_cpu(c.x, 21), w = random_cpu(c.w, 22), b = random_cpu({c.w[0]}, 23);
   for (const DType dt : {DType::kF32, DType::kF16}) {
@@ -153,44 +168,53 @@ TEST(Conv2dBiasActCuda, MatchesTheUnfusedGpuSequence) {
 // element offset that breaks the 16-byte vector path), against the CPU op.
 TEST(Conv2dBiasActCuda, ResidualInTheEpilogueMatchesCpu) {
   UM_REQUIRE_CUDA();
-  for (const FusedCase& c : fused_cases()) {
-    const Tensor x = random_cpu(c.x, 61), w = random_cpu(c.w, 62), b = random_cpu({c.w[0]}, 63);
-    const Shape out = nn::conv2d_output_shape(c.x, c.w, c.p);
-    Shape wider = out;  // one more channel: slicing it off gives an element offset
-    wider[1] += 1;
-    const Tensor r = random_cpu(out, 64);
-    const Tensor r_nhwc = random_cpu({out[0], out[2], out[3], out[1]}, 65);
-    const Tensor r_wide = random_cpu(wider, 66);
-    for (const DType dt : {DType::kF32, DType::kF16}) {
-      const float tol = dt == DType::kF32 ? kF32Tol : kF16Tol;
-      const Tensor xg = to_gpu(x, dt), wg = to_gpu(w, dt), bg = to_gpu(b, dt);
-      // The same residual values as CPU and GPU views of one layout each.
-      const std::pair<Tensor, Tensor> residuals[] = {
-          {r, to_gpu(r, dt)},
-          {r_nhwc.permute({0, 3, 1, 2}), to_gpu(r_nhwc, dt).permute({0, 3, 1, 2})},
-          {r_wide.slice(1, 1, wider[1]), to_gpu(r_wide, dt).slice(1, 1, wider[1])}};
-      for (const auto& [res_cpu, res_gpu] : residuals) {
-        for (const Activation act : {Activation::kNone, Activation::kReLU, Activation::kSiLU}) {
-          const Tensor ref =
-              nn::conv2d_bias_act_residual(x, w, b, c.p, act, res_cpu, 0.5f, 0.25f);
-          const Tensor y = nn::conv2d_bias_act_residual(xg, wg, bg, c.p, act, res_gpu, 0.5f, 0.25f);
-          EXPECT_EQ(y.dtype(), dt);
-          EXPECT_LE(max_abs_diff_gpu(y, ref), tol * scale_of(ref))
-              << c.name << " " << dtype_name(dt) << " act " << act_name(act) << " residual "
-              << shape_str(res_gpu.shape()) << (res_gpu.is_contiguous() ? "" : " (strided)");
+  for (const OwnConvPolicy policy : kBothWays) {
+    PolicyScope scope(policy);
+    for (const FusedCase& c : fused_cases()) {
+      const Tensor x = random_cpu(c.x, 61), w = random_cpu(c.w, 62), b = random_cpu({c.w[0]}, 63);
+      const Shape out = nn::conv2d_output_shape(c.x, c.w, c.p);
+      Shape wider = out;  // one more channel: slicing it off gives an element offset
+      wider[1] += 1;
+      const Tensor r = random_cpu(out, 64);
+      const Tensor r_nhwc = random_cpu({out[0], out[2], out[3], out[1]}, 65);
+      const Tensor r_wide = random_cpu(wider, 66);
+      for (const DType dt : {DType::kF32, DType::kF16}) {
+        const float tol = dt == DType::kF32 ? kF32Tol : kF16Tol;
+        const Tensor xg = to_gpu(x, dt), wg = to_gpu(w, dt), bg = to_gpu(b, dt);
+        // The same residual values as CPU and GPU views of one layout each.
+        const std::pair<Tensor, Tensor> residuals[] = {
+            {r, to_gpu(r, dt)},
+            {r_nhwc.permute({0, 3, 1, 2}), to_gpu(r_nhwc, dt).permute({0, 3, 1, 2})},
+            {r_wide.slice(1, 1, wider[1]), to_gpu(r_wide, dt).slice(1, 1, wider[1])}};
+        for (const auto& [res_cpu, res_gpu] : residuals) {
+          for (const Activation act : {Activation::kNone, Activation::kReLU, Activation::kSiLU}) {
+            const Tensor ref =
+                nn::conv2d_bias_act_residual(x, w, b, c.p, act, res_cpu, 0.5f, 0.25f);
+            const Tensor y =
+                nn::conv2d_bias_act_residual(xg, wg, bg, c.p, act, res_gpu, 0.5f, 0.25f);
+            EXPECT_EQ(y.dtype(), dt);
+            EXPECT_LE(max_abs_diff_gpu(y, ref), tol * scale_of(ref))
+                << c.name << " " << policy_name(policy) << " " << dtype_name(dt) << " act "
+                << act_name(act) << " residual " << shape_str(res_gpu.shape())
+                << (res_gpu.is_contiguous() ? "" : " (strided)");
+          }
         }
       }
     }
   }
-  // A residual of the wrong shape or dtype is refused.
-  const Tensor xg = to_gpu(random_cpu({1, 4, 6, 6}, 67)), wg = to_gpu(random_cpu({5, 4, 3, 3}, 68));
-  const Conv2dParams p = Conv2dParams::square(1, 1);
-  EXPECT_THROW(nn::conv2d_bias_act_residual(xg, wg, Tensor(), p, Activation::kReLU,
-                                            to_gpu(random_cpu({1, 5, 6, 5}, 69))),
-               Error);
-  EXPECT_THROW(nn::conv2d_bias_act_residual(xg, wg, Tensor(), p, Activation::kReLU,
-                                            to_gpu(random_cpu({1, 5, 6, 6}, 70), DType::kF16)),
-               Error);
+  // A residual of the wrong shape or dtype is refused (by either way).
+  for (const OwnConvPolicy policy : kBothWays) {
+    PolicyScope scope(policy);
+    const Tensor xg = to_gpu(random_cpu({1, 4, 6, 6}, 67)),
+                 wg = to_gpu(random_cpu({5, 4, 3, 3}, 68));
+    const Conv2dParams p = Conv2dParams::square(1, 1);
+    EXPECT_THROW(nn::conv2d_bias_act_residual(xg, wg, Tensor(), p, Activation::kReLU,
+                                              to_gpu(random_cpu({1, 5, 6, 5}, 69))),
+                 Error);
+    EXPECT_THROW(nn::conv2d_bias_act_residual(xg, wg, Tensor(), p, Activation::kReLU,
+                                              to_gpu(random_cpu({1, 5, 6, 6}, 70), DType::kF16)),
+                 Error);
+  }
 }
 
 TEST(Conv2dBiasActCuda, StridedAndPermutedInputsMatchCpu) {
@@ -198,28 +222,31 @@ TEST(Conv2dBiasActCuda, StridedAndPermutedInputsMatchCpu) {
   const Tensor big = random_cpu({2, 10, 18, 20}, 31);
   const Tensor w = random_cpu({12, 6, 3, 3}, 32), b = random_cpu({12}, 33);
   const Conv2dParams p = Conv2dParams::square(1, 1);
-  for (const DType dt : {DType::kF32, DType::kF16}) {
-    const float tol = dt == DType::kF32 ? kF32Tol : kF16Tol;
-    const Tensor bigg = to_gpu(big, dt);
-    // Channel and width slices: a non-contiguous view with an element offset.
-    const Tensor xs_cpu = big.slice(1, 3, 9).slice(3, 1, 17);
-    const Tensor xs = bigg.slice(1, 3, 9).slice(3, 1, 17);
-    const Tensor ref_s = nn::conv2d_bias_act(xs_cpu, w, b, p, Activation::kGELU, 2.f, 0.25f);
-    EXPECT_LE(max_abs_diff_gpu(nn::conv2d_bias_act(xs, to_gpu(w, dt), to_gpu(b, dt), p,
-                                                   Activation::kGELU, 2.f, 0.25f),
-                               ref_s),
-              tol * scale_of(ref_s))
-        << "sliced " << dtype_name(dt);
-    // Channels-last storage seen as NCHW.
-    const Tensor nhwc = random_cpu({1, 11, 13, 6}, 34);
-    const Tensor xp_cpu = nhwc.permute({0, 3, 1, 2});
-    const Tensor xp = to_gpu(nhwc, dt).permute({0, 3, 1, 2});
-    const Tensor ref_p = nn::conv2d_bias_act(xp_cpu, w, b, p, Activation::kSiLU);
-    EXPECT_LE(max_abs_diff_gpu(
-                  nn::conv2d_bias_act(xp, to_gpu(w, dt), to_gpu(b, dt), p, Activation::kSiLU),
-                  ref_p),
-              tol * scale_of(ref_p))
-        << "permuted " << dtype_name(dt);
+  for (const OwnConvPolicy policy : kBothWays) {
+    PolicyScope scope(policy);
+    for (const DType dt : {DType::kF32, DType::kF16}) {
+      const float tol = dt == DType::kF32 ? kF32Tol : kF16Tol;
+      const Tensor bigg = to_gpu(big, dt);
+      // Channel and width slices: a non-contiguous view with an element offset.
+      const Tensor xs_cpu = big.slice(1, 3, 9).slice(3, 1, 17);
+      const Tensor xs = bigg.slice(1, 3, 9).slice(3, 1, 17);
+      const Tensor ref_s = nn::conv2d_bias_act(xs_cpu, w, b, p, Activation::kGELU, 2.f, 0.25f);
+      EXPECT_LE(max_abs_diff_gpu(nn::conv2d_bias_act(xs, to_gpu(w, dt), to_gpu(b, dt), p,
+                                                     Activation::kGELU, 2.f, 0.25f),
+                                 ref_s),
+                tol * scale_of(ref_s))
+          << "sliced " << policy_name(policy) << " " << dtype_name(dt);
+      // Channels-last storage seen as NCHW.
+      const Tensor nhwc = random_cpu({1, 11, 13, 6}, 34);
+      const Tensor xp_cpu = nhwc.permute({0, 3, 1, 2});
+      const Tensor xp = to_gpu(nhwc, dt).permute({0, 3, 1, 2});
+      const Tensor ref_p = nn::conv2d_bias_act(xp_cpu, w, b, p, Activation::kSiLU);
+      EXPECT_LE(
+          max_abs_diff_gpu(
+              nn::conv2d_bias_act(xp, to_gpu(w, dt), to_gpu(b, dt), p, Activation::kSiLU), ref_p),
+          tol * scale_of(ref_p))
+          << "permuted " << policy_name(policy) << " " << dtype_name(dt);
+    }
   }
 }
 
@@ -229,31 +256,37 @@ TEST(Conv2dBiasActCuda, WarmCallCapturesIntoACudaGraph) {
   const Tensor x = random_cpu(c.x, 41), w = random_cpu(c.w, 42), b = random_cpu({c.w[0]}, 43);
   const Tensor ref = nn::conv2d_bias_act(x, w, b, c.p, Activation::kSiLU, 0.5f, 0.125f);
   const Tensor xg = to_gpu(x), wg = to_gpu(w), bg = to_gpu(b);
-  GraphReplay replay;
-  const Tensor y = replay.run(
-      [&] { return nn::conv2d_bias_act(xg, wg, bg, c.p, Activation::kSiLU, 0.5f, 0.125f); },
-      "conv2d_bias_act");
-  ASSERT_TRUE(replay.ok());
-  EXPECT_LE(max_abs_diff_gpu(y, ref), kF32Tol * scale_of(ref));
+  for (const OwnConvPolicy policy : kBothWays) {
+    PolicyScope scope(policy);
+    GraphReplay replay;
+    const Tensor y = replay.run(
+        [&] { return nn::conv2d_bias_act(xg, wg, bg, c.p, Activation::kSiLU, 0.5f, 0.125f); },
+        "conv2d_bias_act");
+    ASSERT_TRUE(replay.ok()) << policy_name(policy);
+    EXPECT_LE(max_abs_diff_gpu(y, ref), kF32Tol * scale_of(ref)) << policy_name(policy);
+  }
 }
 
 TEST(Conv2dBiasActCuda, BadArgumentsThrowUmError) {
   UM_REQUIRE_CUDA();
-  const Tensor x = to_gpu(random_cpu({1, 4, 9, 9}, 61));
-  const Tensor w = to_gpu(random_cpu({6, 4, 3, 3}, 62));
-  const Tensor b = random_cpu({6}, 63);
-  const Conv2dParams p = Conv2dParams::square(1, 1);
-  EXPECT_THROW(nn::conv2d_bias_act(x, w, to_gpu(random_cpu({5}, 64)), p, Activation::kReLU),
-               Error);  // bias length
-  EXPECT_THROW(nn::conv2d_bias_act(x, w, to_gpu(b, DType::kF16), p, Activation::kReLU),
-               Error);  // bias dtype
-  EXPECT_THROW(nn::conv2d_bias_act(x, w, b, p, Activation::kReLU), Error);  // bias on the CPU
-  EXPECT_THROW(nn::conv2d_bias_act(x, to_gpu(random_cpu({6, 4, 3, 3}, 65), DType::kF16), Tensor(),
-                                   p, Activation::kGELU),
-               Error);  // weight dtype
-  EXPECT_THROW(nn::conv2d_bias_act(x, to_gpu(random_cpu({6, 3, 3, 3}, 66)), Tensor(), p,
-                                   Activation::kGELU),
-               Error);  // channels
+  for (const OwnConvPolicy policy : kBothWays) {
+    PolicyScope scope(policy);
+    const Tensor x = to_gpu(random_cpu({1, 4, 9, 9}, 61));
+    const Tensor w = to_gpu(random_cpu({6, 4, 3, 3}, 62));
+    const Tensor b = random_cpu({6}, 63);
+    const Conv2dParams p = Conv2dParams::square(1, 1);
+    EXPECT_THROW(nn::conv2d_bias_act(x, w, to_gpu(random_cpu({5}, 64)), p, Activation::kReLU),
+                 Error);  // bias length
+    EXPECT_THROW(nn::conv2d_bias_act(x, w, to_gpu(b, DType::kF16), p, Activation::kReLU),
+                 Error);                                                      // bias dtype
+    EXPECT_THROW(nn::conv2d_bias_act(x, w, b, p, Activation::kReLU), Error);  // bias on the CPU
+    EXPECT_THROW(nn::conv2d_bias_act(x, to_gpu(random_cpu({6, 4, 3, 3}, 65), DType::kF16), Tensor(),
+                                     p, Activation::kGELU),
+                 Error);  // weight dtype
+    EXPECT_THROW(nn::conv2d_bias_act(x, to_gpu(random_cpu({6, 3, 3, 3}, 66)), Tensor(), p,
+                                     Activation::kGELU),
+                 Error);  // channels
+  }
 }
 
 }  // namespace

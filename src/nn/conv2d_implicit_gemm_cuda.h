@@ -1,0 +1,51 @@
+// File: src/nn/conv2d_implicit_gemm_cuda.h
+// Purpose: the own convolution behind nn::conv2d_bias_act on the GPU (conv2d_bias_act_cuda.cu):
+// an implicit-GEMM tensor-core kernel over NCHW tensors with the whole epilogue (bias,
+// activation, affine, residual) in the same kernel. Why own: for float16 NCHW, cuDNN runs its
+// NHWC tensor-core kernel between three layout transforms (input, filter, output), and for
+// float32 a 32x32-tile FFMA kernel; either way the bias/activation/affine is one more pass over
+// the output. D-FINE's backbone, its encoder's 3x3 convs and TinyViT's patch embedding paid 3-5
+// kernels per conv for it (ncu, H200, session 7).
+// Precision: float16 = half products with float32 accumulation, the epilogue in float32 and ONE
+// rounding to half (cuDNN's path rounded the conv and the epilogue separately). float32 =
+// "3xTF32": each operand split into a TF32 high part and a TF32 remainder, the three significant
+// products (hi*hi, hi*lo, lo*hi) summed per 16 reduction columns on the tensor cores and across
+// them with float32 adds: the products keep ~22 of float32's 24 mantissa bits (the dropped lo*lo
+// term is ~2^-22 relative), ~1e-5 relative of the CPU reference where FFMA kernels give ~1e-6
+// and plain TF32 (Conv2dParams::allow_tf32, left to cuDNN) ~1e-3. Opt-in per conv
+// (Conv2dParams::allow_split_tf32): float32 mode keeps cuDNN's FFMA (the CPU parity contract).
+// Internal to um_nn.
+#pragma once
+
+#include "core/tensor.h"
+#include "nn/ops.h"
+#include "nn/ops_fused.h"
+
+namespace um::nn::detail {
+
+// Who runs a conv2d_bias_act that the own kernel supports: kAuto = the own kernel where it was
+// measured faster than cuDNN + the epilogue pass (implicit_gemm_conv_preferred: large outputs;
+// float32 only with Conv2dParams::allow_split_tf32), kOwn / kCudnn force one side (tests,
+// benches; kOwn also runs float32 convs without allow_split_tf32 on 3xTF32). UM_OWN_CONV=own|
+// cudnn|auto sets the starting value. Process-wide; read on every call (not cached).
+enum class OwnConvPolicy : int { kAuto = 0, kOwn = 1, kCudnn = 2 };
+void set_own_conv_policy(OwnConvPolicy policy);
+OwnConvPolicy own_conv_policy();
+
+// Whether the own kernel can run this conv: float32/float16 CUDA tensors, groups == 1, no TF32
+// requested, a device of compute capability >= 8.0, 32-bit element offsets, and a filter whose
+// Cin * kh * kw fits the kernel's offset table (or a 1x1 filter without padding).
+bool implicit_gemm_conv_supported(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+
+// Whether kAuto picks the own kernel for a supported conv: float16, or float32 that allows
+// 3xTF32, with at least 25600 output pixels (160x160); see kMinPreferredPixels.
+bool implicit_gemm_conv_preferred(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+
+// y = residual + affine(act(conv(x, w) + bias)) (affine when scale != 1 or shift != 0; bias and
+// residual optional) into the preallocated contiguous NCHW y. x and w contiguous, 16-byte
+// aligned (cudnn_operand), residual contiguous like y. Queues one kernel on the current stream.
+void implicit_gemm_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
+                             const Conv2dParams& p, Activation act, float scale, float shift,
+                             const Tensor& residual, const Tensor& y);
+
+}  // namespace um::nn::detail

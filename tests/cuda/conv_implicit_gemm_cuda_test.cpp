@@ -1,0 +1,226 @@
+// GPU tests of the own implicit-GEMM convolution (src/nn/conv2d_implicit_gemm_cuda.cu), forced
+// with OwnConvPolicy::kOwn through nn::conv2d_bias_act, on the shapes the models run and on the
+// kernel's edges: each channel tile (16 / 32 / 64) and several tiles, partial pixel tiles that
+// cross images of a batch, the pointwise path (1x1, no padding; stride 2) and the tap-table path
+// (1x1 with padding, 2x2 without, 3x3 / 5x5, stride 2, dilation 2), the largest table, and what
+// it does not take (groups, too many taps, TF32 requested) staying correct on cuDNN.
+// Tolerances (relative to max(1, max |ref|)):
+//   float32 2e-5: 3xTF32 keeps ~22 mantissa bits per product, and the tensor cores' truncating
+//     float32 sums only run over 16 columns before a rounded float32 add (K <= 2304 terms of
+//     [-1, 1] products; without those partial sums the 2304-column case measured 3.1e-5). Plain TF32 products (10-bit mantissa) would miss this by ~10x on the 3x3 64-
+//     channel case (~5e-4 relative per product, ~24 * 0.33 * 5e-4 = 4e-3 absolute over 576
+//     terms against a scale of ~10-25): the bound tells the two apart.
+//   float16 1e-2 against the reference on the fp16-rounded operands (float32 accumulation, one
+//     output rounding), 2e-2 against the float32 reference (conv_cuda_test.cpp's bound), and 1e-2
+//     against cuDNN's way.
+#include <gtest/gtest.h>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "cuda_test_support.h"
+#include "graph_replay_test_util.h"
+#include "nn/conv2d_implicit_gemm_cuda.h"
+#include "nn/ops.h"
+#include "nn/ops_fused.h"
+
+namespace um {
+namespace {
+
+using nn::Activation;
+using nn::Conv2dParams;
+using nn::detail::OwnConvPolicy;
+using test::max_abs_diff_gpu;
+using test::random_cpu;
+using test::scale_of;
+using test::to_cpu_f32;
+using test::to_gpu;
+
+struct PolicyScope {
+  explicit PolicyScope(OwnConvPolicy p) { nn::detail::set_own_conv_policy(p); }
+  ~PolicyScope() { nn::detail::set_own_conv_policy(OwnConvPolicy::kAuto); }
+};
+
+struct GemmCase {
+  std::string name;
+  Shape x, w;
+  Conv2dParams p;
+  Activation act;
+};
+
+void PrintTo(const GemmCase& c, std::ostream* os) {
+  *os << c.name << ": x " << shape_str(c.x) << ", w " << shape_str(c.w) << ", stride "
+      << c.p.stride_h << ", pad " << c.p.pad_h << ", dilation " << c.p.dilation_h;
+}
+
+Conv2dParams dilated(int stride, int pad, int dilation) {
+  Conv2dParams p = Conv2dParams::square(stride, pad);
+  p.dilation_h = p.dilation_w = dilation;
+  return p;
+}
+
+std::vector<GemmCase> gemm_cases() {
+  return {
+      // D-FINE's encoder 3x3 (64 -> 64, SiLU) at the 20x20 level; the 64-channel tile.
+      {"encoder_3x3_64", {1, 64, 20, 20}, {64, 64, 3, 3}, Conv2dParams::square(1, 1),
+       Activation::kSiLU},
+      // HGNetv2's 16-channel 3x3 (the 16-channel tile), ReLU.
+      {"backbone_3x3_16", {1, 16, 40, 36}, {16, 16, 3, 3}, Conv2dParams::square(1, 1),
+       Activation::kReLU},
+      // HGNetv2's stem 2x2 without padding (16 -> 8), and its 3x3 stride-2 stem conv (3 -> 16).
+      {"stem_2x2", {1, 16, 33, 31}, {8, 16, 2, 2}, Conv2dParams::square(1, 0), Activation::kReLU},
+      {"stem_3x3_s2", {1, 3, 41, 38}, {16, 3, 3, 3}, Conv2dParams::square(2, 1),
+       Activation::kReLU},
+      // TinyViT's patch embedding: 3 -> 32 and 32 -> 64, 3x3 stride 2, GELU then none.
+      {"patch_embed_1", {1, 3, 64, 64}, {32, 3, 3, 3}, Conv2dParams::square(2, 1),
+       Activation::kGELU},
+      {"patch_embed_2", {1, 32, 32, 32}, {64, 32, 3, 3}, Conv2dParams::square(2, 1),
+       Activation::kNone},
+      // Pointwise: 256 -> 80 (two channel tiles, the second partial), and stride 2.
+      {"pointwise_256_80", {1, 256, 10, 9}, {80, 256, 1, 1}, Conv2dParams::square(1, 0),
+       Activation::kSiLU},
+      {"pointwise_s2", {1, 24, 15, 17}, {40, 24, 1, 1}, Conv2dParams::square(2, 0),
+       Activation::kReLU},
+      // A 1x1 WITH padding goes through the tap table (zero border).
+      {"padded_1x1", {1, 12, 7, 6}, {20, 12, 1, 1}, Conv2dParams::square(1, 1),
+       Activation::kNone},
+      // Batch 3 of 5x7 images: pixel tiles of 64 cross image borders; 24 channels (32 tile).
+      {"batch3_tiles_cross_images", {3, 10, 5, 7}, {24, 10, 3, 3}, Conv2dParams::square(1, 1),
+       Activation::kGELU},
+      // 5x5 stride 2 pad 2 and a dilated 3x3.
+      {"k5_s2", {2, 8, 19, 23}, {130, 8, 5, 5}, Conv2dParams::square(2, 2), Activation::kSiLU},
+      {"dilated_3x3", {1, 16, 21, 18}, {32, 16, 3, 3}, dilated(1, 2, 2), Activation::kReLU},
+      // The largest tap table: 256 channels x 3x3 = 2304 reduction columns.
+      {"table_2304", {1, 256, 9, 10}, {48, 256, 3, 3}, Conv2dParams::square(1, 1),
+       Activation::kNone},
+  };
+}
+
+class ImplicitGemmConvCase : public ::testing::TestWithParam<GemmCase> {};
+
+TEST_P(ImplicitGemmConvCase, MatchesCpuInFloat32AndFloat16) {
+  UM_REQUIRE_CUDA();
+  const GemmCase& c = GetParam();
+  const Tensor x = random_cpu(c.x, 101), w = random_cpu(c.w, 102), b = random_cpu({c.w[0]}, 103);
+  const Tensor xg = to_gpu(x), wg = to_gpu(w), bg = to_gpu(b);
+  ASSERT_TRUE(nn::detail::implicit_gemm_conv_supported(xg, wg, c.p)) << c.name;
+  const float scale = 0.75f, shift = -0.125f;
+  const Tensor ref = nn::conv2d_bias_act(x, w, b, c.p, c.act, scale, shift);
+  {
+    PolicyScope own(OwnConvPolicy::kOwn);
+    const Tensor y = nn::conv2d_bias_act(xg, wg, bg, c.p, c.act, scale, shift);
+    EXPECT_EQ(y.dtype(), DType::kF32);
+    EXPECT_LE(max_abs_diff_gpu(y, ref), 2e-5f * scale_of(ref)) << c.name << " float32";
+  }
+  // float16: against the float32 reference, the reference on the rounded operands and cuDNN.
+  const Tensor xh = to_gpu(x, DType::kF16), wh = to_gpu(w, DType::kF16);
+  const Tensor bh = to_gpu(b, DType::kF16);
+  const Tensor ref_r = nn::conv2d_bias_act(to_cpu_f32(xh), to_cpu_f32(wh), to_cpu_f32(bh), c.p,
+                                           c.act, scale, shift);
+  Tensor own, cudnn;
+  {
+    PolicyScope scope(OwnConvPolicy::kOwn);
+    own = nn::conv2d_bias_act(xh, wh, bh, c.p, c.act, scale, shift);
+  }
+  {
+    PolicyScope scope(OwnConvPolicy::kCudnn);
+    cudnn = nn::conv2d_bias_act(xh, wh, bh, c.p, c.act, scale, shift);
+  }
+  EXPECT_EQ(own.dtype(), DType::kF16);
+  EXPECT_LE(max_abs_diff_gpu(own, ref), 2e-2f * scale_of(ref)) << c.name << " float16";
+  EXPECT_LE(max_abs_diff_gpu(own, ref_r), 1e-2f * scale_of(ref_r)) << c.name << " float16";
+  EXPECT_LE(max_abs_diff_gpu(own, to_cpu_f32(cudnn)), 1e-2f * scale_of(ref)) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ImplicitGemmConvCase, ::testing::ValuesIn(gemm_cases()),
+                         [](const ::testing::TestParamInfo<GemmCase>& i) { return i.param.name; });
+
+TEST(ImplicitGemmConv, ResidualAndNoBiasMatchCpu) {
+  UM_REQUIRE_CUDA();
+  PolicyScope scope(OwnConvPolicy::kOwn);
+  const Tensor x = random_cpu({2, 16, 12, 11}, 111), w = random_cpu({40, 16, 3, 3}, 112);
+  const Conv2dParams p = Conv2dParams::square(1, 1);
+  const Tensor r = random_cpu({2, 40, 12, 11}, 113);
+  const Tensor ref = nn::conv2d_bias_act_residual(x, w, Tensor(), p, Activation::kReLU, r);
+  for (const DType dt : {DType::kF32, DType::kF16}) {
+    const Tensor y = nn::conv2d_bias_act_residual(to_gpu(x, dt), to_gpu(w, dt), Tensor(), p,
+                                                  Activation::kReLU, to_gpu(r, dt));
+    EXPECT_LE(max_abs_diff_gpu(y, ref), (dt == DType::kF32 ? 2e-5f : 2e-2f) * scale_of(ref))
+        << dtype_name(dt);
+  }
+}
+
+TEST(ImplicitGemmConv, WarmCallCapturesIntoACudaGraph) {
+  UM_REQUIRE_CUDA();
+  PolicyScope scope(OwnConvPolicy::kOwn);
+  const Tensor x = random_cpu({1, 32, 24, 20}, 121), w = random_cpu({64, 32, 3, 3}, 122);
+  const Tensor b = random_cpu({64}, 123);
+  const Conv2dParams p = Conv2dParams::square(1, 1);
+  const Tensor ref = nn::conv2d_bias_act(x, w, b, p, Activation::kSiLU);
+  const Tensor xg = to_gpu(x, DType::kF16), wg = to_gpu(w, DType::kF16);
+  const Tensor bg = to_gpu(b, DType::kF16);
+  test::GraphReplay replay;
+  const Tensor y =
+      replay.run([&] { return nn::conv2d_bias_act(xg, wg, bg, p, Activation::kSiLU); }, "conv");
+  ASSERT_TRUE(replay.ok());
+  EXPECT_LE(max_abs_diff_gpu(y, ref), 2e-2f * scale_of(ref));
+}
+
+// What the kernel does not take (groups, > 2304 taps, TF32 requested) is refused by
+// implicit_gemm_conv_supported and still runs, on cuDNN, correctly under kOwn; a 5x5 filter of
+// 2000 taps is taken.
+TEST(ImplicitGemmConv, UnsupportedConvsStayOnCudnn) {
+  UM_REQUIRE_CUDA();
+  PolicyScope scope(OwnConvPolicy::kOwn);
+  struct Other {
+    const char* name;
+    Shape x, w;
+    Conv2dParams p;
+  };
+  Conv2dParams tf32 = Conv2dParams::square(1, 1);
+  tf32.allow_tf32 = true;
+  const Other others[] = {
+      {"grouped", {1, 16, 10, 10}, {16, 4, 3, 3}, Conv2dParams::square(1, 1, 4)},
+      {"taps_2000_5x5", {1, 80, 8, 8}, {16, 80, 5, 5}, Conv2dParams::square(1, 2)},  // supported
+      {"too_many_taps", {1, 257, 8, 8}, {16, 257, 3, 3}, Conv2dParams::square(1, 1)},  // 2313
+      {"tf32_requested", {1, 16, 10, 10}, {16, 16, 3, 3}, tf32},
+  };
+  for (const Other& o : others) {
+    const Tensor x = random_cpu(o.x, 131), w = random_cpu(o.w, 132), b = random_cpu({o.w[0]}, 133);
+    const Tensor xg = to_gpu(x), wg = to_gpu(w);
+    const bool expect_supported = std::string(o.name) == "taps_2000_5x5";
+    EXPECT_EQ(nn::detail::implicit_gemm_conv_supported(xg, wg, o.p), expect_supported) << o.name;
+    const Tensor ref = nn::conv2d_bias_act(x, w, b, o.p, Activation::kReLU);
+    const Tensor y = nn::conv2d_bias_act(xg, wg, to_gpu(b), o.p, Activation::kReLU);
+    // TF32 (allowed by the caller) is ~1e-3 relative; the others are float32-grade.
+    const float tol = o.p.allow_tf32 ? 5e-3f : 1e-4f;
+    EXPECT_LE(max_abs_diff_gpu(y, ref), tol * scale_of(ref)) << o.name;
+  }
+}
+
+// kAuto's choice: float16 and opted-in float32 convs with >= 160x160 output pixels take the
+// own kernel; smaller outputs and plain float32 (exact FFMA wanted) keep cuDNN.
+TEST(ImplicitGemmConv, AutoPicksLargeOutputsAndOptedInFloat32) {
+  UM_REQUIRE_CUDA();
+  const Tensor w = to_gpu(random_cpu({16, 16, 3, 3}, 141));
+  const Tensor big = to_gpu(random_cpu({1, 16, 160, 160}, 142));
+  const Tensor small = to_gpu(random_cpu({1, 16, 80, 80}, 143));
+  Conv2dParams exact = Conv2dParams::square(1, 1), split = exact;
+  split.allow_split_tf32 = true;
+  EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(big, w, exact));
+  EXPECT_TRUE(nn::detail::implicit_gemm_conv_preferred(big, w, split));
+  EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(small, w, split));
+  EXPECT_TRUE(nn::detail::implicit_gemm_conv_preferred(big.to(DType::kF16), w.to(DType::kF16),
+                                                       exact));
+  EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(small.to(DType::kF16),
+                                                        w.to(DType::kF16), exact));
+  // The opted-in float32 conv runs (on the own kernel) within the float32 bound.
+  const Tensor x = random_cpu({1, 16, 160, 160}, 144), wc = random_cpu({16, 16, 3, 3}, 141);
+  const Tensor ref = nn::conv2d_bias_act(x, wc, Tensor(), split, Activation::kReLU);
+  const Tensor y = nn::conv2d_bias_act(to_gpu(x), w, Tensor(), split, Activation::kReLU);
+  EXPECT_LE(max_abs_diff_gpu(y, ref), 2e-5f * scale_of(ref));
+}
+
+}  // namespace
+}  // namespace um

@@ -521,7 +521,9 @@ TEST(DFineModelCudaMisc, HalfPolicyStageDtypes) {
       opt.half_backbone = pol.backbone && !none;
       opt.half_encoder = pol.encoder && !none;
       opt.half_decoder = pol.decoder && !none;
-      opt.tf32_backbone_parts = none ? 0 : pol.tf32;  // "none": the exact float32 model
+      // "none": the exact float32 model (no TF32, no 3xTF32 backbone convs).
+      opt.tf32_backbone_parts = none ? 0 : pol.tf32;
+      opt.split_tf32_backbone = !none;
       auto m = DFine::load(ckpt.string(), opt);
       ASSERT_TRUE(m.ok()) << m.status().to_string();
       EXPECT_EQ((*m)->preprocess_device(Tensor::zeros({558, 422}, DType::kU8, Device::cuda()))

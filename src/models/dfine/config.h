@@ -53,6 +53,14 @@ struct Options {
   bool backbone_tf32() const {
     return dtype == DType::kF16 && !half_backbone && tf32_backbone_parts > 0 && device.is_cuda();
   }
+  // In float16 mode, the float32 backbone's convolutions may run as 3xTF32 tensor-core products
+  // (nn::Conv2dParams::allow_split_tf32: float32-grade, ~1e-5 relative) where the own conv
+  // kernel is faster than cuDNN's FFMA kernels (the stem and stage 1 at 640x640). Not read in
+  // float32 mode, which keeps cuDNN's exact FFMA convolutions (the CPU parity contract).
+  bool split_tf32_backbone = true;
+  bool backbone_split_tf32() const {
+    return dtype == DType::kF16 && !half_backbone && split_tf32_backbone && device.is_cuda();
+  }
   // The compute dtype of each stage under this policy.
   DType backbone_dtype() const { return stage_dtype(half_backbone); }
   DType encoder_dtype() const { return stage_dtype(half_encoder); }

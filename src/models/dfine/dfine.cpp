@@ -138,7 +138,8 @@ Status DFine::check_overrides() const {
 
 void DFine::place_on_device() {
   // Each stage in its own dtype (Options::half_*); the box chain inside the decoder stays float32.
-  backbone_.place({options_.device, options_.backbone_dtype(), options_.backbone_tf32()},
+  backbone_.place({options_.device, options_.backbone_dtype(), options_.backbone_tf32(),
+                   options_.backbone_split_tf32()},
                   options_.tf32_backbone_parts);
   encoder_.place({options_.device, options_.encoder_dtype()});
   decoder_.place({options_.device, options_.decoder_dtype()});

@@ -90,6 +90,7 @@ void ConvBN::place(const Placement& p) {
   weight = place_tensor(weight, p);
   bias = place_tensor(bias, p);
   params.allow_tf32 = p.tf32 && p.device.is_cuda() && p.dtype == DType::kF32;
+  params.allow_split_tf32 = p.split_tf32 && p.device.is_cuda() && p.dtype == DType::kF32;
 }
 
 void Linear::place(const Placement& p) {

@@ -28,6 +28,9 @@ struct Placement {
   DType dtype = DType::kF32;
   // float32 on CUDA: the convolutions may use TF32 tensor cores (Options::tf32_backbone_parts).
   bool tf32 = false;
+  // float32 on CUDA: the convolutions may use 3xTF32 tensor-core products
+  // (Options::split_tf32_backbone; nn::Conv2dParams::allow_split_tf32).
+  bool split_tf32 = false;
   Placement with_dtype(DType d) const { return {device, d}; }
 };
 // t converted to p.dtype on the host, then copied to p.device (load time only: it synchronises).

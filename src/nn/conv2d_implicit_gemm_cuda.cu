@@ -42,6 +42,11 @@ constexpr int kMaxTableK = 2304;  // Cin * kh * kw the offset table holds (256 c
 // blocks, and each block's chain of reduction steps (one global-memory round trip each) is
 // longer than cuDNN's pipelined kernels plus their layout transforms: up to 2x slower there.
 constexpr int64_t kMinPreferredPixels = 25600;
+// The float16 patch kernel (conv2d_patch_cuda.cu) where kAuto takes it: outputs of at most
+// 64x64 pixels. Measured on an H200 (ncu, session 8, D-FINE-S encoder, 64 channels, five convs
+// per level incl. cuDNN's layout transforms and the epilogue pass): 40x40 81 vs 101 us, 20x20
+// 79 vs 96 us; at 80x80 (200 blocks, two waves of one block per SM) 165 vs 108 us.
+constexpr int64_t kMaxPatchPreferredPixels = 4096;
 static_assert(kThreads % kTileM == 0, "a thread keeps one pixel for every load and store");
 
 // The tensor-core step per element type: float16 = one 16x16x16 product; float32 = 3xTF32 on
@@ -336,6 +341,16 @@ void launch(bool pointwise, const T* x, const T* w, const T* bias, const T* resi
   }
 }
 
+int64_t output_pixels(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
+  return out[0] * out[2] * out[3];
+}
+
+// The patch kernel where it supports the conv and measured faster than the generic one.
+bool patch_conv_preferred(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  return patch_conv_supported(x, w, p) && output_pixels(x, w, p) <= kMaxPatchPreferredPixels;
+}
+
 bool is_pointwise(const Tensor& w, const Conv2dParams& p) {
   return w.size(2) == 1 && w.size(3) == 1 && p.pad_h == 0 && p.pad_w == 0;
 }
@@ -372,8 +387,7 @@ bool implicit_gemm_conv_supported(const Tensor& x, const Tensor& w, const Conv2d
 
 bool implicit_gemm_conv_preferred(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
   if (x.dtype() == DType::kF32 && !p.allow_split_tf32) return false;  // exact FFMA wanted
-  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
-  return out[0] * out[2] * out[3] >= kMinPreferredPixels;
+  return patch_conv_preferred(x, w, p) || output_pixels(x, w, p) >= kMinPreferredPixels;
 }
 
 void implicit_gemm_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
@@ -398,6 +412,10 @@ void implicit_gemm_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bia
   g.kdim = g.cin * g.kh * g.kw;
   g.pixels = g.batch * g.oh * g.ow;
   if (g.pixels == 0 || g.cout == 0) return;
+  if (patch_conv_preferred(x, w, p) &&
+      patch_conv_f16_cuda(x, w, bias, p, act, scale, shift, residual, y)) {
+    return;
+  }
   const EpilogueArgs e{act, scale != 1.f || shift != 0.f, scale, shift};
   const bool pointwise = is_pointwise(w, p);
   UM_DISPATCH_FLOAT(x.dtype(), T, {

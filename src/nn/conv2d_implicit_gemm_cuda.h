@@ -37,8 +37,9 @@ OwnConvPolicy own_conv_policy();
 // Cin * kh * kw fits the kernel's offset table (or a 1x1 filter without padding).
 bool implicit_gemm_conv_supported(const Tensor& x, const Tensor& w, const Conv2dParams& p);
 
-// Whether kAuto picks the own kernel for a supported conv: float16, or float32 that allows
-// 3xTF32, with at least 25600 output pixels (160x160); see kMinPreferredPixels.
+// Whether kAuto picks the own kernels for a supported conv: float16 convs the patch kernel
+// supports with at most 64x64 output pixels; other float16 convs, and float32 ones that allow
+// 3xTF32, with at least 25600 output pixels (160x160). Measured thresholds: see the .cu.
 bool implicit_gemm_conv_preferred(const Tensor& x, const Tensor& w, const Conv2dParams& p);
 
 // y = residual + affine(act(conv(x, w) + bias)) (affine when scale != 1 or shift != 0; bias and
@@ -47,5 +48,15 @@ bool implicit_gemm_conv_preferred(const Tensor& x, const Tensor& w, const Conv2d
 void implicit_gemm_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
                              const Conv2dParams& p, Activation act, float scale, float shift,
                              const Tensor& residual, const Tensor& y);
+
+// The float16 shared-memory-patch kernel (conv2d_patch_cuda.cu), which implicit_gemm_conv_cuda
+// runs where it supports the conv and the output has at most 64x64 pixels (larger ones run the
+// generic kernel): float16, groups 1, Cin 16/32/64, square filter <= 7,
+// stride 1 or 2, no dilation, an even input width. patch_conv_f16_cuda returns false (queuing
+// nothing) when the device cannot give a block the shared memory the shape needs.
+bool patch_conv_supported(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+bool patch_conv_f16_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
+                         const Conv2dParams& p, Activation act, float scale, float shift,
+                         const Tensor& residual, const Tensor& y);
 
 }  // namespace um::nn::detail

@@ -1,6 +1,6 @@
-// GPU tests of the own implicit-GEMM convolution (src/nn/conv2d_implicit_gemm_cuda.cu), forced
-// with OwnConvPolicy::kOwn through nn::conv2d_bias_act, on the shapes the models run and on the
-// kernel's edges: each channel tile (16 / 32 / 64) and several tiles, partial pixel tiles that
+// GPU tests of the own convolutions (src/nn/conv2d_implicit_gemm_cuda.cu, and for the float16
+// shapes it supports conv2d_patch_cuda.cu), forced with OwnConvPolicy::kOwn through
+// nn::conv2d_bias_act, on the shapes the models run and on the kernels' edges: each channel tile (16 / 32 / 64) and several tiles, partial pixel tiles that
 // cross images of a batch, the pointwise path (1x1, no padding; stride 2) and the tap-table path
 // (1x1 with padding, 2x2 without, 3x3 / 5x5, stride 2, dilation 2), the largest table, and what
 // it does not take (groups, too many taps, TF32 requested) staying correct on cuDNN.
@@ -47,6 +47,7 @@ struct GemmCase {
   Shape x, w;
   Conv2dParams p;
   Activation act;
+  bool patch = false;  // float16 runs the shared-memory-patch kernel (patch_conv_supported)
 };
 
 void PrintTo(const GemmCase& c, std::ostream* os) {
@@ -62,12 +63,27 @@ Conv2dParams dilated(int stride, int pad, int dilation) {
 
 std::vector<GemmCase> gemm_cases() {
   return {
-      // D-FINE's encoder 3x3 (64 -> 64, SiLU) at the 20x20 level; the 64-channel tile.
+      // D-FINE's encoder 3x3 (64 -> 64, SiLU) at the 20x20 and 80x80 levels, and 40x40 in a
+      // batch of 2 (float16: the patch kernel).
       {"encoder_3x3_64", {1, 64, 20, 20}, {64, 64, 3, 3}, Conv2dParams::square(1, 1),
-       Activation::kSiLU},
+       Activation::kSiLU, true},
+      {"encoder_3x3_64_80x80", {1, 64, 80, 80}, {64, 64, 3, 3}, Conv2dParams::square(1, 1),
+       Activation::kSiLU, true},
+      {"encoder_3x3_64_batch2", {2, 64, 40, 40}, {64, 64, 3, 3}, Conv2dParams::square(1, 1),
+       Activation::kReLU, true},
       // HGNetv2's 16-channel 3x3 (the 16-channel tile), ReLU.
       {"backbone_3x3_16", {1, 16, 40, 36}, {16, 16, 3, 3}, Conv2dParams::square(1, 1),
-       Activation::kReLU},
+       Activation::kReLU, true},
+      // Patch kernel edges: 3x3 stride 2 with five cout tiles (the last partial); a 5x5; a 1x1
+      // (8-byte row copies); 7x6 images in a batch of 3 (4-byte copies, tiles of 42 pixels).
+      {"patch_s2_cout130", {1, 64, 22, 26}, {130, 64, 3, 3}, Conv2dParams::square(2, 1),
+       Activation::kGELU, true},
+      {"patch_5x5", {1, 32, 17, 18}, {40, 32, 5, 5}, Conv2dParams::square(1, 2),
+       Activation::kReLU, true},
+      {"patch_1x1_32", {1, 32, 20, 20}, {48, 32, 1, 1}, Conv2dParams::square(1, 0),
+       Activation::kNone, true},
+      {"patch_batch3_7x6", {3, 16, 7, 6}, {24, 16, 3, 3}, Conv2dParams::square(1, 1),
+       Activation::kSiLU, true},
       // HGNetv2's stem 2x2 without padding (16 -> 8), and its 3x3 stride-2 stem conv (3 -> 16).
       {"stem_2x2", {1, 16, 33, 31}, {8, 16, 2, 2}, Conv2dParams::square(1, 0), Activation::kReLU},
       {"stem_3x3_s2", {1, 3, 41, 38}, {16, 3, 3, 3}, Conv2dParams::square(2, 1),
@@ -76,7 +92,7 @@ std::vector<GemmCase> gemm_cases() {
       {"patch_embed_1", {1, 3, 64, 64}, {32, 3, 3, 3}, Conv2dParams::square(2, 1),
        Activation::kGELU},
       {"patch_embed_2", {1, 32, 32, 32}, {64, 32, 3, 3}, Conv2dParams::square(2, 1),
-       Activation::kNone},
+       Activation::kNone, true},
       // Pointwise: 256 -> 80 (two channel tiles, the second partial), and stride 2.
       {"pointwise_256_80", {1, 256, 10, 9}, {80, 256, 1, 1}, Conv2dParams::square(1, 0),
        Activation::kSiLU},
@@ -113,9 +129,10 @@ TEST_P(ImplicitGemmConvCase, MatchesCpuInFloat32AndFloat16) {
     EXPECT_EQ(y.dtype(), DType::kF32);
     EXPECT_LE(max_abs_diff_gpu(y, ref), 2e-5f * scale_of(ref)) << c.name << " float32";
   }
-  // float16: against the float32 reference, the reference on the rounded operands and cuDNN.
+  // float16 (the patch kernel where patch_conv_supported): against the float32 reference, the reference on the rounded operands and cuDNN.
   const Tensor xh = to_gpu(x, DType::kF16), wh = to_gpu(w, DType::kF16);
   const Tensor bh = to_gpu(b, DType::kF16);
+  EXPECT_EQ(nn::detail::patch_conv_supported(xh, wh, c.p), c.patch) << c.name;
   const Tensor ref_r = nn::conv2d_bias_act(to_cpu_f32(xh), to_cpu_f32(wh), to_cpu_f32(bh), c.p,
                                            c.act, scale, shift);
   Tensor own, cudnn;
@@ -131,6 +148,12 @@ TEST_P(ImplicitGemmConvCase, MatchesCpuInFloat32AndFloat16) {
   EXPECT_LE(max_abs_diff_gpu(own, ref), 2e-2f * scale_of(ref)) << c.name << " float16";
   EXPECT_LE(max_abs_diff_gpu(own, ref_r), 1e-2f * scale_of(ref_r)) << c.name << " float16";
   EXPECT_LE(max_abs_diff_gpu(own, to_cpu_f32(cudnn)), 1e-2f * scale_of(ref)) << c.name;
+  if (c.patch) {  // the patch kernel itself, also where the dispatch prefers the generic one
+    const Tensor y = Tensor::empty(ref.shape(), DType::kF16, Device::cuda());
+    ASSERT_TRUE(nn::detail::patch_conv_f16_cuda(xh, wh, bh, c.p, c.act, scale, shift, Tensor(), y))
+        << c.name;
+    EXPECT_LE(max_abs_diff_gpu(y, ref_r), 1e-2f * scale_of(ref_r)) << c.name << " patch kernel";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ImplicitGemmConvCase, ::testing::ValuesIn(gemm_cases()),
@@ -199,8 +222,9 @@ TEST(ImplicitGemmConv, UnsupportedConvsStayOnCudnn) {
   }
 }
 
-// kAuto's choice: float16 and opted-in float32 convs with >= 160x160 output pixels take the
-// own kernel; smaller outputs and plain float32 (exact FFMA wanted) keep cuDNN.
+// kAuto's choice: float16 convs the patch kernel supports up to 64x64 output pixels, and other
+// float16 and opted-in float32 convs with >= 160x160, take the own kernels; the rest and plain
+// float32 (exact FFMA wanted) keep cuDNN.
 TEST(ImplicitGemmConv, AutoPicksLargeOutputsAndOptedInFloat32) {
   UM_REQUIRE_CUDA();
   const Tensor w = to_gpu(random_cpu({16, 16, 3, 3}, 141));
@@ -213,8 +237,15 @@ TEST(ImplicitGemmConv, AutoPicksLargeOutputsAndOptedInFloat32) {
   EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(small, w, split));
   EXPECT_TRUE(nn::detail::implicit_gemm_conv_preferred(big.to(DType::kF16), w.to(DType::kF16),
                                                        exact));
-  EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(small.to(DType::kF16),
-                                                        w.to(DType::kF16), exact));
+  // float16 convs the patch kernel supports take it up to 64x64 pixels (80x80: cuDNN); others
+  // need 160x160.
+  EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(small.to(DType::kF16), w.to(DType::kF16),
+                                                        exact));
+  const Tensor tiny = to_gpu(random_cpu({1, 16, 40, 40}, 147), DType::kF16);
+  EXPECT_TRUE(nn::detail::implicit_gemm_conv_preferred(tiny, w.to(DType::kF16), exact));
+  const Tensor w24 = to_gpu(random_cpu({16, 24, 3, 3}, 145), DType::kF16);
+  EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(
+      to_gpu(random_cpu({1, 24, 80, 80}, 146), DType::kF16), w24, exact));
   // The opted-in float32 conv runs (on the own kernel) within the float32 bound.
   const Tensor x = random_cpu({1, 16, 160, 160}, 144), wc = random_cpu({16, 16, 3, 3}, 141);
   const Tensor ref = nn::conv2d_bias_act(x, wc, Tensor(), split, Activation::kReLU);

@@ -13,6 +13,10 @@
 // act_affine_inplace): BM_CudaConvBiasAct/<shape>_<act>_{unfused,fused}_<dtype>.
 // BM_CudaDepthwise/<shape>_{own,cudnn}_f16 force conv2d_cuda.cu's own depthwise kernel or cuDNN
 // (the plain BM_CudaConv depthwise entries show the automatic, timed choice).
+// BM_CudaOwnConv/<shape>_{own,cudnn}_<dtype>: nn::conv2d_bias_act with the own kernels
+// (conv2d_implicit_gemm_cuda.h: the generic implicit GEMM, or the float16 shared-memory-patch
+// kernel where it is the one used) forced against cuDNN + the epilogue pass, on the shapes whose
+// automatic choice those kernels decide (OwnConvPolicy; float32 with allow_split_tf32).
 // UM_CUDNN_CONV_ALGO=find in the environment makes the plans time the candidates on the first
 // call instead of using cuDNN's heuristic (to compare the two algorithm choices).
 // Run: build/bench/bench_cuda_conv --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
@@ -25,6 +29,7 @@
 #include "nn/ops_fused.h"
 
 #ifdef UM_WITH_CUDA
+#include "nn/conv2d_implicit_gemm_cuda.h"
 #include "nn/cudnn_context.h"
 #endif
 
@@ -118,6 +123,32 @@ void BM_CudaConvBiasAct(benchmark::State& state, ConvShape s, um::nn::Activation
 #endif
 }
 
+// conv2d_bias_act (SiLU) with the own kernels forced (own = true) or cuDNN forced; float32
+// convs opt into 3xTF32 (Conv2dParams::allow_split_tf32) as D-FINE's float16 mode does.
+void BM_CudaOwnConv(benchmark::State& state, ConvShape s, DType dtype, bool own) {
+#ifndef UM_WITH_CUDA
+  (void)s;
+  (void)dtype;
+  (void)own;
+  um::bench::skip(state, "built without the CUDA backend");
+#else
+  using um::nn::detail::OwnConvPolicy;
+  if (!um::bench::require_gpu(state)) return;
+  const Tensor x = device_pattern(s.x, dtype);
+  const Tensor w = device_pattern(s.w, dtype);
+  const Tensor b = device_pattern({s.w[0]}, dtype);
+  um::cuda::synchronize(um::cuda::current_stream());
+  um::nn::Conv2dParams p = s.p;
+  p.allow_split_tf32 = dtype == DType::kF32;
+  um::nn::detail::set_own_conv_policy(own ? OwnConvPolicy::kOwn : OwnConvPolicy::kCudnn);
+  um::bench::GpuTimer timer;
+  auto run = [&] { return um::nn::conv2d_bias_act(x, w, b, p, um::nn::Activation::kSiLU); };
+  { const Tensor warm = run(); }
+  timer.measure(state, [&] { benchmark::DoNotOptimize(run()); }, kInner);
+  um::nn::detail::set_own_conv_policy(OwnConvPolicy::kAuto);
+#endif
+}
+
 const ConvShape kDfine3x3{{1, 64, 160, 160}, {64, 64, 3, 3}, um::nn::Conv2dParams::square(1, 1),
                           false};
 const ConvShape kTinyVitDepthwise{{1, 256, 256, 256}, {256, 1, 3, 3},
@@ -127,8 +158,15 @@ const ConvShape kTinyVitPointwise{{1, 64, 256, 256}, {256, 64, 1, 1},
 const ConvShape kSamUpscale{{1, 256, 64, 64}, {256, 64, 2, 2}, um::nn::Conv2dParams::square(2, 0),
                             true};
 
+// MinTime bounds a repetition's GPU time: the iteration count grows until the measured (manual)
+// time reaches it, and the host side of each iteration (launches, pool, the timer's sync) costs
+// ~20x the GPU time of one of these convs, so the default 0.5 s took ~80 s per benchmark.
 void configure(benchmark::internal::Benchmark* b) {
-  b->UseManualTime()->Unit(benchmark::kMicrosecond)->Repetitions(7)->ReportAggregatesOnly(true);
+  b->UseManualTime()
+      ->Unit(benchmark::kMicrosecond)
+      ->MinTime(0.02)
+      ->Repetitions(7)
+      ->ReportAggregatesOnly(true);
 }
 
 BENCHMARK_CAPTURE(BM_CudaConv, dfine_3x3_64x160x160_f32, kDfine3x3, DType::kF32)->Apply(configure);
@@ -185,6 +223,32 @@ BENCHMARK_CAPTURE(BM_CudaConvBiasAct, tinyvit_dw3x3_256x256x256_gelu_unfused_f16
 BENCHMARK_CAPTURE(BM_CudaConvBiasAct, tinyvit_dw3x3_256x256x256_gelu_fused_f16,
                   kTinyVitDepthwise, um::nn::Activation::kGELU, true, DType::kF16)
     ->Apply(configure);
+
+// D-FINE's encoder 3x3 convs (float16, 64 -> 64) at its three levels, the backbone's stem and
+// stage-1 3x3 (float32, 3xTF32), TinyViT's first patch-embedding conv (float16, 3 -> 32, s2),
+// and a float16 64-channel 3x3 at 160x160 (no model runs it; the generic kernel's float16 case).
+const ConvShape kEncoder20{{1, 64, 20, 20}, {64, 64, 3, 3}, um::nn::Conv2dParams::square(1, 1),
+                           false};
+const ConvShape kEncoder40{{1, 64, 40, 40}, {64, 64, 3, 3}, um::nn::Conv2dParams::square(1, 1),
+                           false};
+const ConvShape kEncoder80{{1, 64, 80, 80}, {64, 64, 3, 3}, um::nn::Conv2dParams::square(1, 1),
+                           false};
+const ConvShape kStem1{{1, 3, 640, 640}, {16, 3, 3, 3}, um::nn::Conv2dParams::square(2, 1),
+                       false};
+const ConvShape kStage1{{1, 16, 160, 160}, {16, 16, 3, 3}, um::nn::Conv2dParams::square(1, 1),
+                        false};
+const ConvShape kPatchEmbed1{{1, 3, 1024, 1024}, {32, 3, 3, 3},
+                             um::nn::Conv2dParams::square(2, 1), false};
+#define UM_OWN_CONV_BENCH(name, shape, dtype)                                          \
+  BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_own, shape, dtype, true)->Apply(configure); \
+  BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_cudnn, shape, dtype, false)->Apply(configure)
+UM_OWN_CONV_BENCH(encoder_3x3_64_20x20_f16, kEncoder20, DType::kF16);
+UM_OWN_CONV_BENCH(encoder_3x3_64_40x40_f16, kEncoder40, DType::kF16);
+UM_OWN_CONV_BENCH(encoder_3x3_64_80x80_f16, kEncoder80, DType::kF16);
+UM_OWN_CONV_BENCH(conv_3x3_64_160x160_f16, kDfine3x3, DType::kF16);
+UM_OWN_CONV_BENCH(stem_3x3_s2_3to16_640_f32, kStem1, DType::kF32);
+UM_OWN_CONV_BENCH(stage1_3x3_16_160x160_f32, kStage1, DType::kF32);
+UM_OWN_CONV_BENCH(patch_embed_3x3_s2_3to32_1024_f16, kPatchEmbed1, DType::kF16);
 
 }  // namespace
 

@@ -126,28 +126,12 @@ struct ConvGeometry {
   int pixels;  // batch * oh * ow
 };
 
-struct EpilogueArgs {
-  Activation act;
-  bool affine;
-  float scale, shift;
-};
-
-__device__ __forceinline__ float apply_activation(float v, Activation a) {
-  switch (a) {
-    case Activation::kReLU: return activate<Activation::kReLU>(v);
-    case Activation::kSiLU: return activate<Activation::kSiLU>(v);
-    case Activation::kGELU: return activate<Activation::kGELU>(v);
-    case Activation::kNone: break;
-  }
-  return v;
-}
-
 // kPointwise: a 1x1 filter without padding (every tap in bounds; the offset is ci * h * w).
 template <typename T, int kTileN, int kWarpM, int kWarpN, bool kPointwise>
 __global__ void __launch_bounds__(kThreads)
     implicit_gemm_conv_kernel(const T* __restrict__ x, const T* __restrict__ wt,
                               const T* __restrict__ bias, const T* __restrict__ residual,
-                              T* __restrict__ y, ConvGeometry g, EpilogueArgs e) {
+                              T* __restrict__ y, ConvGeometry g, ActAffine e) {
   using M = Mma<T>;
   constexpr int kChunkK = M::kChunkK;
   constexpr int kLdA = kTileM + M::kPad;   // A staged k-major: As[k][pixel]
@@ -306,8 +290,7 @@ __global__ void __launch_bounds__(kThreads)
     if (n >= g.cout) break;
     float v = cs[nl * kLdC + m];
     if (bias != nullptr) v += to_f(bias[n]);
-    v = apply_activation(v, e.act);
-    if (e.affine) v = e.scale * v + e.shift;
+    v = e(v);
     const int at = out_base + n * ohw;
     if (residual != nullptr) v += to_f(residual[at]);
     y[at] = from_f<T>(v);
@@ -316,7 +299,7 @@ __global__ void __launch_bounds__(kThreads)
 
 template <typename T, int kTileN, int kWarpM, int kWarpN>
 void launch_tile(bool pointwise, const T* x, const T* w, const T* bias, const T* residual, T* y,
-                 const ConvGeometry& g, const EpilogueArgs& e) {
+                 const ConvGeometry& g, const ActAffine& e) {
   const dim3 grid(static_cast<unsigned>((g.pixels + kTileM - 1) / kTileM),
                   static_cast<unsigned>((g.cout + kTileN - 1) / kTileN));
   if (pointwise) {
@@ -331,7 +314,7 @@ void launch_tile(bool pointwise, const T* x, const T* w, const T* bias, const T*
 // The narrowest channel tile that covers cout (up to 64; wider convs take several tiles).
 template <typename T>
 void launch(bool pointwise, const T* x, const T* w, const T* bias, const T* residual, T* y,
-            const ConvGeometry& g, const EpilogueArgs& e) {
+            const ConvGeometry& g, const ActAffine& e) {
   if (g.cout <= 16) {
     launch_tile<T, 16, 16, 16>(pointwise, x, w, bias, residual, y, g, e);
   } else if (g.cout <= 32) {
@@ -416,7 +399,7 @@ void implicit_gemm_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bia
       patch_conv_f16_cuda(x, w, bias, p, act, scale, shift, residual, y)) {
     return;
   }
-  const EpilogueArgs e{act, scale != 1.f || shift != 0.f, scale, shift};
+  const ActAffine e = ActAffine::make(act, scale, shift);
   const bool pointwise = is_pointwise(w, p);
   UM_DISPATCH_FLOAT(x.dtype(), T, {
     launch<T>(pointwise, static_cast<const T*>(x.raw_data()), static_cast<const T*>(w.raw_data()),

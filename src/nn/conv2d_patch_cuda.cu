@@ -52,22 +52,6 @@ struct PatchGeometry {
   int region0, filter_at, patch_at, total;
 };
 
-struct PatchEpilogue {
-  Activation act;
-  bool affine;
-  float scale, shift;
-};
-
-__device__ __forceinline__ float epilogue_activation(float v, Activation a) {
-  switch (a) {
-    case Activation::kReLU: return activate<Activation::kReLU>(v);
-    case Activation::kSiLU: return activate<Activation::kSiLU>(v);
-    case Activation::kGELU: return activate<Activation::kGELU>(v);
-    case Activation::kNone: break;
-  }
-  return v;
-}
-
 __device__ __forceinline__ uint32_t pack_half2(__half lo, __half hi) {
   const __half2 h = __halves2half2(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&h);
@@ -90,7 +74,7 @@ template <int kCin>
 __global__ void __launch_bounds__(kThreads)
     conv2d_patch_f16_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
                             const __half* __restrict__ bias, const __half* __restrict__ residual,
-                            __half* __restrict__ y, PatchGeometry g, PatchEpilogue e) {
+                            __half* __restrict__ y, PatchGeometry g, ActAffine e) {
   constexpr int kLd = kCin + 8;       // halfs per pixel row / tap-slice row
   constexpr int kGroups = kCin / 8;   // 16-byte channel groups
   extern __shared__ __align__(16) unsigned char smem[];
@@ -223,8 +207,7 @@ __global__ void __launch_bounds__(kThreads)
         if (co >= g.cout) continue;
         float v = acc[nf][h8 * 2 + j];
         if (bias != nullptr) v += __half2float(bias[co]);
-        v = epilogue_activation(v, e.act);
-        if (e.affine) v = e.scale * v + e.shift;
+        v = e(v);
         const int64_t at = (static_cast<int64_t>(img) * g.cout + co) * ohw + p;
         if (residual != nullptr) v += __half2float(residual[at]);
         y[at] = __float2half_rn(v);
@@ -265,7 +248,7 @@ PatchGeometry patch_geometry(const Tensor& x, const Tensor& w, const Tensor& y,
 
 template <int kCin>
 bool launch_cin(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& residual,
-                const Tensor& y, const PatchGeometry& g, const PatchEpilogue& e) {
+                const Tensor& y, const PatchGeometry& g, const ActAffine& e) {
   const size_t bytes = static_cast<size_t>(g.total) * sizeof(__half);
   const void* kernel = reinterpret_cast<const void*>(&conv2d_patch_f16_kernel<kCin>);
   if (!allow_dynamic_shared_memory(kernel, bytes)) return false;
@@ -295,7 +278,7 @@ bool patch_conv_f16_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
                          const Conv2dParams& p, Activation act, float scale, float shift,
                          const Tensor& residual, const Tensor& y) {
   const PatchGeometry g = patch_geometry(x, w, y, p);
-  const PatchEpilogue e{act, scale != 1.f || shift != 0.f, scale, shift};
+  const ActAffine e = ActAffine::make(act, scale, shift);
   switch (g.cin) {
     case 16: return launch_cin<16>(x, w, bias, residual, y, g, e);
     case 32: return launch_cin<32>(x, w, bias, residual, y, g, e);

@@ -119,10 +119,7 @@ Tensor own_conv(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_
                 const Conv2dParams& p, Activation act, float affine_scale, float affine_bias,
                 const Tensor& residual_in) {
   const Shape out_shape = conv2d_output_shape(x_in.shape(), weight_in.shape(), p);
-  if (bias_in.defined() && (bias_in.dim() != 1 || bias_in.size(0) != weight_in.size(0))) {
-    fail(kOp, "bias " + shape_str(bias_in.shape()) + " does not match weight " +
-                  shape_str(weight_in.shape()));
-  }
+  if (bias_in.defined()) require_bias_per_filter(kOp, bias_in, weight_in);
   Tensor y = Tensor::empty(out_shape, x_in.dtype(), x_in.device());
   const Tensor residual = checked_residual(x_in, residual_in, y);
   if (y.numel() == 0) return y;

@@ -378,10 +378,7 @@ Tensor conv2d_cuda(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
     if (bias.device() != x_in.device()) {
       fail(kOp, "bias is on " + bias.device().str() + " but x is on " + x_in.device().str());
     }
-    if (bias.dim() != 1 || bias.size(0) != weight_in.size(0)) {
-      fail(kOp, "bias " + shape_str(bias.shape()) + " does not match weight " +
-                    shape_str(weight_in.shape()));
-    }
+    require_bias_per_filter(kOp, bias, weight_in);
   }
   Tensor y = Tensor::empty(out_shape, x_in.dtype(), x_in.device());
   if (y.numel() == 0) return y;  // empty batch: nothing to compute (cuDNN refuses N == 0)

@@ -18,8 +18,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 
 #include "core/cuda/device_attribute.h"
 #include "nn/activation_cuda.cuh"
@@ -338,14 +336,7 @@ bool is_pointwise(const Tensor& w, const Conv2dParams& p) {
   return w.size(2) == 1 && w.size(3) == 1 && p.pad_h == 0 && p.pad_w == 0;
 }
 
-int initial_policy() {
-  const char* env = std::getenv("UM_OWN_CONV");
-  const std::string v = env != nullptr ? env : "";
-  if (v == "own") return static_cast<int>(OwnConvPolicy::kOwn);
-  if (v == "cudnn") return static_cast<int>(OwnConvPolicy::kCudnn);
-  return static_cast<int>(OwnConvPolicy::kAuto);
-}
-std::atomic<int> g_policy{initial_policy()};
+std::atomic<int> g_policy{static_cast<int>(conv_kernel_choice_from_env("UM_OWN_CONV"))};
 
 }  // namespace
 

@@ -18,6 +18,7 @@
 #pragma once
 
 #include "core/tensor.h"
+#include "nn/cudnn_context.h"
 #include "nn/ops.h"
 #include "nn/ops_fused.h"
 
@@ -28,7 +29,7 @@ namespace um::nn::detail {
 // float32 only with Conv2dParams::allow_split_tf32), kOwn / kCudnn force one side (tests,
 // benches; kOwn also runs float32 convs without allow_split_tf32 on 3xTF32). UM_OWN_CONV=own|
 // cudnn|auto sets the starting value. Process-wide; read on every call (not cached).
-enum class OwnConvPolicy : int { kAuto = 0, kOwn = 1, kCudnn = 2 };
+using OwnConvPolicy = ConvKernelChoice;
 void set_own_conv_policy(OwnConvPolicy policy);
 OwnConvPolicy own_conv_policy();
 

@@ -47,9 +47,9 @@ struct PatchGeometry {
   int plane_ld;         // halfs per staged (NCHW) channel plane: rows_max * w, rounded up
   int filter_ld;        // halfs per staged filter row: cin * k * k + 8
   int copy_bytes;       // input row cp.async size: 16, 8 or 4 (what w allows)
-  // Shared memory regions, in halfs: [0, region0) holds the staged input, later the tap
+  // Shared memory regions, in halfs: [0, filter_at) holds the staged input, later the tap
   // slices; then the staged filter; then the pixel-row patch.
-  int region0, filter_at, patch_at, total;
+  int filter_at, patch_at, total;
 };
 
 __device__ __forceinline__ uint32_t pack_half2(__half lo, __half hi) {
@@ -239,8 +239,7 @@ PatchGeometry patch_geometry(const Tensor& x, const Tensor& w, const Tensor& y,
   const int ld = g.cin + 8;
   const int staged_x = g.cin * g.plane_ld;
   const int tap_slices = g.k * g.k * kTileN * ld;
-  g.region0 = std::max(staged_x, tap_slices);
-  g.filter_at = g.region0;
+  g.filter_at = std::max(staged_x, tap_slices);
   g.patch_at = g.filter_at + kTileN * g.filter_ld;
   g.total = g.patch_at + g.rows_max * g.patch_cols * ld;
   return g;

@@ -43,6 +43,14 @@ inline void require_like(const char* op, const Tensor& t, const char* name, cons
   }
 }
 
+// A per-output-channel bias: 1-D, one value per filter (weight.size(0)).
+inline void require_bias_per_filter(const char* op, const Tensor& bias, const Tensor& weight) {
+  if (bias.dim() != 1 || bias.size(0) != weight.size(0)) {
+    fail(op, "bias " + shape_str(bias.shape()) + " does not match weight " +
+                 shape_str(weight.shape()));
+  }
+}
+
 inline void check_launch(const char* op) { UM_CUDA_CHECK_LAST(op); }
 
 // Launch shape of a "row" kernel over an [rows, cols] output (an NCHW tensor seen as N*C*H rows

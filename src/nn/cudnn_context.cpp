@@ -135,16 +135,17 @@ bool may_time_conv_algorithms() {
   return status == cudaStreamCaptureStatusNone;
 }
 
-namespace {
-// The starting policy: UM_DEPTHWISE_CONV=own|cudnn|auto (for side-by-side timing), else auto.
-int initial_depthwise_policy() {
-  const char* e = std::getenv("UM_DEPTHWISE_CONV");
+ConvKernelChoice conv_kernel_choice_from_env(const char* var) {
+  const char* e = std::getenv(var);
   const std::string v = e != nullptr ? e : "";
-  if (v == "own") return static_cast<int>(DepthwiseConvPolicy::kOwn);
-  if (v == "cudnn") return static_cast<int>(DepthwiseConvPolicy::kCudnn);
-  return static_cast<int>(DepthwiseConvPolicy::kAuto);
+  if (v == "own") return ConvKernelChoice::kOwn;
+  if (v == "cudnn") return ConvKernelChoice::kCudnn;
+  return ConvKernelChoice::kAuto;
 }
-std::atomic<int> g_depthwise_policy{initial_depthwise_policy()};
+
+namespace {
+std::atomic<int> g_depthwise_policy{
+    static_cast<int>(conv_kernel_choice_from_env("UM_DEPTHWISE_CONV"))};
 }  // namespace
 
 void set_depthwise_conv_policy(DepthwiseConvPolicy policy) {

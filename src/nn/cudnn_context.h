@@ -116,12 +116,19 @@ bool may_time_conv_algorithms();
 // Logs (debug) that cudnnFind* failed for a configuration; the op then uses the heuristic.
 void log_conv_find_failed(const char* op, const std::string& config, const std::string& why);
 
+// Who runs a conv that has an own kernel beside cuDNN: kAuto = the op's measured choice, kOwn /
+// kCudnn force one side (tests, benches, side-by-side timing).
+enum class ConvKernelChoice : int { kAuto = 0, kOwn = 1, kCudnn = 2 };
+// The choice the environment variable `var` names ("own", "cudnn"), else kAuto.
+ConvKernelChoice conv_kernel_choice_from_env(const char* var);
+
 // Who runs a float16 depthwise conv that conv2d_cuda.cu's own kernel supports (groups == C ==
 // Cout, 3x3/5x5, stride 1/2, no dilation): kAuto = the faster of the own kernel and the cuDNN
 // algorithm, timed on the plan's first call (cuDNN when that call cannot time: under capture or
-// without UM_CUDNN_CONV_ALGO=find); kOwn / kCudnn force one side (tests, benches). Process-wide;
-// plans remember the policy they were made under (it is part of their cache key).
-enum class DepthwiseConvPolicy : int { kAuto = 0, kOwn = 1, kCudnn = 2 };
+// without UM_CUDNN_CONV_ALGO=find); kOwn / kCudnn force one side (tests, benches;
+// UM_DEPTHWISE_CONV=own|cudnn|auto sets the starting value). Process-wide; plans remember the
+// policy they were made under (it is part of their cache key).
+using DepthwiseConvPolicy = ConvKernelChoice;
 void set_depthwise_conv_policy(DepthwiseConvPolicy policy);
 DepthwiseConvPolicy depthwise_conv_policy();
 // Logs (debug) the depthwise choice of a plan (times negative when not measured).

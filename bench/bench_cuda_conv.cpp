@@ -14,9 +14,10 @@
 // BM_CudaDepthwise/<shape>_{own,cudnn}_f16 force conv2d_cuda.cu's own depthwise kernel or cuDNN
 // (the plain BM_CudaConv depthwise entries show the automatic, timed choice).
 // BM_CudaOwnConv/<shape>_{own,cudnn}_<dtype>: nn::conv2d_bias_act with the own kernels
-// (conv2d_implicit_gemm_cuda.h: the generic implicit GEMM, or the float16 shared-memory-patch
-// kernel where it is the one used) forced against cuDNN + the epilogue pass, on the shapes whose
-// automatic choice those kernels decide (OwnConvPolicy; float32 with allow_split_tf32).
+// (conv2d_implicit_gemm_cuda.h: the generic implicit GEMM, or where it is the one used the
+// float16 shared-memory-patch kernel or the float32 pointwise kernel) forced against cuDNN + the
+// epilogue pass, on the shapes whose automatic choice those kernels decide (OwnConvPolicy;
+// float32 with allow_split_tf32).
 // UM_CUDNN_CONV_ALGO=find in the environment makes the plans time the candidates on the first
 // call instead of using cuDNN's heuristic (to compare the two algorithm choices).
 // Run: build/bench/bench_cuda_conv --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
@@ -239,6 +240,14 @@ const ConvShape kStage1{{1, 16, 160, 160}, {16, 16, 3, 3}, um::nn::Conv2dParams:
                         false};
 const ConvShape kPatchEmbed1{{1, 3, 1024, 1024}, {32, 3, 3, 3},
                              um::nn::Conv2dParams::square(2, 1), false};
+// D-FINE-S backbone 1x1 convs (float32, 3xTF32: the pointwise kernel): stage 2's aggregation
+// excite at 80x80, stage 3's light-block first conv at 40x40, stage 4's aggregation squeeze.
+const ConvShape kExcite80{{1, 128, 80, 80}, {256, 128, 1, 1}, um::nn::Conv2dParams::square(1, 0),
+                          false};
+const ConvShape kLight40{{1, 256, 40, 40}, {64, 256, 1, 1}, um::nn::Conv2dParams::square(1, 0),
+                         false};
+const ConvShape kSqueeze20{{1, 896, 20, 20}, {512, 896, 1, 1}, um::nn::Conv2dParams::square(1, 0),
+                           false};
 #define UM_OWN_CONV_BENCH(name, shape, dtype)                                          \
   BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_own, shape, dtype, true)->Apply(configure); \
   BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_cudnn, shape, dtype, false)->Apply(configure)
@@ -249,6 +258,9 @@ UM_OWN_CONV_BENCH(conv_3x3_64_160x160_f16, kDfine3x3, DType::kF16);
 UM_OWN_CONV_BENCH(stem_3x3_s2_3to16_640_f32, kStem1, DType::kF32);
 UM_OWN_CONV_BENCH(stage1_3x3_16_160x160_f32, kStage1, DType::kF32);
 UM_OWN_CONV_BENCH(patch_embed_3x3_s2_3to32_1024_f16, kPatchEmbed1, DType::kF16);
+UM_OWN_CONV_BENCH(excite_1x1_128to256_80x80_f32, kExcite80, DType::kF32);
+UM_OWN_CONV_BENCH(light_1x1_256to64_40x40_f32, kLight40, DType::kF32);
+UM_OWN_CONV_BENCH(squeeze_1x1_896to512_20x20_f32, kSqueeze20, DType::kF32);
 
 }  // namespace
 

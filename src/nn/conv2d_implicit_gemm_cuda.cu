@@ -361,7 +361,8 @@ bool implicit_gemm_conv_supported(const Tensor& x, const Tensor& w, const Conv2d
 
 bool implicit_gemm_conv_preferred(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
   if (x.dtype() == DType::kF32 && !p.allow_split_tf32) return false;  // exact FFMA wanted
-  return patch_conv_preferred(x, w, p) || output_pixels(x, w, p) >= kMinPreferredPixels;
+  return patch_conv_preferred(x, w, p) || pointwise_tf32_conv_supported(x, w, p) ||
+         output_pixels(x, w, p) >= kMinPreferredPixels;
 }
 
 void implicit_gemm_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
@@ -388,6 +389,10 @@ void implicit_gemm_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bia
   if (g.pixels == 0 || g.cout == 0) return;
   if (patch_conv_preferred(x, w, p) &&
       patch_conv_f16_cuda(x, w, bias, p, act, scale, shift, residual, y)) {
+    return;
+  }
+  if (pointwise_tf32_conv_supported(x, w, p)) {
+    pointwise_tf32_conv_cuda(x, w, bias, act, scale, shift, residual, y);
     return;
   }
   const ActAffine e = ActAffine::make(act, scale, shift);

@@ -39,8 +39,9 @@ OwnConvPolicy own_conv_policy();
 bool implicit_gemm_conv_supported(const Tensor& x, const Tensor& w, const Conv2dParams& p);
 
 // Whether kAuto picks the own kernels for a supported conv: float16 convs the patch kernel
-// supports with at most 64x64 output pixels; other float16 convs, and float32 ones that allow
-// 3xTF32, with at least 25600 output pixels (160x160). Measured thresholds: see the .cu.
+// supports with at most 64x64 output pixels; float32 convs that allow 3xTF32 and the pointwise
+// kernel supports; other float16 convs, and float32 ones that allow 3xTF32, with at least 25600
+// output pixels (160x160). Measured thresholds: see the .cu.
 bool implicit_gemm_conv_preferred(const Tensor& x, const Tensor& w, const Conv2dParams& p);
 
 // y = residual + affine(act(conv(x, w) + bias)) (affine when scale != 1 or shift != 0; bias and
@@ -59,5 +60,15 @@ bool patch_conv_supported(const Tensor& x, const Tensor& w, const Conv2dParams& 
 bool patch_conv_f16_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
                          const Conv2dParams& p, Activation act, float scale, float shift,
                          const Tensor& residual, const Tensor& y);
+
+// The float32 pointwise kernel (conv2d_pointwise_tf32_cuda.cu), which implicit_gemm_conv_cuda
+// runs for every float32 conv it supports (measured faster than cuDNN's FFMA kernels and the
+// generic kernel at every size D-FINE has): a 1x1 filter, stride 1, no padding, groups 1, Cin
+// and H * W multiples of 4; 3xTF32 like the generic kernel, the reduction pipelined through
+// shared memory.
+bool pointwise_tf32_conv_supported(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+void pointwise_tf32_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
+                              Activation act, float scale, float shift, const Tensor& residual,
+                              const Tensor& y);
 
 }  // namespace um::nn::detail

@@ -1,8 +1,9 @@
 // File: src/nn/mma_sm80.cuh
 // Purpose: the warp-level tensor-core building blocks (PTX, sm_80 and later) that the own
-// float16 kernels share: ldmatrix fragment loads, the m16n8k16 float16 product with float32
-// accumulators, and 16-byte cp.async copies. One definition instead of one per kernel file
-// (window_attention_cuda.cu, conv2d_patch_cuda.cu). Internal to um_nn (.cu files only).
+// kernels share: ldmatrix fragment loads, the m16n8k16 float16 product with float32
+// accumulators, and 16-byte cp.async copies (waited for all at once, or pipelined in groups).
+// One definition instead of one per kernel file (window_attention_cuda.cu, conv2d_patch_cuda.cu,
+// conv2d_pointwise_tf32_cuda.cu). Internal to um_nn (.cu files only).
 // Fragment layouts (PTX ISA, mma.m16n8k16 with .f16 inputs; g = lane / 4, t = lane % 4):
 //   A (16 x 16, row-major): reg 0 = (row g, cols 2t, 2t+1), reg 1 = (row g+8, cols 2t..),
 //     reg 2 = (row g, cols 2t+8..), reg 3 = (row g+8, cols 2t+8..);
@@ -30,6 +31,15 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
 }
 __device__ __forceinline__ void cp_async_wait_all() {
   asm volatile("cp.async.wait_all;\n" ::: "memory");
+}
+// Pipelined copies: commit closes the group of this thread's cp.async issued since the last
+// commit; wait<n> returns once at most n of its committed groups are still in flight.
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
 }
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __half* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"

@@ -222,6 +222,72 @@ TEST(ImplicitGemmConv, UnsupportedConvsStayOnCudnn) {
   }
 }
 
+// The float32 pointwise kernel (conv2d_pointwise_tf32_cuda.cu), called directly and through
+// nn::conv2d_bias_act (kAuto, 3xTF32 allowed), on D-FINE's 1x1 backbone shapes (both pixel tile
+// widths; up to 896 input channels = 28 pipeline chunks) and on its edges: an input-channel tail
+// (36 = one 32-channel chunk + 4), a partial channel tile (40), a partial pixel tile (20 pixels),
+// a batch, residual + activation + affine without bias. Bound: the float32 one (2e-5, top).
+TEST(PointwiseTf32Conv, MatchesCpuOnBackboneShapesAndEdges) {
+  UM_REQUIRE_CUDA();
+  struct Case {
+    const char* name;
+    Shape x;
+    int64_t cout;
+    bool bias, residual;
+    Activation act;
+  };
+  const Case cases[] = {
+      {"squeeze_80x80", {1, 160, 80, 80}, 128, true, false, Activation::kReLU},
+      {"excite_80x80", {1, 128, 80, 80}, 256, true, false, Activation::kReLU},
+      {"light_40x40", {1, 256, 40, 40}, 64, true, false, Activation::kNone},
+      {"squeeze_20x20", {1, 896, 20, 20}, 512, true, false, Activation::kReLU},
+      {"edges_batch3", {3, 36, 5, 4}, 40, false, true, Activation::kGELU},
+  };
+  Conv2dParams p = Conv2dParams::square(1, 0);
+  p.allow_split_tf32 = true;
+  const float scale = 0.75f, shift = -0.125f;
+  for (const Case& c : cases) {
+    const Tensor x = random_cpu(c.x, 151), w = random_cpu({c.cout, c.x[1], 1, 1}, 152);
+    const Tensor b = c.bias ? random_cpu({c.cout}, 153) : Tensor();
+    const Shape out{c.x[0], c.cout, c.x[2], c.x[3]};
+    const Tensor r = c.residual ? random_cpu(out, 154) : Tensor();
+    const Tensor ref = c.residual ? nn::conv2d_bias_act_residual(x, w, b, p, c.act, r, scale, shift)
+                                  : nn::conv2d_bias_act(x, w, b, p, c.act, scale, shift);
+    const Tensor xg = to_gpu(x), wg = to_gpu(w);
+    const Tensor bg = c.bias ? to_gpu(b) : Tensor(), rg = c.residual ? to_gpu(r) : Tensor();
+    ASSERT_TRUE(nn::detail::pointwise_tf32_conv_supported(xg, wg, p)) << c.name;
+    EXPECT_TRUE(nn::detail::implicit_gemm_conv_preferred(xg, wg, p)) << c.name;
+    const Tensor y = Tensor::empty(out, DType::kF32, Device::cuda());
+    nn::detail::pointwise_tf32_conv_cuda(xg, wg, bg, c.act, scale, shift, rg, y);
+    EXPECT_LE(max_abs_diff_gpu(y, ref), 2e-5f * scale_of(ref)) << c.name << " direct";
+    const Tensor z = c.residual ? nn::conv2d_bias_act_residual(xg, wg, bg, p, c.act, rg, scale, shift)
+                                : nn::conv2d_bias_act(xg, wg, bg, p, c.act, scale, shift);
+    EXPECT_LE(max_abs_diff_gpu(z, ref), 2e-5f * scale_of(ref)) << c.name << " conv2d_bias_act";
+  }
+}
+
+// What the pointwise kernel refuses (Cin or H * W not a multiple of 4, stride, padding, a 3x3,
+// groups, float16) goes elsewhere; float32 without allow_split_tf32 keeps cuDNN's FFMA under
+// kAuto even where the kernel would run it.
+TEST(PointwiseTf32Conv, TakesOnlyPlainFloat32OneByOnes) {
+  UM_REQUIRE_CUDA();
+  auto sup = [](const Shape& x, const Shape& w, const Conv2dParams& p, DType dt = DType::kF32) {
+    return nn::detail::pointwise_tf32_conv_supported(to_gpu(random_cpu(x, 161), dt),
+                                                     to_gpu(random_cpu(w, 162), dt), p);
+  };
+  const Conv2dParams one = Conv2dParams::square(1, 0);
+  EXPECT_TRUE(sup({1, 16, 4, 5}, {8, 16, 1, 1}, one));
+  EXPECT_FALSE(sup({1, 18, 4, 5}, {8, 18, 1, 1}, one));   // Cin % 4
+  EXPECT_FALSE(sup({1, 16, 5, 5}, {8, 16, 1, 1}, one));   // H * W % 4
+  EXPECT_FALSE(sup({1, 16, 8, 8}, {8, 16, 1, 1}, Conv2dParams::square(2, 0)));
+  EXPECT_FALSE(sup({1, 16, 8, 8}, {8, 16, 1, 1}, Conv2dParams::square(1, 1)));
+  EXPECT_FALSE(sup({1, 16, 8, 8}, {8, 16, 3, 3}, Conv2dParams::square(1, 1)));
+  EXPECT_FALSE(sup({1, 16, 8, 8}, {8, 4, 1, 1}, Conv2dParams::square(1, 0, 4)));
+  EXPECT_FALSE(sup({1, 16, 8, 8}, {8, 16, 1, 1}, one, DType::kF16));
+  const Tensor x = to_gpu(random_cpu({1, 64, 20, 20}, 163)), w = to_gpu(random_cpu({32, 64, 1, 1}, 164));
+  EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(x, w, one));
+}
+
 // kAuto's choice: float16 convs the patch kernel supports up to 64x64 output pixels, and other
 // float16 and opted-in float32 convs with >= 160x160, take the own kernels; the rest and plain
 // float32 (exact FFMA wanted) keep cuDNN.

@@ -1,7 +1,8 @@
 // File: src/nn/conv2d_bias_act_cuda.cu
 // Purpose: nn::conv2d_bias_act (and _residual) on the GPU (nn/ops_fused.h). Two ways:
-// - the own implicit-GEMM kernel (conv2d_implicit_gemm_cuda.h) where it supports the conv and
-//   OwnConvPolicy picks it: conv, bias, activation, affine and residual in ONE kernel;
+// - the own kernels (conv2d_implicit_gemm_cuda.h) where they support the conv and OwnConvPolicy
+//   picks them: conv, bias, activation, affine and residual in ONE kernel (depthwise convs take
+//   the own direct kernel under kAuto and kOwn alike);
 // - else the cuDNN convolution of conv2d_cuda.cu WITHOUT its bias, then one epilogue kernel over
 //   the NCHW output that adds the per-channel bias, applies the activation and the affine, adds
 //   the residual (if any) in float32 and rounds once to the output dtype (instead of conv2d's
@@ -103,13 +104,14 @@ Tensor checked_residual(const Tensor& x, const Tensor& residual_in, const Tensor
   return residual_in.contiguous();
 }
 
-// Whether the own implicit-GEMM kernel runs this conv (OwnConvPolicy; shapes it supports).
+// Whether an own kernel runs this conv (OwnConvPolicy; shapes they support).
 bool own_conv_eligible(const Tensor& x, const Tensor& weight, const Conv2dParams& p) {
   const OwnConvPolicy policy = own_conv_policy();
   if (policy == OwnConvPolicy::kCudnn || x.dim() != 4 || weight.dim() != 4 ||
       weight.dtype() != x.dtype() || weight.device() != x.device()) {
     return false;  // conv2d_cuda reports malformed operands
   }
+  if (depthwise_conv_supported(x, weight, p)) return true;  // fused: faster at every size seen
   if (!implicit_gemm_conv_supported(x, weight, p)) return false;
   return policy == OwnConvPolicy::kOwn || implicit_gemm_conv_preferred(x, weight, p);
 }
@@ -124,8 +126,12 @@ Tensor own_conv(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_
   const Tensor residual = checked_residual(x_in, residual_in, y);
   if (y.numel() == 0) return y;
   const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
-  implicit_gemm_conv_cuda(cudnn_operand(x_in), cudnn_operand(weight_in), bias, p, act,
-                          affine_scale, affine_bias, residual, y);
+  const Tensor x = cudnn_operand(x_in), w = cudnn_operand(weight_in);
+  if (depthwise_conv_supported(x, w, p)) {
+    depthwise_conv_cuda(kOp, x, w, bias, p, act, affine_scale, affine_bias, residual, y);
+  } else {
+    implicit_gemm_conv_cuda(x, w, bias, p, act, affine_scale, affine_bias, residual, y);
+  }
   return y;
 }
 

@@ -16,8 +16,8 @@
 // measured on an H200 it made the captured frame slower (see may_time_conv_algorithms). By
 // default, and when Find fails or under stream capture, the host-only heuristic
 // (cudnnGetConvolutionForwardAlgorithm_v7) chooses. The choice is logged at debug level.
-// Depthwise float16 (groups == C == Cout, 3x3/5x5, stride 1/2, no dilation): an own direct kernel
-// (one thread per output, the K*K weights in registers, the block's input tile in shared memory,
+// Depthwise float16 (groups == C == Cout, 3x3/5x5, stride 1/2, no dilation): the own direct kernel
+// of conv2d_depthwise_cuda.cu (one thread per output, the block's input tile in shared memory,
 // float32 accumulation) competes on that first call too: it is timed against the cuDNN
 // algorithm Find chose and runs only where it measured faster (DepthwiseConvPolicy in
 // cudnn_context.h forces either side for tests and benches).
@@ -32,6 +32,7 @@
 #include <string>
 
 #include "core/cuda/strided_copy.h"
+#include "nn/conv2d_implicit_gemm_cuda.h"
 #include "nn/cuda_op_util.cuh"
 #include "nn/cudnn_algo_select.h"
 #include "nn/cudnn_context.h"
@@ -49,90 +50,16 @@ struct ForwardPlan {
   ConvDesc conv;
   cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
   size_t workspace_bytes = 0;
-  bool own_depthwise = false;  // run depthwise_f16_kernel instead of cuDNN
+  bool own_depthwise = false;  // run the own depthwise kernel instead of cuDNN
 };
 
-// ---- Own depthwise float16 kernel --------------------------------------------------------------
-// Block = a 32 x 8 tile of one (n, c) output plane, one thread per output. The block first stages
-// the input rows/columns its outputs read ((8-1)*S + K by (32-1)*S + K, zero outside the image:
-// the conv's zero padding) as float in shared memory, so each input value is read from global
-// memory about once instead of K*K times; each thread keeps the channel's K*K weights in
-// registers and sums its taps in float32 (rounded once to half, as cuDNN's float32 compute type).
-constexpr int kDwTileW = 32, kDwTileH = 8;
-
-template <int K, int S>
-__global__ void __launch_bounds__(kDwTileW * kDwTileH)
-    depthwise_f16_kernel(const __half* __restrict__ x, const __half* __restrict__ w,
-                         __half* __restrict__ y, int channels, int h, int wd, int oh, int ow,
-                         int pad_h, int pad_w) {
-  constexpr int kInH = (kDwTileH - 1) * S + K, kInW = (kDwTileW - 1) * S + K;
-  __shared__ float tile[kInH][kInW + 1];
-  const int plane = static_cast<int>(blockIdx.z);  // n * channels + c
-  const int c = plane % channels;
-  const __half* xp = x + static_cast<int64_t>(plane) * h * wd;
-  const int ox0 = static_cast<int>(blockIdx.x) * kDwTileW;
-  const int oy0 = static_cast<int>(blockIdx.y) * kDwTileH;
-  const int iy0 = oy0 * S - pad_h, ix0 = ox0 * S - pad_w;
-  const int tid = static_cast<int>(threadIdx.y) * kDwTileW + static_cast<int>(threadIdx.x);
-  for (int i = tid; i < kInH * kInW; i += kDwTileW * kDwTileH) {
-    const int r = i / kInW, col = i % kInW;
-    const int iy = iy0 + r, ix = ix0 + col;
-    tile[r][col] = (iy >= 0 && iy < h && ix >= 0 && ix < wd)
-                       ? __half2float(xp[static_cast<int64_t>(iy) * wd + ix])
-                       : 0.f;
-  }
-  float wr[K * K];
-#pragma unroll
-  for (int k = 0; k < K * K; ++k) wr[k] = __half2float(w[c * K * K + k]);
-  __syncthreads();
-  const int ox = ox0 + static_cast<int>(threadIdx.x), oy = oy0 + static_cast<int>(threadIdx.y);
-  if (ox >= ow || oy >= oh) return;
-  // Output (oy, ox) reads input (oy*S - pad + ky, ox*S - pad + kx) = tile[ty*S + ky][tx*S + kx].
-  float acc = 0.f;
-#pragma unroll
-  for (int ky = 0; ky < K; ++ky) {
-#pragma unroll
-    for (int kx = 0; kx < K; ++kx) {
-      acc = fmaf(tile[threadIdx.y * S + ky][threadIdx.x * S + kx], wr[ky * K + kx], acc);
-    }
-  }
-  y[static_cast<int64_t>(plane) * oh * ow + static_cast<int64_t>(oy) * ow + ox] =
-      __float2half_rn(acc);
-}
-
-// Shapes the own kernel handles (x and w contiguous, as cudnn_operand makes them).
+// ---- Own depthwise float16 kernel (conv2d_depthwise_cuda.cu, no epilogue) --------------------
 bool depthwise_eligible(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  const int64_t k = w.size(2);
-  return x.dtype() == DType::kF16 && p.groups == x.size(1) && w.size(0) == x.size(1) &&
-         w.size(1) == 1 && w.size(3) == k && (k == 3 || k == 5) && p.stride_h == p.stride_w &&
-         (p.stride_h == 1 || p.stride_h == 2) && p.dilation_h == 1 && p.dilation_w == 1 &&
-         x.size(0) * x.size(1) <= 65535 && x.numel() <= INT32_MAX;
-}
-
-template <int K, int S>
-void launch_depthwise_ks(const Tensor& x, const Tensor& w, const Tensor& y,
-                         const Conv2dParams& p) {
-  const int oh = static_cast<int>(y.size(2)), ow = static_cast<int>(y.size(3));
-  const dim3 block(kDwTileW, kDwTileH);
-  const dim3 grid(static_cast<unsigned>((ow + kDwTileW - 1) / kDwTileW),
-                  static_cast<unsigned>((oh + kDwTileH - 1) / kDwTileH),
-                  static_cast<unsigned>(x.size(0) * x.size(1)));
-  depthwise_f16_kernel<K, S><<<grid, block, 0, stream()>>>(
-      static_cast<const __half*>(x.raw_data()), static_cast<const __half*>(w.raw_data()),
-      static_cast<__half*>(y.raw_data()), static_cast<int>(x.size(1)),
-      static_cast<int>(x.size(2)), static_cast<int>(x.size(3)), oh, ow, p.pad_h, p.pad_w);
+  return x.dtype() == DType::kF16 && depthwise_conv_supported(x, w, p);
 }
 
 void launch_depthwise(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
-  const int64_t k = w.size(2);
-  if (k == 3) {
-    if (p.stride_h == 1) launch_depthwise_ks<3, 1>(x, w, y, p);
-    else launch_depthwise_ks<3, 2>(x, w, y, p);
-  } else {
-    if (p.stride_h == 1) launch_depthwise_ks<5, 1>(x, w, y, p);
-    else launch_depthwise_ks<5, 2>(x, w, y, p);
-  }
-  check_launch(kOp);
+  depthwise_conv_cuda(kOp, x, w, Tensor(), p, Activation::kNone, 1.f, 0.f, Tensor(), y);
 }
 
 // Mean time of the own kernel over 5 launches after a warm one, on the current stream (first

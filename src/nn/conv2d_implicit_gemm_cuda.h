@@ -61,6 +61,17 @@ bool patch_conv_f16_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
                          const Conv2dParams& p, Activation act, float scale, float shift,
                          const Tensor& residual, const Tensor& y);
 
+// The own direct depthwise kernel (conv2d_depthwise_cuda.cu), which conv2d_bias_act runs for
+// every depthwise conv it supports (unless OwnConvPolicy::kCudnn) and conv2d for float16 ones
+// where it timed faster: float32 / float16, groups == Cin == Cout, a 3x3 or 5x5 filter, stride 1
+// or 2, no dilation, at most 65535 (n, c) planes. Exact float32 FMA sums (no TF32): float32
+// mode's precision contract holds on it as on cuDNN's FFMA kernels. x, w contiguous; y, residual
+// contiguous NCHW; `op` names the caller in errors.
+bool depthwise_conv_supported(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+void depthwise_conv_cuda(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias,
+                         const Conv2dParams& p, Activation act, float scale, float shift,
+                         const Tensor& residual, const Tensor& y);
+
 // The float32 pointwise kernel (conv2d_pointwise_tf32_cuda.cu), which implicit_gemm_conv_cuda
 // runs for every float32 conv it supports (measured faster than cuDNN's FFMA kernels and the
 // generic kernel at every size D-FINE has): a 1x1 filter, stride 1, no padding, groups 1, Cin

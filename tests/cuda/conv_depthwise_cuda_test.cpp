@@ -1,8 +1,10 @@
-// GPU tests of conv2d_cuda.cu's own depthwise float16 kernel (groups == C == Cout, 3x3/5x5,
-// stride 1/2): forced on with DepthwiseConvPolicy::kOwn, it must match the CPU reference and
-// cuDNN (forced with kCudnn) on the shapes TinyViT (MBConv / local conv / patch merging) and
-// D-FINE (HGNetv2 depthwise downsampling) run, plus tile edges (output sizes not multiples of the
-// 32 x 8 tile), padding other than K/2, batch > 1, a sliced input, bias and the fused epilogue.
+// GPU tests of the own depthwise kernel (conv2d_depthwise_cuda.cu; groups == C == Cout, 3x3/5x5,
+// stride 1/2): behind nn::conv2d in float16, forced on with DepthwiseConvPolicy::kOwn, it must
+// match the CPU reference and cuDNN (forced with kCudnn); behind nn::conv2d_bias_act (float32
+// and float16, with bias, activation, affine and residual in the kernel) the CPU reference. On
+// the shapes TinyViT (MBConv / local conv / patch merging) and D-FINE (HGNetv2 depthwise
+// downsampling, light blocks) run, plus tile edges (output sizes not multiples of the 32 x 8
+// tile), padding other than K/2, batch > 1, a sliced input, bias and the fused epilogue.
 // Tolerances (relative to max(1, max |ref|)), from conv_cuda_test.cpp's float16 analysis: 2e-2
 // against the float32 reference (inputs rounded to fp16, K*K <= 25 terms), 1e-2 against the
 // reference on the same fp16-rounded inputs (only the output rounding and the summation order
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "cuda_test_support.h"
+#include "nn/conv2d_implicit_gemm_cuda.h"
 #include "nn/cudnn_context.h"
 #include "nn/ops.h"
 #include "nn/ops_fused.h"
@@ -93,6 +96,35 @@ TEST_P(DepthwiseCudaCase, OwnKernelMatchesCpuAndCudnn) {
   EXPECT_LE(max_abs_diff_gpu(own, to_cpu_f32(cudnn)), 1e-2f * scale_of(ref)) << c.name;
   // The automatic choice (whichever side was faster) is right too.
   EXPECT_LE(max_abs_diff_gpu(nn::conv2d(xg, wg, bg, p), ref), 2e-2f * scale_of(ref)) << c.name;
+}
+
+// conv2d_bias_act runs depthwise convs as ONE own kernel (conv2d_depthwise_cuda.cu: conv, bias,
+// activation, affine, residual), float32 and float16, unless OwnConvPolicy::kCudnn (cuDNN +
+// the epilogue pass): both ways against the CPU reference. float32 bound 1e-5: exact float32
+// FMA sums over K*K <= 25 terms, only the order differs from the CPU's.
+TEST_P(DepthwiseCudaCase, FusedBiasActAffineResidualMatchesCpu) {
+  UM_REQUIRE_CUDA();
+  const DwCase& c = GetParam();
+  const int64_t ch = c.x[1];
+  const Tensor x = random_cpu(c.x, 74), w = random_cpu({ch, 1, c.k, c.k}, 75);
+  const Tensor b = random_cpu({ch}, 76);
+  const Conv2dParams p = Conv2dParams::square(c.stride, c.pad, static_cast<int>(ch));
+  const Tensor r = random_cpu(nn::conv2d_output_shape(c.x, w.shape(), p), 77);
+  const float scale = 1.25f, shift = -0.5f;
+  const Tensor ref = nn::conv2d_bias_act_residual(x, w, b, p, nn::Activation::kReLU, r, scale, shift);
+  for (const auto policy : {nn::detail::OwnConvPolicy::kAuto, nn::detail::OwnConvPolicy::kCudnn}) {
+    nn::detail::set_own_conv_policy(policy);
+    for (const DType dt : {DType::kF32, DType::kF16}) {
+      const Tensor xg = to_gpu(x, dt), wg = to_gpu(w, dt);
+      EXPECT_TRUE(nn::detail::depthwise_conv_supported(xg, wg, p)) << c.name;
+      const Tensor y = nn::conv2d_bias_act_residual(xg, wg, to_gpu(b, dt), p, nn::Activation::kReLU,
+                                                    to_gpu(r, dt), scale, shift);
+      EXPECT_EQ(y.dtype(), dt);
+      EXPECT_LE(max_abs_diff_gpu(y, ref), (dt == DType::kF32 ? 1e-5f : 2e-2f) * scale_of(ref))
+          << c.name << " " << dtype_name(dt) << (policy == nn::detail::OwnConvPolicy::kCudnn ? " cudnn" : " own");
+    }
+  }
+  nn::detail::set_own_conv_policy(nn::detail::OwnConvPolicy::kAuto);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, DepthwiseCudaCase, ::testing::ValuesIn(dw_cases()),

@@ -88,15 +88,16 @@ struct Mma<float> {
   using A = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
   using B = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
   using Acc = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
-  // hi = tf32(v), lo = tf32(v - hi): v - hi is exact in float32.
+  // hi = v rounded to TF32, lo = v - hi (exact), handed to the tensor cores unconverted: the
+  // cheap split of conv2d_pointwise_tf32_cuda.cu (split_tf32 there says why and what it costs).
   template <typename F>
   static __device__ __forceinline__ void split(F& hi, F& lo) {
 #pragma unroll
     for (int i = 0; i < hi.num_elements; ++i) {
       const float v = hi.x[i];
-      const float h = wmma::__float_to_tf32(v);
+      const float h = __uint_as_float((__float_as_uint(v) + 0x1000u) & 0xffffe000u);
       hi.x[i] = h;
-      lo.x[i] = wmma::__float_to_tf32(v - h);
+      lo.x[i] = v - h;
     }
   }
   struct SplitA { A hi, lo; };

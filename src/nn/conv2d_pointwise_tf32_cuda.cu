@@ -58,15 +58,15 @@ __device__ __forceinline__ void cp_async16_or_zero(void* smem, const void* gmem,
                : "memory");
 }
 
-__device__ __forceinline__ uint32_t to_tf32(float v) {
-  uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(v));
-  return r;
-}
-// hi = tf32(v), lo = tf32(v - hi) (v - hi is exact in float32).
+// hi = v rounded to TF32's 10-bit mantissa (half an ulp added to the magnitude's bit pattern,
+// then the 13 low bits cleared), lo = v - hi (exact in float32), handed to the tensor cores as
+// is: they read a TF32 operand's top 19 bits, so lo is truncated there (~2^-21 of v, where
+// rounding it would give ~2^-22; the float32 bound of the tests holds either way). Two integer
+// ops and a subtraction per value: the kernel issues one split per product, and two
+// cvt.rna.tf32 per split made the instruction issue, not the tensor cores, its bound.
 __device__ __forceinline__ void split_tf32(float v, uint32_t& hi, uint32_t& lo) {
-  hi = to_tf32(v);
-  lo = to_tf32(v - __uint_as_float(hi));
+  hi = (__float_as_uint(v) + 0x1000u) & 0xffffe000u;
+  lo = __float_as_uint(v - __uint_as_float(hi));
 }
 
 // d += a (16x8, row-major) * b (8x8, "col"), TF32 inputs, float32 accumulators. Fragments (PTX

@@ -1,5 +1,6 @@
-// GPU tests of the own convolutions (src/nn/conv2d_implicit_gemm_cuda.cu, and for the float16
-// shapes it supports conv2d_patch_cuda.cu), forced with OwnConvPolicy::kOwn through
+// GPU tests of the own convolutions (src/nn/conv2d_implicit_gemm_cuda.cu, for the float16
+// shapes it supports conv2d_patch_cuda.cu, for float32 1x1s conv2d_pointwise_tf32_cuda.cu (also
+// its own tests below)), forced with OwnConvPolicy::kOwn through
 // nn::conv2d_bias_act, on the shapes the models run and on the kernels' edges: each channel tile (16 / 32 / 64) and several tiles, partial pixel tiles that
 // cross images of a batch, the pointwise path (1x1, no padding; stride 2) and the tap-table path
 // (1x1 with padding, 2x2 without, 3x3 / 5x5, stride 2, dilation 2), the largest table, and what

@@ -22,6 +22,7 @@
 #include "core/cuda/device_attribute.h"
 #include "nn/activation_cuda.cuh"
 #include "nn/cuda_op_util.cuh"
+#include "nn/mma_sm80.cuh"
 
 namespace um::nn::detail {
 namespace {
@@ -88,14 +89,14 @@ struct Mma<float> {
   using A = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
   using B = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
   using Acc = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
-  // hi = v rounded to TF32, lo = v - hi (exact), handed to the tensor cores unconverted: the
-  // cheap split of conv2d_pointwise_tf32_cuda.cu (split_tf32 there says why and what it costs).
+  // hi = v rounded to TF32, lo = v - hi (exact), handed to the tensor cores unconverted
+  // (mma_sm80.cuh's split_tf32 says why and what it costs).
   template <typename F>
   static __device__ __forceinline__ void split(F& hi, F& lo) {
 #pragma unroll
     for (int i = 0; i < hi.num_elements; ++i) {
       const float v = hi.x[i];
-      const float h = __uint_as_float((__float_as_uint(v) + 0x1000u) & 0xffffe000u);
+      const float h = tf32_round(v);
       hi.x[i] = h;
       lo.x[i] = v - h;
     }

@@ -50,35 +50,21 @@ struct Stage {
   static constexpr int kFloats = kTileM * kLdA + kChunkK * kLdB;  // one slot: A, then B
 };
 
-// 16 bytes global -> shared, or 16 zero bytes when !valid (cp.async's src-size 0: nothing is
-// read; src is still a mapped address).
-__device__ __forceinline__ void cp_async16_or_zero(void* smem, const void* gmem, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(smem)),
-               "l"(__cvta_generic_to_global(gmem)), "r"(valid ? 16 : 0)
-               : "memory");
-}
-
-// hi = v rounded to TF32's 10-bit mantissa (half an ulp added to the magnitude's bit pattern,
-// then the 13 low bits cleared), lo = v - hi (exact in float32), handed to the tensor cores as
-// is: they read a TF32 operand's top 19 bits, so lo is truncated there (~2^-21 of v, where
-// rounding it would give ~2^-22; the float32 bound of the tests holds either way). Two integer
-// ops and a subtraction per value: the kernel issues one split per product, and two
-// cvt.rna.tf32 per split made the instruction issue, not the tensor cores, its bound.
-__device__ __forceinline__ void split_tf32(float v, uint32_t& hi, uint32_t& lo) {
-  hi = (__float_as_uint(v) + 0x1000u) & 0xffffe000u;
-  lo = __float_as_uint(v - __uint_as_float(hi));
-}
-
-// d += a (16x8, row-major) * b (8x8, "col"), TF32 inputs, float32 accumulators. Fragments (PTX
-// ISA, g = lane / 4, t = lane % 4): a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4);
-// b0 (k t, col g), b1 (k t+4, col g); d as for m16n8k16 (mma_sm80.cuh).
-__device__ __forceinline__ void mma_1688_tf32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
-                                              uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+// kRows x kUnitsPerRow 16-byte units into dst (rows ld floats apart), all threads of the block
+// sharing the copies: src(r, q, p) says whether unit (r, q) lies inside the operand and sets p
+// to its global address (else zeros are stored, and p must still be a mapped address).
+template <int kRows, int kUnitsPerRow, typename Src>
+__device__ __forceinline__ void copy_tile_async(float* dst, int ld, int tid, Src src) {
+  constexpr int kUnits = kRows * kUnitsPerRow;
+  static_assert(kUnits % kThreads == 0, "every thread copies the same number of units");
+#pragma unroll
+  for (int i = 0; i < kUnits / kThreads; ++i) {
+    const int u = tid + i * kThreads;
+    const int r = u / kUnitsPerRow, q = u % kUnitsPerRow;
+    const float* p;
+    const bool inside = src(r, q, p);
+    cp_async16_or_zero(dst + r * ld + q * 4, p, inside);
+  }
 }
 
 struct PointwiseGeometry {
@@ -103,27 +89,19 @@ __global__ void __launch_bounds__(kThreads)
   // and the last pixel (cin and pixels are multiples of 4: a 16-byte unit is all in or all out).
   auto load_chunk = [&](int s, int k0) {
     float* as = smem_f + s * Stage<kTileN>::kFloats;
-    float* bs = as + kTileM * kLdA;
-    constexpr int kUnitsA = kTileM * kChunkK / 4;
-    static_assert(kUnitsA % kThreads == 0, "every thread copies the same number of units");
-#pragma unroll
-    for (int i = 0; i < kUnitsA / kThreads; ++i) {
-      const int u = tid + i * kThreads;
-      const int r = u / (kChunkK / 4), q = u % (kChunkK / 4);
-      const int co = m0 + r, k = k0 + q * 4;
+    copy_tile_async<kTileM, kChunkK / 4>(as, kLdA, tid, [&](int r, int q, const float*& src) {
+      const int co = m0 + r, k = k0 + q * 4;  // filter row co, input channels k .. k + 3
       const bool ok = co < g.cout && k < g.cin;
-      cp_async16_or_zero(as + r * kLdA + q * 4, ok ? wt + static_cast<int64_t>(co) * g.cin + k : wt, ok);
-    }
-    constexpr int kUnitsB = kChunkK * kTileN / 4;
-    static_assert(kUnitsB % kThreads == 0, "every thread copies the same number of units");
-#pragma unroll
-    for (int i = 0; i < kUnitsB / kThreads; ++i) {
-      const int u = tid + i * kThreads;
-      const int r = u / (kTileN / 4), q = u % (kTileN / 4);
-      const int k = k0 + r, p = p0 + q * 4;
+      src = ok ? wt + static_cast<int64_t>(co) * g.cin + k : wt;
+      return ok;
+    });
+    float* bs = as + kTileM * kLdA;
+    copy_tile_async<kChunkK, kTileN / 4>(bs, kLdB, tid, [&](int r, int q, const float*& src) {
+      const int k = k0 + r, p = p0 + q * 4;  // input channel k, pixels p .. p + 3
       const bool ok = k < g.cin && p < g.pixels;
-      cp_async16_or_zero(bs + r * kLdB + q * 4, ok ? xi + static_cast<int64_t>(k) * g.pixels + p : x, ok);
-    }
+      src = ok ? xi + static_cast<int64_t>(k) * g.pixels + p : x;
+      return ok;
+    });
   };
 
   const int gq = lane >> 2, tq = lane & 3;

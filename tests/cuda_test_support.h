@@ -16,10 +16,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <random>
 
 #include "core/cuda/cuda_runtime.h"
 #include "core/tensor.h"
+#include "test_random.h"
 
 namespace um::test {
 
@@ -41,12 +41,7 @@ inline Tensor to_gpu(const Tensor& cpu, DType dtype = DType::kF32) {
 inline Tensor to_cpu_f32(const Tensor& gpu) { return gpu.to(DType::kF32).to(Device::cpu()); }
 
 inline Tensor random_cpu(const Shape& shape, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  Tensor t = Tensor::empty(shape);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
-  return t;
+  return random_uniform(shape, seed, lo, hi);
 }
 
 // max(1, max |ref| over the finite entries): the scale GPU-vs-CPU tolerances are relative to

@@ -18,35 +18,21 @@
 #include "core/status.h"
 #include "cuda_test_support.h"
 #include "graph_replay_test_util.h"
+#include "mlp_test_stack.h"
 #include "nn/ops_mlp.h"
 
 namespace um {
 namespace {
 
-using test::GraphReplay;
 using test::f16_rounded;
+using test::GraphReplay;
+using test::MlpStack;
 using test::random_cpu;
+using test::random_mlp_stack;
 using test::to_gpu;
 
 constexpr float kF32Tol = 1e-5f;
 constexpr float kF16Tol = 1e-2f;
-
-struct Stack {
-  std::vector<Tensor> w, b;
-};
-
-Stack random_stack(int64_t g, const std::vector<int64_t>& dims, uint32_t seed,
-                   bool no_bias_in_layer1 = false) {
-  Stack s;
-  for (size_t i = 0; i + 1 < dims.size(); ++i) {
-    // Weights scaled by 1/sqrt(in) so the activations stay O(1) through the layers.
-    const float a = 1.f / std::sqrt(static_cast<float>(dims[i]));
-    s.w.push_back(random_cpu({g, dims[i + 1], dims[i]}, seed + 2 * i, -a, a));
-    s.b.push_back(no_bias_in_layer1 && i == 1 ? Tensor()
-                                              : random_cpu({g, dims[i + 1]}, seed + 2 * i + 1));
-  }
-  return s;
-}
 
 std::vector<Tensor> gpu_all(const std::vector<Tensor>& ts, DType d, bool round16) {
   std::vector<Tensor> out;
@@ -62,7 +48,7 @@ std::vector<Tensor> rounded_all(const std::vector<Tensor>& ts) {
   return out;
 }
 
-void expect_matches_cpu(const Tensor& x, const Stack& s, const std::string& what) {
+void expect_matches_cpu(const Tensor& x, const MlpStack& s, const std::string& what) {
   SCOPED_TRACE(what);
   const Tensor y32 = nn::grouped_mlp(to_gpu(x, DType::kF32), gpu_all(s.w, DType::kF32, false),
                                      gpu_all(s.b, DType::kF32, false));
@@ -78,22 +64,29 @@ void expect_matches_cpu(const Tensor& x, const Stack& s, const std::string& what
 
 TEST(GroupedMlpCuda, MatchesCpu) {
   UM_REQUIRE_CUDA();
-  expect_matches_cpu(random_cpu({4, 256}, 1, -2.f, 2.f), random_stack(4, {256, 256, 256, 32}, 10),
+  expect_matches_cpu(random_cpu({4, 256}, 1, -2.f, 2.f),
+                     random_mlp_stack({256, 256, 256, 32}, 10, {.groups = 4, .scaled = true}),
                      "SAM hypernetworks");
-  expect_matches_cpu(random_cpu({1, 256}, 2, -2.f, 2.f), random_stack(1, {256, 256, 256, 4}, 20),
+  expect_matches_cpu(random_cpu({1, 256}, 2, -2.f, 2.f),
+                     random_mlp_stack({256, 256, 256, 4}, 20, {.groups = 1, .scaled = true}),
                      "SAM IoU head");
-  expect_matches_cpu(random_cpu({3, 13}, 3), random_stack(3, {13, 9, 7, 5}, 30, true),
-                     "odd widths (element loads), layer 1 without bias");
-  expect_matches_cpu(random_cpu({2, 40}, 4), random_stack(2, {40, 2048, 24}, 40),
+  expect_matches_cpu(
+      random_cpu({3, 13}, 3),
+      random_mlp_stack({13, 9, 7, 5}, 30, {.groups = 3, .no_bias = {1}, .scaled = true}),
+      "odd widths (element loads), layer 1 without bias");
+  expect_matches_cpu(random_cpu({2, 40}, 4),
+                     random_mlp_stack({40, 2048, 24}, 40, {.groups = 2, .scaled = true}),
                      "a 2048-wide hidden layer");
-  expect_matches_cpu(random_cpu({5, 8}, 5), random_stack(5, {8, 3}, 50), "one layer, 5 groups");
+  expect_matches_cpu(random_cpu({5, 8}, 5),
+                     random_mlp_stack({8, 3}, 50, {.groups = 5, .scaled = true}),
+                     "one layer, 5 groups");
 }
 
 TEST(GroupedMlpCuda, Float16RowsWithFloat32Parameters) {
   UM_REQUIRE_CUDA();
   // SAM's IoU head: float32 weights on the float16 decoder's token (a strided row of hs).
   const Tensor hs = f16_rounded(random_cpu({1, 7, 256}, 11, -2.f, 2.f));
-  const Stack s = random_stack(1, {256, 256, 256, 4}, 110);
+  const MlpStack s = random_mlp_stack({256, 256, 256, 4}, 110, {.groups = 1, .scaled = true});
   const Tensor ref = nn::grouped_mlp(hs.select(1, 0), s.w, s.b);
   const Tensor y =
       nn::grouped_mlp(to_gpu(hs, DType::kF16).select(1, 0), gpu_all(s.w, DType::kF32, false),
@@ -102,7 +95,7 @@ TEST(GroupedMlpCuda, Float16RowsWithFloat32Parameters) {
   EXPECT_GPU_NEAR(y, ref, kF32Tol);
   // Odd widths (element loads) too.
   const Tensor x = f16_rounded(random_cpu({3, 13}, 12));
-  const Stack o = random_stack(3, {13, 9, 5}, 120);
+  const MlpStack o = random_mlp_stack({13, 9, 5}, 120, {.groups = 3, .scaled = true});
   EXPECT_GPU_NEAR(nn::grouped_mlp(to_gpu(x, DType::kF16), gpu_all(o.w, DType::kF32, false),
                                   gpu_all(o.b, DType::kF32, false)),
                   nn::grouped_mlp(x, o.w, o.b), kF32Tol);
@@ -111,7 +104,7 @@ TEST(GroupedMlpCuda, Float16RowsWithFloat32Parameters) {
 TEST(GroupedMlpCuda, ReadsStridedRows) {
   UM_REQUIRE_CUDA();
   const Tensor hs = random_cpu({1, 7, 256}, 6, -2.f, 2.f);
-  const Stack s = random_stack(4, {256, 64, 32}, 60);
+  const MlpStack s = random_mlp_stack({256, 64, 32}, 60, {.groups = 4, .scaled = true});
   const Tensor ref = nn::grouped_mlp(hs.slice(1, 1, 5).select(0, 0), s.w, s.b);
   // The mask-token rows of the uploaded [1, 7, 256] tensor (row stride 256, offset 256).
   const Tensor hs_gpu = to_gpu(hs, DType::kF32);
@@ -133,7 +126,7 @@ TEST(GroupedMlpCuda, ReluBetweenLayersOnly) {
   UM_REQUIRE_CUDA();
   // Every hidden value negative -> ReLU 0 -> the output is the last bias, not clamped.
   const Tensor x = Tensor::full({2, 16}, 1.f);
-  Stack s;
+  MlpStack s;
   s.w = {Tensor::full({2, 8, 16}, -1.f), Tensor::full({2, 8, 8}, 5.f)};
   s.b = {Tensor::full({2, 8}, 0.5f), Tensor::full({2, 8}, -7.f)};
   for (DType d : {DType::kF32, DType::kF16}) {
@@ -146,7 +139,7 @@ TEST(GroupedMlpCuda, ReluBetweenLayersOnly) {
 TEST(GroupedMlpCuda, CapturesIntoAGraph) {
   UM_REQUIRE_CUDA();
   const Tensor x = random_cpu({4, 256}, 8);
-  const Stack s = random_stack(4, {256, 256, 256, 32}, 80);
+  const MlpStack s = random_mlp_stack({256, 256, 256, 32}, 80, {.groups = 4, .scaled = true});
   const Tensor ref = nn::grouped_mlp(f16_rounded(x), rounded_all(s.w), rounded_all(s.b));
   const Tensor xg = to_gpu(f16_rounded(x), DType::kF16);
   const std::vector<Tensor> wg = gpu_all(s.w, DType::kF16, true);
@@ -159,7 +152,7 @@ TEST(GroupedMlpCuda, CapturesIntoAGraph) {
 
 TEST(GroupedMlpCuda, RejectsMixedDtypesAndDevices) {
   UM_REQUIRE_CUDA();
-  const Stack s = random_stack(2, {8, 4}, 90);
+  const MlpStack s = random_mlp_stack({8, 4}, 90, {.groups = 2, .scaled = true});
   const Tensor x16 = to_gpu(random_cpu({2, 8}, 9), DType::kF16);
   EXPECT_THROW(
       nn::grouped_mlp(x16, gpu_all(s.w, DType::kF32, false), gpu_all(s.b, DType::kF16, true)),

@@ -16,34 +16,21 @@
 #include "core/status.h"
 #include "cuda_test_support.h"
 #include "graph_replay_test_util.h"
+#include "mlp_test_stack.h"
 #include "nn/ops_mlp.h"
 
 namespace um {
 namespace {
 
-using test::GraphReplay;
 using test::f16_rounded;
+using test::GraphReplay;
+using test::MlpStack;
 using test::random_cpu;
+using test::random_mlp_stack;
 using test::to_gpu;
 
 constexpr float kF32Tol = 1e-5f;
 constexpr float kF16Tol = 1e-2f;
-
-struct Stack {
-  std::vector<Tensor> w, b;
-};
-
-Stack random_stack(const std::vector<int64_t>& dims, uint32_t seed, int no_bias_layer = -1) {
-  Stack s;
-  for (size_t i = 0; i + 1 < dims.size(); ++i) {
-    // Weights scaled by 1/sqrt(in) so the activations stay O(1) through the layers.
-    const float a = 1.f / std::sqrt(static_cast<float>(dims[i]));
-    s.w.push_back(random_cpu({dims[i + 1], dims[i]}, seed + 2 * i, -a, a));
-    s.b.push_back(static_cast<int>(i) == no_bias_layer ? Tensor()
-                                                       : random_cpu({dims[i + 1]}, seed + 2 * i + 1));
-  }
-  return s;
-}
 
 std::vector<Tensor> gpu_all(const std::vector<Tensor>& ts, DType d = DType::kF32) {
   std::vector<Tensor> out;
@@ -52,7 +39,7 @@ std::vector<Tensor> gpu_all(const std::vector<Tensor>& ts, DType d = DType::kF32
 }
 
 // Both kernel variants (the cluster one where the device runs clusters) against the CPU op.
-void expect_matches_cpu(const Tensor& x, const Stack& s, const Tensor& residual,
+void expect_matches_cpu(const Tensor& x, const MlpStack& s, const Tensor& residual,
                         const std::string& what, bool fused = true) {
   SCOPED_TRACE(what);
   const Tensor ref = nn::mlp(x, s.w, s.b, residual);
@@ -72,29 +59,33 @@ void expect_matches_cpu(const Tensor& x, const Stack& s, const Tensor& residual,
 TEST(MlpCuda, MatchesCpuOnDFineShapes) {
   UM_REQUIRE_CUDA();
   const Tensor q = random_cpu({300, 256}, 1, -2.f, 2.f);
-  expect_matches_cpu(q, random_stack({256, 256, 256, 132}, 10), random_cpu({300, 132}, 2),
-                     "bbox head + corners residual");
-  expect_matches_cpu(q, random_stack({256, 256, 256, 4}, 20), random_cpu({300, 4}, 3),
-                     "enc / pre bbox head + anchors residual");
-  expect_matches_cpu(random_cpu({300, 4}, 4, 0.f, 1.f), random_stack({4, 512, 256}, 30), Tensor(),
+  expect_matches_cpu(q, random_mlp_stack({256, 256, 256, 132}, 10, {.scaled = true}),
+                     random_cpu({300, 132}, 2), "bbox head + corners residual");
+  expect_matches_cpu(q, random_mlp_stack({256, 256, 256, 4}, 20, {.scaled = true}),
+                     random_cpu({300, 4}, 3), "enc / pre bbox head + anchors residual");
+  expect_matches_cpu(random_cpu({300, 4}, 4, 0.f, 1.f),
+                     random_mlp_stack({4, 512, 256}, 30, {.scaled = true}), Tensor(),
                      "query position head (512 wide)");
-  expect_matches_cpu(random_cpu({300, 20}, 5, 0.f, 1.f), random_stack({20, 64, 1}, 40),
-                     random_cpu({300, 1}, 6), "LQE head + scores residual");
+  expect_matches_cpu(random_cpu({300, 20}, 5, 0.f, 1.f),
+                     random_mlp_stack({20, 64, 1}, 40, {.scaled = true}), random_cpu({300, 1}, 6),
+                     "LQE head + scores residual");
 }
 
 TEST(MlpCuda, PartialTilesOddWidthsAndStrides) {
   UM_REQUIRE_CUDA();
   for (int64_t rows : {1, 15, 16, 17, 37}) {
-    expect_matches_cpu(random_cpu({rows, 13}, 7), random_stack({13, 9, 7, 5}, 50, 1), Tensor(),
-                       "odd widths (element loads), layer 1 without bias, rows " +
-                           std::to_string(rows));
-    expect_matches_cpu(random_cpu({rows, 64}, 8), random_stack({64, 96, 3}, 60),
+    expect_matches_cpu(
+        random_cpu({rows, 13}, 7),
+        random_mlp_stack({13, 9, 7, 5}, 50, {.no_bias = {1}, .scaled = true}), Tensor(),
+        "odd widths (element loads), layer 1 without bias, rows " + std::to_string(rows));
+    expect_matches_cpu(random_cpu({rows, 64}, 8),
+                       random_mlp_stack({64, 96, 3}, 60, {.scaled = true}),
                        random_cpu({rows, 3}, 9), "rows " + std::to_string(rows));
   }
   // x with a column stride of 2 and a transposed residual, on the GPU as on the CPU.
   const Tensor wide = random_cpu({33, 128}, 11);
   const Tensor res_t = random_cpu({8, 33}, 12);
-  const Stack s = random_stack({64, 32, 8}, 70);
+  const MlpStack s = random_mlp_stack({64, 32, 8}, 70, {.scaled = true});
   const Tensor ref = nn::mlp(wide.view({33, 64, 2}).select(2, 1), s.w, s.b, res_t.transpose(0, 1));
   const Tensor y = nn::mlp(to_gpu(wide).view({33, 64, 2}).select(2, 1), gpu_all(s.w), gpu_all(s.b),
                            to_gpu(res_t).transpose(0, 1));
@@ -102,7 +93,7 @@ TEST(MlpCuda, PartialTilesOddWidthsAndStrides) {
   // 3-D rows (the decoder's [B, Q, C]).
   const Tensor x3 = random_cpu({2, 21, 32}, 13);
   const Tensor r3 = random_cpu({2, 21, 4}, 14);
-  expect_matches_cpu(x3, random_stack({32, 32, 4}, 80), r3, "3-D rows");
+  expect_matches_cpu(x3, random_mlp_stack({32, 32, 4}, 80, {.scaled = true}), r3, "3-D rows");
 }
 
 TEST(MlpCuda, ReluBetweenLayersOnly) {
@@ -119,7 +110,7 @@ TEST(MlpCuda, CapturesIntoAGraph) {
   UM_REQUIRE_CUDA();
   const Tensor x = random_cpu({300, 256}, 15, -2.f, 2.f);
   const Tensor res = random_cpu({300, 132}, 16);
-  const Stack s = random_stack({256, 256, 256, 132}, 90);
+  const MlpStack s = random_mlp_stack({256, 256, 256, 132}, 90, {.scaled = true});
   const Tensor ref = nn::mlp(x, s.w, s.b, res);
   const Tensor xg = to_gpu(x), rg = to_gpu(res);
   const std::vector<Tensor> wg = gpu_all(s.w), bg = gpu_all(s.b);
@@ -131,7 +122,7 @@ TEST(MlpCuda, CapturesIntoAGraph) {
 
 TEST(MlpCuda, Float16WideLayersAndManyRowsRunTheLayerSequence) {
   UM_REQUIRE_CUDA();
-  const Stack s = random_stack({64, 48, 8}, 100);
+  const MlpStack s = random_mlp_stack({64, 48, 8}, 100, {.scaled = true});
   const Tensor x = f16_rounded(random_cpu({40, 64}, 17));
   std::vector<Tensor> w16, b16, w_r, b_r;
   for (size_t i = 0; i < s.w.size(); ++i) {
@@ -143,18 +134,20 @@ TEST(MlpCuda, Float16WideLayersAndManyRowsRunTheLayerSequence) {
   EXPECT_EQ(y16.dtype(), DType::kF16);
   EXPECT_GPU_NEAR(y16, nn::mlp(x, w_r, b_r), kF16Tol);
   // A hidden layer wider than the fused kernel's tile: the per-layer sequence, float32.
-  expect_matches_cpu(random_cpu({20, 16}, 18), random_stack({16, nn::kMlpFusedMaxWidth + 8, 4}, 110),
+  expect_matches_cpu(random_cpu({20, 16}, 18),
+                     random_mlp_stack({16, nn::kMlpFusedMaxWidth + 8, 4}, 110, {.scaled = true}),
                      Tensor(), "wider than the tile", /*fused=*/false);
   // More rows than the fused kernel takes: the per-layer sequence too.
   const int64_t many = nn::kMlpFusedMaxRows + 3;
-  expect_matches_cpu(random_cpu({many, 24}, 21), random_stack({24, 16, 4}, 130),
+  expect_matches_cpu(random_cpu({many, 24}, 21),
+                     random_mlp_stack({24, 16, 4}, 130, {.scaled = true}),
                      random_cpu({many, 4}, 22), "more rows than the fused kernel takes",
                      /*fused=*/false);
 }
 
 TEST(MlpCuda, RejectsMixedDtypesAndDevices) {
   UM_REQUIRE_CUDA();
-  const Stack s = random_stack({8, 4}, 120);
+  const MlpStack s = random_mlp_stack({8, 4}, 120, {.scaled = true});
   const Tensor xg = to_gpu(random_cpu({2, 8}, 19));
   EXPECT_THROW(nn::mlp(xg, gpu_all(s.w, DType::kF16), gpu_all(s.b)), Error);
   EXPECT_THROW(nn::mlp(xg, gpu_all(s.w), s.b), Error);  // CPU bias

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "mlp_test_stack.h"
 #include "nn/ops.h"
 #include "nn/ops_mlp.h"
 #include "nn_test_util.h"
@@ -20,25 +21,11 @@ namespace {
 
 using test::bit_identical;
 using test::random_tensor;
-
-struct Stack {
-  std::vector<Tensor> w, b;
-};
-
-// Layers of widths dims[0] -> dims[1] -> ... for g groups (bias undefined where no_bias[i]).
-Stack random_stack(int64_t g, const std::vector<int64_t>& dims, uint32_t seed,
-                   const std::vector<bool>& no_bias = {}) {
-  Stack s;
-  for (size_t i = 0; i + 1 < dims.size(); ++i) {
-    s.w.push_back(random_tensor({g, dims[i + 1], dims[i]}, seed + 2 * i));
-    const bool none = i < no_bias.size() && no_bias[i];
-    s.b.push_back(none ? Tensor() : random_tensor({g, dims[i + 1]}, seed + 2 * i + 1));
-  }
-  return s;
-}
+using um::test::MlpStack;
+using um::test::random_mlp_stack;
 
 // The unfused sequence on row r (what SAM's Mlp runs on its [1, in] token).
-Tensor unfused_row(const Tensor& x, const Stack& s, int64_t r) {
+Tensor unfused_row(const Tensor& x, const MlpStack& s, int64_t r) {
   Tensor y = x.select(0, r).unsqueeze(0);
   for (size_t i = 0; i < s.w.size(); ++i) {
     y = linear(y, s.w[i].select(0, r).contiguous(),
@@ -48,7 +35,7 @@ Tensor unfused_row(const Tensor& x, const Stack& s, int64_t r) {
   return y;
 }
 
-void expect_exact(const Tensor& x, const Stack& s, const std::string& what) {
+void expect_exact(const Tensor& x, const MlpStack& s, const std::string& what) {
   SCOPED_TRACE(what);
   const Tensor y = grouped_mlp(x, s.w, s.b);
   ASSERT_EQ(y.shape(), (Shape{x.size(0), s.w.back().size(1)}));
@@ -60,20 +47,21 @@ void expect_exact(const Tensor& x, const Stack& s, const std::string& what) {
 
 TEST(GroupedMlp, IsExactlyTheUnfusedMlpPerRow) {
   // SAM's hypernetworks (4 x 256 -> 256 -> 256 -> 32) and IoU head (1 x 256 -> ... -> 4).
-  expect_exact(random_tensor({4, 256}, 1, -3.f, 3.f), random_stack(4, {256, 256, 256, 32}, 10),
-               "hypernetworks");
-  expect_exact(random_tensor({1, 256}, 2, -3.f, 3.f), random_stack(1, {256, 256, 256, 4}, 20),
-               "iou head");
+  expect_exact(random_tensor({4, 256}, 1, -3.f, 3.f),
+               random_mlp_stack({256, 256, 256, 32}, 10, {.groups = 4}), "hypernetworks");
+  expect_exact(random_tensor({1, 256}, 2, -3.f, 3.f),
+               random_mlp_stack({256, 256, 256, 4}, 20, {.groups = 1}), "iou head");
   // Odd widths, one layer, a layer without bias.
-  expect_exact(random_tensor({3, 13}, 3), random_stack(3, {13, 9, 7, 5}, 30, {false, true}),
+  expect_exact(random_tensor({3, 13}, 3),
+               random_mlp_stack({13, 9, 7, 5}, 30, {.groups = 3, .no_bias = {1}}),
                "odd widths, no bias in layer 1");
-  expect_exact(random_tensor({2, 6}, 4), random_stack(2, {6, 11}, 40), "one layer");
+  expect_exact(random_tensor({2, 6}, 4), random_mlp_stack({6, 11}, 40, {.groups = 2}), "one layer");
 }
 
 TEST(GroupedMlp, ReadsStridedRows) {
   // The mask-token rows of a [1, 7, C] transformer output, and a column-strided view.
   const Tensor hs = random_tensor({1, 7, 24}, 5, -2.f, 2.f);
-  const Stack s = random_stack(4, {24, 16, 8}, 50);
+  const MlpStack s = random_mlp_stack({24, 16, 8}, 50, {.groups = 4});
   const Tensor rows = hs.slice(1, 1, 5).select(0, 0);  // [4, 24], row stride 24
   expect_exact(rows, s, "token rows");
   const Tensor wide = random_tensor({4, 48}, 6);
@@ -88,7 +76,7 @@ TEST(GroupedMlp, ReluBetweenLayersOnly) {
   // Weights that make every hidden value negative: the ReLU zeroes them, so the output is the
   // last bias exactly; and the last layer's negative outputs are NOT clamped.
   const Tensor x = Tensor::full({2, 3}, 1.f);
-  Stack s;
+  MlpStack s;
   s.w = {Tensor::full({2, 4, 3}, -1.f), Tensor::full({2, 2, 4}, 5.f)};
   s.b = {Tensor::full({2, 4}, 0.5f), Tensor::full({2, 2}, -7.f)};
   const Tensor y = grouped_mlp(x, s.w, s.b);
@@ -108,7 +96,7 @@ void expect_invalid(const std::function<void()>& f, const std::string& needle) {
 
 TEST(GroupedMlp, RejectsBadArgumentsNamingThem) {
   const Tensor x = random_tensor({4, 8}, 7);
-  const Stack s = random_stack(4, {8, 6, 2}, 70);
+  const MlpStack s = random_mlp_stack({8, 6, 2}, 70, {.groups = 4});
   expect_invalid([&] { grouped_mlp(Tensor(), s.w, s.b); }, "x is undefined");
   expect_invalid([&] { grouped_mlp(x.view({32}), s.w, s.b); }, "x must be [G, in]");
   expect_invalid([&] { grouped_mlp(x, {}, {}); }, "layers");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "mlp_test_stack.h"
 #include "nn/ops.h"
 #include "nn/ops_fused.h"
 #include "nn/ops_mlp.h"
@@ -20,29 +21,17 @@ namespace {
 
 using test::bit_identical;
 using test::random_tensor;
+using um::test::MlpStack;
+using um::test::random_mlp_stack;
 
-struct Stack {
-  std::vector<Tensor> w, b;
-};
-
-Stack random_stack(const std::vector<int64_t>& dims, uint32_t seed, int no_bias_layer = -1) {
-  Stack s;
-  for (size_t i = 0; i + 1 < dims.size(); ++i) {
-    s.w.push_back(random_tensor({dims[i + 1], dims[i]}, seed + 2 * i));
-    s.b.push_back(static_cast<int>(i) == no_bias_layer ? Tensor()
-                                                       : random_tensor({dims[i + 1]}, seed + 2 * i + 1));
-  }
-  return s;
-}
-
-Tensor sequence(const Tensor& x, const Stack& s, const Tensor& residual) {
+Tensor sequence(const Tensor& x, const MlpStack& s, const Tensor& residual) {
   Tensor y = x;
   for (size_t i = 0; i + 1 < s.w.size(); ++i) y = linear_act(y, s.w[i], s.b[i], Activation::kReLU);
   return linear(y, s.w.back(), s.b.back(), residual);
 }
 
 TEST(Mlp, BitIdenticalToTheLayerSequence) {
-  const Stack bbox = random_stack({256, 256, 256, 132}, 1);
+  const MlpStack bbox = random_mlp_stack({256, 256, 256, 132}, 1);
   const Tensor x = random_tensor({1, 300, 256}, 2, -2.f, 2.f);
   const Tensor corners = random_tensor({1, 300, 132}, 3);
   const Tensor y = mlp(x, bbox.w, bbox.b, corners);
@@ -50,16 +39,16 @@ TEST(Mlp, BitIdenticalToTheLayerSequence) {
   EXPECT_TRUE(bit_identical(y, sequence(x, bbox, corners)));
   EXPECT_TRUE(bit_identical(mlp(x, bbox.w, bbox.b), sequence(x, bbox, Tensor())));
 
-  const Stack pos = random_stack({4, 512, 256}, 4);
+  const MlpStack pos = random_mlp_stack({4, 512, 256}, 4);
   const Tensor ref = random_tensor({300, 4}, 5, 0.f, 1.f);
   EXPECT_TRUE(bit_identical(mlp(ref, pos.w, pos.b), sequence(ref, pos, Tensor())));
 
-  const Stack odd = random_stack({13, 9, 7, 5}, 6, /*no_bias_layer=*/1);
+  const MlpStack odd = random_mlp_stack({13, 9, 7, 5}, 6, {.no_bias = {1}});
   const Tensor wide = random_tensor({7, 26}, 7);
   const Tensor strided = wide.view({7, 13, 2}).select(2, 1);  // column stride 2
   EXPECT_TRUE(bit_identical(mlp(strided, odd.w, odd.b), sequence(strided, odd, Tensor())));
 
-  const Stack one = random_stack({8, 3}, 8);
+  const MlpStack one = random_mlp_stack({8, 3}, 8);
   const Tensor r1 = random_tensor({5, 3}, 9);
   EXPECT_TRUE(bit_identical(mlp(random_tensor({5, 8}, 10), one.w, one.b, r1),
                             sequence(random_tensor({5, 8}, 10), one, r1)));
@@ -73,7 +62,7 @@ TEST(Mlp, ReluBetweenLayersOnly) {
 }
 
 TEST(Mlp, RefusesBadArguments) {
-  const Stack s = random_stack({8, 6, 4}, 11);
+  const MlpStack s = random_mlp_stack({8, 6, 4}, 11);
   const Tensor x = random_tensor({3, 8}, 12);
   auto expect_error = [](const std::function<void()>& f, const std::string& needle) {
     try {

@@ -6,20 +6,15 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <string>
 
 #include "core/tensor.h"
+#include "test_random.h"
 
 namespace um::nn::test {
 
 inline Tensor random_tensor(const Shape& shape, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  Tensor t = Tensor::empty(shape);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
-  return t;
+  return um::test::random_uniform(shape, seed, lo, hi);
 }
 
 // Same shape, dtype and bytes (a fused op's CPU path against the unfused sequence it replaces).

@@ -324,14 +324,11 @@ void launch(bool pointwise, const T* x, const T* w, const T* bias, const T* resi
   }
 }
 
-int64_t output_pixels(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
-  return out[0] * out[2] * out[3];
-}
-
-// The patch kernel where it supports the conv and measured faster than the generic one.
-bool patch_conv_preferred(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  return patch_conv_supported(x, w, p) && output_pixels(x, w, p) <= kMaxPatchPreferredPixels;
+// The patch kernel where it supports the conv and measured faster than the generic one;
+// pixels = the output's N * H * W (the caller has it at hand).
+bool patch_conv_preferred(const Tensor& x, const Tensor& w, const Conv2dParams& p,
+                          int64_t pixels) {
+  return patch_conv_supported(x, w, p) && pixels <= kMaxPatchPreferredPixels;
 }
 
 bool is_pointwise(const Tensor& w, const Conv2dParams& p) {
@@ -363,8 +360,10 @@ bool implicit_gemm_conv_supported(const Tensor& x, const Tensor& w, const Conv2d
 
 bool implicit_gemm_conv_preferred(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
   if (x.dtype() == DType::kF32 && !p.allow_split_tf32) return false;  // exact FFMA wanted
-  return patch_conv_preferred(x, w, p) || pointwise_tf32_conv_supported(x, w, p) ||
-         output_pixels(x, w, p) >= kMinPreferredPixels;
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
+  const int64_t pixels = out[0] * out[2] * out[3];
+  return patch_conv_preferred(x, w, p, pixels) || pointwise_tf32_conv_supported(x, w, p) ||
+         pixels >= kMinPreferredPixels;
 }
 
 void implicit_gemm_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
@@ -389,7 +388,7 @@ void implicit_gemm_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bia
   g.kdim = g.cin * g.kh * g.kw;
   g.pixels = g.batch * g.oh * g.ow;
   if (g.pixels == 0 || g.cout == 0) return;
-  if (patch_conv_preferred(x, w, p) &&
+  if (patch_conv_preferred(x, w, p, g.pixels) &&
       patch_conv_f16_cuda(x, w, bias, p, act, scale, shift, residual, y)) {
     return;
   }

@@ -59,11 +59,13 @@ __device__ __forceinline__ uint32_t pack_half2(__half lo, __half hi) {
 
 // `bytes` (4, 8 or 16) global -> shared, asynchronous; completed by cp_async_wait_all.
 __device__ __forceinline__ void cp_async_bytes(void* smem, const void* gmem, int bytes) {
+  if (bytes == 16) {
+    cp_async16(smem, gmem);
+    return;
+  }
   const uint32_t dst = shared_address(smem);
   const auto src = __cvta_generic_to_global(gmem);
-  if (bytes == 16) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
-  } else if (bytes == 8) {
+  if (bytes == 8) {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(dst), "l"(src) : "memory");
   } else {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst), "l"(src) : "memory");

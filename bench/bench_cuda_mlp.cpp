@@ -1,9 +1,11 @@
 // File: bench/bench_cuda_mlp.cpp
-// Purpose: GPU time of nn::mlp's fused float32 kernel (src/nn/mlp_cuda.cu) side by side with the
+// Purpose: GPU time of nn::mlp's fused float32 kernels (src/nn/mlp_cuda.cu: FFMA;
+// src/nn/mlp_tf32_cuda.cu: 3xTF32 tensor cores, MlpParams::allow_split_tf32) side by side with the
 // per-layer sequence it replaced in D-FINE's box chain (nn::linear_act with ReLU per hidden
 // layer, nn::linear with the residual: cuBLASLt GEMMs), on the decoder's shapes (300 query rows):
 // arg shape 0 = a bbox head 256 -> 256 -> 256 -> 132 with the corners residual, 1 = the query
-// position head 4 -> 512 -> 256; arg path 0 = fused, 1 = per-layer sequence.
+// position head 4 -> 512 -> 256; arg path 0 = fused FFMA, 1 = per-layer sequence, 2 = fused
+// 3xTF32.
 // Timing: each iteration replays ONE CUDA graph holding kCallsPerGraph calls (inside the frame
 // graph the launch gaps between kernels are what the fusion removes, so the graph is the honest
 // setting); the reported time is per graph, i.e. per kCallsPerGraph MLPs. Median of repetitions.
@@ -30,7 +32,8 @@ constexpr int kCallsPerGraph = 8;  // D-FINE-S's decoder runs 8 box-chain MLPs p
 void BM_MlpGpu(benchmark::State& state) {
   if (!um::bench::require_gpu(state)) return;
   const bool bbox = state.range(0) == 0;
-  const bool fused = state.range(1) == 0;
+  const bool fused = state.range(1) != 1;
+  const um::nn::MlpParams params{.allow_split_tf32 = state.range(1) == 2};
   const std::vector<int64_t> dims =
       bbox ? std::vector<int64_t>{256, 256, 256, 132} : std::vector<int64_t>{4, 512, 256};
   std::vector<Tensor> w, b;
@@ -41,7 +44,7 @@ void BM_MlpGpu(benchmark::State& state) {
   const Tensor x = um::bench::device_pattern({300, dims.front()}, DType::kF32, 7);
   const Tensor res = bbox ? um::bench::device_pattern({300, dims.back()}, DType::kF32, 8) : Tensor();
   auto one = [&] {
-    if (fused) return um::nn::mlp(x, w, b, res);
+    if (fused) return um::nn::mlp(x, w, b, res, params);
     Tensor y = x;
     for (size_t i = 0; i + 1 < w.size(); ++i) {
       y = um::nn::linear_act(y, w[i], b[i], um::nn::Activation::kReLU);
@@ -59,7 +62,7 @@ UM_BENCH_SKIP_WITHOUT_CUDA(BM_MlpGpu)
 #endif
 
 BENCHMARK(BM_MlpGpu)
-    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->ArgsProduct({{0, 1}, {0, 1, 2}})
     ->ArgNames({"shape", "path"})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);

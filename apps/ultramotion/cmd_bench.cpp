@@ -52,6 +52,7 @@ struct BenchArgs {
   int warmup = 20;
   bool fp16_backbone = false;
   int tf32_backbone_parts = 0;
+  bool ffma_box_chain = false;
   std::string streams = "1,2,4,8";
   int detect_every = 1;
   std::string json;
@@ -86,6 +87,7 @@ pipeline::ProcessorOptions processor_options(const BenchArgs& a, pipeline::Preci
   opt.sam_checkpoint = pipeline::resolve_model_path(a.sam);
   opt.dfine_fp16_backbone = a.fp16_backbone;
   opt.dfine_tf32_backbone_parts = a.tf32_backbone_parts;
+  opt.dfine_split_tf32_box_chain = !a.ffma_box_chain;
   opt.config.detector_skip.every = a.detect_every;
   return opt;
 }
@@ -344,6 +346,9 @@ void register_bench(CLI::App& app) {
                   "fp16: TF32 tensor cores for the convs of the first N parts of D-FINE's float32 "
                   "backbone (stem, stages; default 0 = exact float32)")
       ->check(CLI::Range(0, 16));
+  cmd->add_flag("--ffma-box-chain", a->ffma_box_chain,
+                "fp16: D-FINE's float32 box-chain MLPs on exact FFMA instead of 3xTF32 tensor "
+                "cores (the baseline of that choice)");
   cmd->callback([a] { run_bench(*a); });
 }
 

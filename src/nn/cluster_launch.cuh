@@ -6,7 +6,7 @@
 // Usage:
 //   const auto clustered = my_kernel<true>;
 //   if (cluster_variant_runs(reinterpret_cast<const void*>(clustered))) {
-//     launch_clusters(clustered, units * 8, threads, smem, 8, args...);
+//     launch_clusters(clustered, units * 8, threads, smem, 8, LaunchOrder::kFull, args...);
 //   } else {
 //     my_kernel<false><<<units, threads, smem, stream()>>>(args...);
 //   }
@@ -20,6 +20,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "nn/cuda_op_util.cuh"
+#include "nn/programmatic_launch.cuh"
 
 // Thread-block clusters exist in sm_90+ device code only: in a device pass for an older
 // architecture a cluster variant compiles to a trap, and the host never launches it there
@@ -40,22 +41,25 @@ namespace um::nn::detail {
 bool cluster_variant_runs(const void* kernel);
 
 // `kernel` on `blocks` blocks of `threads` in clusters of `cluster` blocks along x (blocks a
-// multiple of cluster), `smem` bytes of dynamic shared memory, on the current stream.
+// multiple of cluster), `smem` bytes of dynamic shared memory, on the current stream; `order`
+// kProgrammatic only for a kernel that follows programmatic_launch.cuh's rule.
 template <typename... Params, typename... Args>
 void launch_clusters(void (*kernel)(Params...), unsigned blocks, unsigned threads, size_t smem,
-                     unsigned cluster, Args&&... args) {
+                     unsigned cluster, LaunchOrder order, Args&&... args) {
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = dim3(blocks);
   cfg.blockDim = dim3(threads);
   cfg.dynamicSmemBytes = smem;
   cfg.stream = stream();
-  cudaLaunchAttribute attr[1];
+  cudaLaunchAttribute attr[2];
   attr[0].id = cudaLaunchAttributeClusterDimension;
   attr[0].val.clusterDim.x = cluster;
   attr[0].val.clusterDim.y = 1;
   attr[0].val.clusterDim.z = 1;
+  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[1].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cfg.numAttrs = order == LaunchOrder::kProgrammatic ? 2 : 1;
   UM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
 }
 

@@ -144,7 +144,7 @@ void launch_grouped(const TX* xp, int64_t xs0, int64_t xs1, const MlpLayerTable&
   const auto clustered = grouped_mlp_kernel<T, TX, kVec, true>;
   if (cluster_variant_runs(reinterpret_cast<const void*>(clustered))) {
     launch_clusters(clustered, static_cast<unsigned>(groups * kClusterBlocks), kThreads, smem,
-                    kClusterBlocks, xp, xs0, xs1, layers, mw, yp);
+                    kClusterBlocks, LaunchOrder::kFull, xp, xs0, xs1, layers, mw, yp);
     return;
   }
   grouped_mlp_kernel<T, TX, kVec, false>

@@ -86,16 +86,19 @@ bool fused_kernel_takes(const Tensor& x, const std::vector<Tensor>& weights) {
 }  // namespace
 
 Tensor mlp(const Tensor& x, const std::vector<Tensor>& weights, const std::vector<Tensor>& biases,
-           const Tensor& residual) {
+           const Tensor& residual, const MlpParams& params) {
   const int64_t out = check_arguments(x, weights, biases, residual);
 #ifdef UM_WITH_CUDA
   if (fused_kernel_takes(x, weights)) {
     const int64_t rows = x.numel() / x.size(-1);
     Shape out_shape = x.shape();
     out_shape.back() = out;
-    const Tensor y = detail::mlp_fused_cuda(
-        x.dim() == 2 ? x : x.reshape({rows, x.size(-1)}), weights, biases,
-        residual.defined() && residual.dim() != 2 ? residual.reshape({rows, out}) : residual);
+    const Tensor x2 = x.dim() == 2 ? x : x.reshape({rows, x.size(-1)});
+    const Tensor r2 =
+        residual.defined() && residual.dim() != 2 ? residual.reshape({rows, out}) : residual;
+    const Tensor y = params.allow_split_tf32 && detail::mlp_tf32_cuda_runs()
+                         ? detail::mlp_tf32_cuda(x2, weights, biases, r2)
+                         : detail::mlp_fused_cuda(x2, weights, biases, r2);
     return y.view(out_shape);
   }
 #endif

@@ -214,7 +214,7 @@ void launch(const float* xp, int64_t xs0, int64_t xs1, int rows, const MlpLayerT
   }
   if (clusters) {
     launch_clusters(kernel, static_cast<unsigned>(tiles * kClusterBlocks), kThreads, smem,
-                    kClusterBlocks, xp, xs0, xs1, rows, layers, ld, rp, rs0, rs1, yp);
+                    kClusterBlocks, LaunchOrder::kFull, xp, xs0, xs1, rows, layers, ld, rp, rs0, rs1, yp);
   } else {
     kernel<<<static_cast<unsigned>(tiles), kThreads, smem, stream()>>>(xp, xs0, xs1, rows, layers,
                                                                        ld, rp, rs0, rs1, yp);

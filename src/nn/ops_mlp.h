@@ -15,6 +15,7 @@
 //   Tensor y = nn::grouped_mlp(x, weights, biases);  // [4, 32]
 // mlp (further below): ONE MLP applied to many rows (D-FINE's box-chain heads):
 //   Tensor boxes = nn::mlp(queries, {w0, w1, w2}, {b0, b1, b2}, /*residual=*/anchors);
+//   Tensor fast = nn::mlp(queries, w, b, anchors, {.allow_split_tf32 = true});  // float16 mode
 #pragma once
 
 #include <vector>
@@ -59,8 +60,16 @@ inline constexpr int64_t kMlpFusedMaxWidth = 512;  // its 16-row tiles: 64 KB of
 // More rows than this go to the per-layer GEMMs: the fused kernel is built for a few hundred rows
 // (every 16-row tile reads all the weights; cuBLASLt's tiles reuse them far better at scale).
 inline constexpr int64_t kMlpFusedMaxRows = 4096;
+struct MlpParams {
+  // CUDA, float32, fused kernel's domain, sm_90+: the layers may run as "3xTF32" tensor-core
+  // products (each operand split into two TF32 parts, three products per term, float32 sums:
+  // ~1e-6 of the output's scale where FFMA gives ~1e-7; mlp_tf32_cuda.cu), several times faster
+  // on D-FINE's heads. Off by default (float32 mode keeps FFMA: the CPU parity contract); the CPU
+  // path ignores it. D-FINE's float16 mode sets it for its box chain (dfine::Options).
+  bool allow_split_tf32 = false;
+};
 Tensor mlp(const Tensor& x, const std::vector<Tensor>& weights, const std::vector<Tensor>& biases,
-           const Tensor& residual = Tensor());
+           const Tensor& residual = Tensor(), const MlpParams& params = {});
 
 #ifdef UM_WITH_CUDA
 namespace detail {
@@ -73,6 +82,11 @@ Tensor grouped_mlp_cuda(const Tensor& x, const std::vector<Tensor>& weights,
 Tensor mlp_fused_cuda(const Tensor& x, const std::vector<Tensor>& weights,
                       const std::vector<Tensor>& biases, const Tensor& residual,
                       bool allow_clusters = true);
+// The 3xTF32 variant (mlp_tf32_cuda.cu; MlpParams::allow_split_tf32), same arguments; it runs
+// where mlp_tf32_cuda_runs() (thread-block clusters and sm_90 code on the current device).
+bool mlp_tf32_cuda_runs();
+Tensor mlp_tf32_cuda(const Tensor& x, const std::vector<Tensor>& weights,
+                     const std::vector<Tensor>& biases, const Tensor& residual);
 }  // namespace detail
 #endif
 

@@ -81,6 +81,7 @@ Result<std::unique_ptr<CudaFrameProcessor>> CudaFrameProcessor::create(const Pro
     dopt.dtype = compute_dtype(opt.precision);
     dopt.half_backbone = opt.dfine_fp16_backbone;
     dopt.tf32_backbone_parts = opt.dfine_tf32_backbone_parts;
+    dopt.split_tf32_box_chain = opt.dfine_split_tf32_box_chain;
     UM_ASSIGN_OR_RETURN(FrameModels m, load_frame_models(opt, dopt));
     std::unique_ptr<CudaFrameProcessor> p(
         new CudaFrameProcessor(opt, std::move(m.detector), std::move(m.segmenter)));
@@ -132,6 +133,7 @@ std::string CudaFrameProcessor::description() const {
       d += " (TF32 convs in its first " + std::to_string(options_.dfine_tf32_backbone_parts) +
            " parts)";
     }
+    if (!options_.dfine_split_tf32_box_chain) d += ", box chain FFMA";
   }
   if (!synthetic_.empty()) d += ", SYNTHETIC weights (" + synthetic_ + ")";
   return d;

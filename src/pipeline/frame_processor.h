@@ -94,6 +94,9 @@ struct ProcessorOptions {
   // fp16 only, with the float32 backbone above: the convolutions of its first N parts (stem,
   // stages) on TF32 tensor cores (dfine::Options::tf32_backbone_parts). 0: exact float32 FMA.
   int dfine_tf32_backbone_parts = 0;
+  // fp16 only: D-FINE's float32 box-chain MLP heads on 3xTF32 tensor cores
+  // (dfine::Options::split_tf32_box_chain, the default); false keeps exact FFMA (a baseline).
+  bool dfine_split_tf32_box_chain = true;
   ProcessorConfig config;
 };
 

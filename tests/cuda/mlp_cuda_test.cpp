@@ -5,11 +5,15 @@
 // are not whole tiles, odd widths (element loads) with a layer without bias, strided x and
 // residual, 3-D rows, both kernel variants (clusters and one block per tile), a capture into a
 // CUDA graph, the float16, too-wide and too-many-rows cases (the per-layer sequence on CUDA), and
-// arguments of the wrong dtype or device.
-// Tolerance: float32, 1e-5 of the output's scale (only the summation order differs).
+// arguments of the wrong dtype or device. Every float32 case also runs with
+// MlpParams::allow_split_tf32 (src/nn/mlp_tf32_cuda.cu on sm_90: 3xTF32 tensor-core products,
+// launched programmatically after the kernel before it), once inside a graph behind a producer.
+// Tolerance: float32, 1e-5 of the output's scale (only the summation order differs); 3xTF32 the
+// same 1e-5 (~1e-6 measured by the conv tests' rule; a plain TF32 product, 2^-11, would fail it).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -17,6 +21,7 @@
 #include "cuda_test_support.h"
 #include "graph_replay_test_util.h"
 #include "mlp_test_stack.h"
+#include "nn/ops.h"
 #include "nn/ops_mlp.h"
 
 namespace um {
@@ -31,6 +36,8 @@ using test::to_gpu;
 
 constexpr float kF32Tol = 1e-5f;
 constexpr float kF16Tol = 1e-2f;
+constexpr float kSplitTf32Tol = 1e-5f;
+constexpr nn::MlpParams kSplitTf32{.allow_split_tf32 = true};
 
 std::vector<Tensor> gpu_all(const std::vector<Tensor>& ts, DType d = DType::kF32) {
   std::vector<Tensor> out;
@@ -54,10 +61,15 @@ void expect_matches_cpu(const Tensor& x, const MlpStack& s, const Tensor& residu
                                                /*allow_clusters=*/false),
                     ref, kF32Tol);
   }
+  // The 3xTF32 kernel where the fused kernel takes the case (else the same per-layer sequence).
+  EXPECT_GPU_NEAR(nn::mlp(xg, gpu_all(s.w), gpu_all(s.b), rg, kSplitTf32), ref, kSplitTf32Tol);
 }
 
 TEST(MlpCuda, MatchesCpuOnDFineShapes) {
   UM_REQUIRE_CUDA();
+  if (!nn::detail::mlp_tf32_cuda_runs()) {
+    std::cout << "[  NOTE    ] no thread-block clusters here: allow_split_tf32 runs the FFMA kernel\n";
+  }
   const Tensor q = random_cpu({300, 256}, 1, -2.f, 2.f);
   expect_matches_cpu(q, random_mlp_stack({256, 256, 256, 132}, 10, {.scaled = true}),
                      random_cpu({300, 132}, 2), "bbox head + corners residual");
@@ -90,6 +102,9 @@ TEST(MlpCuda, PartialTilesOddWidthsAndStrides) {
   const Tensor y = nn::mlp(to_gpu(wide).view({33, 64, 2}).select(2, 1), gpu_all(s.w), gpu_all(s.b),
                            to_gpu(res_t).transpose(0, 1));
   EXPECT_GPU_NEAR(y, ref, kF32Tol);
+  EXPECT_GPU_NEAR(nn::mlp(to_gpu(wide).view({33, 64, 2}).select(2, 1), gpu_all(s.w), gpu_all(s.b),
+                          to_gpu(res_t).transpose(0, 1), kSplitTf32),
+                  ref, kSplitTf32Tol);
   // 3-D rows (the decoder's [B, Q, C]).
   const Tensor x3 = random_cpu({2, 21, 32}, 13);
   const Tensor r3 = random_cpu({2, 21, 4}, 14);
@@ -104,6 +119,12 @@ TEST(MlpCuda, ReluBetweenLayersOnly) {
               {to_gpu(Tensor::full({8, 16}, -1.f)), to_gpu(Tensor::full({4, 8}, 5.f))},
               {to_gpu(Tensor::full({8}, 0.5f)), to_gpu(Tensor::full({4}, -7.f))}));
   for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y.data<float>()[i], -7.f);
+  const Tensor y_tf32 = test::to_cpu_f32(
+      nn::mlp(to_gpu(Tensor::full({20, 16}, 1.f)),
+              {to_gpu(Tensor::full({8, 16}, -1.f)), to_gpu(Tensor::full({4, 8}, 5.f))},
+              {to_gpu(Tensor::full({8}, 0.5f)), to_gpu(Tensor::full({4}, -7.f))}, Tensor(),
+              kSplitTf32));
+  for (int64_t i = 0; i < y_tf32.numel(); ++i) EXPECT_EQ(y_tf32.data<float>()[i], -7.f);
 }
 
 TEST(MlpCuda, CapturesIntoAGraph) {
@@ -118,6 +139,32 @@ TEST(MlpCuda, CapturesIntoAGraph) {
   const Tensor y = replay.run([&] { return nn::mlp(xg, wg, bg, rg); }, "mlp");
   ASSERT_TRUE(replay.ok());
   EXPECT_GPU_NEAR(y, ref, kF32Tol);
+}
+
+// The 3xTF32 kernel starts programmatically (before the kernel that writes its input has
+// finished) and waits for it: inside a graph, behind a producer of x and of the residual, the
+// box chain's 4 -> 512 -> 256 head and a bbox head, one after the other.
+TEST(MlpCuda, SplitTf32WaitsForItsProducersInAGraph) {
+  UM_REQUIRE_CUDA();
+  const Tensor x = random_cpu({300, 256}, 23, -2.f, 2.f);
+  const Tensor res = random_cpu({300, 132}, 24);
+  const MlpStack pos = random_mlp_stack({4, 512, 256}, 140, {.scaled = true});
+  const MlpStack box = random_mlp_stack({256, 256, 256, 132}, 150, {.scaled = true});
+  const Tensor ref_in = nn::sigmoid(x.slice(1, 0, 4).contiguous());
+  const Tensor ref = nn::mlp(nn::mlp(ref_in, pos.w, pos.b), box.w, box.b, nn::sigmoid(res));
+  const Tensor xg = to_gpu(x), rg = to_gpu(res);
+  const std::vector<Tensor> pw = gpu_all(pos.w), pb = gpu_all(pos.b);
+  const std::vector<Tensor> bw = gpu_all(box.w), bb = gpu_all(box.b);
+  GraphReplay replay;
+  const Tensor y = replay.run(
+      [&] {
+        const Tensor in = nn::sigmoid(xg.slice(1, 0, 4).contiguous());
+        const Tensor h = nn::mlp(in, pw, pb, Tensor(), kSplitTf32);
+        return nn::mlp(h, bw, bb, nn::sigmoid(rg), kSplitTf32);
+      },
+      "mlp 3xTF32");
+  ASSERT_TRUE(replay.ok());
+  EXPECT_GPU_NEAR(y, ref, kSplitTf32Tol);
 }
 
 TEST(MlpCuda, Float16WideLayersAndManyRowsRunTheLayerSequence) {

@@ -61,6 +61,14 @@ struct Options {
   bool backbone_split_tf32() const {
     return dtype == DType::kF16 && !half_backbone && split_tf32_backbone && device.is_cuda();
   }
+  // In float16 mode, the decoder's float32 box chain (the bbox, query-position and pre-bbox MLP
+  // heads, the sampling-offset and class linears over the query rows) may run its fused MLP
+  // kernel on 3xTF32 tensor-core products (nn::MlpParams::allow_split_tf32: ~1e-6 of the output's
+  // scale) instead of FFMA. Not read in float32 mode (the CPU parity contract).
+  bool split_tf32_box_chain = true;
+  bool box_chain_split_tf32() const {
+    return dtype == DType::kF16 && split_tf32_box_chain && device.is_cuda();
+  }
   // The compute dtype of each stage under this policy.
   DType backbone_dtype() const { return stage_dtype(half_backbone); }
   DType encoder_dtype() const { return stage_dtype(half_encoder); }

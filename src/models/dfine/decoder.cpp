@@ -235,9 +235,11 @@ void Decoder::prepare(const std::vector<std::pair<int64_t, int64_t>>& shapes) co
 
 void Decoder::place(const Placement& p) {
   placement_ = p;
+  // p.split_tf32 (Options::split_tf32_box_chain) is meant for the float32 box chain's fused MLP
+  // kernels (Mlp, Linear::rows); the input projections' convolutions keep their exact kernels.
   const Placement f32 = p.with_dtype(DType::kF32);
   for (size_t l = 0; l < input_proj_.size(); ++l) {
-    if (has_input_proj_[l]) input_proj_[l].place(p);
+    if (has_input_proj_[l]) input_proj_[l].place({p.device, p.dtype});
   }
   enc_proj_.place(p);
   enc_score_.place(p);

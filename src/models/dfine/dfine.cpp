@@ -142,7 +142,7 @@ void DFine::place_on_device() {
                    options_.backbone_split_tf32()},
                   options_.tf32_backbone_parts);
   encoder_.place({options_.device, options_.encoder_dtype()});
-  decoder_.place({options_.device, options_.decoder_dtype()});
+  decoder_.place({options_.device, options_.decoder_dtype(), false, options_.box_chain_split_tf32()});
   // Feature sizes of the configured input: stride-s levels of an input that is a multiple of 32.
   std::vector<std::pair<int64_t, int64_t>> shapes;
   for (int s : config_.feat_strides) shapes.emplace_back(options_.input_height / s, options_.input_width / s);

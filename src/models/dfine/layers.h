@@ -28,10 +28,12 @@ struct Placement {
   DType dtype = DType::kF32;
   // float32 on CUDA: the convolutions may use TF32 tensor cores (Options::tf32_backbone_parts).
   bool tf32 = false;
-  // float32 on CUDA: the convolutions may use 3xTF32 tensor-core products
-  // (Options::split_tf32_backbone; nn::Conv2dParams::allow_split_tf32).
+  // float32 on CUDA: the convolutions and the fused MLP heads may use 3xTF32 tensor-core products
+  // (Options::split_tf32_backbone, Options::split_tf32_box_chain;
+  // nn::Conv2dParams::allow_split_tf32, nn::MlpParams::allow_split_tf32).
   bool split_tf32 = false;
-  Placement with_dtype(DType d) const { return {device, d}; }
+  // The same placement in dtype d (the decoder's float32 box chain inside a float16 decoder).
+  Placement with_dtype(DType d) const { return {device, d, tf32, split_tf32}; }
 };
 // t converted to p.dtype on the host, then copied to p.device (load time only: it synchronises).
 Tensor place_tensor(const Tensor& t, const Placement& p);
@@ -74,8 +76,9 @@ struct Linear {
   // The same linear as a one-layer nn::mlp: on CUDA, float32 rows (a few hundred: the decoder's
   // queries) take ONE fused kernel where cuBLASLt runs a split-K kernel pair; elsewhere (CPU,
   // float16) exactly nn::linear.
-  Tensor rows(const Tensor& x) const { return nn::mlp(x, {weight}, {bias}); }
+  Tensor rows(const Tensor& x) const { return nn::mlp(x, {weight}, {bias}, Tensor(), rows_params); }
   void place(const Placement& p);
+  nn::MlpParams rows_params;  // set by place(): 3xTF32 where the placement allows it
   int64_t out_features() const { return weight.size(0); }
   int64_t in_features() const { return weight.size(1); }
 };
@@ -90,6 +93,7 @@ struct Mlp {
   // whole MLP and the add; on the CPU linear_act ... linear, then add(residual, y).
   Tensor operator()(const Tensor& x, const Tensor& residual) const;
   void place(const Placement& p);
+  nn::MlpParams params;  // set by place(): 3xTF32 where the placement allows it
 };
 
 struct LayerNormW {

@@ -19,7 +19,7 @@
 // instructions per warp at 7 cycles each, 58 us for a 40x40 64 -> 64 conv under ncu.)
 // Math: mma.sync m16n8k16, float16 products, float32 accumulators; the epilogue (bias,
 // activation, affine, residual) in float32, rounded once to half.
-// Block: 64 output pixels of one image x 32 output channels, 8 warps of 16 x 16.
+// Block: 64 output pixels of one image x 16 output channels, 8 warps of 16 x 8.
 #include <cuda_fp16.h>
 
 #include <algorithm>
@@ -37,7 +37,12 @@ namespace {
 constexpr const char* kOp = "conv2d_bias_act";
 constexpr int kThreads = 256;
 constexpr int kTileM = 64;  // output pixels per block (all of one image)
-constexpr int kTileN = 32;  // output channels per block
+// Output channels per block: 16, not 32, so a block's serial chain (stage, re-lay the filter,
+// products) is shorter and small images get more blocks: D-FINE's 20x20 convs made 14 blocks of
+// ~9 us each at 32 (ncu, H200); every block re-stages the input rows its pixels need. Measured
+// (H200, two device calls): D-FINE-S's 15 patch convs 169 -> 135 us (ncu), bench_cuda_conv's
+// encoder 3x3 at 20x20 / 40x40 12.0 / 12.2 -> 9.8 / 9.8 us, the D-FINE-S stage 1.377 -> 1.346 ms.
+constexpr int kTileN = 16;
 
 struct PatchGeometry {
   int cin, h, w, cout, oh, ow, k, stride, pad;
@@ -168,9 +173,9 @@ __global__ void __launch_bounds__(kThreads)
   }
   __syncthreads();
 
-  // 3. Products. Warp (wm, wn): pixels wm * 16 .. +15, couts wn * 16 .. +15. ldmatrix rows: A
-  // lane l = pixel l & 15, channels (l >> 4) * 8; B lane l = cout ((l >> 4) << 3) + (l & 7),
-  // channels ((l >> 3) & 1) * 8 (matrices: couts 0-7 | 8-15 x channels 0-7 | 8-15).
+  // 3. Products. Warp (wm, wn): pixels wm * 16 .. +15, couts wn * 8 .. +7. ldmatrix rows: A
+  // lane l = pixel l & 15, channels (l >> 4) * 8; B lanes 0-15: cout l & 7, channels
+  // ((l >> 3) & 1) * 8 (matrices: couts 0-7 x channels 0-7 | 8-15; lanes 16-31 unused).
   const int wm = warp & 3, wn = warp >> 2;
   int a_off;
   {
@@ -179,19 +184,18 @@ __global__ void __launch_bounds__(kThreads)
     const int oy = p / g.ow, ox = p - (p / g.ow) * g.ow;
     a_off = ((oy - oy0) * g.stride * g.patch_cols + ox * g.stride) * kLd + (lane >> 4) * 8;
   }
-  const int b_off = (wn * 16 + ((lane >> 4) << 3) + (lane & 7)) * kLd + ((lane >> 3) & 1) * 8;
-  float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+  const int b_off = (wn * 8 + (lane & 7)) * kLd + ((lane >> 3) & 1) * 8;
+  float acc[4] = {0.f, 0.f, 0.f, 0.f};
   for (int t = 0; t < taps; ++t) {
     const int ky = t / g.k, kx = t - ky * g.k;
     const __half* pa = patch + (ky * g.patch_cols + kx) * kLd + a_off;
     const __half* pb = taps_sm + t * kTileN * kLd + b_off;
 #pragma unroll
     for (int kc = 0; kc < kCin; kc += 16) {
-      uint32_t a[4], b[4];
+      uint32_t a[4], b[2];
       ldmatrix_x4(a, pa + kc);
-      ldmatrix_x4(b, pb + kc);
-      mma_16816(acc[0], a, b[0], b[1]);
-      mma_16816(acc[1], a, b[2], b[3]);
+      ldmatrix_x2(b, pb + kc);
+      mma_16816(acc, a, b[0], b[1]);
     }
   }
 
@@ -202,18 +206,15 @@ __global__ void __launch_bounds__(kThreads)
     const int p = p0 + wm * 16 + gq + h8 * 8;
     if (p > p_last) continue;
 #pragma unroll
-    for (int nf = 0; nf < 2; ++nf) {
-#pragma unroll
-      for (int j = 0; j < 2; ++j) {
-        const int co = n0 + wn * 16 + nf * 8 + 2 * tq + j;
-        if (co >= g.cout) continue;
-        float v = acc[nf][h8 * 2 + j];
-        if (bias != nullptr) v += __half2float(bias[co]);
-        v = e(v);
-        const int64_t at = (static_cast<int64_t>(img) * g.cout + co) * ohw + p;
-        if (residual != nullptr) v += __half2float(residual[at]);
-        y[at] = __float2half_rn(v);
-      }
+    for (int j = 0; j < 2; ++j) {
+      const int co = n0 + wn * 8 + 2 * tq + j;
+      if (co >= g.cout) continue;
+      float v = acc[h8 * 2 + j];
+      if (bias != nullptr) v += __half2float(bias[co]);
+      v = e(v);
+      const int64_t at = (static_cast<int64_t>(img) * g.cout + co) * ohw + p;
+      if (residual != nullptr) v += __half2float(residual[at]);
+      y[at] = __float2half_rn(v);
     }
   }
 }

@@ -28,6 +28,7 @@
 #include "nn/cluster_launch.cuh"
 #include "nn/cuda_op_util.cuh"
 #include "nn/mlp_layer_table.h"
+#include "nn/mlp_tile_rows.cuh"
 #include "nn/ops_mlp.h"
 #include "nn/shared_memory_grant.cuh"
 
@@ -87,25 +88,9 @@ __global__ void __launch_bounds__(kThreads, 2)
   cluster_place<kCluster>(rank, blocks);
   const int row0 = static_cast<int>(blockIdx.x / blocks) * kTileRows;
   const int nrows = min(kTileRows, rows - row0);
-  // The tile's input rows (rows past the end as zeros: computed, never written). A thread issues
-  // kStageBatch loads before it stores any: one memory latency per batch, not one per element.
-  const int in0 = layers.in[0];
-  const int staged = kTileRows * in0;
-  for (int base = threadIdx.x; base < staged; base += kThreads * kStageBatch) {
-    float v[kStageBatch];
-#pragma unroll
-    for (int u = 0; u < kStageBatch; ++u) {
-      const int i = base + u * kThreads;
-      const int r = i / in0, k = i - r * in0;
-      v[u] = i < staged && r < nrows ? x[(row0 + r) * xs0 + k * xs1] : 0.f;
-    }
-#pragma unroll
-    for (int u = 0; u < kStageBatch; ++u) {
-      const int i = base + u * kThreads;
-      const int r = i / in0, k = i - r * in0;
-      if (i < staged) cur[r * ld + k] = v[u];
-    }
-  }
+  // The tile's input rows (rows past the end as zeros: computed, never written).
+  stage_tile_rows<kThreads, kStageBatch>(x, xs0, xs1, row0, nrows, kTileRows, layers.in[0], cur,
+                                         ld);
   __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (int l = 0; l < layers.n; ++l) {

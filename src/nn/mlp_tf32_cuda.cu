@@ -35,6 +35,7 @@
 #include "nn/cluster_launch.cuh"
 #include "nn/cuda_op_util.cuh"
 #include "nn/mlp_layer_table.h"
+#include "nn/mlp_tile_rows.cuh"
 #include "nn/mma_sm80.cuh"
 #include "nn/ops_mlp.h"
 #include "nn/programmatic_launch.cuh"
@@ -198,23 +199,8 @@ __global__ void __launch_bounds__(kThreads, 2)
     residual.w = j + 3 < s.j_end ? rp[(j + 3) * rs1] : 0.f;
   }
   // The tile's input rows (rows past the end as zeros: computed, never written).
-  const int in0 = layers.in[0];
-  const int staged = kTileRows * in0;
-  for (int base = threadIdx.x; base < staged; base += kThreads * kStageBatch) {
-    float v[kStageBatch];
-#pragma unroll
-    for (int u = 0; u < kStageBatch; ++u) {
-      const int i = base + u * kThreads;
-      const int r = i / in0, k = i - r * in0;
-      v[u] = i < staged && r < nrows ? x[(row0 + r) * xs0 + k * xs1] : 0.f;
-    }
-#pragma unroll
-    for (int u = 0; u < kStageBatch; ++u) {
-      const int i = base + u * kThreads;
-      const int r = i / in0, k = i - r * in0;
-      if (i < staged) cur[r * ld + k] = v[u];
-    }
-  }
+  stage_tile_rows<kThreads, kStageBatch>(x, xs0, xs1, row0, nrows, kTileRows, layers.in[0], cur,
+                                         ld);
   __syncthreads();
 
   for (int l = 0; l < layers.n; ++l) {

@@ -44,7 +44,9 @@ constexpr int64_t kMinPreferredPixels = 25600;
 // The float16 patch kernel (conv2d_patch_cuda.cu) where kAuto takes it: outputs of at most
 // 64x64 pixels. Measured on an H200 (ncu, session 8, D-FINE-S encoder, 64 channels, five convs
 // per level incl. cuDNN's layout transforms and the epilogue pass): 40x40 81 vs 101 us, 20x20
-// 79 vs 96 us; at 80x80 (200 blocks, two waves of one block per SM) 165 vs 108 us.
+// 79 vs 96 us; at 80x80 (200 blocks, two waves of one block per SM) 165 vs 108 us. Again with
+// 16 output channels per block (session 10, the D-FINE-S frame): at 80x80 22-24 us per conv under
+// ncu, the frame's D-FINE 1.346 -> 1.381 ms with 80x80 allowed, so the limit stays.
 constexpr int64_t kMaxPatchPreferredPixels = 4096;
 static_assert(kThreads % kTileM == 0, "a thread keeps one pixel for every load and store");
 

@@ -8,7 +8,7 @@
 // make it waited on memory (2-3x slower than cuDNN, ncu on an H200). Here a block copies
 // everything it reads into shared memory ONCE, every copy in flight together (cp.async, no
 // registers): the input rows its 64 output pixels cover (all channels, NCHW as stored) and its
-// 32 filter rows ([cout][cin * kh * kw] as stored). It then re-lays both out in shared memory
+// 16 filter rows ([cout][cin * kh * kw] as stored). It then re-lays both out in shared memory
 // for ldmatrix: the input as pixel rows ([row][col][channel], zeros in the padding) and the
 // filter as tap slices ([tap][cout][channel]); rows padded by 8 halfs (16-byte aligned,
 // conflict-free ldmatrix). The tensor cores then run the whole reduction, in (tap, channel)

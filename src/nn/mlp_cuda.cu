@@ -185,9 +185,8 @@ __global__ void __launch_bounds__(kThreads, 2)
 }
 
 template <bool kVec>
-void launch(const float* xp, int64_t xs0, int64_t xs1, int rows, const MlpLayerTable& layers, int ld,
-            const float* rp, int64_t rs0, int64_t rs1, float* yp, bool allow_clusters) {
-  const int tiles = (rows + kTileRows - 1) / kTileRows;
+void launch(const MlpRowsOperands& o, int ld, bool allow_clusters) {
+  const int tiles = (o.rows + kTileRows - 1) / kTileRows;
   const size_t smem = 2 * static_cast<size_t>(kTileRows) * ld * sizeof(float);
   const auto clustered = mlp_rows_kernel<kVec, true>;
   const bool clusters =
@@ -199,10 +198,11 @@ void launch(const float* xp, int64_t xs0, int64_t xs1, int rows, const MlpLayerT
   }
   if (clusters) {
     launch_clusters(kernel, static_cast<unsigned>(tiles * kClusterBlocks), kThreads, smem,
-                    kClusterBlocks, LaunchOrder::kFull, xp, xs0, xs1, rows, layers, ld, rp, rs0, rs1, yp);
+                    kClusterBlocks, LaunchOrder::kFull, o.x, o.xs0, o.xs1, o.rows, o.layers.table,
+                    ld, o.res, o.rs0, o.rs1, o.y_data);
   } else {
-    kernel<<<static_cast<unsigned>(tiles), kThreads, smem, stream()>>>(xp, xs0, xs1, rows, layers,
-                                                                       ld, rp, rs0, rs1, yp);
+    kernel<<<static_cast<unsigned>(tiles), kThreads, smem, stream()>>>(
+        o.x, o.xs0, o.xs1, o.rows, o.layers.table, ld, o.res, o.rs0, o.rs1, o.y_data);
   }
 }
 
@@ -212,33 +212,18 @@ Tensor mlp_fused_cuda(const Tensor& x, const std::vector<Tensor>& weights,
                       const std::vector<Tensor>& biases, const Tensor& residual,
                       bool allow_clusters) {
   static constexpr const char* kOp = "mlp";
-  require_cuda_float(kOp, x, "x");  // shapes, dtypes and devices checked by nn::mlp
-  if (x.dtype() != DType::kF32 || x.dim() != 2) fail(kOp, "the fused kernel takes float32 [rows, in]");
-  const int64_t rows = x.size(0);
-  // weights [out, in] per layer (mlp_layer_table.h); float32, so vec = every in % 4 == 0.
-  const MlpLayerArgs args = mlp_layer_args(x.size(1), weights, biases);
-  const MlpLayerTable& layers = args.table;
-  const int64_t max_width = args.max_width;
-  if (max_width > kMlpFusedMaxWidth) fail(kOp, "a layer is wider than the fused kernel's tile");
-  const int out = layers.out[layers.n - 1];
-  Tensor y = Tensor::empty({rows, out}, DType::kF32, x.device());
-  if (rows == 0) return y;
+  const MlpRowsOperands o =
+      mlp_rows_operands(kOp, "the fused kernel", x, weights, biases, residual);
+  if (o.rows == 0) return o.y;
   // Shared-memory row stride: a whole number of float4 (the rows' chunk reads stay aligned).
-  const int ld = static_cast<int>((max_width + 3) / 4 * 4);
-  const float* xp = static_cast<const float*>(x.raw_data());
-  const float* rp = residual.defined() ? static_cast<const float*>(residual.raw_data()) : nullptr;
-  const int64_t rs0 = residual.defined() ? residual.strides()[0] : 0;
-  const int64_t rs1 = residual.defined() ? residual.strides()[1] : 0;
-  float* yp = static_cast<float*>(y.raw_data());
-  const int r = static_cast<int>(rows);
-  const int64_t xs0 = x.strides()[0], xs1 = x.strides()[1];
-  if (args.vec) {
-    launch<true>(xp, xs0, xs1, r, layers, ld, rp, rs0, rs1, yp, allow_clusters);
+  const int ld = static_cast<int>((o.layers.max_width + 3) / 4 * 4);
+  if (o.layers.vec) {
+    launch<true>(o, ld, allow_clusters);
   } else {
-    launch<false>(xp, xs0, xs1, r, layers, ld, rp, rs0, rs1, yp, allow_clusters);
+    launch<false>(o, ld, allow_clusters);
   }
   check_launch(kOp);
-  return y;
+  return o.y;
 }
 
 }  // namespace um::nn::detail

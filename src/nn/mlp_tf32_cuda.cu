@@ -320,9 +320,8 @@ __global__ void __launch_bounds__(kThreads, 2)
 }
 
 template <bool kVec>
-void launch(const float* xp, int64_t xs0, int64_t xs1, int rows, const MlpLayerTable& layers,
-            int ld, const float* rp, int64_t rs0, int64_t rs1, float* yp) {
-  const int tiles = (rows + kTileRows - 1) / kTileRows;
+void launch(const MlpRowsOperands& o, int ld) {
+  const int tiles = (o.rows + kTileRows - 1) / kTileRows;
   const size_t smem = (2 * static_cast<size_t>(kTileRows) * ld + kRedFloats) * sizeof(float);
   const auto kernel = mlp_tf32_kernel<kVec>;
   if (!allow_dynamic_shared_memory(reinterpret_cast<const void*>(kernel), smem)) {
@@ -330,8 +329,8 @@ void launch(const float* xp, int64_t xs0, int64_t xs1, int rows, const MlpLayerT
                     " bytes of shared memory, more than the device allows per block");
   }
   launch_clusters(kernel, static_cast<unsigned>(tiles * kClusterBlocks), kThreads, smem,
-                  kClusterBlocks, LaunchOrder::kProgrammatic, xp, xs0, xs1, rows, layers, ld, rp,
-                  rs0, rs1, yp);
+                  kClusterBlocks, LaunchOrder::kProgrammatic, o.x, o.xs0, o.xs1, o.rows,
+                  o.layers.table, ld, o.res, o.rs0, o.rs1, o.y_data);
 }
 
 }  // namespace
@@ -343,36 +342,19 @@ bool mlp_tf32_cuda_runs() {
 Tensor mlp_tf32_cuda(const Tensor& x, const std::vector<Tensor>& weights,
                      const std::vector<Tensor>& biases, const Tensor& residual) {
   static constexpr const char* kOp = "mlp";
-  require_cuda_float(kOp, x, "x");  // shapes, dtypes and devices checked by nn::mlp
-  if (x.dtype() != DType::kF32 || x.dim() != 2) {
-    fail(kOp, "the 3xTF32 kernel takes float32 [rows, in]");
-  }
-  const int64_t rows = x.size(0);
-  const MlpLayerArgs args = mlp_layer_args(x.size(1), weights, biases);
-  const MlpLayerTable& layers = args.table;
-  if (args.max_width > kMlpFusedMaxWidth) {
-    fail(kOp, "a layer is wider than the fused kernel's tile");
-  }
-  const int out = layers.out[layers.n - 1];
-  Tensor y = Tensor::empty({rows, out}, DType::kF32, x.device());
-  if (rows == 0) return y;
+  const MlpRowsOperands o =
+      mlp_rows_operands(kOp, "the 3xTF32 kernel", x, weights, biases, residual);
+  if (o.rows == 0) return o.y;
   // Row stride: whole chunks of 16 (a chunk's float4 reads stay inside the row) and 16 mod 32, so
   // the two rows one quarter-warp reads (g, g + 1) start 64 bytes apart: no bank conflicts.
-  const int ld = static_cast<int>((args.max_width + 31) / 32 * 32 + 16);
-  const float* xp = static_cast<const float*>(x.raw_data());
-  const float* rp = residual.defined() ? static_cast<const float*>(residual.raw_data()) : nullptr;
-  const int64_t rs0 = residual.defined() ? residual.strides()[0] : 0;
-  const int64_t rs1 = residual.defined() ? residual.strides()[1] : 0;
-  float* yp = static_cast<float*>(y.raw_data());
-  const int r = static_cast<int>(rows);
-  const int64_t xs0 = x.strides()[0], xs1 = x.strides()[1];
-  if (args.vec) {
-    launch<true>(xp, xs0, xs1, r, layers, ld, rp, rs0, rs1, yp);
+  const int ld = static_cast<int>((o.layers.max_width + 31) / 32 * 32 + 16);
+  if (o.layers.vec) {
+    launch<true>(o, ld);
   } else {
-    launch<false>(xp, xs0, xs1, r, layers, ld, rp, rs0, rs1, yp);
+    launch<false>(o, ld);
   }
   check_launch(kOp);
-  return y;
+  return o.y;
 }
 
 }  // namespace um::nn::detail

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "conv_policy_scope.h"
 #include "cuda_test_support.h"
 #include "nn/conv2d_implicit_gemm_cuda.h"
 #include "nn/cudnn_context.h"
@@ -29,17 +30,14 @@ namespace {
 using nn::Conv2dParams;
 using nn::detail::DepthwiseConvPolicy;
 using test::max_abs_diff_gpu;
+using test::DepthwisePolicyScope;
+using test::OwnConvPolicyScope;
 using test::random_cpu;
 using test::to_cpu_f32;
 using test::to_gpu;
 using test::scale_of;
 
 
-// Restores automatic dispatch when a test ends (also on a failed ASSERT).
-struct PolicyScope {
-  explicit PolicyScope(DepthwiseConvPolicy p) { nn::detail::set_depthwise_conv_policy(p); }
-  ~PolicyScope() { nn::detail::set_depthwise_conv_policy(DepthwiseConvPolicy::kAuto); }
-};
 
 struct DwCase {
   std::string name;
@@ -67,13 +65,22 @@ std::vector<DwCase> dw_cases() {
 
 class DepthwiseCudaCase : public ::testing::TestWithParam<DwCase> {};
 
+// A case's random input, filter ([C, 1, k, k]) and bias (seeds seed, seed + 1, seed + 2) and its
+// depthwise conv parameters.
+struct DwOperands {
+  Tensor x, w, b;
+  Conv2dParams p;
+};
+DwOperands dw_operands(const DwCase& c, uint32_t seed) {
+  const int64_t ch = c.x[1];
+  return {random_cpu(c.x, seed), random_cpu({ch, 1, c.k, c.k}, seed + 1),
+          random_cpu({ch}, seed + 2), Conv2dParams::square(c.stride, c.pad, static_cast<int>(ch))};
+}
+
 TEST_P(DepthwiseCudaCase, OwnKernelMatchesCpuAndCudnn) {
   UM_REQUIRE_CUDA();
   const DwCase& c = GetParam();
-  const int64_t ch = c.x[1];
-  const Tensor x = random_cpu(c.x, 71), w = random_cpu({ch, 1, c.k, c.k}, 72);
-  const Tensor b = random_cpu({ch}, 73);
-  const Conv2dParams p = Conv2dParams::square(c.stride, c.pad, static_cast<int>(ch));
+  const auto [x, w, b, p] = dw_operands(c, 71);
   const Tensor ref = nn::conv2d(x, w, b, p);
   // The reference on the fp16-rounded operands.
   const Tensor xr = to_cpu_f32(to_gpu(x, DType::kF16)), wr = to_cpu_f32(to_gpu(w, DType::kF16));
@@ -83,11 +90,11 @@ TEST_P(DepthwiseCudaCase, OwnKernelMatchesCpuAndCudnn) {
   const Tensor bg = to_gpu(b, DType::kF16);
   Tensor own, cudnn;
   {
-    PolicyScope scope(DepthwiseConvPolicy::kOwn);
+    DepthwisePolicyScope scope(DepthwiseConvPolicy::kOwn);
     own = nn::conv2d(xg, wg, bg, p);
   }
   {
-    PolicyScope scope(DepthwiseConvPolicy::kCudnn);
+    DepthwisePolicyScope scope(DepthwiseConvPolicy::kCudnn);
     cudnn = nn::conv2d(xg, wg, bg, p);
   }
   EXPECT_EQ(own.dtype(), DType::kF16);
@@ -105,15 +112,13 @@ TEST_P(DepthwiseCudaCase, OwnKernelMatchesCpuAndCudnn) {
 TEST_P(DepthwiseCudaCase, FusedBiasActAffineResidualMatchesCpu) {
   UM_REQUIRE_CUDA();
   const DwCase& c = GetParam();
-  const int64_t ch = c.x[1];
-  const Tensor x = random_cpu(c.x, 74), w = random_cpu({ch, 1, c.k, c.k}, 75);
-  const Tensor b = random_cpu({ch}, 76);
-  const Conv2dParams p = Conv2dParams::square(c.stride, c.pad, static_cast<int>(ch));
+  const auto [x, w, b, p] = dw_operands(c, 74);
   const Tensor r = random_cpu(nn::conv2d_output_shape(c.x, w.shape(), p), 77);
   const float scale = 1.25f, shift = -0.5f;
-  const Tensor ref = nn::conv2d_bias_act_residual(x, w, b, p, nn::Activation::kReLU, r, scale, shift);
+  const Tensor ref =
+      nn::conv2d_bias_act_residual(x, w, b, p, nn::Activation::kReLU, r, scale, shift);
   for (const auto policy : {nn::detail::OwnConvPolicy::kAuto, nn::detail::OwnConvPolicy::kCudnn}) {
-    nn::detail::set_own_conv_policy(policy);
+    OwnConvPolicyScope scope(policy);
     for (const DType dt : {DType::kF32, DType::kF16}) {
       const Tensor xg = to_gpu(x, dt), wg = to_gpu(w, dt);
       EXPECT_TRUE(nn::detail::depthwise_conv_supported(xg, wg, p)) << c.name;
@@ -121,10 +126,10 @@ TEST_P(DepthwiseCudaCase, FusedBiasActAffineResidualMatchesCpu) {
                                                     to_gpu(r, dt), scale, shift);
       EXPECT_EQ(y.dtype(), dt);
       EXPECT_LE(max_abs_diff_gpu(y, ref), (dt == DType::kF32 ? 1e-5f : 2e-2f) * scale_of(ref))
-          << c.name << " " << dtype_name(dt) << (policy == nn::detail::OwnConvPolicy::kCudnn ? " cudnn" : " own");
+          << c.name << " " << dtype_name(dt)
+          << (policy == nn::detail::OwnConvPolicy::kCudnn ? " cudnn" : " own");
     }
   }
-  nn::detail::set_own_conv_policy(nn::detail::OwnConvPolicy::kAuto);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, DepthwiseCudaCase, ::testing::ValuesIn(dw_cases()),
@@ -132,7 +137,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, DepthwiseCudaCase, ::testing::ValuesIn(dw_cases
 
 TEST(DepthwiseCuda, SlicedInputAndFusedEpilogueMatchCpu) {
   UM_REQUIRE_CUDA();
-  PolicyScope scope(DepthwiseConvPolicy::kOwn);
+  DepthwisePolicyScope scope(DepthwiseConvPolicy::kOwn);
   const Tensor big = random_cpu({1, 20, 30, 30}, 81);
   const Tensor x = big.slice(1, 3, 19).slice(2, 1, 28);  // [1, 16, 27, 30], offset view
   const Tensor w = random_cpu({16, 1, 3, 3}, 82), b = random_cpu({16}, 83);
@@ -147,7 +152,7 @@ TEST(DepthwiseCuda, SlicedInputAndFusedEpilogueMatchCpu) {
 TEST(DepthwiseCuda, Float32AndUnsupportedShapesStayOnCudnn) {
   UM_REQUIRE_CUDA();
   // kOwn only applies to eligible shapes: float32, 7x7 and dilation run cuDNN and stay correct.
-  PolicyScope scope(DepthwiseConvPolicy::kOwn);
+  DepthwisePolicyScope scope(DepthwiseConvPolicy::kOwn);
   const Tensor x = random_cpu({1, 8, 15, 15}, 91);
   struct Other {
     Shape w;

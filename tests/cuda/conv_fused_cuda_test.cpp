@@ -29,6 +29,7 @@
 
 #include "core/cuda/cuda_runtime.h"
 #include "core/status.h"
+#include "conv_policy_scope.h"
 #include "cuda_test_support.h"
 #include "graph_replay_test_util.h"
 #include "nn/conv2d_implicit_gemm_cuda.h"
@@ -45,6 +46,7 @@ using nn::Activation;
 using nn::Conv2dParams;
 using test::GraphReplay;
 using test::max_abs_diff_gpu;
+using test::OwnConvPolicyScope;
 using test::random_cpu;
 using test::to_gpu;
 using test::scale_of;
@@ -52,12 +54,8 @@ using test::scale_of;
 constexpr float kF32Tol = 1e-4f;
 constexpr float kF16Tol = 2e-2f;
 
-// Both ways of running the op; the scope restores automatic dispatch (also on a failed ASSERT).
+// Both ways of running the op (each under a test::OwnConvPolicyScope).
 constexpr OwnConvPolicy kBothWays[] = {OwnConvPolicy::kCudnn, OwnConvPolicy::kOwn};
-struct PolicyScope {
-  explicit PolicyScope(OwnConvPolicy p) { nn::detail::set_own_conv_policy(p); }
-  ~PolicyScope() { nn::detail::set_own_conv_policy(OwnConvPolicy::kAuto); }
-};
 const char* policy_name(OwnConvPolicy p) { return p == OwnConvPolicy::kOwn ? "own" : "cudnn"; }
 
 const char* act_name(Activation a) {
@@ -118,7 +116,7 @@ TEST_P(Conv2dBiasActCudaCase, MatchesCpuForEveryActivationBiasAndAffine) {
   const Activation acts[] = {Activation::kNone, Activation::kReLU, Activation::kSiLU,
                              Activation::kGELU};
   for (const OwnConvPolicy policy : kBothWays) {
-    PolicyScope scope(policy);
+    OwnConvPolicyScope scope(policy);
     for (const DType dt : {DType::kF32, DType::kF16}) {
       const float tol = dt == DType::kF32 ? kF32Tol : kF16Tol;
       const Tensor xg = to_gpu(x, dt), wg = to_gpu(w, dt), bg = to_gpu(b, dt);
@@ -147,7 +145,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dBiasActCudaCase, ::testing::ValuesIn(fuse
 // The cuDNN way's epilogue against the sequence it replaced (same conv plan underneath).
 TEST(Conv2dBiasActCuda, MatchesTheUnfusedGpuSequence) {
   UM_REQUIRE_CUDA();
-  PolicyScope scope(OwnConvPolicy::kCudnn);
+  OwnConvPolicyScope scope(OwnConvPolicy::kCudnn);
   const FusedCase c = fused_cases()[0];
   const Tensor x = random_cpu(c.x, 21), w = random_cpu(c.w, 22), b = random_cpu({c.w[0]}, 23);
   for (const DType dt : {DType::kF32, DType::kF16}) {
@@ -169,7 +167,7 @@ TEST(Conv2dBiasActCuda, MatchesTheUnfusedGpuSequence) {
 TEST(Conv2dBiasActCuda, ResidualInTheEpilogueMatchesCpu) {
   UM_REQUIRE_CUDA();
   for (const OwnConvPolicy policy : kBothWays) {
-    PolicyScope scope(policy);
+    OwnConvPolicyScope scope(policy);
     for (const FusedCase& c : fused_cases()) {
       const Tensor x = random_cpu(c.x, 61), w = random_cpu(c.w, 62), b = random_cpu({c.w[0]}, 63);
       const Shape out = nn::conv2d_output_shape(c.x, c.w, c.p);
@@ -204,7 +202,7 @@ TEST(Conv2dBiasActCuda, ResidualInTheEpilogueMatchesCpu) {
   }
   // A residual of the wrong shape or dtype is refused (by either way).
   for (const OwnConvPolicy policy : kBothWays) {
-    PolicyScope scope(policy);
+    OwnConvPolicyScope scope(policy);
     const Tensor xg = to_gpu(random_cpu({1, 4, 6, 6}, 67)),
                  wg = to_gpu(random_cpu({5, 4, 3, 3}, 68));
     const Conv2dParams p = Conv2dParams::square(1, 1);
@@ -223,7 +221,7 @@ TEST(Conv2dBiasActCuda, StridedAndPermutedInputsMatchCpu) {
   const Tensor w = random_cpu({12, 6, 3, 3}, 32), b = random_cpu({12}, 33);
   const Conv2dParams p = Conv2dParams::square(1, 1);
   for (const OwnConvPolicy policy : kBothWays) {
-    PolicyScope scope(policy);
+    OwnConvPolicyScope scope(policy);
     for (const DType dt : {DType::kF32, DType::kF16}) {
       const float tol = dt == DType::kF32 ? kF32Tol : kF16Tol;
       const Tensor bigg = to_gpu(big, dt);
@@ -257,7 +255,7 @@ TEST(Conv2dBiasActCuda, WarmCallCapturesIntoACudaGraph) {
   const Tensor ref = nn::conv2d_bias_act(x, w, b, c.p, Activation::kSiLU, 0.5f, 0.125f);
   const Tensor xg = to_gpu(x), wg = to_gpu(w), bg = to_gpu(b);
   for (const OwnConvPolicy policy : kBothWays) {
-    PolicyScope scope(policy);
+    OwnConvPolicyScope scope(policy);
     GraphReplay replay;
     const Tensor y = replay.run(
         [&] { return nn::conv2d_bias_act(xg, wg, bg, c.p, Activation::kSiLU, 0.5f, 0.125f); },
@@ -270,7 +268,7 @@ TEST(Conv2dBiasActCuda, WarmCallCapturesIntoACudaGraph) {
 TEST(Conv2dBiasActCuda, BadArgumentsThrowUmError) {
   UM_REQUIRE_CUDA();
   for (const OwnConvPolicy policy : kBothWays) {
-    PolicyScope scope(policy);
+    OwnConvPolicyScope scope(policy);
     const Tensor x = to_gpu(random_cpu({1, 4, 9, 9}, 61));
     const Tensor w = to_gpu(random_cpu({6, 4, 3, 3}, 62));
     const Tensor b = random_cpu({6}, 63);

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "conv_policy_scope.h"
 #include "cuda_test_support.h"
 #include "graph_replay_test_util.h"
 #include "nn/conv2d_implicit_gemm_cuda.h"
@@ -33,15 +34,12 @@ using nn::Activation;
 using nn::Conv2dParams;
 using nn::detail::OwnConvPolicy;
 using test::max_abs_diff_gpu;
+using test::OwnConvPolicyScope;
 using test::random_cpu;
 using test::scale_of;
 using test::to_cpu_f32;
 using test::to_gpu;
 
-struct PolicyScope {
-  explicit PolicyScope(OwnConvPolicy p) { nn::detail::set_own_conv_policy(p); }
-  ~PolicyScope() { nn::detail::set_own_conv_policy(OwnConvPolicy::kAuto); }
-};
 
 struct GemmCase {
   std::string name;
@@ -125,7 +123,7 @@ TEST_P(ImplicitGemmConvCase, MatchesCpuInFloat32AndFloat16) {
   const float scale = 0.75f, shift = -0.125f;
   const Tensor ref = nn::conv2d_bias_act(x, w, b, c.p, c.act, scale, shift);
   {
-    PolicyScope own(OwnConvPolicy::kOwn);
+    OwnConvPolicyScope own(OwnConvPolicy::kOwn);
     const Tensor y = nn::conv2d_bias_act(xg, wg, bg, c.p, c.act, scale, shift);
     EXPECT_EQ(y.dtype(), DType::kF32);
     EXPECT_LE(max_abs_diff_gpu(y, ref), 2e-5f * scale_of(ref)) << c.name << " float32";
@@ -138,11 +136,11 @@ TEST_P(ImplicitGemmConvCase, MatchesCpuInFloat32AndFloat16) {
                                            c.act, scale, shift);
   Tensor own, cudnn;
   {
-    PolicyScope scope(OwnConvPolicy::kOwn);
+    OwnConvPolicyScope scope(OwnConvPolicy::kOwn);
     own = nn::conv2d_bias_act(xh, wh, bh, c.p, c.act, scale, shift);
   }
   {
-    PolicyScope scope(OwnConvPolicy::kCudnn);
+    OwnConvPolicyScope scope(OwnConvPolicy::kCudnn);
     cudnn = nn::conv2d_bias_act(xh, wh, bh, c.p, c.act, scale, shift);
   }
   EXPECT_EQ(own.dtype(), DType::kF16);
@@ -162,7 +160,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ImplicitGemmConvCase, ::testing::ValuesIn(gemm_
 
 TEST(ImplicitGemmConv, ResidualAndNoBiasMatchCpu) {
   UM_REQUIRE_CUDA();
-  PolicyScope scope(OwnConvPolicy::kOwn);
+  OwnConvPolicyScope scope(OwnConvPolicy::kOwn);
   const Tensor x = random_cpu({2, 16, 12, 11}, 111), w = random_cpu({40, 16, 3, 3}, 112);
   const Conv2dParams p = Conv2dParams::square(1, 1);
   const Tensor r = random_cpu({2, 40, 12, 11}, 113);
@@ -177,7 +175,7 @@ TEST(ImplicitGemmConv, ResidualAndNoBiasMatchCpu) {
 
 TEST(ImplicitGemmConv, WarmCallCapturesIntoACudaGraph) {
   UM_REQUIRE_CUDA();
-  PolicyScope scope(OwnConvPolicy::kOwn);
+  OwnConvPolicyScope scope(OwnConvPolicy::kOwn);
   const Tensor x = random_cpu({1, 32, 24, 20}, 121), w = random_cpu({64, 32, 3, 3}, 122);
   const Tensor b = random_cpu({64}, 123);
   const Conv2dParams p = Conv2dParams::square(1, 1);
@@ -196,7 +194,7 @@ TEST(ImplicitGemmConv, WarmCallCapturesIntoACudaGraph) {
 // 2000 taps is taken.
 TEST(ImplicitGemmConv, UnsupportedConvsStayOnCudnn) {
   UM_REQUIRE_CUDA();
-  PolicyScope scope(OwnConvPolicy::kOwn);
+  OwnConvPolicyScope scope(OwnConvPolicy::kOwn);
   struct Other {
     const char* name;
     Shape x, w;

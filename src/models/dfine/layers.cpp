@@ -93,21 +93,14 @@ void ConvBN::place(const Placement& p) {
   params.allow_split_tf32 = p.split_tf32 && p.device.is_cuda() && p.dtype == DType::kF32;
 }
 
-namespace {
-nn::MlpParams mlp_params(const Placement& p) {
-  return {.allow_split_tf32 = p.split_tf32 && p.device.is_cuda() && p.dtype == DType::kF32};
-}
-}  // namespace
-
 void Linear::place(const Placement& p) {
   weight = place_tensor(weight, p);
   bias = place_tensor(bias, p);
-  rows_params = mlp_params(p);
+  mlp_params = {.allow_split_tf32 = p.split_tf32 && p.device.is_cuda() && p.dtype == DType::kF32};
 }
 
 void Mlp::place(const Placement& p) {
   for (Linear& l : layers) l.place(p);
-  params = mlp_params(p);
 }
 
 void LayerNormW::place(const Placement& p) {
@@ -151,7 +144,7 @@ Tensor Mlp::operator()(const Tensor& x, const Tensor& residual) const {
     weights.push_back(l.weight);
     biases.push_back(l.bias);
   }
-  return nn::mlp(x, weights, biases, residual, params);
+  return nn::mlp(x, weights, biases, residual, layers.front().mlp_params);
 }
 
 LayerNormW LayerNormW::load(const io::WeightSource& w, int64_t dim) {

@@ -76,9 +76,11 @@ struct Linear {
   // The same linear as a one-layer nn::mlp: on CUDA, float32 rows (a few hundred: the decoder's
   // queries) take ONE fused kernel where cuBLASLt runs a split-K kernel pair; elsewhere (CPU,
   // float16) exactly nn::linear.
-  Tensor rows(const Tensor& x) const { return nn::mlp(x, {weight}, {bias}, Tensor(), rows_params); }
+  Tensor rows(const Tensor& x) const { return nn::mlp(x, {weight}, {bias}, Tensor(), mlp_params); }
   void place(const Placement& p);
-  nn::MlpParams rows_params;  // set by place(): 3xTF32 where the placement allows it
+  // Set by place(): 3xTF32 where the placement allows it; for rows() and for the Mlp this layer
+  // belongs to (its layers share one placement).
+  nn::MlpParams mlp_params;
   int64_t out_features() const { return weight.size(0); }
   int64_t in_features() const { return weight.size(1); }
 };
@@ -93,7 +95,6 @@ struct Mlp {
   // whole MLP and the add; on the CPU linear_act ... linear, then add(residual, y).
   Tensor operator()(const Tensor& x, const Tensor& residual) const;
   void place(const Placement& p);
-  nn::MlpParams params;  // set by place(): 3xTF32 where the placement allows it
 };
 
 struct LayerNormW {

@@ -23,6 +23,8 @@
 // Run: build/bench/bench_cuda_conv --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <vector>
+
 #include "core/tensor.h"
 #include "cuda_bench_util.h"
 #include "nn/ops.h"
@@ -150,6 +152,38 @@ void BM_CudaOwnConv(benchmark::State& state, ConvShape s, DType dtype, bool own)
 #endif
 }
 
+// The same two sides inside ONE CUDA graph of kConvsPerGraph calls, as the frame graph runs
+// them (no host launch cost between kernels, which the eager loop above includes: cuDNN's
+// per-call host work made it favour the own kernels where the frame did not, session 10).
+// Reported time is per graph, i.e. per kConvsPerGraph convs.
+constexpr int kConvsPerGraph = 8;
+void BM_CudaOwnConvGraph(benchmark::State& state, ConvShape s, DType dtype, bool own) {
+#ifndef UM_WITH_CUDA
+  (void)s;
+  (void)dtype;
+  (void)own;
+  um::bench::skip(state, "built without the CUDA backend");
+#else
+  using um::nn::detail::OwnConvPolicy;
+  if (!um::bench::require_gpu(state)) return;
+  const Tensor x = device_pattern(s.x, dtype);
+  const Tensor w = device_pattern(s.w, dtype);
+  const Tensor b = device_pattern({s.w[0]}, dtype);
+  um::cuda::synchronize(um::cuda::current_stream());
+  um::nn::Conv2dParams p = s.p;
+  p.allow_split_tf32 = dtype == DType::kF32;
+  um::nn::detail::set_own_conv_policy(own ? OwnConvPolicy::kOwn : OwnConvPolicy::kCudnn);
+  um::bench::time_graph_replay(state, [&] {
+    std::vector<Tensor> outs;
+    for (int i = 0; i < kConvsPerGraph; ++i) {
+      outs.push_back(um::nn::conv2d_bias_act(x, w, b, p, um::nn::Activation::kSiLU));
+    }
+    return outs;
+  });
+  um::nn::detail::set_own_conv_policy(OwnConvPolicy::kAuto);
+#endif
+}
+
 const ConvShape kDfine3x3{{1, 64, 160, 160}, {64, 64, 3, 3}, um::nn::Conv2dParams::square(1, 1),
                           false};
 const ConvShape kTinyVitDepthwise{{1, 256, 256, 256}, {256, 1, 3, 3},
@@ -248,6 +282,15 @@ const ConvShape kLight40{{1, 256, 40, 40}, {64, 256, 1, 1}, um::nn::Conv2dParams
                          false};
 const ConvShape kSqueeze20{{1, 896, 20, 20}, {512, 896, 1, 1}, um::nn::Conv2dParams::square(1, 0),
                            false};
+// D-FINE-S encoder 1x1 convs (float16: the pointwise kernel vs cuDNN's GEMM + the epilogue
+// pass, which kAuto keeps): the 20x20 input projection, an ELAN output conv at 40x40, an 80x80
+// one; and a 256x256 one where kAuto takes the own kernel.
+const ConvShape kProj20{{1, 1024, 20, 20}, {256, 1024, 1, 1}, um::nn::Conv2dParams::square(1, 0),
+                        false};
+const ConvShape kElan40{{1, 384, 40, 40}, {256, 384, 1, 1}, um::nn::Conv2dParams::square(1, 0),
+                        false};
+const ConvShape kElan80{{1, 256, 80, 80}, {128, 256, 1, 1}, um::nn::Conv2dParams::square(1, 0),
+                        false};
 #define UM_OWN_CONV_BENCH(name, shape, dtype)                                          \
   BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_own, shape, dtype, true)->Apply(configure); \
   BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_cudnn, shape, dtype, false)->Apply(configure)
@@ -261,6 +304,15 @@ UM_OWN_CONV_BENCH(patch_embed_3x3_s2_3to32_1024_f16, kPatchEmbed1, DType::kF16);
 UM_OWN_CONV_BENCH(excite_1x1_128to256_80x80_f32, kExcite80, DType::kF32);
 UM_OWN_CONV_BENCH(light_1x1_256to64_40x40_f32, kLight40, DType::kF32);
 UM_OWN_CONV_BENCH(squeeze_1x1_896to512_20x20_f32, kSqueeze20, DType::kF32);
+#define UM_OWN_CONV_GRAPH_BENCH(name, shape, dtype)                                          \
+  BENCHMARK_CAPTURE(BM_CudaOwnConvGraph, name##_own, shape, dtype, true)->Apply(configure); \
+  BENCHMARK_CAPTURE(BM_CudaOwnConvGraph, name##_cudnn, shape, dtype, false)->Apply(configure)
+UM_OWN_CONV_GRAPH_BENCH(proj_1x1_1024to256_20x20_f16_x8, kProj20, DType::kF16);
+UM_OWN_CONV_GRAPH_BENCH(elan_1x1_384to256_40x40_f16_x8, kElan40, DType::kF16);
+UM_OWN_CONV_GRAPH_BENCH(elan_1x1_256to128_80x80_f16_x8, kElan80, DType::kF16);
+UM_OWN_CONV_GRAPH_BENCH(encoder_3x3_64_80x80_f16_x8, kEncoder80, DType::kF16);
+UM_OWN_CONV_GRAPH_BENCH(tinyvit_pw1x1_64to256_256x256_f16_x8, kTinyVitPointwise, DType::kF16);
+UM_OWN_CONV_GRAPH_BENCH(excite_1x1_128to256_80x80_f32_x8, kExcite80, DType::kF32);
 
 }  // namespace
 

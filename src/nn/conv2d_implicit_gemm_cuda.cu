@@ -364,8 +364,16 @@ bool implicit_gemm_conv_preferred(const Tensor& x, const Tensor& w, const Conv2d
   if (x.dtype() == DType::kF32 && !p.allow_split_tf32) return false;  // exact FFMA wanted
   const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
   const int64_t pixels = out[0] * out[2] * out[3];
-  return patch_conv_preferred(x, w, p, pixels) || pointwise_tf32_conv_supported(x, w, p) ||
-         pixels >= kMinPreferredPixels;
+  if (patch_conv_preferred(x, w, p, pixels)) return true;
+  // 1x1s the pointwise kernel runs: float32 ones. Float16 ones stay with cuDNN (its cuBLAS GEMM
+  // + the epilogue pass) at every size: the kernel lost there on D-FINE-S's encoder 1x1s and on
+  // TinyViT's 256x256 one (H200, session 11, inside a CUDA graph, per conv: 20x20 8.3 vs 7.6 us,
+  // 40x40 8.2 vs 5.7, 80x80 9.1 vs 6.6, 256x256 58.5 vs 35.0; the D-FINE stage 1.340 -> 1.404 ms
+  // with the encoder's on it): its 32-channel tiles re-read the input once per channel tile
+  // through L2, and short reductions leave each block's copy / barrier chain exposed, where
+  // cuBLAS runs 64-128 wide tiles with deep TMA pipelines.
+  if (pointwise_conv_supported(x, w, p)) return x.dtype() == DType::kF32;
+  return pixels >= kMinPreferredPixels;
 }
 
 void implicit_gemm_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
@@ -394,8 +402,8 @@ void implicit_gemm_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bia
       patch_conv_f16_cuda(x, w, bias, p, act, scale, shift, residual, y)) {
     return;
   }
-  if (pointwise_tf32_conv_supported(x, w, p)) {
-    pointwise_tf32_conv_cuda(x, w, bias, act, scale, shift, residual, y);
+  if (pointwise_conv_supported(x, w, p) &&
+      pointwise_conv_cuda(x, w, bias, act, scale, shift, residual, y)) {
     return;
   }
   const ActAffine e = ActAffine::make(act, scale, shift);

@@ -40,7 +40,7 @@ bool implicit_gemm_conv_supported(const Tensor& x, const Tensor& w, const Conv2d
 
 // Whether kAuto picks the own kernels for a supported conv: float16 convs the patch kernel
 // supports with at most 64x64 output pixels; float32 convs that allow 3xTF32 and the pointwise
-// kernel supports; other float16 convs, and float32 ones that allow 3xTF32, with at least 25600
+// kernel supports (float16 ones it supports stay with cuDNN); other float16 convs, and float32 ones that allow 3xTF32, with at least 25600
 // output pixels (160x160). Measured thresholds: see the .cu.
 bool implicit_gemm_conv_preferred(const Tensor& x, const Tensor& w, const Conv2dParams& p);
 
@@ -72,14 +72,16 @@ void depthwise_conv_cuda(const char* op, const Tensor& x, const Tensor& w, const
                          const Conv2dParams& p, Activation act, float scale, float shift,
                          const Tensor& residual, const Tensor& y);
 
-// The float32 pointwise kernel (conv2d_pointwise_tf32_cuda.cu), which implicit_gemm_conv_cuda
-// runs for every float32 conv it supports (measured faster than cuDNN's FFMA kernels and the
-// generic kernel at every size D-FINE has): a 1x1 filter, stride 1, no padding, groups 1, Cin
-// and H * W multiples of 4; 3xTF32 like the generic kernel, the reduction pipelined through
-// shared memory.
-bool pointwise_tf32_conv_supported(const Tensor& x, const Tensor& w, const Conv2dParams& p);
-void pointwise_tf32_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
-                              Activation act, float scale, float shift, const Tensor& residual,
-                              const Tensor& y);
+// The pointwise kernel (conv2d_pointwise_cuda.cu), which implicit_gemm_conv_cuda runs for every
+// conv it supports: a pipelined tensor-core GEMM for a 1x1 filter, stride 1, no padding, groups 1,
+// float32 (3xTF32 like the generic kernel; measured faster than cuDNN's FFMA kernels and the
+// generic kernel at every size D-FINE's backbone has) or float16 (half products, float32
+// accumulation; under kOwn only, instead of the generic kernel, which waits on every reduction
+// step: cuDNN measured faster, see implicit_gemm_conv_preferred), Cin and H * W whole numbers of
+// 16 bytes (multiples of 4 floats / 8 halfs).
+// pointwise_conv_cuda returns false, queuing nothing, when an operand is not 16-byte aligned.
+bool pointwise_conv_supported(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+bool pointwise_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bias, Activation act,
+                         float scale, float shift, const Tensor& residual, const Tensor& y);
 
 }  // namespace um::nn::detail

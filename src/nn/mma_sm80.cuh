@@ -4,7 +4,7 @@
 // float32 accumulators, the 3xTF32 operand split, and 16-byte cp.async copies (waited for all at
 // once, or pipelined in groups; zero-filling past an operand's edge).
 // One definition instead of one per kernel file (window_attention_cuda.cu, conv2d_patch_cuda.cu,
-// conv2d_pointwise_tf32_cuda.cu). Internal to um_nn (.cu files only).
+// conv2d_pointwise_cuda.cu). Internal to um_nn (.cu files only).
 // Fragment layouts (PTX ISA, mma.m16n8k16 with .f16 inputs; g = lane / 4, t = lane % 4):
 //   A (16 x 16, row-major): reg 0 = (row g, cols 2t, 2t+1), reg 1 = (row g+8, cols 2t..),
 //     reg 2 = (row g, cols 2t+8..), reg 3 = (row g+8, cols 2t+8..);

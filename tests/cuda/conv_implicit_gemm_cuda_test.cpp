@@ -1,6 +1,6 @@
 // GPU tests of the own convolutions (src/nn/conv2d_implicit_gemm_cuda.cu, for the float16
-// shapes it supports conv2d_patch_cuda.cu, for float32 1x1s conv2d_pointwise_tf32_cuda.cu (also
-// its own tests below)), forced with OwnConvPolicy::kOwn through
+// shapes it supports conv2d_patch_cuda.cu, for 1x1s conv2d_pointwise_cuda.cu (also its own
+// tests below)), forced with OwnConvPolicy::kOwn through
 // nn::conv2d_bias_act, on the shapes the models run and on the kernels' edges: each channel tile (16 / 32 / 64) and several tiles, partial pixel tiles that
 // cross images of a batch, the pointwise path (1x1, no padding; stride 2) and the tap-table path
 // (1x1 with padding, 2x2 without, 3x3 / 5x5, stride 2, dilation 2), the largest table, and what
@@ -221,12 +221,13 @@ TEST(ImplicitGemmConv, UnsupportedConvsStayOnCudnn) {
   }
 }
 
-// The float32 pointwise kernel (conv2d_pointwise_tf32_cuda.cu), called directly and through
-// nn::conv2d_bias_act (kAuto, 3xTF32 allowed), on D-FINE's 1x1 backbone shapes (both pixel tile
-// widths; up to 896 input channels = 28 pipeline chunks) and on its edges: an input-channel tail
-// (36 = one 32-channel chunk + 4), a partial channel tile (40), a partial pixel tile (20 pixels),
-// a batch, residual + activation + affine without bias. Bound: the float32 one (2e-5, top).
-TEST(PointwiseTf32Conv, MatchesCpuOnBackboneShapesAndEdges) {
+// The pointwise kernel (conv2d_pointwise_cuda.cu) in float32 (3xTF32), called directly and
+// through nn::conv2d_bias_act (kAuto, 3xTF32 allowed), on D-FINE's 1x1 backbone shapes (both
+// pixel tile widths; up to 896 input channels = 28 pipeline chunks) and on its edges: an
+// input-channel tail (36 = one 32-channel chunk + 4), a partial channel tile (40), a partial
+// pixel tile (20 pixels), a batch, residual + activation + affine without bias. Bound: the
+// float32 one (2e-5, top).
+TEST(PointwiseConv, Float32MatchesCpuOnBackboneShapesAndEdges) {
   UM_REQUIRE_CUDA();
   struct Case {
     const char* name;
@@ -254,10 +255,10 @@ TEST(PointwiseTf32Conv, MatchesCpuOnBackboneShapesAndEdges) {
                                   : nn::conv2d_bias_act(x, w, b, p, c.act, scale, shift);
     const Tensor xg = to_gpu(x), wg = to_gpu(w);
     const Tensor bg = c.bias ? to_gpu(b) : Tensor(), rg = c.residual ? to_gpu(r) : Tensor();
-    ASSERT_TRUE(nn::detail::pointwise_tf32_conv_supported(xg, wg, p)) << c.name;
+    ASSERT_TRUE(nn::detail::pointwise_conv_supported(xg, wg, p)) << c.name;
     EXPECT_TRUE(nn::detail::implicit_gemm_conv_preferred(xg, wg, p)) << c.name;
     const Tensor y = Tensor::empty(out, DType::kF32, Device::cuda());
-    nn::detail::pointwise_tf32_conv_cuda(xg, wg, bg, c.act, scale, shift, rg, y);
+    ASSERT_TRUE(nn::detail::pointwise_conv_cuda(xg, wg, bg, c.act, scale, shift, rg, y)) << c.name;
     EXPECT_LE(max_abs_diff_gpu(y, ref), 2e-5f * scale_of(ref)) << c.name << " direct";
     const Tensor z = c.residual ? nn::conv2d_bias_act_residual(xg, wg, bg, p, c.act, rg, scale, shift)
                                 : nn::conv2d_bias_act(xg, wg, bg, p, c.act, scale, shift);
@@ -265,14 +266,63 @@ TEST(PointwiseTf32Conv, MatchesCpuOnBackboneShapesAndEdges) {
   }
 }
 
-// What the pointwise kernel refuses (Cin or H * W not a multiple of 4, stride, padding, a 3x3,
-// groups, float16) goes elsewhere; float32 without allow_split_tf32 keeps cuDNN's FFMA under
-// kAuto even where the kernel would run it.
-TEST(PointwiseTf32Conv, TakesOnlyPlainFloat32OneByOnes) {
+// The same kernel in float16, on D-FINE's encoder 1x1 shapes (input projections up to 1024
+// input channels = 16 pipeline chunks, the ELAN/CSP 1x1s with SiLU, both pixel tile widths) and
+// on its edges: an input-channel tail (72 = one 64-channel chunk + 8), a partial channel tile
+// (40), a partial pixel tile (24 pixels), a batch, residual + activation + affine without bias.
+// Against the float32 reference on the half-rounded operands: float32 accumulation and one
+// rounding of the output leave ~5e-4 of the output scale, so the bound 2e-3 holds, where
+// half-precision sums over 1024 channels (~1e-2) would not. Through nn::conv2d_bias_act under
+// kOwn (kAuto leaves these sizes to cuDNN: measured faster there).
+TEST(PointwiseConv, Float16MatchesCpuOnEncoderShapesAndEdges) {
+  UM_REQUIRE_CUDA();
+  struct Case {
+    const char* name;
+    Shape x;
+    int64_t cout;
+    bool bias, residual;
+    Activation act;
+  };
+  const Case cases[] = {
+      {"input_proj_80x80", {1, 256, 80, 80}, 256, true, false, Activation::kNone},
+      {"input_proj_20x20", {1, 1024, 20, 20}, 256, true, false, Activation::kNone},
+      {"elan_40x40", {1, 512, 40, 40}, 256, true, false, Activation::kSiLU},
+      {"csp_20x20", {1, 128, 20, 20}, 64, true, false, Activation::kSiLU},
+      {"edges_batch3", {3, 72, 4, 6}, 40, false, true, Activation::kGELU},
+  };
+  const Conv2dParams p = Conv2dParams::square(1, 0);
+  const float scale = 0.75f, shift = -0.125f;
+  for (const Case& c : cases) {
+    const Shape out{c.x[0], c.cout, c.x[2], c.x[3]};
+    const Tensor xh = to_gpu(random_cpu(c.x, 171), DType::kF16);
+    const Tensor wh = to_gpu(random_cpu({c.cout, c.x[1], 1, 1}, 172), DType::kF16);
+    const Tensor bh = c.bias ? to_gpu(random_cpu({c.cout}, 173), DType::kF16) : Tensor();
+    const Tensor rh = c.residual ? to_gpu(random_cpu(out, 174), DType::kF16) : Tensor();
+    const Tensor x = to_cpu_f32(xh), w = to_cpu_f32(wh);
+    const Tensor b = c.bias ? to_cpu_f32(bh) : Tensor(), r = c.residual ? to_cpu_f32(rh) : Tensor();
+    const Tensor ref = c.residual ? nn::conv2d_bias_act_residual(x, w, b, p, c.act, r, scale, shift)
+                                  : nn::conv2d_bias_act(x, w, b, p, c.act, scale, shift);
+    ASSERT_TRUE(nn::detail::pointwise_conv_supported(xh, wh, p)) << c.name;
+    EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(xh, wh, p)) << c.name;
+    const Tensor y = Tensor::empty(out, DType::kF16, Device::cuda());
+    ASSERT_TRUE(nn::detail::pointwise_conv_cuda(xh, wh, bh, c.act, scale, shift, rh, y)) << c.name;
+    EXPECT_LE(max_abs_diff_gpu(y, ref), 2e-3f * scale_of(ref)) << c.name << " direct";
+    OwnConvPolicyScope own(OwnConvPolicy::kOwn);
+    const Tensor z = c.residual ? nn::conv2d_bias_act_residual(xh, wh, bh, p, c.act, rh, scale, shift)
+                                : nn::conv2d_bias_act(xh, wh, bh, p, c.act, scale, shift);
+    EXPECT_EQ(z.dtype(), DType::kF16);
+    EXPECT_LE(max_abs_diff_gpu(z, ref), 2e-3f * scale_of(ref)) << c.name << " conv2d_bias_act";
+  }
+}
+
+// What the pointwise kernel refuses (Cin or H * W not a whole number of 16 bytes, stride,
+// padding, a 3x3, groups) goes elsewhere; float32 without allow_split_tf32 keeps cuDNN's FFMA
+// under kAuto even where the kernel would run it; a misaligned operand is refused at the call.
+TEST(PointwiseConv, TakesOnlyPlainOneByOnes) {
   UM_REQUIRE_CUDA();
   auto sup = [](const Shape& x, const Shape& w, const Conv2dParams& p, DType dt = DType::kF32) {
-    return nn::detail::pointwise_tf32_conv_supported(to_gpu(random_cpu(x, 161), dt),
-                                                     to_gpu(random_cpu(w, 162), dt), p);
+    return nn::detail::pointwise_conv_supported(to_gpu(random_cpu(x, 161), dt),
+                                                to_gpu(random_cpu(w, 162), dt), p);
   };
   const Conv2dParams one = Conv2dParams::square(1, 0);
   EXPECT_TRUE(sup({1, 16, 4, 5}, {8, 16, 1, 1}, one));
@@ -282,9 +332,26 @@ TEST(PointwiseTf32Conv, TakesOnlyPlainFloat32OneByOnes) {
   EXPECT_FALSE(sup({1, 16, 8, 8}, {8, 16, 1, 1}, Conv2dParams::square(1, 1)));
   EXPECT_FALSE(sup({1, 16, 8, 8}, {8, 16, 3, 3}, Conv2dParams::square(1, 1)));
   EXPECT_FALSE(sup({1, 16, 8, 8}, {8, 4, 1, 1}, Conv2dParams::square(1, 0, 4)));
-  EXPECT_FALSE(sup({1, 16, 8, 8}, {8, 16, 1, 1}, one, DType::kF16));
+  // float16 units are 8 halfs.
+  EXPECT_TRUE(sup({1, 16, 4, 6}, {8, 16, 1, 1}, one, DType::kF16));
+  EXPECT_FALSE(sup({1, 12, 4, 6}, {8, 12, 1, 1}, one, DType::kF16));  // Cin % 8
+  EXPECT_FALSE(sup({1, 16, 4, 5}, {8, 16, 1, 1}, one, DType::kF16));  // H * W % 8
   const Tensor x = to_gpu(random_cpu({1, 64, 20, 20}, 163)), w = to_gpu(random_cpu({32, 64, 1, 1}, 164));
   EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(x, w, one));
+  // float16 1x1s it supports stay with cuDNN under kAuto at every size (measured faster); one
+  // of 64 input channels up to 64x64 pixels is the patch kernel's.
+  const Tensor w128 = to_gpu(random_cpu({32, 128, 1, 1}, 165), DType::kF16);
+  EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(
+      to_gpu(random_cpu({1, 128, 20, 20}, 166), DType::kF16), w128, one));
+  EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(
+      to_gpu(random_cpu({1, 128, 160, 160}, 167), DType::kF16), w128, one));
+  EXPECT_TRUE(nn::detail::implicit_gemm_conv_preferred(x.to(DType::kF16), w.to(DType::kF16), one));
+  // An output view 2 bytes into its buffer: refused, nothing queued.
+  const Tensor xh = x.to(DType::kF16), wh = w.to(DType::kF16);
+  const Tensor buf = Tensor::empty({1 + 32 * 20 * 20}, DType::kF16, Device::cuda());
+  const Tensor shifted = buf.slice(0, 1, 1 + 32 * 20 * 20).reshape({1, 32, 20, 20});
+  EXPECT_FALSE(nn::detail::pointwise_conv_cuda(xh, wh, Tensor(), Activation::kNone, 1.f, 0.f,
+                                               Tensor(), shifted));
 }
 
 // kAuto's choice: float16 convs the patch kernel supports up to 64x64 output pixels, and other

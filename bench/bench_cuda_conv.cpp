@@ -127,41 +127,19 @@ void BM_CudaConvBiasAct(benchmark::State& state, ConvShape s, um::nn::Activation
 }
 
 // conv2d_bias_act (SiLU) with the own kernels forced (own = true) or cuDNN forced; float32
-// convs opt into 3xTF32 (Conv2dParams::allow_split_tf32) as D-FINE's float16 mode does.
-void BM_CudaOwnConv(benchmark::State& state, ConvShape s, DType dtype, bool own) {
-#ifndef UM_WITH_CUDA
-  (void)s;
-  (void)dtype;
-  (void)own;
-  um::bench::skip(state, "built without the CUDA backend");
-#else
-  using um::nn::detail::OwnConvPolicy;
-  if (!um::bench::require_gpu(state)) return;
-  const Tensor x = device_pattern(s.x, dtype);
-  const Tensor w = device_pattern(s.w, dtype);
-  const Tensor b = device_pattern({s.w[0]}, dtype);
-  um::cuda::synchronize(um::cuda::current_stream());
-  um::nn::Conv2dParams p = s.p;
-  p.allow_split_tf32 = dtype == DType::kF32;
-  um::nn::detail::set_own_conv_policy(own ? OwnConvPolicy::kOwn : OwnConvPolicy::kCudnn);
-  um::bench::GpuTimer timer;
-  auto run = [&] { return um::nn::conv2d_bias_act(x, w, b, p, um::nn::Activation::kSiLU); };
-  { const Tensor warm = run(); }
-  timer.measure(state, [&] { benchmark::DoNotOptimize(run()); }, kInner);
-  um::nn::detail::set_own_conv_policy(OwnConvPolicy::kAuto);
-#endif
-}
-
-// The same two sides inside ONE CUDA graph of kConvsPerGraph calls, as the frame graph runs
-// them (no host launch cost between kernels, which the eager loop above includes: cuDNN's
-// per-call host work made it favour the own kernels where the frame did not, session 10).
-// Reported time is per graph, i.e. per kConvsPerGraph convs.
+// convs opt into 3xTF32 (Conv2dParams::allow_split_tf32) as D-FINE's float16 mode does. Timed
+// eagerly (graph = false: each call launched from the host) or as ONE CUDA graph of
+// kConvsPerGraph calls (graph = true), as the frame graph runs them: no host launch cost between
+// kernels, which the eager loop includes (cuDNN's per-call host work made it favour the own
+// kernels where the frame did not, session 10); the time is then per graph, i.e. per
+// kConvsPerGraph convs.
 constexpr int kConvsPerGraph = 8;
-void BM_CudaOwnConvGraph(benchmark::State& state, ConvShape s, DType dtype, bool own) {
+void BM_CudaOwnConv(benchmark::State& state, ConvShape s, DType dtype, bool own, bool graph) {
 #ifndef UM_WITH_CUDA
   (void)s;
   (void)dtype;
   (void)own;
+  (void)graph;
   um::bench::skip(state, "built without the CUDA backend");
 #else
   using um::nn::detail::OwnConvPolicy;
@@ -173,13 +151,18 @@ void BM_CudaOwnConvGraph(benchmark::State& state, ConvShape s, DType dtype, bool
   um::nn::Conv2dParams p = s.p;
   p.allow_split_tf32 = dtype == DType::kF32;
   um::nn::detail::set_own_conv_policy(own ? OwnConvPolicy::kOwn : OwnConvPolicy::kCudnn);
-  um::bench::time_graph_replay(state, [&] {
-    std::vector<Tensor> outs;
-    for (int i = 0; i < kConvsPerGraph; ++i) {
-      outs.push_back(um::nn::conv2d_bias_act(x, w, b, p, um::nn::Activation::kSiLU));
-    }
-    return outs;
-  });
+  auto run = [&] { return um::nn::conv2d_bias_act(x, w, b, p, um::nn::Activation::kSiLU); };
+  if (graph) {
+    um::bench::time_graph_replay(state, [&] {
+      std::vector<Tensor> outs;
+      for (int i = 0; i < kConvsPerGraph; ++i) outs.push_back(run());
+      return outs;
+    });
+  } else {
+    um::bench::GpuTimer timer;
+    { const Tensor warm = run(); }
+    timer.measure(state, [&] { benchmark::DoNotOptimize(run()); }, kInner);
+  }
   um::nn::detail::set_own_conv_policy(OwnConvPolicy::kAuto);
 #endif
 }
@@ -291,9 +274,9 @@ const ConvShape kElan40{{1, 384, 40, 40}, {256, 384, 1, 1}, um::nn::Conv2dParams
                         false};
 const ConvShape kElan80{{1, 256, 80, 80}, {128, 256, 1, 1}, um::nn::Conv2dParams::square(1, 0),
                         false};
-#define UM_OWN_CONV_BENCH(name, shape, dtype)                                          \
-  BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_own, shape, dtype, true)->Apply(configure); \
-  BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_cudnn, shape, dtype, false)->Apply(configure)
+#define UM_OWN_CONV_BENCH(name, shape, dtype)                                                 \
+  BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_own, shape, dtype, true, false)->Apply(configure);  \
+  BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_cudnn, shape, dtype, false, false)->Apply(configure)
 UM_OWN_CONV_BENCH(encoder_3x3_64_20x20_f16, kEncoder20, DType::kF16);
 UM_OWN_CONV_BENCH(encoder_3x3_64_40x40_f16, kEncoder40, DType::kF16);
 UM_OWN_CONV_BENCH(encoder_3x3_64_80x80_f16, kEncoder80, DType::kF16);
@@ -304,9 +287,10 @@ UM_OWN_CONV_BENCH(patch_embed_3x3_s2_3to32_1024_f16, kPatchEmbed1, DType::kF16);
 UM_OWN_CONV_BENCH(excite_1x1_128to256_80x80_f32, kExcite80, DType::kF32);
 UM_OWN_CONV_BENCH(light_1x1_256to64_40x40_f32, kLight40, DType::kF32);
 UM_OWN_CONV_BENCH(squeeze_1x1_896to512_20x20_f32, kSqueeze20, DType::kF32);
-#define UM_OWN_CONV_GRAPH_BENCH(name, shape, dtype)                                          \
-  BENCHMARK_CAPTURE(BM_CudaOwnConvGraph, name##_own, shape, dtype, true)->Apply(configure); \
-  BENCHMARK_CAPTURE(BM_CudaOwnConvGraph, name##_cudnn, shape, dtype, false)->Apply(configure)
+#define UM_OWN_CONV_GRAPH_BENCH(name, shape, dtype)                                               \
+  BENCHMARK_CAPTURE(BM_CudaOwnConv, graph_##name##_own, shape, dtype, true, true)->Apply(configure); \
+  BENCHMARK_CAPTURE(BM_CudaOwnConv, graph_##name##_cudnn, shape, dtype, false, true)                 \
+      ->Apply(configure)
 UM_OWN_CONV_GRAPH_BENCH(proj_1x1_1024to256_20x20_f16_x8, kProj20, DType::kF16);
 UM_OWN_CONV_GRAPH_BENCH(elan_1x1_384to256_40x40_f16_x8, kElan40, DType::kF16);
 UM_OWN_CONV_GRAPH_BENCH(elan_1x1_256to128_80x80_f16_x8, kElan80, DType::kF16);

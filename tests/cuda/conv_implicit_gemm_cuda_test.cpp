@@ -221,6 +221,25 @@ TEST(ImplicitGemmConv, UnsupportedConvsStayOnCudnn) {
   }
 }
 
+// A case of the pointwise kernel's tests: input shape, output channels, bias / residual or not,
+// the activation; every case also applies the affine below.
+struct PointwiseCase {
+  const char* name;
+  Shape x;
+  int64_t cout;
+  bool bias, residual;
+  Activation act;
+};
+constexpr float kPointwiseScale = 0.75f, kPointwiseShift = -0.125f;
+
+// conv2d_bias_act with the cases' affine, the _residual form where r is defined (either device).
+Tensor pointwise_op(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& r,
+                    const Conv2dParams& p, Activation act) {
+  return r.defined()
+             ? nn::conv2d_bias_act_residual(x, w, b, p, act, r, kPointwiseScale, kPointwiseShift)
+             : nn::conv2d_bias_act(x, w, b, p, act, kPointwiseScale, kPointwiseShift);
+}
+
 // The pointwise kernel (conv2d_pointwise_cuda.cu) in float32 (3xTF32), called directly and
 // through nn::conv2d_bias_act (kAuto, 3xTF32 allowed), on D-FINE's 1x1 backbone shapes (both
 // pixel tile widths; up to 896 input channels = 28 pipeline chunks) and on its edges: an
@@ -229,14 +248,7 @@ TEST(ImplicitGemmConv, UnsupportedConvsStayOnCudnn) {
 // float32 one (2e-5, top).
 TEST(PointwiseConv, Float32MatchesCpuOnBackboneShapesAndEdges) {
   UM_REQUIRE_CUDA();
-  struct Case {
-    const char* name;
-    Shape x;
-    int64_t cout;
-    bool bias, residual;
-    Activation act;
-  };
-  const Case cases[] = {
+  const PointwiseCase cases[] = {
       {"squeeze_80x80", {1, 160, 80, 80}, 128, true, false, Activation::kReLU},
       {"excite_80x80", {1, 128, 80, 80}, 256, true, false, Activation::kReLU},
       {"light_40x40", {1, 256, 40, 40}, 64, true, false, Activation::kNone},
@@ -245,23 +257,22 @@ TEST(PointwiseConv, Float32MatchesCpuOnBackboneShapesAndEdges) {
   };
   Conv2dParams p = Conv2dParams::square(1, 0);
   p.allow_split_tf32 = true;
-  const float scale = 0.75f, shift = -0.125f;
-  for (const Case& c : cases) {
+  for (const PointwiseCase& c : cases) {
     const Tensor x = random_cpu(c.x, 151), w = random_cpu({c.cout, c.x[1], 1, 1}, 152);
     const Tensor b = c.bias ? random_cpu({c.cout}, 153) : Tensor();
     const Shape out{c.x[0], c.cout, c.x[2], c.x[3]};
     const Tensor r = c.residual ? random_cpu(out, 154) : Tensor();
-    const Tensor ref = c.residual ? nn::conv2d_bias_act_residual(x, w, b, p, c.act, r, scale, shift)
-                                  : nn::conv2d_bias_act(x, w, b, p, c.act, scale, shift);
+    const Tensor ref = pointwise_op(x, w, b, r, p, c.act);
     const Tensor xg = to_gpu(x), wg = to_gpu(w);
     const Tensor bg = c.bias ? to_gpu(b) : Tensor(), rg = c.residual ? to_gpu(r) : Tensor();
     ASSERT_TRUE(nn::detail::pointwise_conv_supported(xg, wg, p)) << c.name;
     EXPECT_TRUE(nn::detail::implicit_gemm_conv_preferred(xg, wg, p)) << c.name;
     const Tensor y = Tensor::empty(out, DType::kF32, Device::cuda());
-    ASSERT_TRUE(nn::detail::pointwise_conv_cuda(xg, wg, bg, c.act, scale, shift, rg, y)) << c.name;
+    ASSERT_TRUE(nn::detail::pointwise_conv_cuda(xg, wg, bg, c.act, kPointwiseScale,
+                                                kPointwiseShift, rg, y))
+        << c.name;
     EXPECT_LE(max_abs_diff_gpu(y, ref), 2e-5f * scale_of(ref)) << c.name << " direct";
-    const Tensor z = c.residual ? nn::conv2d_bias_act_residual(xg, wg, bg, p, c.act, rg, scale, shift)
-                                : nn::conv2d_bias_act(xg, wg, bg, p, c.act, scale, shift);
+    const Tensor z = pointwise_op(xg, wg, bg, rg, p, c.act);
     EXPECT_LE(max_abs_diff_gpu(z, ref), 2e-5f * scale_of(ref)) << c.name << " conv2d_bias_act";
   }
 }
@@ -276,14 +287,7 @@ TEST(PointwiseConv, Float32MatchesCpuOnBackboneShapesAndEdges) {
 // kOwn (kAuto leaves these sizes to cuDNN: measured faster there).
 TEST(PointwiseConv, Float16MatchesCpuOnEncoderShapesAndEdges) {
   UM_REQUIRE_CUDA();
-  struct Case {
-    const char* name;
-    Shape x;
-    int64_t cout;
-    bool bias, residual;
-    Activation act;
-  };
-  const Case cases[] = {
+  const PointwiseCase cases[] = {
       {"input_proj_80x80", {1, 256, 80, 80}, 256, true, false, Activation::kNone},
       {"input_proj_20x20", {1, 1024, 20, 20}, 256, true, false, Activation::kNone},
       {"elan_40x40", {1, 512, 40, 40}, 256, true, false, Activation::kSiLU},
@@ -291,8 +295,7 @@ TEST(PointwiseConv, Float16MatchesCpuOnEncoderShapesAndEdges) {
       {"edges_batch3", {3, 72, 4, 6}, 40, false, true, Activation::kGELU},
   };
   const Conv2dParams p = Conv2dParams::square(1, 0);
-  const float scale = 0.75f, shift = -0.125f;
-  for (const Case& c : cases) {
+  for (const PointwiseCase& c : cases) {
     const Shape out{c.x[0], c.cout, c.x[2], c.x[3]};
     const Tensor xh = to_gpu(random_cpu(c.x, 171), DType::kF16);
     const Tensor wh = to_gpu(random_cpu({c.cout, c.x[1], 1, 1}, 172), DType::kF16);
@@ -300,16 +303,16 @@ TEST(PointwiseConv, Float16MatchesCpuOnEncoderShapesAndEdges) {
     const Tensor rh = c.residual ? to_gpu(random_cpu(out, 174), DType::kF16) : Tensor();
     const Tensor x = to_cpu_f32(xh), w = to_cpu_f32(wh);
     const Tensor b = c.bias ? to_cpu_f32(bh) : Tensor(), r = c.residual ? to_cpu_f32(rh) : Tensor();
-    const Tensor ref = c.residual ? nn::conv2d_bias_act_residual(x, w, b, p, c.act, r, scale, shift)
-                                  : nn::conv2d_bias_act(x, w, b, p, c.act, scale, shift);
+    const Tensor ref = pointwise_op(x, w, b, r, p, c.act);
     ASSERT_TRUE(nn::detail::pointwise_conv_supported(xh, wh, p)) << c.name;
     EXPECT_FALSE(nn::detail::implicit_gemm_conv_preferred(xh, wh, p)) << c.name;
     const Tensor y = Tensor::empty(out, DType::kF16, Device::cuda());
-    ASSERT_TRUE(nn::detail::pointwise_conv_cuda(xh, wh, bh, c.act, scale, shift, rh, y)) << c.name;
+    ASSERT_TRUE(nn::detail::pointwise_conv_cuda(xh, wh, bh, c.act, kPointwiseScale,
+                                                kPointwiseShift, rh, y))
+        << c.name;
     EXPECT_LE(max_abs_diff_gpu(y, ref), 2e-3f * scale_of(ref)) << c.name << " direct";
     OwnConvPolicyScope own(OwnConvPolicy::kOwn);
-    const Tensor z = c.residual ? nn::conv2d_bias_act_residual(xh, wh, bh, p, c.act, rh, scale, shift)
-                                : nn::conv2d_bias_act(xh, wh, bh, p, c.act, scale, shift);
+    const Tensor z = pointwise_op(xh, wh, bh, rh, p, c.act);
     EXPECT_EQ(z.dtype(), DType::kF16);
     EXPECT_LE(max_abs_diff_gpu(z, ref), 2e-3f * scale_of(ref)) << c.name << " conv2d_bias_act";
   }

@@ -57,7 +57,7 @@ bool rows_16b_aligned(const Tensor& t) {
   const int64_t elem = static_cast<int64_t>(dtype_size(t.dtype()));
   const int64_t n = 16 / elem;
   if (t.size(3) % n != 0) return false;
-  if (reinterpret_cast<uintptr_t>(t.raw_data()) % 16 != 0) return false;
+  if (!aligned16(t.raw_data())) return false;
   for (int i = 0; i < 3; ++i) {
     if (t.size(i) > 1 && t.strides()[i] % n != 0) return false;
   }

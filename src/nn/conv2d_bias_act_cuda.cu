@@ -161,9 +161,7 @@ Tensor conv2d_bias_act_cuda(const Tensor& x, const Tensor& weight, const Tensor&
   const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
   const int64_t channels = y.size(1);
   const int64_t plane_size = y.numel() / (y.size(0) * channels);
-  const bool aligned =
-      reinterpret_cast<uintptr_t>(y.raw_data()) % 16 == 0 &&
-      (!residual.defined() || reinterpret_cast<uintptr_t>(residual.raw_data()) % 16 == 0);
+  const bool aligned = aligned16(y.raw_data()) && aligned16(residual.raw_data());
   UM_DISPATCH_FLOAT(y.dtype(), T, {
     constexpr int kN = 16 / static_cast<int>(sizeof(T));
     T* py = static_cast<T*>(y.raw_data());

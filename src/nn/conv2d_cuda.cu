@@ -279,7 +279,7 @@ void add_channel_bias(const Tensor& y, const Tensor& bias_in, const char* op) {
           channels, plane_size);
     });
   } else {
-    const bool aligned = reinterpret_cast<uintptr_t>(y.raw_data()) % 16 == 0;
+    const bool aligned = aligned16(y.raw_data());
     UM_DISPATCH_FLOAT(y.dtype(), T, {
       constexpr int kN = Pack16<T>::kN;
       if (aligned && plane_size % kN == 0) {

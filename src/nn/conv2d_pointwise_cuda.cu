@@ -84,35 +84,33 @@ struct PointwiseMath<float> {
     const int g = lane >> 2, t = lane & 3;
     const int a_row = a0 + g, b_col = b0 + g;
     float part[kFragsN][4];
-    {
+#pragma unroll
+    for (int j = 0; j < kFragsN; ++j) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) part[j][i] = 0.f;
+    }
+#pragma unroll
+    for (int ks = k_begin; ks < k_begin + kSliceK; ks += 8) {
+      uint32_t a_hi[4], a_lo[4];
+      split_tf32(as[a_row * kLdA + ks + t], a_hi[0], a_lo[0]);
+      split_tf32(as[(a_row + 8) * kLdA + ks + t], a_hi[1], a_lo[1]);
+      split_tf32(as[a_row * kLdA + ks + t + 4], a_hi[2], a_lo[2]);
+      split_tf32(as[(a_row + 8) * kLdA + ks + t + 4], a_hi[3], a_lo[3]);
 #pragma unroll
       for (int j = 0; j < kFragsN; ++j) {
-#pragma unroll
-        for (int i = 0; i < 4; ++i) part[j][i] = 0.f;
+        uint32_t b_hi[2], b_lo[2];
+        split_tf32(bs[(ks + t) * kLd + b_col + j * 8], b_hi[0], b_lo[0]);
+        split_tf32(bs[(ks + t + 4) * kLd + b_col + j * 8], b_hi[1], b_lo[1]);
+        // The small products first, so they are not lost below the large one's rounding.
+        mma_1688_tf32(part[j], a_lo, b_hi[0], b_hi[1]);
+        mma_1688_tf32(part[j], a_hi, b_lo[0], b_lo[1]);
+        mma_1688_tf32(part[j], a_hi, b_hi[0], b_hi[1]);
       }
+    }
 #pragma unroll
-      for (int ks = k_begin; ks < k_begin + kSliceK; ks += 8) {
-        uint32_t a_hi[4], a_lo[4];
-        split_tf32(as[a_row * kLdA + ks + t], a_hi[0], a_lo[0]);
-        split_tf32(as[(a_row + 8) * kLdA + ks + t], a_hi[1], a_lo[1]);
-        split_tf32(as[a_row * kLdA + ks + t + 4], a_hi[2], a_lo[2]);
-        split_tf32(as[(a_row + 8) * kLdA + ks + t + 4], a_hi[3], a_lo[3]);
+    for (int j = 0; j < kFragsN; ++j) {
 #pragma unroll
-        for (int j = 0; j < kFragsN; ++j) {
-          uint32_t b_hi[2], b_lo[2];
-          split_tf32(bs[(ks + t) * kLd + b_col + j * 8], b_hi[0], b_lo[0]);
-          split_tf32(bs[(ks + t + 4) * kLd + b_col + j * 8], b_hi[1], b_lo[1]);
-          // The small products first, so they are not lost below the large one's rounding.
-          mma_1688_tf32(part[j], a_lo, b_hi[0], b_hi[1]);
-          mma_1688_tf32(part[j], a_hi, b_lo[0], b_lo[1]);
-          mma_1688_tf32(part[j], a_hi, b_hi[0], b_hi[1]);
-        }
-      }
-#pragma unroll
-      for (int j = 0; j < kFragsN; ++j) {
-#pragma unroll
-        for (int i = 0; i < 4; ++i) acc[j][i] += part[j][i];
-      }
+      for (int i = 0; i < 4; ++i) acc[j][i] += part[j][i];
     }
   }
 };
@@ -356,10 +354,6 @@ void launch(const T* x, const T* w, const T* bias, const T* residual, T* y,
                                                                           g, e);
 }
 
-bool aligned16(const Tensor& t) {
-  return !t.defined() || reinterpret_cast<uintptr_t>(t.raw_data()) % 16 == 0;
-}
-
 }  // namespace
 
 bool pointwise_conv_supported(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
@@ -376,7 +370,10 @@ bool pointwise_conv_supported(const Tensor& x, const Tensor& w, const Conv2dPara
 bool pointwise_conv_cuda(const Tensor& x, const Tensor& w, const Tensor& bias, Activation act,
                          float scale, float shift, const Tensor& residual, const Tensor& y) {
   // The copies read whole 16-byte units; the epilogue reads and writes pairs of outputs.
-  if (!aligned16(x) || !aligned16(w) || !aligned16(y) || !aligned16(residual)) return false;
+  if (!aligned16(x.raw_data()) || !aligned16(w.raw_data()) || !aligned16(y.raw_data()) ||
+      !aligned16(residual.raw_data())) {
+    return false;
+  }
   PointwiseGeometry g{};
   g.cin = static_cast<int>(x.size(1));
   g.cout = static_cast<int>(w.size(0));

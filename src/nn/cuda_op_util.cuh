@@ -118,6 +118,9 @@ struct alignas(sizeof(T) * N) VecPack {
 // 16 bytes of T: 8 halfs or 4 floats.
 template <typename T>
 using Pack16 = VecPack<T, static_cast<int>(16 / sizeof(T))>;
+// Whether p may be read / written in 16-byte units (Pack16, cp.async); null (an absent optional
+// operand's raw_data()) counts as aligned.
+inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 template <typename T> __device__ __forceinline__ float to_f(T v) { return static_cast<float>(v); }
 template <> __device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }

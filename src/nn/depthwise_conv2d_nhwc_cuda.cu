@@ -259,10 +259,9 @@ __global__ void __launch_bounds__(kTileGroups * kTileUnitsX * kTileMaxUnitsY)
 }
 
 bool fast_path_applies(const Tensor& x, const Tensor& y, const Geometry& g) {
-  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   return x.dtype() == DType::kF16 && g.kh == 3 && g.kw == 3 && g.sh == g.sw &&
          (g.sh == 1 || g.sh == 2) && g.dh == 1 && g.dw == 1 && g.c % 8 == 0 &&
-         aligned(x.raw_data()) && aligned(y.raw_data()) && x.numel() < (int64_t{1} << 30) &&
+         aligned16(x.raw_data()) && aligned16(y.raw_data()) && x.numel() < (int64_t{1} << 30) &&
          y.numel() < (int64_t{1} << 30);
 }
 

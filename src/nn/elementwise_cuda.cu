@@ -127,7 +127,6 @@ __device__ __forceinline__ float apply_binary(float u, float v) {
   }
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 bool fast_paths() { return um::cuda::memops_mode() != um::cuda::MemopsMode::kLegacy; }
 
 // y[i] = op(x[i]) over nvec packs of contiguous, 16-byte aligned x and y.

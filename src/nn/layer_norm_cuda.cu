@@ -121,16 +121,14 @@ void launch_ln_vec(const T* x, const T* w, const T* b, T* y, int64_t rows, int64
           x, w, b, y, rows, static_cast<int>(c), eps);
 }
 
-bool aligned16_ln(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 // The fast kernel when the row fits one of its shapes; false leaves the work to the original.
 template <typename T>
 bool try_layer_norm_vec(const T* x, const T* w, const T* b, T* y, int64_t rows, int64_t c,
                         float eps) {
   constexpr int64_t kN = Pack16<T>::kN;
   if (um::cuda::memops_mode() == um::cuda::MemopsMode::kLegacy) return false;
-  if (c % kN != 0 || !aligned16_ln(x) || !aligned16_ln(y) || (w && !aligned16_ln(w)) ||
-      (b && !aligned16_ln(b))) {
+  if (c % kN != 0 || !aligned16(x) || !aligned16(y) || (w && !aligned16(w)) ||
+      (b && !aligned16(b))) {
     return false;
   }
   const int64_t packs = c / kN;

@@ -79,7 +79,7 @@ Tensor linear_gemm(const char* kOp, const Tensor& x_in, const Tensor& weight_in,
     bias = bias_in.contiguous();
     // The BIAS epilogue has been seen to fault on bias vectors below 16-byte alignment (a slice
     // of a packed in_proj bias at an odd offset): such a bias gets its own block (a few bytes).
-    if (reinterpret_cast<uintptr_t>(bias.raw_data()) % 16 != 0) bias = bias.clone();
+    if (!aligned16(bias.raw_data())) bias = bias.clone();
   }
   Shape out_shape = x_in.shape();
   out_shape.back() = out_f;

@@ -496,8 +496,6 @@ __global__ void __launch_bounds__(kMmaThreads, mma_min_blocks(NP))
   }
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 // pairs: the bias is read as __half2 (n even, bias 4-byte aligned).
 template <int NP>
 void launch_mma(dim3 grid, bool pairs, const WindowGeometry& g) {

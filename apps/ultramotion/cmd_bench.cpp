@@ -7,7 +7,7 @@
 // synchronisations per frame.
 //   ultramotion bench [--dfine CKPT] [--sam CKPT] [--precision fp32|fp16|both] [--size WxH]
 //                     [--iters N] [--warmup N] [--fp16-backbone] [--streams 1,2,4,8]
-//                     [--detect-every K] [--json FILE]
+//                     [--detect-every K] [--sequential-models] [--json FILE]
 // Defaults: the phantom models, fp16, 422x558 (W x H, the reference recordings), 300 iterations.
 // With --precision both, fp32 runs first in the same process, as the in-run baseline of fp16.
 // Frames are a moving phantom sequence (cycled), so caches and the tracker see realistic inputs.
@@ -53,6 +53,7 @@ struct BenchArgs {
   bool fp16_backbone = false;
   int tf32_backbone_parts = 0;
   bool ffma_box_chain = false;
+  bool sequential_models = false;
   std::string streams = "1,2,4,8";
   int detect_every = 1;
   std::string json;
@@ -88,6 +89,7 @@ pipeline::ProcessorOptions processor_options(const BenchArgs& a, pipeline::Preci
   opt.dfine_fp16_backbone = a.fp16_backbone;
   opt.dfine_tf32_backbone_parts = a.tf32_backbone_parts;
   opt.dfine_split_tf32_box_chain = !a.ffma_box_chain;
+  opt.overlap_models = !a.sequential_models;
   opt.config.detector_skip.every = a.detect_every;
   return opt;
 }
@@ -144,6 +146,7 @@ nlohmann::json bench_one(const BenchArgs& a, pipeline::Precision precision, int 
   j["precision"] = pipeline::precision_name(precision);
   j["frame"] = std::to_string(width) + "x" + std::to_string(height);
   j["iters"] = a.iters;
+  j["overlap_models"] = opt.overlap_models;
   auto add = [&](const char* name, const std::vector<double>& v) {
     const Percentiles q = percentiles(v);
     j["stages_ms"][name] = {{"median", q.median}, {"p90", q.p90}, {"p99", q.p99}};
@@ -247,6 +250,10 @@ void print_table(const nlohmann::ordered_json& j) {
     std::printf("%-26s %10.3f %10.3f %10.3f\n", name.c_str(), q["median"].get<double>(),
                 q["p90"].get<double>(), q["p99"].get<double>());
   }
+  if (j["overlap_models"].get<bool>()) {
+    std::printf("(dfine* and sam_preprocess/sam_encoder run side by side, sharing the GPU; "
+                "--sequential-models times each model alone)\n");
+  }
   std::printf("sustained: %.1f frames/s (process() back to back, one stream)\n",
               j["frames_per_s"].get<double>());
   std::printf("host synchronisations per frame: %.3f\n", j["host_syncs_per_frame"].get<double>());
@@ -349,6 +356,9 @@ void register_bench(CLI::App& app) {
   cmd->add_flag("--ffma-box-chain", a->ffma_box_chain,
                 "fp16: D-FINE's float32 box-chain MLPs on exact FFMA instead of 3xTF32 tensor "
                 "cores (the baseline of that choice)");
+  cmd->add_flag("--sequential-models", a->sequential_models,
+                "run MobileSAM's image encoder after D-FINE instead of beside it (the stage times "
+                "of each model alone; the baseline of the overlap)");
   cmd->callback([a] { run_bench(*a); });
 }
 

@@ -15,6 +15,10 @@
 // the box, planned on the host by FrameTemporalState::plan_detection, is uploaded with the
 // pixels and D-FINE is not run). Only the variants the config can use are captured.
 //
+// Overlap (ProcessorOptions::overlap_models, on by default): MobileSAM's preprocess and image
+// encoder do not depend on D-FINE's box, so the graph runs them as a parallel branch (a side
+// stream forked after the upload, joined before the box prompt) beside D-FINE's; each alone is
+// a chain of small kernels that leaves most of the GPU idle. Same kernels, same results.
 // The GPU always runs MobileSAM (a graph has no data-dependent branch); when the top-1 score is
 // below tau_conf the host ignores the mask, as the CPU path would not have computed it.
 // Memory: the graph's activations live in a private DevicePool (device_pool.h), sized by the
@@ -35,6 +39,7 @@
 
 #include "core/cuda/cuda_runtime.h"
 #include "core/cuda/device_pool.h"
+#include "core/cuda/stream_fork.h"
 #include "models/dfine/dfine.h"
 #include "models/mobilesam/mobilesam.h"
 #include "pipeline/frame_processor.h"
@@ -43,6 +48,8 @@
 namespace um::pipeline {
 
 // GPU time of each stage of the last frame, in milliseconds (CUDA events inside the graph).
+// With overlapped models the detector's stages and the segmenter's run at the same time (each
+// then shares the GPU with the other); the decoder starts when both are done.
 struct GpuStageTimes {
   float upload = 0;          // frame host -> device
   float detector_pre = 0;    // gray -> D-FINE input
@@ -81,7 +88,7 @@ class CudaFrameProcessor final : public FrameProcessor {
   const ProcessorConfig& config() const override { return options_.config; }
 
   const GpuStageTimes& gpu_stage_ms() const { return gpu_ms_; }
-  // Device memory held by the frame graph's pool (activations, workspaces, I/O buffers).
+  // Device memory held by the frame graph's pools (activations, workspaces, I/O buffers).
   size_t graph_pool_bytes() const;
   // How many times a frame graph was captured (once per frame size; the graphs of the last
   // kMaxCachedSizes sizes are kept).
@@ -115,9 +122,13 @@ class CudaFrameProcessor final : public FrameProcessor {
   ProcessorOptions options_;
   // Declared before everything that holds device memory from it: destroyed last.
   std::unique_ptr<cuda::DevicePool> graph_pool_;
+  // The segmenter branch's activations when the models overlap (never shared with graph_pool_'s
+  // blocks, which the detector branch reuses while it runs).
+  std::unique_ptr<cuda::DevicePool> segmenter_pool_;
   std::shared_ptr<const dfine::DFine> detector_;
   std::shared_ptr<const mobilesam::MobileSam> segmenter_;
   cuda::Stream stream_;
+  cuda::SideStream side_stream_;  // MobileSAM's image branch when the models overlap
   std::vector<std::shared_ptr<FrameGraph>> graphs_;  // most recently used first
   std::deque<InFlight> in_flight_;                   // submitted, not completed (oldest first)
   FrameTemporalState state_;

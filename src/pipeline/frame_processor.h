@@ -97,6 +97,9 @@ struct ProcessorOptions {
   // fp16 only: D-FINE's float32 box-chain MLP heads on 3xTF32 tensor cores
   // (dfine::Options::split_tf32_box_chain, the default); false keeps exact FFMA (a baseline).
   bool dfine_split_tf32_box_chain = true;
+  // CUDA: MobileSAM's image encoder runs beside D-FINE (two branches of the frame graph) instead
+  // of after it; results are the same. false: one after the other (each model's stage time alone).
+  bool overlap_models = true;
   ProcessorConfig config;
 };
 

@@ -7,7 +7,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -176,6 +178,81 @@ TEST(CudaFrameProcessor, LowResMaskReuseMatchesCpu) {
               worst_iou, prompted);
   EXPECT_GE(prompted, 1);
   EXPECT_GE(worst_iou, 0.999);
+}
+
+// The models side by side (MobileSAM's image branch on a side stream of the graph, its own
+// pool) give exactly what they give one after the other: the same kernels on the same inputs,
+// so any shared scratch or missing edge between the branches shows as a difference. With the
+// mask prompt (the graph's copy of the low-res logits) and with detector skipping (the tracked
+// variant forks too), two in flight as the gateway runs it.
+TEST(CudaFrameProcessor, OverlappedModelsMatchSequential) {
+  UM_REQUIRE_CUDA();
+  for (Precision precision : {Precision::kFp16, Precision::kFp32}) {
+    ProcessorOptions o = phantom_options(Backend::kCuda, precision);
+    o.config.reuse_low_res_mask = true;
+    o.config.detector_skip.every = 3;
+    ProcessorOptions seq_opt = o;
+    seq_opt.overlap_models = false;
+    auto overlapped = create_frame_processor(o);
+    auto sequential = create_frame_processor(seq_opt);
+    ASSERT_TRUE(overlapped.ok() && sequential.ok()) << overlapped.status().to_string();
+    EXPECT_NE((*overlapped)->description().find("models overlapped"), std::string::npos);
+    EXPECT_NE((*sequential)->description().find("models in sequence"), std::string::npos);
+    // Both driven the same way (two in flight, as the gateway does), so that both plan the mask
+    // prompt and the skipped detections on the same completed frames.
+    auto run = [](FrameProcessor& p, const std::vector<Frame>& frames) {
+      std::vector<FrameResult> out;
+      for (const Frame& f : frames) {
+        EXPECT_TRUE(p.submit(f).ok());
+        if (p.in_flight() == 2) {
+          Result<FrameResult> r = p.complete();
+          EXPECT_TRUE(r.ok()) << r.status().to_string();
+          if (r.ok()) out.push_back(std::move(r).value());
+        }
+      }
+      while (p.in_flight() > 0) {
+        Result<FrameResult> r = p.complete();
+        EXPECT_TRUE(r.ok()) << r.status().to_string();
+        if (r.ok()) out.push_back(std::move(r).value());
+      }
+      return out;
+    };
+    // A moving bone (a continuous sequence): stable tracks, so the detector gets skipped.
+    PhantomStream stream(5, {.size = {558, 422}, .absent_fraction = 0.0});
+    std::vector<Frame> frames;
+    for (int i = 0; i < 12; ++i) frames.push_back(to_frame(stream.next(), static_cast<uint64_t>(i)));
+    const std::vector<FrameResult> want = run(**sequential, frames);
+    const std::vector<FrameResult> got = run(**overlapped, frames);
+    ASSERT_EQ(got.size(), want.size());
+    int detected = 0, skipped = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      const FrameResult &a = got[i], &b = want[i];
+      const std::string at = std::string(precision_name(precision)) + " frame " + std::to_string(i);
+      EXPECT_EQ(a.detector_ran, b.detector_ran) << at;
+      EXPECT_EQ(a.detected, b.detected) << at;
+      EXPECT_EQ(a.box.score, b.box.score) << at;
+      EXPECT_EQ(a.box.x0, b.box.x0) << at;
+      EXPECT_EQ(a.box.y0, b.box.y0) << at;
+      EXPECT_EQ(a.box.x1, b.box.x1) << at;
+      EXPECT_EQ(a.box.y1, b.box.y1) << at;
+      EXPECT_EQ(a.mask_iou_prediction, b.mask_iou_prediction) << at;
+      EXPECT_EQ(a.mask, b.mask) << at;
+      EXPECT_EQ(a.w_edge, b.w_edge) << at;
+      EXPECT_EQ(a.state, b.state) << at;
+      EXPECT_EQ(a.low_res_logits.defined(), b.low_res_logits.defined()) << at;
+      if (a.low_res_logits.defined() && b.low_res_logits.defined()) {
+        ASSERT_EQ(a.low_res_logits.shape(), b.low_res_logits.shape()) << at;
+        EXPECT_EQ(std::memcmp(a.low_res_logits.raw_data(), b.low_res_logits.raw_data(),
+                              a.low_res_logits.nbytes()),
+                  0)
+            << at;
+      }
+      detected += a.detected ? 1 : 0;
+      skipped += a.detector_ran ? 0 : 1;
+    }
+    EXPECT_GE(detected, 5) << "the phantom sequence should show the bone";
+    EXPECT_GE(skipped, 1) << "no tracked (detector-skipped) frame was compared";
+  }
 }
 
 // Two frames in flight (submit/complete) give the same results as one at a time, with one host

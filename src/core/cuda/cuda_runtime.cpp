@@ -75,7 +75,16 @@ void synchronize(cudaEvent_t event) {
 
 uint64_t host_sync_count() { return g_host_syncs.load(); }
 
+StreamPriorities stream_priorities() {
+  StreamPriorities p;
+  UM_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&p.lowest, &p.highest));
+  return p;
+}
+
 Stream::Stream() { UM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+Stream::Stream(int priority) {
+  UM_CUDA_CHECK(cudaStreamCreateWithPriority(&stream_, cudaStreamNonBlocking, priority));
+}
 Stream::~Stream() {
   if (stream_) cudaStreamDestroy(stream_);
 }

@@ -29,9 +29,17 @@ void synchronize(cudaStream_t stream);
 void synchronize(cudaEvent_t event);
 uint64_t host_sync_count();
 
+// The device's stream priorities (cudaDeviceGetStreamPriorityRange): `lowest` is the default;
+// a kernel of a higher-priority stream gets free SMs first when both have blocks waiting.
+struct StreamPriorities {
+  int lowest = 0, highest = 0;
+};
+StreamPriorities stream_priorities();
+
 class Stream {
  public:
-  Stream();  // non-blocking with respect to the legacy default stream
+  Stream();  // non-blocking with respect to the legacy default stream; default priority
+  explicit Stream(int priority);
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;

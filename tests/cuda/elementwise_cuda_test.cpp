@@ -228,6 +228,38 @@ TEST(ElementwiseCuda, ConcatMatchesCpu) {
                0.f, "concat with an empty piece");
 }
 
+// D-FINE's decoder memory: feature levels [1, C, H*W] seen as [1, H*W, C] (permuted views)
+// concatenated along the tokens; each transposed piece goes through the strided copy into its
+// slice of the output (the legacy gather per piece in kLegacy mode). Odd sizes too.
+TEST(ElementwiseCuda, ConcatOfTransposedLevelsMatchesCpuInEveryMode) {
+  UM_REQUIRE_CUDA();
+  struct Restore {
+    ~Restore() { cuda::set_memops_mode(cuda::MemopsMode::kFast); }
+  } restore;
+  for (const auto& [c, sides] : {std::pair<int64_t, std::vector<int64_t>>{256, {80, 40, 20}},
+                                 {37, {9, 5, 3}}}) {
+    std::vector<Tensor> cpu;
+    for (int64_t side : sides) {
+      cpu.push_back(random_cpu({1, c, side * side}, static_cast<uint32_t>(160 + side)));
+    }
+    std::vector<Tensor> flat;
+    for (const Tensor& t : cpu) flat.push_back(t.permute({0, 2, 1}));
+    const Tensor ref = nn::concat(flat, 1);
+    for (cuda::MemopsMode mode : {cuda::MemopsMode::kFast, cuda::MemopsMode::kLegacy}) {
+      cuda::set_memops_mode(mode);
+      for (DType dt : {DType::kF32, DType::kF16}) {
+        std::vector<Tensor> gpu;
+        for (const Tensor& t : cpu) gpu.push_back(to_gpu(t, dt).permute({0, 2, 1}));
+        const Tensor y = nn::concat(gpu, 1);
+        EXPECT_EQ(y.dtype(), dt);
+        expect_close(y, dt == DType::kF16 ? half_rounded(ref) : ref, 0.f, 0.f,
+                     "levels of " + std::to_string(c) + " channels, " + dtype_name(dt) +
+                         (mode == cuda::MemopsMode::kFast ? " fast" : " legacy"));
+      }
+    }
+  }
+}
+
 TEST(ElementwiseCuda, SplitOfGpuTensorIsAView) {
   UM_REQUIRE_CUDA();
   const Tensor x = random_cpu({2, 9, 3}, 140);

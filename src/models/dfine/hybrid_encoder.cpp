@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/status.h"
+#include "nn/ops_dfine.h"
 
 namespace um::dfine {
 namespace {
@@ -205,9 +206,12 @@ Tensor HybridEncoder::aifi(const Tensor& x) const {
   // The official eval path builds the embedding for eval_spatial_size / stride, i.e. this
   // feature map's own size, as build_2d_sincos_position_embedding(w, h).
   // q = src + pos summed in float32 and rounded once (pos is kept float32: in float16 the sum of
-  // a rounded embedding and src would be rounded twice).
+  // a rounded embedding and src would be rounded twice); nn::add_mixed does the conversions and
+  // the add as one kernel (batch 1: same shapes; a batch broadcasts pos through nn::add).
   const Tensor pos = position_embedding(w, h, c);
-  const Tensor q = nn::add(src.to(DType::kF32), pos).to(src.dtype());
+  const Tensor q = pos.shape() == src.shape()
+                       ? nn::add_mixed(src, pos, src.dtype())
+                       : nn::add(src.to(DType::kF32), pos).to(src.dtype());
   Tensor t = nn::add(src, nn::multi_head_attention(q, q, src, attn_));
   t = norm1_(t);
   Tensor f = ffn_(t);

@@ -55,6 +55,16 @@ void queue_fork_join(ForkBuffers& f, cuda::SideStream& side, cudaStream_t main) 
   f.c.copy_from(f.b);
 }
 
+// The streams and buffers of one test, the main stream current while it lives (the buffers are
+// made on it).
+struct ForkSetup {
+  cuda::Stream main;
+  cuda::SideStream side;
+  cuda::StreamScope on_main{main.get()};
+  ForkBuffers f;
+  Tensor want = to_cpu_f32(f.value);
+};
+
 void clear(ForkBuffers& f) {
   for (Tensor* t : {&f.a, &f.b, &f.c}) {
     UM_CUDA_CHECK(cudaMemsetAsync(t->raw_data(), 0, t->nbytes(), cuda::current_stream()));
@@ -63,30 +73,22 @@ void clear(ForkBuffers& f) {
 
 TEST(StreamFork, SideRunsAfterTheForkAndMainAfterTheJoin) {
   UM_REQUIRE_CUDA();
-  cuda::Stream main;
-  cuda::SideStream side;
-  cuda::StreamScope on_main(main.get());
-  ForkBuffers f;
-  const Tensor want = to_cpu_f32(f.value);
+  ForkSetup t;
   for (int round = 0; round < 3; ++round) {
-    clear(f);
-    queue_fork_join(f, side, main.get());
-    EXPECT_EQ(max_abs_diff_gpu(f.c, want), 0.f) << "round " << round;
+    clear(t.f);
+    queue_fork_join(t.f, t.side, t.main.get());
+    EXPECT_EQ(max_abs_diff_gpu(t.f.c, t.want), 0.f) << "round " << round;
   }
 }
 
 TEST(StreamFork, CapturedForkIsTwoBranchesOfTheGraph) {
   UM_REQUIRE_CUDA();
-  cuda::Stream main;
-  cuda::SideStream side;
-  cuda::StreamScope on_main(main.get());
-  ForkBuffers f;
-  const Tensor want = to_cpu_f32(f.value);
-  cuda::synchronize(main.get());
-  UM_CUDA_CHECK(cudaStreamBeginCapture(main.get(), cudaStreamCaptureModeThreadLocal));
-  queue_fork_join(f, side, main.get());
+  ForkSetup t;
+  cuda::synchronize(t.main.get());
+  UM_CUDA_CHECK(cudaStreamBeginCapture(t.main.get(), cudaStreamCaptureModeThreadLocal));
+  queue_fork_join(t.f, t.side, t.main.get());
   cudaGraph_t graph = nullptr;
-  ASSERT_EQ(cudaStreamEndCapture(main.get(), &graph), cudaSuccess);
+  ASSERT_EQ(cudaStreamEndCapture(t.main.get(), &graph), cudaSuccess);
   // The fork node (main's last copy before it) has two successors: main's and the side's.
   size_t edges = 0;
 #if CUDART_VERSION >= 13000  // CUDA 13 added the per-edge data argument
@@ -101,40 +103,36 @@ TEST(StreamFork, CapturedForkIsTwoBranchesOfTheGraph) {
   ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
   cudaGraphDestroy(graph);
   for (int round = 0; round < 3; ++round) {
-    clear(f);
-    UM_CUDA_CHECK(cudaGraphLaunch(exec, main.get()));
-    EXPECT_EQ(max_abs_diff_gpu(f.c, want), 0.f) << "replay " << round;
+    clear(t.f);
+    UM_CUDA_CHECK(cudaGraphLaunch(exec, t.main.get()));
+    EXPECT_EQ(max_abs_diff_gpu(t.f.c, t.want), 0.f) << "replay " << round;
   }
   cudaGraphExecDestroy(exec);
 }
 
 TEST(StreamFork, ErrorBetweenForkAndJoinStillEndsTheCapture) {
   UM_REQUIRE_CUDA();
-  cuda::Stream main;
-  cuda::SideStream side;
-  cuda::StreamScope on_main(main.get());
-  ForkBuffers f;
-  cuda::synchronize(main.get());
-  UM_CUDA_CHECK(cudaStreamBeginCapture(main.get(), cudaStreamCaptureModeThreadLocal));
+  ForkSetup t;
+  cuda::synchronize(t.main.get());
+  UM_CUDA_CHECK(cudaStreamBeginCapture(t.main.get(), cudaStreamCaptureModeThreadLocal));
   try {
-    cuda::ForkJoin branch(side, main.get());
-    cuda::StreamScope on_side(side.get());
-    f.b.copy_from(f.a);
+    cuda::ForkJoin branch(t.side, t.main.get());
+    cuda::StreamScope on_side(t.side.get());
+    t.f.b.copy_from(t.f.a);
     throw std::runtime_error("an op failed on the side stream");
   } catch (const std::runtime_error&) {
   }
   cudaGraph_t graph = nullptr;
-  EXPECT_EQ(cudaStreamEndCapture(main.get(), &graph), cudaSuccess)
+  EXPECT_EQ(cudaStreamEndCapture(t.main.get(), &graph), cudaSuccess)
       << "the side stream was left apart from the capture";
   if (graph) cudaGraphDestroy(graph);
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusActive;
-  ASSERT_EQ(cudaStreamIsCapturing(side.get(), &status), cudaSuccess);
+  ASSERT_EQ(cudaStreamIsCapturing(t.side.get(), &status), cudaSuccess);
   EXPECT_EQ(status, cudaStreamCaptureStatusNone);
   // Both streams work eagerly again.
-  const Tensor want = to_cpu_f32(f.value);
-  clear(f);
-  queue_fork_join(f, side, main.get());
-  EXPECT_EQ(max_abs_diff_gpu(f.c, want), 0.f);
+  clear(t.f);
+  queue_fork_join(t.f, t.side, t.main.get());
+  EXPECT_EQ(max_abs_diff_gpu(t.f.c, t.want), 0.f);
 }
 
 }  // namespace

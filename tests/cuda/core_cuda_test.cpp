@@ -2,8 +2,10 @@
 // caching pool's reuse (no driver allocation once warm) and the counted host syncs.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -227,6 +229,53 @@ TEST(CoreCudaCopy, WindowPartitionAndReverse) {
                             return t.view({1, c, 2, 7, 2, 7}).permute({0, 2, 4, 3, 5, 1});
                           },
                           "NCHW window partition C=" + std::to_string(c));
+    }
+  }
+}
+
+// Contiguous float32 <-> float16, which takes the 8-elements-per-thread kernel when 16-byte
+// aligned and a whole number of 8-element groups, else the per-element one: the same bits as
+// the per-element kernel (kLegacy) and the CPU's conversion, on ties to even, overflow to inf,
+// subnormals and infinities (NaN stays NaN), at sizes and offsets that pick either kernel.
+TEST(CoreCudaCopy, ContiguousHalfFloatConversions) {
+  UM_REQUIRE_CUDA();
+  Tensor x = random_cpu({80}, 70, -70000.f, 70000.f);
+  const float special[] = {0.f,          -0.f,         1.f,        65504.f,   65520.f,
+                           -65536.f,     5.9604645e-8f, 2.9e-8f,   1.00048828125f,
+                           1.00146484375f, INFINITY,    -INFINITY, NAN,       -3.f,
+                           6.1035156e-5f, 1e-6f};
+  for (size_t i = 0; i < std::size(special); ++i) x.data<float>()[i * 5] = special[i];
+  const Tensor gx = to_gpu(x);
+  const Tensor gh = gx.to(DType::kF16);
+  const auto bits_equal = [](const Tensor& a, const Tensor& b, const std::string& what) {
+    ASSERT_EQ(a.numel(), b.numel());
+    const Tensor af = a.to(DType::kF32), bf = b.to(DType::kF32);
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      const float u = af.data<float>()[i], v = bf.data<float>()[i];
+      if (std::isnan(u) || std::isnan(v)) {
+        EXPECT_TRUE(std::isnan(u) && std::isnan(v)) << what << " at " << i;
+      } else {
+        EXPECT_EQ(std::memcmp(&u, &v, sizeof u), 0) << what << " at " << i << ": " << u << " vs " << v;
+      }
+    }
+  };
+  for (int64_t off : {0, 1, 8}) {
+    for (int64_t n : {64, 61, 8}) {
+      const std::string at = "offset " + std::to_string(off) + ", " + std::to_string(n) + " elements";
+      const Tensor want_h = x.slice(0, off, off + n).to(DType::kF16);  // CPU conversion
+      const Tensor want_f = want_h.to(DType::kF32);
+      Tensor fast_h, fast_f, legacy_h, legacy_f;
+      for (cuda::MemopsMode m : {cuda::MemopsMode::kFast, cuda::MemopsMode::kLegacy}) {
+        ModeGuard guard(m);
+        Tensor& h = m == cuda::MemopsMode::kFast ? fast_h : legacy_h;
+        Tensor& f = m == cuda::MemopsMode::kFast ? fast_f : legacy_f;
+        h = gx.slice(0, off, off + n).to(DType::kF16).to(Device::cpu());
+        f = gh.slice(0, off, off + n).to(DType::kF32).to(Device::cpu());
+      }
+      bits_equal(fast_h, want_h, "f32 -> f16 vs CPU, " + at);
+      bits_equal(fast_h, legacy_h, "f32 -> f16 vs per-element, " + at);
+      bits_equal(fast_f, want_f, "f16 -> f32 vs CPU, " + at);
+      bits_equal(fast_f, legacy_f, "f16 -> f32 vs per-element, " + at);
     }
   }
 }

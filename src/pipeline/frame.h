@@ -94,6 +94,9 @@ struct QualityScores {
 };
 
 // Durations of each stage of one frame, in nanoseconds (monotonic clock); 0 = stage skipped.
+// Each stage's own span; the CUDA processor's detector and encoder spans overlap in time when it
+// runs the two models side by side (ProcessorOptions::overlap_models), so the stages need not
+// add up to the total.
 struct StageTimings {
   int64_t preprocess_ns = 0;   // frame -> model inputs (resize, normalise, upload)
   int64_t detector_ns = 0;     // D-FINE forward + top-1 post-processing

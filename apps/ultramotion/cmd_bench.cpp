@@ -114,7 +114,8 @@ nlohmann::json bench_one(const BenchArgs& a, pipeline::Precision precision, int 
   for (int i = 0; i < a.warmup; ++i) {
     throw_if_error(p.process(frames[i % frames.size()]).status());
   }
-  std::vector<double> upload, det_pre, det, sam_pre, enc, dec, readback, gpu_total, wall, host_post;
+  std::vector<double> upload, det_pre, det, sam_pre, enc, dec_image, dec, readback, gpu_total, wall,
+      host_post;
   int detector_frames = 0;
   const uint64_t syncs_before = cuda::host_sync_count();
   const int64_t loop_start = monotonic_ns();
@@ -129,6 +130,7 @@ nlohmann::json bench_one(const BenchArgs& a, pipeline::Precision precision, int 
     det.push_back(g.detector);
     sam_pre.push_back(g.segmenter_pre);
     enc.push_back(g.encoder);
+    dec_image.push_back(g.decoder_image);
     dec.push_back(g.decoder);
     readback.push_back(g.readback);
     gpu_total.push_back(g.total);
@@ -156,6 +158,7 @@ nlohmann::json bench_one(const BenchArgs& a, pipeline::Precision precision, int 
   add("dfine", det);
   add("sam_preprocess", sam_pre);
   add("sam_encoder", enc);
+  add("sam_decoder_image_side", dec_image);
   add("sam_prompt_decoder_mask", dec);
   add("readback", readback);
   add("gpu_frame", gpu_total);
@@ -251,8 +254,8 @@ void print_table(const nlohmann::ordered_json& j) {
                 q["p90"].get<double>(), q["p99"].get<double>());
   }
   if (j["overlap_models"].get<bool>()) {
-    std::printf("(dfine* and sam_preprocess/sam_encoder run side by side, sharing the GPU; "
-                "--sequential-models times each model alone)\n");
+    std::printf("(dfine* and sam_preprocess/sam_encoder/sam_decoder_image_side run side by "
+                "side, sharing the GPU; --sequential-models times each model alone)\n");
   }
   std::printf("sustained: %.1f frames/s (process() back to back, one stream)\n",
               j["frames_per_s"].get<double>());

@@ -31,6 +31,7 @@ enum StageEvent {
   kSegmenterStart,
   kSegmenterInput,
   kEncoded,
+  kImagePrepared,  // the mask decoder's box-independent half (mobilesam::prepare_image_device)
   kDetectorStart,
   kDetectorInput,
   kDetected,
@@ -208,12 +209,13 @@ void CudaFrameProcessor::enqueue_frame(FrameGraph& g, int slot_index, int varian
                                   cudaMemcpyHostToDevice, s));
   }
   slot.events[kUploaded]->record(s);
-  // MobileSAM's preprocess and image encoder need only the frame: with overlap_models they run
-  // on the side stream (their own pool: the two branches' scratch blocks must not be handed from
-  // one to the other while both run) while D-FINE runs here; the box prompt joins them.
+  // MobileSAM's preprocess, image encoder and the mask decoder's box-independent half need only
+  // the frame (and the last mask): with overlap_models they run on the side stream (their own
+  // pool: the two branches' scratch blocks must not be handed from one to the other while both
+  // run) while D-FINE runs here; the box prompt joins them.
   std::optional<cuda::ForkJoin> branch;
   if (options_.overlap_models) branch.emplace(side_stream_, s);
-  Tensor embedding;
+  mobilesam::PreparedImage image;
   {
     cudaStream_t seg = branch ? side_stream_.get() : s;
     cuda::StreamScope on_side(seg);
@@ -221,8 +223,11 @@ void CudaFrameProcessor::enqueue_frame(FrameGraph& g, int slot_index, int varian
     slot.events[kSegmenterStart]->record(seg);
     const Tensor sam_in = mobilesam::preprocess_device(*segmenter_, g.frame_u8);
     slot.events[kSegmenterInput]->record(seg);
-    embedding = mobilesam::encode_image_device(*segmenter_, sam_in);
+    const Tensor embedding = mobilesam::encode_image_device(*segmenter_, sam_in);
     slot.events[kEncoded]->record(seg);
+    image = mobilesam::prepare_image_device(*segmenter_, embedding,
+                                            with_mask_prompt ? g.prev_low_res : Tensor());
+    slot.events[kImagePrepared]->record(seg);
   }
   Tensor top;
   slot.events[kDetectorStart]->record(s);
@@ -239,9 +244,8 @@ void CudaFrameProcessor::enqueue_frame(FrameGraph& g, int slot_index, int varian
   slot.events[kDetected]->record(s);
   if (branch) branch->join();
   slot.events[kJoined]->record(s);
-  const mobilesam::BoxPrediction pred = mobilesam::predict_box_device(
-      *segmenter_, embedding, top.slice(0, 2, 6), g.height, g.width,
-      with_mask_prompt ? g.prev_low_res : Tensor());
+  const mobilesam::BoxPrediction pred =
+      mobilesam::predict_box_device(*segmenter_, image, top.slice(0, 2, 6), g.height, g.width);
   if (!tracked) g.out_top.copy_from(top);
   g.out_iou.copy_from(pred.iou_prediction.reshape({1}).to(DType::kF32));
   g.out_mask.copy_from(pred.mask_u8.reshape({g.height, g.width}));
@@ -435,6 +439,7 @@ FrameResult CudaFrameProcessor::finish(InFlight& f) {
   gpu_ms_.detector = ms(kDetectorInput, kDetected);
   gpu_ms_.segmenter_pre = ms(kSegmenterStart, kSegmenterInput);
   gpu_ms_.encoder = ms(kSegmenterInput, kEncoded);
+  gpu_ms_.decoder_image = ms(kEncoded, kImagePrepared);
   gpu_ms_.decoder = ms(kJoined, kDecoded);
   gpu_ms_.readback = ms(kDecoded, kReadBack);
   gpu_ms_.total = ms(kStart, kReadBack);
@@ -442,7 +447,7 @@ FrameResult CudaFrameProcessor::finish(InFlight& f) {
   t.preprocess_ns = ns(gpu_ms_.upload + gpu_ms_.detector_pre + gpu_ms_.segmenter_pre);
   t.detector_ns = f.plan.run_detector ? ns(gpu_ms_.detector) : 0;
   t.encoder_ns = ns(gpu_ms_.encoder);
-  t.decoder_ns = ns(gpu_ms_.decoder);
+  t.decoder_ns = ns(gpu_ms_.decoder_image + gpu_ms_.decoder);
   t.readback_ns = ns(gpu_ms_.readback);
 
   const float* small = static_cast<const float*>(slot.host_small->data());

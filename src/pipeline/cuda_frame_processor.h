@@ -56,7 +56,8 @@ struct GpuStageTimes {
   float detector = 0;        // D-FINE forward + top-1 box
   float segmenter_pre = 0;   // gray -> MobileSAM input (antialiased resize, normalise, pad)
   float encoder = 0;         // TinyViT
-  float decoder = 0;         // prompt encoder + mask decoder + mask at frame size
+  float decoder_image = 0;   // the mask decoder's box-independent half (in the image branch)
+  float decoder = 0;         // from the box: prompt encoder + mask decoder + mask at frame size
   float readback = 0;        // results device -> host
   float total = 0;           // first to last event
 };

@@ -415,6 +415,43 @@ TEST(MobileSamCuda, FramePathIsGraphCapturable) {
   cudaGraphDestroy(graph);
 }
 
+// The box-independent half run first, on its own (as the frame graph runs it beside D-FINE, in
+// another pool), then the box half: the same bits as the one-call form, with and without a mask
+// input; on the GPU the half includes the transformer's first folded projection.
+TEST(MobileSamCuda, PreparedImageThenBoxEqualsOneCall) {
+  UM_REQUIRE_CUDA();
+  const ModelCase c = phantom_case();
+  for (DType dt : {DType::kF16, DType::kF32}) {
+    auto model = MobileSam::load(c.checkpoint, Device::cuda(), dt);
+    ASSERT_TRUE(model.ok()) << model.status().to_string();
+    const int64_t h = c.frame.height, w = c.frame.width;
+    const Tensor box_gpu = Tensor::from_vector({c.box[0], c.box[1], c.box[2], c.box[3]}, {4})
+                               .to(Device::cuda());
+    const Tensor frame_gpu = frame_tensor(c.frame).to(Device::cuda());
+    const Tensor emb = encode_image_device(**model, preprocess_device(**model, frame_gpu));
+    const BoxPrediction one = predict_box_device(**model, emb, box_gpu, h, w);
+    PreparedImage image;
+    {
+      cuda::DevicePool other;
+      cuda::PoolScope in_other(&other);
+      image = prepare_image_device(**model, emb);
+      EXPECT_TRUE(image.side.first_projection.defined());
+      const BoxPrediction two = predict_box_device(**model, image, box_gpu, h, w);
+      EXPECT_EQ(max_abs_diff_gpu(two.low_res_logits, to_cpu_f32(one.low_res_logits)), 0.f)
+          << dtype_name(dt);
+      EXPECT_EQ(max_abs_diff_gpu(two.iou_prediction, to_cpu_f32(one.iou_prediction)), 0.f)
+          << dtype_name(dt);
+      const PreparedImage masked = prepare_image_device(**model, emb, one.low_res_logits);
+      const BoxPrediction two_m = predict_box_device(**model, masked, box_gpu, h, w);
+      const BoxPrediction one_m =
+          predict_box_device(**model, emb, box_gpu, h, w, one.low_res_logits);
+      EXPECT_EQ(max_abs_diff_gpu(two_m.low_res_logits, to_cpu_f32(one_m.low_res_logits)), 0.f)
+          << dtype_name(dt) << " with mask input";
+      image = PreparedImage();  // its blocks go back to `other` before it is destroyed
+    }
+  }
+}
+
 TEST(MobileSamCuda, PlacementErrors) {
   UM_REQUIRE_CUDA();
   const auto path = (test::source_dir() / "models/phantom/mobilesam_phantom.pt").string();

@@ -3,8 +3,9 @@
 // on the CPU where it must equal the CPU Predictor bit for bit: the view-based window split/merge
 // against the row-copy loops; preprocess_device against frame_to_rgb + resize_longest_side +
 // normalize_and_pad; sam_box_prompt against PromptEncoder::encode of the predictor's transformed
-// box; predict_box_device (box, clamped box, mask input) against Predictor::predict on the same
-// embedding; and the placement / argument errors. Uses the phantom checkpoint shipped in the
+// box; predict_box_device (box, clamped box, mask input; one call and prepare_image_device +
+// the box half) against Predictor::predict on the same embedding; and the placement / argument
+// errors. Uses the phantom checkpoint shipped in the
 // repository (models/phantom) and a random embedding: no image-encoder forward.
 #include <gtest/gtest.h>
 
@@ -122,6 +123,15 @@ void expect_matches_predictor(const MobileSam& model, const Predictor& pred, con
   int64_t diff = 0;
   for (int64_t i = 0; i < h * w; ++i) diff += (u[i] != 0) != m[i];
   EXPECT_EQ(diff, 0);
+  // The two-call form (the box-independent half first, as the CUDA frame graph runs it) gives the
+  // same bits; a CPU model folds nothing, so there is no precomputed projection.
+  const PreparedImage image = prepare_image_device(model, pred.image_embedding(), mask_input);
+  EXPECT_FALSE(image.side.first_projection.defined());
+  const BoxPrediction two = predict_box_device(
+      model, image, Tensor::from_vector({box.x0, box.y0, box.x1, box.y1}, {4}), h, w, true);
+  expect_identical(two.low_res_logits, ours.low_res_logits, "two-call low_res_logits");
+  expect_identical(two.iou_prediction, ours.iou_prediction, "two-call iou");
+  expect_identical(two.mask_u8, ours.mask_u8, "two-call mask");
 }
 
 TEST(MobileSamDevicePath, BoxPredictionEqualsPredictor) {

@@ -55,22 +55,13 @@ Tensor encode_image_device(const MobileSam& model, const Tensor& input) {
   return model.image_encoder().forward(input);
 }
 
-BoxPrediction predict_box_device(const MobileSam& model, const Tensor& embedding,
-                                 const Tensor& box_xyxy, int64_t frame_h, int64_t frame_w,
-                                 const Tensor& mask_input, bool want_logits) {
-  constexpr const char* kFn = "predict_box_device";
+PreparedImage prepare_image_device(const MobileSam& model, const Tensor& embedding,
+                                   const Tensor& mask_input) {
+  constexpr const char* kFn = "predict_box_device";  // the name callers of the one-call form know
   require_on_model_device(kFn, model, embedding, "embedding");
   if (embedding.dtype() != model.dtype() || embedding.shape() != Shape{1, 256, 64, 64}) {
     fail(kFn, std::string("embedding must be ") + dtype_name(model.dtype()) +
                   " [1, 256, 64, 64], got " + embedding.str());
-  }
-  require_on_model_device(kFn, model, box_xyxy, "box");
-  if (box_xyxy.dtype() != DType::kF32 || box_xyxy.numel() != 4) {
-    fail(kFn, "box must be float32 with 4 values (x0, y0, x1, y1), got " + box_xyxy.str());
-  }
-  if (frame_h <= 0 || frame_w <= 0) {
-    fail(kFn, "frame size must be positive, got " + std::to_string(frame_w) + "x" +
-                  std::to_string(frame_h));
   }
   const PromptEncoder& pe = model.prompt_encoder();
   Tensor dense = pe.no_mask_dense();
@@ -84,6 +75,31 @@ BoxPrediction predict_box_device(const MobileSam& model, const Tensor& embedding
     }
     dense = pe.embed_mask(mask_input.reshape({1, 1, 256, 256}).to(model.dtype()));
   }
+  PreparedImage out;
+  out.side = model.mask_decoder().image_side(embedding, pe.dense_pe(), dense);
+  return out;
+}
+
+BoxPrediction predict_box_device(const MobileSam& model, const Tensor& embedding,
+                                 const Tensor& box_xyxy, int64_t frame_h, int64_t frame_w,
+                                 const Tensor& mask_input, bool want_logits) {
+  return predict_box_device(model, prepare_image_device(model, embedding, mask_input), box_xyxy,
+                            frame_h, frame_w, want_logits);
+}
+
+BoxPrediction predict_box_device(const MobileSam& model, const PreparedImage& image,
+                                 const Tensor& box_xyxy, int64_t frame_h, int64_t frame_w,
+                                 bool want_logits) {
+  constexpr const char* kFn = "predict_box_device";
+  require_on_model_device(kFn, model, box_xyxy, "box");
+  if (box_xyxy.dtype() != DType::kF32 || box_xyxy.numel() != 4) {
+    fail(kFn, "box must be float32 with 4 values (x0, y0, x1, y1), got " + box_xyxy.str());
+  }
+  if (frame_h <= 0 || frame_w <= 0) {
+    fail(kFn, "frame size must be positive, got " + std::to_string(frame_w) + "x" +
+                  std::to_string(frame_h));
+  }
+  const PromptEncoder& pe = model.prompt_encoder();
   const InputGeometry g = input_geometry(frame_h, frame_w);
   nn::SamBoxPromptParams bp;
   bp.frame_w = static_cast<float>(frame_w);
@@ -93,7 +109,7 @@ BoxPrediction predict_box_device(const MobileSam& model, const Tensor& embedding
   bp.input_size = static_cast<float>(PromptEncoder::kInputSize);
   const Tensor sparse = pe.box_sparse(box_xyxy, bp);
   DecoderOutput dec =
-      model.mask_decoder().forward(embedding, pe.dense_pe(), sparse, dense, /*multimask=*/false);
+      model.mask_decoder().forward(image.side, pe.dense_pe(), sparse, /*multimask=*/false);
   // postprocess_masks + (logits > 0) as one op (one kernel on CUDA, the CPU runs that sequence).
   nn::SamFrameMasks frame_masks = nn::sam_mask_to_frame(
       dec.low_res_logits, {kImageSize, kImageSize, g.input_h, g.input_w, g.orig_h, g.orig_w},

@@ -21,6 +21,8 @@
 //   Tensor input = preprocess_device(*model, frame_u8_gpu);          // [1, 3, 1024, 1024]
 //   Tensor emb = encode_image_device(*model, input);                  // [1, 256, 64, 64]
 //   BoxPrediction p = predict_box_device(*model, emb, box_xyxy_gpu, h, w);
+//   // or, the box-independent half first: PreparedImage im = prepare_image_device(*model, emb);
+//   //                                      ... predict_box_device(*model, im, box, h, w);
 //   p.mask_u8  // uint8 [h, w] on the GPU: read back once, after the whole frame
 #pragma once
 
@@ -51,8 +53,22 @@ Tensor encode_image_device(const MobileSam& model, const Tensor& input);
 // shape/strides (e.g. a row of D-FINE's device boxes).
 // mask_input: optional previous low_res_logits, float32 [1, 1, 256, 256] or [1, 256, 256] on
 // the model's device.
+// = predict_box_device(model, prepare_image_device(model, embedding, mask_input), box_xyxy, ...).
 BoxPrediction predict_box_device(const MobileSam& model, const Tensor& embedding,
                                  const Tensor& box_xyxy, int64_t frame_h, int64_t frame_w,
                                  const Tensor& mask_input = {}, bool want_logits = false);
+
+// The two halves of predict_box_device, for a caller that has the embedding before the box (the
+// CUDA frame graph runs the first beside D-FINE): prepare_image_device = the dense prompt
+// embedding (of mask_input, or the no-mask one) and the mask decoder's box-independent image
+// side (MaskDecoder::image_side); predict_box_device(model, image, box, ...) = the rest.
+struct PreparedImage {
+  MaskDecoder::ImageSide side;
+};
+PreparedImage prepare_image_device(const MobileSam& model, const Tensor& embedding,
+                                   const Tensor& mask_input = {});
+BoxPrediction predict_box_device(const MobileSam& model, const PreparedImage& image,
+                                 const Tensor& box_xyxy, int64_t frame_h, int64_t frame_w,
+                                 bool want_logits = false);
 
 }  // namespace um::mobilesam

@@ -74,27 +74,52 @@ void MaskDecoder::place(const Placement& p, const Tensor& dense_pe_host,
 DecoderOutput MaskDecoder::forward(const Tensor& image_embedding, const Tensor& image_pe,
                                    const Tensor& sparse, const Tensor& dense,
                                    bool multimask) const {
+  return forward(image_side(image_embedding, image_pe, dense), image_pe, sparse, multimask);
+}
+
+MaskDecoder::ImageSide MaskDecoder::image_side(const Tensor& image_embedding,
+                                               const Tensor& image_pe,
+                                               const Tensor& dense) const {
   if (image_embedding.dim() != 4 || image_embedding.size(0) != 1 ||
       image_embedding.size(1) != kDim || image_pe.shape() != image_embedding.shape() ||
-      dense.shape() != image_embedding.shape() || sparse.dim() != 3 || sparse.size(0) != 1 ||
-      sparse.size(2) != kDim) {
+      dense.shape() != image_embedding.shape()) {
     throw Error(StatusCode::kInvalidArgument,
                 "MaskDecoder: inconsistent inputs: embedding " +
                     shape_str(image_embedding.shape()) + ", pe " + shape_str(image_pe.shape()) +
-                    ", sparse " + shape_str(sparse.shape()) + ", dense " +
-                    shape_str(dense.shape()));
+                    ", dense " + shape_str(dense.shape()));
   }
-  const Tensor tokens = nn::concat({output_tokens_, sparse}, 1);
-  const int64_t c = image_embedding.size(1), h = image_embedding.size(2),
-                w = image_embedding.size(3);
+  ImageSide out;
+  const int64_t c = image_embedding.size(1);
+  out.h = image_embedding.size(2);
+  out.w = image_embedding.size(3);
   // src = image_embedding + dense, written straight in token layout [1, H*W, C] (the official
   // code adds in NCHW, then flattens and permutes: same values, one pass instead of two); the
   // dense PE is channels last already (PromptEncoder), so its token view is free.
-  const Tensor src =
-      nn::add(channels_last(image_embedding), channels_last(dense)).view({1, h * w, c});
-  const Tensor pos = channels_last(image_pe).reshape({1, h * w, c});
+  out.src = nn::add(channels_last(image_embedding), channels_last(dense))
+                .view({1, out.h * out.w, c});
+  out.first_projection = transformer_.first_image_projection(
+      out.src, channels_last(image_pe).reshape({1, out.h * out.w, c}));
+  return out;
+}
 
-  auto [hs, keys] = transformer_.forward(src, pos, tokens);
+DecoderOutput MaskDecoder::forward(const ImageSide& image, const Tensor& image_pe,
+                                   const Tensor& sparse, bool multimask) const {
+  const int64_t h = image.h, w = image.w;
+  if (!image.src.defined() || image.src.shape() != Shape{1, h * w, kDim} ||
+      image_pe.shape() != Shape{1, kDim, h, w} || sparse.dim() != 3 || sparse.size(0) != 1 ||
+      sparse.size(2) != kDim) {
+    throw Error(StatusCode::kInvalidArgument,
+                "MaskDecoder: inconsistent inputs: image tokens " +
+                    (image.src.defined() ? shape_str(image.src.shape())
+                                         : std::string("undefined")) +
+                    ", pe " + shape_str(image_pe.shape()) + ", sparse " +
+                    shape_str(sparse.shape()));
+  }
+  const Tensor tokens = nn::concat({output_tokens_, sparse}, 1);
+  const Tensor& src = image.src;
+  const Tensor pos = channels_last(image_pe).reshape({1, h * w, kDim});
+
+  auto [hs, keys] = transformer_.forward(src, pos, tokens, image.first_projection);
   const Tensor iou_token_out = hs.select(1, 0);  // [1, 256]
 
   // Mask token i through hypernetwork MLP i, the four as one grouped op -> [1, 4, 32].

@@ -40,8 +40,24 @@ class MaskDecoder {
   void place(const Placement& p, const Tensor& dense_pe_host = Tensor(),
              const Tensor& dense_pe_placed = Tensor());
   // image_embedding, image_pe, sparse, dense: the placement's device and dtype. Outputs float32.
+  // = forward(image_side(image_embedding, image_pe, dense), image_pe, sparse, multimask).
   DecoderOutput forward(const Tensor& image_embedding, const Tensor& image_pe,
                         const Tensor& sparse, const Tensor& dense, bool multimask) const;
+
+  // The part of forward() that does not depend on the sparse (box/point) prompt: the image tokens
+  // src = image_embedding + dense in token layout [1, H*W, C], and on device placements the
+  // transformer's first image-side projections (TwoWayTransformer::first_image_projection).
+  // A caller that has the image before the prompt runs it early (the CUDA frame graph: beside
+  // D-FINE), then forward(image, ...) with the same image_pe.
+  struct ImageSide {
+    Tensor src;               // [1, H*W, C]
+    Tensor first_projection;  // undefined on the CPU reference path
+    int64_t h = 0, w = 0;
+  };
+  ImageSide image_side(const Tensor& image_embedding, const Tensor& image_pe,
+                       const Tensor& dense) const;
+  DecoderOutput forward(const ImageSide& image, const Tensor& image_pe, const Tensor& sparse,
+                        bool multimask) const;
 
  private:
   // keys [1, H*W, C] (transformer output) and hyper_in [1, 4, 32] -> float32 logits

@@ -177,9 +177,24 @@ TwoWayTransformer TwoWayTransformer::load(const io::WeightSource& w) {
   return t;
 }
 
+bool TwoWayTransformer::folds(const Tensor& key_pe) const {
+  return folded_pe_.defined() && !blocks_.empty() && same_view(key_pe, folded_pe_);
+}
+
+Tensor TwoWayTransformer::first_image_projection(const Tensor& image_tokens,
+                                                 const Tensor& key_pe) const {
+  if (image_tokens.dim() != 3 || key_pe.shape() != image_tokens.shape()) {
+    throw Error(StatusCode::kInvalidArgument,
+                "TwoWayTransformer: inconsistent inputs: image tokens " +
+                    shape_str(image_tokens.shape()) + ", key pe " + shape_str(key_pe.shape()));
+  }
+  if (!folds(key_pe)) return Tensor();
+  return folded_[0].proj(image_tokens, /*residual=*/folded_[0].offset);
+}
+
 std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image_tokens,
-                                                     const Tensor& key_pe,
-                                                     const Tensor& tokens) const {
+                                                     const Tensor& key_pe, const Tensor& tokens,
+                                                     const Tensor& first_projection) const {
   if (image_tokens.dim() != 3 || key_pe.shape() != image_tokens.shape() || tokens.dim() != 3 ||
       tokens.size(0) != image_tokens.size(0) || tokens.size(2) != image_tokens.size(2)) {
     throw Error(StatusCode::kInvalidArgument,
@@ -187,8 +202,18 @@ std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image_tokens,
                     shape_str(image_tokens.shape()) + ", key pe " + shape_str(key_pe.shape()) +
                     ", tokens " + shape_str(tokens.shape()));
   }
-  if (folded_pe_.defined() && same_view(key_pe, folded_pe_)) {
-    return forward_folded(image_tokens, tokens);
+  if (folds(key_pe)) {
+    if (first_projection.defined() && first_projection.shape() != folded_[0].offset.shape()) {
+      throw Error(StatusCode::kInvalidArgument,
+                  "TwoWayTransformer: first projection " + shape_str(first_projection.shape()) +
+                      ", expected " + shape_str(folded_[0].offset.shape()));
+    }
+    return forward_folded(image_tokens, tokens, first_projection);
+  }
+  if (first_projection.defined()) {
+    throw Error(StatusCode::kInvalidArgument,
+                "TwoWayTransformer: a first projection was given but this key PE is not the "
+                "folded one (first_image_projection returns none for it)");
   }
   const Tensor& query_pe = tokens;
   Tensor queries = tokens;
@@ -227,7 +252,8 @@ std::pair<Tensor, Tensor> TwoWayTransformer::forward(const Tensor& image_tokens,
 }
 
 std::pair<Tensor, Tensor> TwoWayTransformer::forward_folded(const Tensor& image_tokens,
-                                                            const Tensor& tokens) const {
+                                                            const Tensor& tokens,
+                                                            const Tensor& first_projection) const {
   // forward()'s sequence with the image-side projections taken from the folded GEMMs; the
   // token side (self-attention, the tokens' projections, the MLP, the norms) is unchanged.
   const Tensor& query_pe = tokens;
@@ -247,7 +273,10 @@ std::pair<Tensor, Tensor> TwoWayTransformer::forward_folded(const Tensor& image_
 
     // [1, HW, 3 * internal]: tokens->image k (of keys + pe), v (of keys), image->tokens q (of
     // keys + pe), in one GEMM. The keys only change at norm4, after their last use here.
-    const Tensor proj = folded_[i].proj(keys, /*residual=*/folded_[i].offset);
+    // (The first block's may have been computed already: first_image_projection.)
+    const Tensor proj = i == 0 && first_projection.defined()
+                            ? first_projection
+                            : folded_[i].proj(keys, /*residual=*/folded_[i].offset);
     queries = blk.norm2(t2i.attend(heads_of(t2i.q_proj(q_pe), 1, 0, t2i.heads),
                                    heads_of(proj, 3, 0, t2i.heads),
                                    heads_of(proj, 3, 1, t2i.heads), /*residual=*/queries));

@@ -62,8 +62,16 @@ class TwoWayTransformer {
   // projections (tokens->image k and v, image->tokens q) become ONE GEMM of the keys with that
   // constant as its C input, the final attention's k and v another, and keys + key_pe is never
   // formed. Same math, float rounding apart; the CPU runs the official sequence.
+  // first_projection (optional): first_image_projection(image_tokens, key_pe), computed earlier
+  // by a caller that had the image before the prompt.
   std::pair<Tensor, Tensor> forward(const Tensor& image_tokens, const Tensor& key_pe,
-                                    const Tensor& tokens) const;
+                                    const Tensor& tokens,
+                                    const Tensor& first_projection = Tensor()) const;
+  // The first block's folded image-side projections of image_tokens: they depend on the image
+  // only, so they can run before the prompt exists (the CUDA frame graph computes them beside
+  // D-FINE). Undefined where forward() would not take the folded path for this key_pe (CPU
+  // placements, another PE): forward() then computes everything itself.
+  Tensor first_image_projection(const Tensor& image_tokens, const Tensor& key_pe) const;
 
  private:
   struct Block {
@@ -79,8 +87,9 @@ class TwoWayTransformer {
     Linear proj;
     Tensor offset;
   };
-  std::pair<Tensor, Tensor> forward_folded(const Tensor& image_tokens,
-                                           const Tensor& tokens) const;
+  std::pair<Tensor, Tensor> forward_folded(const Tensor& image_tokens, const Tensor& tokens,
+                                           const Tensor& first_projection) const;
+  bool folds(const Tensor& key_pe) const;
 
   std::vector<Block> blocks_;
   SamAttention final_attn_;

@@ -15,10 +15,11 @@
 // the box, planned on the host by FrameTemporalState::plan_detection, is uploaded with the
 // pixels and D-FINE is not run). Only the variants the config can use are captured.
 //
-// Overlap (ProcessorOptions::overlap_models, on by default): MobileSAM's preprocess and image
-// encoder do not depend on D-FINE's box, so the graph runs them as a parallel branch (a side
-// stream forked after the upload, joined before the box prompt) beside D-FINE's; each alone is
-// a chain of small kernels that leaves most of the GPU idle. Same kernels, same results.
+// Overlap (ProcessorOptions::overlap_models, on by default): MobileSAM's preprocess, image
+// encoder and the mask decoder's box-independent half do not depend on D-FINE's box, so the
+// graph runs them as a parallel branch (a side stream forked after the upload, joined before the
+// box prompt) beside D-FINE's; each alone is a chain of small kernels that leaves part of the GPU
+// idle. Same kernels, same results.
 // The GPU always runs MobileSAM (a graph has no data-dependent branch); when the top-1 score is
 // below tau_conf the host ignores the mask, as the CPU path would not have computed it.
 // Memory: the graph's activations live in a private DevicePool (device_pool.h), sized by the

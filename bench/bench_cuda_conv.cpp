@@ -274,9 +274,11 @@ const ConvShape kElan40{{1, 384, 40, 40}, {256, 384, 1, 1}, um::nn::Conv2dParams
                         false};
 const ConvShape kElan80{{1, 256, 80, 80}, {128, 256, 1, 1}, um::nn::Conv2dParams::square(1, 0),
                         false};
-#define UM_OWN_CONV_BENCH(name, shape, dtype)                                                 \
-  BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_own, shape, dtype, true, false)->Apply(configure);  \
-  BENCHMARK_CAPTURE(BM_CudaOwnConv, name##_cudnn, shape, dtype, false, false)->Apply(configure)
+// Own vs cuDNN entries of one shape, eager (graph false) or graph-replayed (graph true).
+#define UM_OWN_CONV_BENCH_PAIR(label, shape, dtype, graph)                                    \
+  BENCHMARK_CAPTURE(BM_CudaOwnConv, label##_own, shape, dtype, true, graph)->Apply(configure); \
+  BENCHMARK_CAPTURE(BM_CudaOwnConv, label##_cudnn, shape, dtype, false, graph)->Apply(configure)
+#define UM_OWN_CONV_BENCH(name, shape, dtype) UM_OWN_CONV_BENCH_PAIR(name, shape, dtype, false)
 UM_OWN_CONV_BENCH(encoder_3x3_64_20x20_f16, kEncoder20, DType::kF16);
 UM_OWN_CONV_BENCH(encoder_3x3_64_40x40_f16, kEncoder40, DType::kF16);
 UM_OWN_CONV_BENCH(encoder_3x3_64_80x80_f16, kEncoder80, DType::kF16);
@@ -287,10 +289,8 @@ UM_OWN_CONV_BENCH(patch_embed_3x3_s2_3to32_1024_f16, kPatchEmbed1, DType::kF16);
 UM_OWN_CONV_BENCH(excite_1x1_128to256_80x80_f32, kExcite80, DType::kF32);
 UM_OWN_CONV_BENCH(light_1x1_256to64_40x40_f32, kLight40, DType::kF32);
 UM_OWN_CONV_BENCH(squeeze_1x1_896to512_20x20_f32, kSqueeze20, DType::kF32);
-#define UM_OWN_CONV_GRAPH_BENCH(name, shape, dtype)                                               \
-  BENCHMARK_CAPTURE(BM_CudaOwnConv, graph_##name##_own, shape, dtype, true, true)->Apply(configure); \
-  BENCHMARK_CAPTURE(BM_CudaOwnConv, graph_##name##_cudnn, shape, dtype, false, true)                 \
-      ->Apply(configure)
+#define UM_OWN_CONV_GRAPH_BENCH(name, shape, dtype) \
+  UM_OWN_CONV_BENCH_PAIR(graph_##name, shape, dtype, true)
 UM_OWN_CONV_GRAPH_BENCH(proj_1x1_1024to256_20x20_f16_x8, kProj20, DType::kF16);
 UM_OWN_CONV_GRAPH_BENCH(elan_1x1_384to256_40x40_f16_x8, kElan40, DType::kF16);
 UM_OWN_CONV_GRAPH_BENCH(elan_1x1_256to128_80x80_f16_x8, kElan80, DType::kF16);

@@ -127,8 +127,8 @@ bool try_layer_norm_vec(const T* x, const T* w, const T* b, T* y, int64_t rows, 
                         float eps) {
   constexpr int64_t kN = Pack16<T>::kN;
   if (um::cuda::memops_mode() == um::cuda::MemopsMode::kLegacy) return false;
-  if (c % kN != 0 || !aligned16(x) || !aligned16(y) || (w && !aligned16(w)) ||
-      (b && !aligned16(b))) {
+  // (An absent w or b is null, which aligned16 counts as aligned.)
+  if (c % kN != 0 || !aligned16(x) || !aligned16(y) || !aligned16(w) || !aligned16(b)) {
     return false;
   }
   const int64_t packs = c / kN;

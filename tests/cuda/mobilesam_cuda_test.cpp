@@ -435,7 +435,7 @@ TEST(MobileSamCuda, PreparedImageThenBoxEqualsOneCall) {
       cuda::DevicePool other;
       cuda::PoolScope in_other(&other);
       image = prepare_image_device(**model, emb);
-      EXPECT_TRUE(image.side.first_projection.defined());
+      EXPECT_TRUE(image.first_projection.defined());
       const BoxPrediction two = predict_box_device(**model, image, box_gpu, h, w);
       EXPECT_EQ(max_abs_diff_gpu(two.low_res_logits, to_cpu_f32(one.low_res_logits)), 0.f)
           << dtype_name(dt);

@@ -126,7 +126,7 @@ void expect_matches_predictor(const MobileSam& model, const Predictor& pred, con
   // The two-call form (the box-independent half first, as the CUDA frame graph runs it) gives the
   // same bits; a CPU model folds nothing, so there is no precomputed projection.
   const PreparedImage image = prepare_image_device(model, pred.image_embedding(), mask_input);
-  EXPECT_FALSE(image.side.first_projection.defined());
+  EXPECT_FALSE(image.first_projection.defined());
   const BoxPrediction two = predict_box_device(
       model, image, Tensor::from_vector({box.x0, box.y0, box.x1, box.y1}, {4}), h, w, true);
   expect_identical(two.low_res_logits, ours.low_res_logits, "two-call low_res_logits");

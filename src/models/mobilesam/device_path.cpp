@@ -75,9 +75,7 @@ PreparedImage prepare_image_device(const MobileSam& model, const Tensor& embeddi
     }
     dense = pe.embed_mask(mask_input.reshape({1, 1, 256, 256}).to(model.dtype()));
   }
-  PreparedImage out;
-  out.side = model.mask_decoder().image_side(embedding, pe.dense_pe(), dense);
-  return out;
+  return model.mask_decoder().image_side(embedding, pe.dense_pe(), dense);
 }
 
 BoxPrediction predict_box_device(const MobileSam& model, const Tensor& embedding,
@@ -109,7 +107,7 @@ BoxPrediction predict_box_device(const MobileSam& model, const PreparedImage& im
   bp.input_size = static_cast<float>(PromptEncoder::kInputSize);
   const Tensor sparse = pe.box_sparse(box_xyxy, bp);
   DecoderOutput dec =
-      model.mask_decoder().forward(image.side, pe.dense_pe(), sparse, /*multimask=*/false);
+      model.mask_decoder().forward(image, pe.dense_pe(), sparse, /*multimask=*/false);
   // postprocess_masks + (logits > 0) as one op (one kernel on CUDA, the CPU runs that sequence).
   nn::SamFrameMasks frame_masks = nn::sam_mask_to_frame(
       dec.low_res_logits, {kImageSize, kImageSize, g.input_h, g.input_w, g.orig_h, g.orig_w},

@@ -62,9 +62,7 @@ BoxPrediction predict_box_device(const MobileSam& model, const Tensor& embedding
 // CUDA frame graph runs the first beside D-FINE): prepare_image_device = the dense prompt
 // embedding (of mask_input, or the no-mask one) and the mask decoder's box-independent image
 // side (MaskDecoder::image_side); predict_box_device(model, image, box, ...) = the rest.
-struct PreparedImage {
-  MaskDecoder::ImageSide side;
-};
+using PreparedImage = MaskDecoder::ImageSide;
 PreparedImage prepare_image_device(const MobileSam& model, const Tensor& embedding,
                                    const Tensor& mask_input = {});
 BoxPrediction predict_box_device(const MobileSam& model, const PreparedImage& image,

@@ -49,6 +49,12 @@ Linear conv_transpose_2x2_as_linear(const Tensor& weight, const Tensor& bias) {
 // [B, C, H, W] -> the same values as [B, H, W, C] (a view; contiguous for channels-last data).
 Tensor channels_last(const Tensor& nchw) { return nchw.permute({0, 2, 3, 1}); }
 
+// [1, C, H, W] -> token layout [1, H*W, C] (a view for channels-last data, as the dense PE is:
+// the transformer recognises its folded PE by that view).
+Tensor tokens_of(const Tensor& nchw) {
+  return channels_last(nchw).reshape({1, nchw.size(2) * nchw.size(3), nchw.size(1)});
+}
+
 }  // namespace
 
 void MaskDecoder::place(const Placement& p, const Tensor& dense_pe_host,
@@ -89,25 +95,21 @@ MaskDecoder::ImageSide MaskDecoder::image_side(const Tensor& image_embedding,
                     ", dense " + shape_str(dense.shape()));
   }
   ImageSide out;
-  const int64_t c = image_embedding.size(1);
-  out.h = image_embedding.size(2);
-  out.w = image_embedding.size(3);
   // src = image_embedding + dense, written straight in token layout [1, H*W, C] (the official
   // code adds in NCHW, then flattens and permutes: same values, one pass instead of two); the
   // dense PE is channels last already (PromptEncoder), so its token view is free.
   out.src = nn::add(channels_last(image_embedding), channels_last(dense))
-                .view({1, out.h * out.w, c});
-  out.first_projection = transformer_.first_image_projection(
-      out.src, channels_last(image_pe).reshape({1, out.h * out.w, c}));
+                .view({1, image_embedding.size(2) * image_embedding.size(3), kDim});
+  out.first_projection = transformer_.first_image_projection(out.src, tokens_of(image_pe));
   return out;
 }
 
 DecoderOutput MaskDecoder::forward(const ImageSide& image, const Tensor& image_pe,
                                    const Tensor& sparse, bool multimask) const {
-  const int64_t h = image.h, w = image.w;
-  if (!image.src.defined() || image.src.shape() != Shape{1, h * w, kDim} ||
-      image_pe.shape() != Shape{1, kDim, h, w} || sparse.dim() != 3 || sparse.size(0) != 1 ||
-      sparse.size(2) != kDim) {
+  if (image_pe.dim() != 4 || image_pe.size(0) != 1 || image_pe.size(1) != kDim ||
+      !image.src.defined() ||
+      image.src.shape() != Shape{1, image_pe.size(2) * image_pe.size(3), kDim} ||
+      sparse.dim() != 3 || sparse.size(0) != 1 || sparse.size(2) != kDim) {
     throw Error(StatusCode::kInvalidArgument,
                 "MaskDecoder: inconsistent inputs: image tokens " +
                     (image.src.defined() ? shape_str(image.src.shape())
@@ -115,11 +117,10 @@ DecoderOutput MaskDecoder::forward(const ImageSide& image, const Tensor& image_p
                     ", pe " + shape_str(image_pe.shape()) + ", sparse " +
                     shape_str(sparse.shape()));
   }
+  const int64_t h = image_pe.size(2), w = image_pe.size(3);
   const Tensor tokens = nn::concat({output_tokens_, sparse}, 1);
-  const Tensor& src = image.src;
-  const Tensor pos = channels_last(image_pe).reshape({1, h * w, kDim});
-
-  auto [hs, keys] = transformer_.forward(src, pos, tokens, image.first_projection);
+  auto [hs, keys] = transformer_.forward(image.src, tokens_of(image_pe), tokens,
+                                         image.first_projection);
   const Tensor iou_token_out = hs.select(1, 0);  // [1, 256]
 
   // Mask token i through hypernetwork MLP i, the four as one grouped op -> [1, 4, 32].

@@ -52,7 +52,6 @@ class MaskDecoder {
   struct ImageSide {
     Tensor src;               // [1, H*W, C]
     Tensor first_projection;  // undefined on the CPU reference path
-    int64_t h = 0, w = 0;
   };
   ImageSide image_side(const Tensor& image_embedding, const Tensor& image_pe,
                        const Tensor& dense) const;

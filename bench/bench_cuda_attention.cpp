@@ -4,9 +4,10 @@
 // path forced through nn::detail::attention_cuda_with_path: the original generic kernel
 // ("generic"), the key-tiled kernel of src/nn/attention_tiled_cuda.cu ("tiled", where it takes
 // the operands) and the tensor-core path of src/nn/attention_gemm_cuda.cu ("gemm": cuBLASLt
-// q k^T, softmax kernel, cuBLASLt P v; the float16 TinyViT and D-FINE shapes take it
-// automatically), so that the paths print side by side. "tiled" and "gemm" report an error where
-// the path refuses the operands; the "auto" row's label names the path it picked.
+// q k^T, softmax kernel, cuBLASLt P v) and the fused tensor-core kernel of
+// src/nn/attention_mma_cuda.cu ("mma": float16, head dim 32, no bias; the D-FINE shapes take it
+// automatically), so that the paths print side by side. "tiled", "gemm" and "mma" report an error
+// where the path refuses the operands; the "auto" row's label names the path it picked.
 // Shapes (MobileSAM TinyViT at 1024 input, src/models/mobilesam/tiny_vit.{h,cpp}: patch embed
 // /4 -> 256x256 tokens; stage 2: 128 dims, 4 heads, window 7 on 128x128 tokens padded to 133 ->
 // 19x19 = 361 windows; stage 3: 160 dims, 5 heads, window 14 on 64x64 padded to 70 -> 5x5 = 25
@@ -63,13 +64,14 @@ const AttnShape kShapes[] = {
 
 constexpr int kInner = 20;
 
-enum class Path { kAuto, kGeneric, kTiled, kGemm };
+enum class Path { kAuto, kGeneric, kTiled, kGemm, kMma };
 
 const char* path_name(Path p) {
   switch (p) {
     case Path::kGeneric: return "generic";
     case Path::kTiled: return "tiled";
     case Path::kGemm: return "gemm";
+    case Path::kMma: return "mma";
     default: return "auto";
   }
 }
@@ -113,13 +115,17 @@ void BM_CudaAttention(benchmark::State& state, AttnShape s, DType dtype, Path pa
       case Path::kGemm:
         return um::nn::detail::attention_cuda_with_path(q, k, v, bias, scale,
                                                         AttentionPath::kGemm);
+      case Path::kMma:
+        return um::nn::detail::attention_cuda_with_path(q, k, v, bias, scale,
+                                                        AttentionPath::kMma);
       default:
         return um::nn::scaled_dot_product_attention(q, k, v, bias, scale);
     }
   };
   if (path == Path::kAuto) {
-    const AttentionPath picked = um::nn::detail::attention_cuda_auto_path(q, k, v);
-    state.SetLabel(picked == AttentionPath::kGemm    ? "gemm"
+    const AttentionPath picked = um::nn::detail::attention_cuda_auto_path(q, k, v, bias);
+    state.SetLabel(picked == AttentionPath::kMma     ? "mma"
+                   : picked == AttentionPath::kGemm  ? "gemm"
                    : picked == AttentionPath::kTiled ? "tiled"
                                                      : "generic");
   }
@@ -165,7 +171,7 @@ int main(int argc, char** argv) {
   // Registered as <shape>/<dtype>/<path>, the paths adjacent (auto's label names its pick).
   for (const AttnShape& s : kShapes) {
     for (DType dt : {DType::kF16, DType::kF32}) {
-      for (Path path : {Path::kAuto, Path::kTiled, Path::kGemm, Path::kGeneric}) {
+      for (Path path : {Path::kAuto, Path::kMma, Path::kTiled, Path::kGemm, Path::kGeneric}) {
         const std::string name = std::string("attention/") + s.name +
                                  (dt == DType::kF16 ? "/f16/" : "/f32/") + path_name(path);
         benchmark::RegisterBenchmark(name.c_str(), BM_CudaAttention, s, dt, path)

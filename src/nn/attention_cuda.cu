@@ -12,12 +12,13 @@
 // split writes its unnormalised accumulator and (max, sum) to float32 workspace Tensors, and a
 // second kernel merges them (out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M)).
 // Covers D <= 128; larger D is refused with a clear error.
-// Dispatch (attention_cuda_auto_path): float16 attentions with Lk >= 32, D >= 16, >= 1024 score
-// rows and at most 64 MiB of float32 scores take the tensor-core GEMM path of
-// attention_gemm_cuda.cu (TinyViT's windows, D-FINE's 300 / 400); the rest with head dims <= 64
-// and a contiguous
-// last dim the faster key-tiled kernel of attention_tiled_cuda.cu; this kernel is the fallback
-// for head dims 65..128 and for views whose last dim is strided. Tests and the bench can force
+// Dispatch (attention_cuda_auto_path): float16 attentions of head dim 32 without bias, with
+// >= 1024 score rows and at most 512 keys take the fused tensor-core kernel of
+// attention_mma_cuda.cu (D-FINE's 300 / 400); other float16 attentions with Lk >= 32, D >= 16,
+// >= 1024 score rows and at most 64 MiB of float32 scores the tensor-core GEMM path of
+// attention_gemm_cuda.cu; the rest with head dims <= 64 and a contiguous last dim the faster
+// key-tiled kernel of attention_tiled_cuda.cu; this kernel is the fallback for head dims
+// 65..128 and for views whose last dim is strided. Tests and the bench can force
 // any path through attention_cuda_with_path (attention_cuda.h).
 #include <algorithm>
 #include <cmath>
@@ -261,19 +262,27 @@ Tensor attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, const T
       bst.s[i] = (bi >= 0 && sz != 1) ? bias.strides()[bi] : 0;
     }
   }
-  const AttentionPath path = forced ? *forced : attention_cuda_auto_path(q, k, v);
+  const AttentionPath path = forced ? *forced : attention_cuda_auto_path(q, k, v, bias);
   if (path != AttentionPath::kGemm && d > kMaxD) {
     fail(kOp, "head dim " + std::to_string(d) + " exceeds the CUDA kernel's maximum " +
                   std::to_string(kMaxD));
+  }
+  if (path == AttentionPath::kMma && (bias.defined() || !attention_mma_supported(q, k, v))) {
+    fail(kOp, "the tensor-core kernel needs float16, head dim 32, at most 512 keys, 16-byte "
+              "aligned rows and no bias; got q " + shape_str(q.shape()) + " strides " +
+                  shape_str(q.strides()) + (bias.defined() ? " with a bias" : ""));
   }
   if (path == AttentionPath::kTiled && !attention_tiled_supported(q, k, v)) {
     fail(kOp, "the tiled kernel needs head dim <= 64 and a contiguous last dim; got q " +
                   shape_str(q.shape()) + " strides " + shape_str(q.strides()));
   }
-  Tensor out = Tensor::empty({b, h, lq, d}, q.dtype(), q.device());
+  Tensor out = path == AttentionPath::kMma ? attention_mma_output(q)
+                                           : Tensor::empty({b, h, lq, d}, q.dtype(), q.device());
   if (out.numel() == 0) return out;
   if (lk == 0) return Tensor::zeros({b, h, lq, d}, q.dtype(), q.device());  // empty softmax: sum 0
-  if (path == AttentionPath::kGemm) {
+  if (path == AttentionPath::kMma) {
+    attention_mma_launch(q, k, v, scale, out);
+  } else if (path == AttentionPath::kGemm) {
     attention_gemm_launch(q, k, v, bias, bst.s, scale, out);
   } else if (path == AttentionPath::kTiled) {
     attention_tiled_launch(q, k, v, bias, bst.s, scale, out);
@@ -300,10 +309,13 @@ void attention_merge_splits_launch(const float* part_acc, const float* part_ml, 
   });
 }
 
-AttentionPath attention_cuda_auto_path(const Tensor& q, const Tensor& k, const Tensor& v) {
-  // Float16 attentions with enough keys and head dims for tensor-core tiles: the GEMM path. Else
+AttentionPath attention_cuda_auto_path(const Tensor& q, const Tensor& k, const Tensor& v,
+                                       const Tensor& bias) {
+  // Float16 head dim 32 without bias and enough rows: the fused tensor-core kernel. Other
+  // float16 attentions with enough keys and head dims for tensor-core tiles: the GEMM path. Else
   // the tiled kernel whenever it can take the operands (head dims <= 64, head views with a
   // contiguous last dim); the generic one for the rest.
+  if (!bias.defined() && attention_mma_preferred(q, k, v)) return AttentionPath::kMma;
   if (attention_gemm_preferred(q, k, v)) return AttentionPath::kGemm;
   return attention_tiled_supported(q, k, v) ? AttentionPath::kTiled : AttentionPath::kGeneric;
 }

@@ -32,6 +32,7 @@
 #include <utility>
 
 #include "core/cuda/device_attribute.h"
+#include "nn/attention_mma_warp.cuh"
 #include "nn/cuda_op_util.cuh"
 #include "nn/mma_sm80.cuh"
 #include "nn/ops_sam.h"
@@ -149,46 +150,26 @@ __global__ void __launch_bounds__(kPlainWarps * 32)
 }
 
 // ---- Tensor-core kernel (float16, key_dim 32) ---------------------------------------------------
-// FlashAttention-style register tiles with mma.sync.m16n8k16 (float16 products, float32
-// accumulation): a warp owns 16 query rows and walks the window's keys in steps of 16 (two 8-key
-// score tiles); each row's scores live in one quad of lanes (two shuffles per statistic). The
-// normalised probabilities, rounded to float16 (as PyTorch's float16 attention does before
-// P @ v), are ALREADY the A operand of O = P v: the accumulator layout of two 8-key tiles is the
-// A-fragment layout of one 16-key step. No S or P in memory.
-// Windows of at most 64 keys keep all their scores in registers (one pass). Larger windows (196
-// tokens -> 208 keys) would need 104 score registers per lane (168 in all: 3 blocks per SM, the
-// 500 blocks of TinyViT's stage 2 in 1.3 waves), so they run two passes over the key steps and
-// recompute S (the mma is cheap here): pass 1 keeps, per lane, the running max of its scores and
-// their exp-sum rescaled to it (a scalar per row, no rescaled P or O); the quad then combines
-// them into the row's max and sum. Pass 2 recomputes each step's scores with the same code (so
-// bit-identical), forms P = exp(s - max) / sum rounded to float16 exactly as the one-pass path
-// does and accumulates O = P v. Only the float32 summation order of the row sum differs.
-// Scores are kept in log2 units (scale and bias pre-multiplied by log2 e) so that each exp is one
-// ex2.approx (a few float32 ulp of error, far below the float16 rounding of P: 2^-11).
+// The warp-level FlashAttention core of attention_mma_warp.cuh (S, statistics and P in
+// registers; one pass up to 64 keys, two beyond), which says how and why.
 // Load phase: a table of the window's image tokens (one division chain per token, not per
 // element), then k, v and the block's q rows go straight from global to shared memory with
-// cp.async (16 bytes each, all in flight at once, no registers), row-major with an 80-byte
-// stride: ldmatrix reads the k fragments and (transposing) the v fragments conflict-free, so no
-// transposed copy of v is stored. The bias rows are read from global memory (L1/L2 resident: one
-// [n, n] matrix per head, shared by all windows) as __half2 pairs when n is even and the bias
-// 4-byte aligned, scalar otherwise (TinyViT's 7x7 windows: n = 49).
+// cp.async (16 bytes each, all in flight at once, no registers), row-major with the core's
+// 80-byte stride. The bias rows are read from global memory (L1/L2 resident: one [n, n] matrix
+// per head, shared by all windows) as __half2 pairs when n is even and the bias 4-byte aligned,
+// scalar otherwise (TinyViT's 7x7 windows: n = 49).
 // A window's query rows are spread over gridDim.z blocks of 64 rows so that a 196-token window
 // keeps 4 blocks busy instead of one.
-// Fragment layouts (PTX ISA, mma.m16n8k16 with .f16 inputs; g = lane / 4, t = lane % 4):
-//   A (16 x 16, row-major): reg 0 = (row g, cols 2t, 2t+1), reg 1 = (row g+8, cols 2t..),
-//                           reg 2 = (row g, cols 8+2t..), reg 3 = (row g+8, cols 8+2t..);
-//   B (16 x 8, "col"):      reg 0 = (rows 2t, 2t+1, col g), reg 1 = (rows 8+2t.., col g);
-//   C (16 x 8, float):      c0, c1 = (row g, cols 2t, 2t+1), c2, c3 = (row g+8, cols 2t..).
-// ldmatrix.m8n8.x4: lane 8 i + r gives the address of row r of matrix i; register i of lane l
-// holds matrix i's (row l / 4, cols 2 (l % 4), +1), or with .trans (rows 2 (l % 4), +1 of col
-// l / 4). Each 32-bit register holds two halves, the lower index in the low 16 bits.
+// (A first version with WMMA tiles staged S and P through shared memory and ran the softmax
+// row by row: 67/83/47 us per call at TinyViT's three stage shapes on an H200, ncu. The
+// one-pass register version after it: 45 us at 208 keys (168 registers: 3 blocks per SM,
+// 1.26 waves, warps stalled on scalar bias loads) and 23.5 us at 64 keys.)
+using attention_mma::kChunks;
+using attention_mma::kLd;
+constexpr int kMmaKeyDim = attention_mma::kKeyDim;
 constexpr int kMmaWarps = 4;
 constexpr int kMmaThreads = kMmaWarps * 32;
 constexpr int kMmaRows = kMmaWarps * 16;  // query rows per block
-constexpr int kMmaKeyDim = 32;
-constexpr int kLdQk = kMmaKeyDim + 8;  // q/k/v rows in shared memory: 80 bytes, conflict-free
-constexpr int kChunks = kMmaKeyDim / 8;  // 16-byte chunks per q/k/v part of a token
-constexpr float kLog2e = 1.4426950408889634f;
 
 // The token counts the kernel is built for (keys padded up to one of them, the padding masked):
 // TinyViT's 7x7 windows use 64, its 14x14 windows 208.
@@ -203,127 +184,18 @@ constexpr int mma_min_blocks(int np) { return np <= 64 ? 8 : 4; }
 // q rows, k and v rows (80 bytes each) and the token table; at most 46 KiB (256 tokens): under
 // the 48 KiB every device grants without opting in.
 size_t mma_smem_bytes(int np) {
-  return sizeof(__half) * static_cast<size_t>(kMmaRows + 2 * np) * kLdQk + sizeof(int) * np;
+  return sizeof(__half) * static_cast<size_t>(kMmaRows + 2 * np) * kLd + sizeof(int) * np;
 }
 
-__device__ __forceinline__ uint32_t load_pair(const __half* p) {
-  return *reinterpret_cast<const uint32_t*>(p);
-}
-__device__ __forceinline__ uint32_t pack_pair(float lo, float hi) {
-  const __half2 h = __floats2half2_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&h);
-}
-// 2^x; ex2(-inf) = +0. Flushing results below 2^-126 to zero changes nothing here (such a P
-// rounds to 0 in float16 and vanishes next to the row sum, which is >= 1).
-__device__ __forceinline__ float exp2_approx(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-// One lane's two query rows i0 = row g and i1 = row g + 8 of its warp's 16.
-struct LaneRows {
-  uint32_t qa[2][4];           // A fragments of q, key_dim in two 16-wide steps
-  const __half* bias0;         // bias rows of i0 and i1 (row 0 when the row is past n: not read)
-  const __half* bias1;
-  bool ok0, ok1;               // the row is a window token (< n)
-  float qk_scale;              // scale * log2 e
-};
-
-// Bias of keys j and j + 1 (j even) of both rows, times log2 e: b[0..1] row i0, b[2..3] row i1;
-// 0 where the key or row is masked (the score is replaced by -inf there).
-template <bool kPairs>
-__device__ __forceinline__ void load_bias(float (&b)[4], const LaneRows& r, int j, int n) {
-  if constexpr (kPairs) {  // n even: j < n implies j + 1 < n; the pair is 4-byte aligned
-    __half2 h0 = __float2half2_rn(0.f), h1 = h0;
-    if (j < n) {
-      if (r.ok0) h0 = __ldg(reinterpret_cast<const __half2*>(r.bias0 + j));
-      if (r.ok1) h1 = __ldg(reinterpret_cast<const __half2*>(r.bias1 + j));
-    }
-    const float2 f0 = __half22float2(h0), f1 = __half22float2(h1);
-    b[0] = f0.x * kLog2e;
-    b[1] = f0.y * kLog2e;
-    b[2] = f1.x * kLog2e;
-    b[3] = f1.y * kLog2e;
-  } else {
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      const bool key = j + e < n;
-      b[e] = key && r.ok0 ? __half2float(__ldg(r.bias0 + j + e)) * kLog2e : 0.f;
-      b[2 + e] = key && r.ok1 ? __half2float(__ldg(r.bias1 + j + e)) * kLog2e : 0.f;
-    }
-  }
-}
-
-// Scores of the 16 keys key0 .. key0 + 15 in log2 units: sc[u] is the C tile of keys
-// key0 + 8u .. + 7 (sc[u][e]: row i0, key key0 + 8u + 2t + e; sc[u][2 + e]: row i1). Keys or
-// rows past n are -inf. Both passes of the two-pass kernel run this same code, so a recomputed
-// score is bit-identical to the one its row statistics were taken from.
-template <bool kPairs>
-__device__ __forceinline__ void step_scores(float (&sc)[2][4], const LaneRows& r,
-                                            const __half* ks, int key0, int n, int lane) {
-  const int tq = lane & 3;
-  float b[2][4];
-#pragma unroll
-  for (int u = 0; u < 2; ++u) load_bias<kPairs>(b[u], r, key0 + u * 8 + tq * 2, n);
-#pragma unroll
-  for (int u = 0; u < 2; ++u) {  // S = q k^T: B[k][col] = k_token[col][k]; matrix i = k 8i..8i+7
-    uint32_t kb[4];
-    ldmatrix_x4(kb, ks + (key0 + u * 8 + (lane & 7)) * kLdQk + (lane >> 3) * 8);
-    sc[u][0] = sc[u][1] = sc[u][2] = sc[u][3] = 0.f;
-    mma_16816(sc[u], r.qa[0], kb[0], kb[1]);
-    mma_16816(sc[u], r.qa[1], kb[2], kb[3]);
-  }
-#pragma unroll
-  for (int u = 0; u < 2; ++u) {
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      const bool key = key0 + u * 8 + tq * 2 + e < n;
-      sc[u][e] = key && r.ok0 ? fmaf(sc[u][e], r.qk_scale, b[u][e]) : -INFINITY;
-      sc[u][2 + e] = key && r.ok1 ? fmaf(sc[u][2 + e], r.qk_scale, b[u][2 + e]) : -INFINITY;
-    }
-  }
-}
-
-// O += P v for the 16 keys key0 ..: p holds exp(s - max) of step_scores' layout; P = p * inv,
-// rounded to float16, is the A fragment. v^T's B fragments come from ldmatrix.trans of the
-// row-major v: matrix i = keys key0 + 8 (i & 1) .., key_dim 8 (2 dp + i / 2) ..
-__device__ __forceinline__ void pv_step(float (&o)[kMmaKeyDim / 8][4], const float (&p)[2][4],
-                                        float inv0, float inv1, const __half* vs, int key0,
-                                        int lane) {
-  const uint32_t pa[4] = {pack_pair(p[0][0] * inv0, p[0][1] * inv0),
-                          pack_pair(p[0][2] * inv1, p[0][3] * inv1),
-                          pack_pair(p[1][0] * inv0, p[1][1] * inv0),
-                          pack_pair(p[1][2] * inv1, p[1][3] * inv1)};
-#pragma unroll
-  for (int dp = 0; dp < kMmaKeyDim / 16; ++dp) {
-    uint32_t vb[4];
-    ldmatrix_x4_trans(vb, vs + (key0 + (lane & 15)) * kLdQk + (dp * 2 + (lane >> 4)) * 8);
-    mma_16816(o[2 * dp], pa, vb[0], vb[1]);
-    mma_16816(o[2 * dp + 1], pa, vb[2], vb[3]);
-  }
-}
-
-__device__ __forceinline__ float quad_max(float v) {  // the quad holding a row: lanes 4g .. 4g+3
-  v = fmaxf(v, __shfl_xor_sync(kFullMask, v, 1));
-  return fmaxf(v, __shfl_xor_sync(kFullMask, v, 2));
-}
-__device__ __forceinline__ float quad_sum(float v) {
-  v += __shfl_xor_sync(kFullMask, v, 1);
-  return v + __shfl_xor_sync(kFullMask, v, 2);
-}
-// The exponent base of a row: its max, or 0 for a row with no score (then every exp is 0).
-__device__ __forceinline__ float exp_base(float mx) { return mx == -INFINITY ? 0.f : mx; }
-
-// NP = keys padded (multiple of 16); kPairs: bias read as __half2 pairs (n even, aligned).
 template <int NP, bool kPairs>
 __global__ void __launch_bounds__(kMmaThreads, mma_min_blocks(NP))
     window_attention_mma_kernel(WindowGeometry g) {
   constexpr int NS = NP / 16;  // 16-key steps
   extern __shared__ __align__(16) unsigned char mma_smem[];
-  __half* qs = reinterpret_cast<__half*>(mma_smem);    // [kMmaRows][kLdQk]
-  __half* ks = qs + kMmaRows * kLdQk;                  // [NP][kLdQk]
-  __half* vs = ks + NP * kLdQk;                        // [NP][kLdQk]
-  int* tok = reinterpret_cast<int*>(vs + NP * kLdQk);  // [NP]: image token, -1 padding token
+  __half* qs = reinterpret_cast<__half*>(mma_smem);  // [kMmaRows][kLd]
+  __half* ks = qs + kMmaRows * kLd;                  // [NP][kLd]
+  __half* vs = ks + NP * kLd;                        // [NP][kLd]
+  int* tok = reinterpret_cast<int*>(vs + NP * kLd);  // [NP]: image token, -1 padding token
   const int n = g.n;
   const int head = blockIdx.y;
   const int row0 = blockIdx.z * kMmaRows;  // the block's first query row
@@ -346,8 +218,8 @@ __global__ void __launch_bounds__(kMmaThreads, mma_min_blocks(NP))
   const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
   for (int e = threadIdx.x; e < NP * kChunks; e += kMmaThreads) {  // k and v, zero past n
     const int t = e / kChunks, c = e % kChunks;
-    __half* kd = ks + t * kLdQk + c * 8;
-    __half* vd = vs + t * kLdQk + c * 8;
+    __half* kd = ks + t * kLd + c * 8;
+    __half* vd = vs + t * kLd + c * 8;
     if (t < n) {
       cp_async16(kd, token_part(t, 1, c));
       cp_async16(vd, token_part(t, 2, c));
@@ -358,7 +230,7 @@ __global__ void __launch_bounds__(kMmaThreads, mma_min_blocks(NP))
   }
   for (int e = threadIdx.x; e < kMmaRows * kChunks; e += kMmaThreads) {  // the block's q rows
     const int r = e / kChunks, c = e % kChunks, t = row0 + r;
-    __half* qd = qs + r * kLdQk + c * 8;
+    __half* qd = qs + r * kLd + c * 8;
     if (t < n) {
       cp_async16(qd, token_part(t, 0, c));
     } else {
@@ -377,108 +249,19 @@ __global__ void __launch_bounds__(kMmaThreads, mma_min_blocks(NP))
   }
   const int i0 = row0 + tile + gq, i1 = i0 + 8;  // this lane's two query rows
 
-  LaneRows rows;
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    const __half* q0 = qs + (tile + gq) * kLdQk + k * 16 + tq * 2;
-    const __half* q1 = q0 + 8 * kLdQk;
-    rows.qa[k][0] = load_pair(q0);
-    rows.qa[k][1] = load_pair(q1);
-    rows.qa[k][2] = load_pair(q0 + 8);
-    rows.qa[k][3] = load_pair(q1 + 8);
-  }
+  attention_mma::LaneRows rows;
+  attention_mma::load_q_fragments(rows, qs + tile * kLd, lane);
   rows.ok0 = i0 < n;
   rows.ok1 = i1 < n;
   const __half* bias = static_cast<const __half*>(g.bias) + static_cast<int64_t>(head) * n * n;
   rows.bias0 = bias + (rows.ok0 ? i0 : 0) * n;
   rows.bias1 = bias + (rows.ok1 ? i1 : 0) * n;
-  rows.qk_scale = g.scale * kLog2e;
+  rows.qk_scale = g.scale * attention_mma::kLog2e;
 
+  constexpr auto kBias =
+      kPairs ? attention_mma::BiasRead::kPairs : attention_mma::BiasRead::kScalar;
   float o[kMmaKeyDim / 8][4];
-#pragma unroll
-  for (int dn = 0; dn < kMmaKeyDim / 8; ++dn) o[dn][0] = o[dn][1] = o[dn][2] = o[dn][3] = 0.f;
-  if constexpr (NS <= 4) {
-    // One pass: every score of the window in registers (NS * 8 per lane).
-    float s[NS][2][4];
-#pragma unroll
-    for (int m = 0; m < NS; ++m) step_scores<kPairs>(s[m], rows, ks, m * 16, n, lane);
-    float m0 = -INFINITY, m1 = -INFINITY;
-#pragma unroll
-    for (int m = 0; m < NS; ++m) {
-#pragma unroll
-      for (int u = 0; u < 2; ++u) {
-        m0 = fmaxf(m0, fmaxf(s[m][u][0], s[m][u][1]));
-        m1 = fmaxf(m1, fmaxf(s[m][u][2], s[m][u][3]));
-      }
-    }
-    const float base0 = exp_base(quad_max(m0)), base1 = exp_base(quad_max(m1));
-    float sum0 = 0.f, sum1 = 0.f;
-#pragma unroll
-    for (int m = 0; m < NS; ++m) {
-#pragma unroll
-      for (int u = 0; u < 2; ++u) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          s[m][u][e] = exp2_approx(s[m][u][e] - base0);
-          s[m][u][2 + e] = exp2_approx(s[m][u][2 + e] - base1);
-          sum0 += s[m][u][e];
-          sum1 += s[m][u][2 + e];
-        }
-      }
-    }
-    sum0 = quad_sum(sum0);
-    sum1 = quad_sum(sum1);
-    const float inv0 = sum0 > 0.f ? 1.f / sum0 : 0.f, inv1 = sum1 > 0.f ? 1.f / sum1 : 0.f;
-#pragma unroll
-    for (int m = 0; m < NS; ++m) pv_step(o, s[m], inv0, inv1, vs, m * 16, lane);
-  } else {
-    // Pass 1: per lane, the running max of its scores and their exp-sum relative to it.
-    // (Steps unrolled by 4: a full unroll hoists every step's bias loads and takes all 128
-    // registers, spilling in the scalar-bias variants; by 4, 208 keys take 70 registers with
-    // bias pairs, 90 with scalar bias loads.)
-    float m0 = -INFINITY, m1 = -INFINITY, sum0 = 0.f, sum1 = 0.f;
-#pragma unroll 4
-    for (int m = 0; m < NS; ++m) {
-      float sc[2][4];
-      step_scores<kPairs>(sc, rows, ks, m * 16, n, lane);
-      const float n0 = fmaxf(m0, fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1])));
-      const float n1 = fmaxf(m1, fmaxf(fmaxf(sc[0][2], sc[0][3]), fmaxf(sc[1][2], sc[1][3])));
-      const float b0 = exp_base(n0), b1 = exp_base(n1);
-      float add0 = 0.f, add1 = 0.f;
-#pragma unroll
-      for (int u = 0; u < 2; ++u) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          add0 += exp2_approx(sc[u][e] - b0);
-          add1 += exp2_approx(sc[u][2 + e] - b1);
-        }
-      }
-      sum0 = sum0 * exp2_approx(m0 - b0) + add0;  // m0 = -inf (no score yet): sum0 is 0
-      sum1 = sum1 * exp2_approx(m1 - b1) + add1;
-      m0 = n0;
-      m1 = n1;
-    }
-    // The quad's four partial statistics of each row -> the row's max and exp-sum.
-    const float base0 = exp_base(quad_max(m0)), base1 = exp_base(quad_max(m1));
-    sum0 = quad_sum(sum0 * exp2_approx(m0 - base0));
-    sum1 = quad_sum(sum1 * exp2_approx(m1 - base1));
-    const float inv0 = sum0 > 0.f ? 1.f / sum0 : 0.f, inv1 = sum1 > 0.f ? 1.f / sum1 : 0.f;
-    // Pass 2: the same scores again, P = exp(s - max) / sum, O += P v.
-#pragma unroll 4
-    for (int m = 0; m < NS; ++m) {
-      float sc[2][4];
-      step_scores<kPairs>(sc, rows, ks, m * 16, n, lane);
-#pragma unroll
-      for (int u = 0; u < 2; ++u) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          sc[u][e] = exp2_approx(sc[u][e] - base0);
-          sc[u][2 + e] = exp2_approx(sc[u][2 + e] - base1);
-        }
-      }
-      pv_step(o, sc, inv0, inv1, vs, m * 16, lane);
-    }
-  }
+  attention_mma::attend_rows<kBias, NS>(o, rows, ks, vs, n, NS, lane);
 
   const int64_t tok0 = rows.ok0 ? tok[i0] : -1;
   const int64_t tok1 = rows.ok1 ? tok[i1] : -1;

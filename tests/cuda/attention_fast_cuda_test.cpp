@@ -24,13 +24,18 @@ namespace {
 
 using namespace attention_test;  // attention_test_util.h
 
-// The path the automatic dispatch must pick for a case the tiled kernel takes: the tensor-core
-// GEMM path (attention_gemm_cuda.cu) for float16 with >= 32 keys, head dim >= 16 and >= 1024
-// score rows (every case here is far below its 64 MiB scratch bound), else tiled.
-AttentionPath expected_auto(const Case& c, DType dtype) {
-  return dtype == DType::kF16 && c.lk >= 32 && c.d >= 16 && c.b * c.h * c.lq >= 1024
-             ? AttentionPath::kGemm
-             : AttentionPath::kTiled;
+// The path the automatic dispatch must pick for a case the tiled kernel takes (16-byte aligned
+// rows): the fused tensor-core kernel (attention_mma_cuda.cu) for float16 without bias, head dim
+// 32, <= 512 keys and >= 1024 score rows; else the tensor-core GEMM path (attention_gemm_cuda.cu)
+// for float16 with >= 32 keys, head dim >= 16 and >= 1024 score rows (every case here is far
+// below its 64 MiB scratch bound); else tiled.
+AttentionPath expected_auto(const Case& c, DType dtype, bool bias) {
+  const bool rows = c.b * c.h * c.lq >= 1024;
+  if (dtype == DType::kF16 && !bias && c.d == 32 && c.lk <= 512 && rows) {
+    return AttentionPath::kMma;
+  }
+  return dtype == DType::kF16 && c.lk >= 32 && c.d >= 16 && rows ? AttentionPath::kGemm
+                                                                 : AttentionPath::kTiled;
 }
 
 // Contiguous random q, k, v (float16-rounded for a float16 run) checked against the CPU op, on
@@ -41,7 +46,7 @@ void expect_tiled(const Case& c, uint32_t seed, const Tensor& bias_in, DType dty
   const AttentionOperands o = make_attention_operands(c, seed, bias_in, dtype);
   const Tensor &ref = o.ref, &qg = o.qg, &kg = o.kg, &vg = o.vg, &bg = o.bg;
   const float scale = o.scale;
-  EXPECT_EQ(attention_cuda_auto_path(qg, kg, vg), expected_auto(c, dtype));
+  EXPECT_EQ(attention_cuda_auto_path(qg, kg, vg, bg), expected_auto(c, dtype, bg.defined()));
   const Tensor y = nn::scaled_dot_product_attention(qg, kg, vg, bg, scale);
   EXPECT_EQ(y.dtype(), dtype);
   const float tol = tol_of(dtype);
@@ -124,8 +129,8 @@ TEST(AttentionTiledCuda, PackedHeadViews) {
       };
       const Tensor bias = f16_rounded(random_cpu({1, h, n, n}, 701, -3.f, 3.f));
       const Tensor g = to_gpu(x, dt);
-      EXPECT_EQ(attention_cuda_auto_path(part(g, 0), part(g, 1), part(g, 2)),
-                expected_auto({bw, h, n, n, kd}, dt));
+      EXPECT_EQ(attention_cuda_auto_path(part(g, 0), part(g, 1), part(g, 2), to_gpu(bias, dt)),
+                expected_auto({bw, h, n, n, kd}, dt, true));
       EXPECT_LE(rel_err(nn::scaled_dot_product_attention(part(g, 0), part(g, 1), part(g, 2),
                                                          to_gpu(bias, dt), 0.17f),
                         nn::scaled_dot_product_attention(part(x, 0), part(x, 1), part(x, 2), bias,

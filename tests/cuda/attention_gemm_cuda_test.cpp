@@ -46,7 +46,7 @@ void expect_gemm(const Case& c, uint32_t seed, const Tensor& bias_in, DType dtyp
   EXPECT_EQ(y.dtype(), dtype);
   EXPECT_TRUE(y.is_contiguous());
   EXPECT_LE(rel_err(y, ref), tol_of(dtype));
-  if (attention_cuda_auto_path(qg, kg, vg) == AttentionPath::kGemm) {
+  if (attention_cuda_auto_path(qg, kg, vg, bg) == AttentionPath::kGemm) {
     EXPECT_LE(rel_err(nn::scaled_dot_product_attention(qg, kg, vg, bg, scale), ref),
               tol_of(dtype));
   }
@@ -150,7 +150,7 @@ void expect_views(const Tensor& base_cpu, const ViewsFn& views, const Tensor& bi
   EXPECT_LE(rel_err(attention_cuda_with_path(qg, kg, vg, bg, scale, AttentionPath::kGemm), ref),
             tol_of(dt));
   if (expect_auto_gemm) {
-    EXPECT_EQ(attention_cuda_auto_path(qg, kg, vg), AttentionPath::kGemm);
+    EXPECT_EQ(attention_cuda_auto_path(qg, kg, vg, bg), AttentionPath::kGemm);
     EXPECT_LE(rel_err(nn::scaled_dot_product_attention(qg, kg, vg, bg, scale), ref), tol_of(dt));
   }
 }
@@ -222,10 +222,14 @@ TEST(AttentionGemmCuda, StridedHeadViews) {
 
 TEST(AttentionGemmCuda, AutomaticDispatch) {
   UM_REQUIRE_CUDA();
+  // Head dim 32 without bias goes to the fused kernel first (attention_mma_cuda_test.cpp checks
+  // that dispatch), so the head-dim-32 cases here carry a bias ([1, H, Lq, Lk], as TinyViT's).
   auto path_of = [](const Shape& qs, const Shape& ks, DType dt) {
     const Tensor q = Tensor::empty(qs, dt, Device::cuda());
     const Tensor k = Tensor::empty(ks, dt, Device::cuda());
-    return attention_cuda_auto_path(q, k, k);
+    const Tensor bias =
+        qs[3] == 32 ? Tensor::empty({1, qs[1], qs[2], ks[2]}, dt, Device::cuda()) : Tensor();
+    return attention_cuda_auto_path(q, k, k, bias);
   };
   // TinyViT's full window counts, float16: the GEMM path; float32 keeps the tiled kernel.
   const Case tinyvit[] = {{361, 4, 49, 49, 32}, {25, 5, 196, 196, 32}, {100, 10, 49, 49, 32}};
@@ -236,7 +240,7 @@ TEST(AttentionGemmCuda, AutomaticDispatch) {
     EXPECT_EQ(path_of({c.b, c.h, c.lq, c.d}, {c.b, c.h, c.lk, c.d}, DType::kF32),
               AttentionPath::kTiled);
   }
-  // D-FINE's self-attentions (8 heads x 400 / 300 rows): the GEMM path.
+  // D-FINE's self-attention shapes (8 heads x 400 / 300 rows) with a bias: the GEMM path.
   EXPECT_EQ(path_of({1, 8, 400, 32}, {1, 8, 400, 32}, DType::kF16), AttentionPath::kGemm);
   EXPECT_EQ(path_of({1, 8, 300, 32}, {1, 8, 300, 32}, DType::kF16), AttentionPath::kGemm);
   // Too few keys (SAM's image -> tokens, 7 keys; 31 keys), too small a head dim (8), too few
@@ -300,7 +304,7 @@ TEST(AttentionGemmCuda, WarmCallCapturesIntoACudaGraph) {
   const Tensor ref = nn::scaled_dot_product_attention(part(x, 0), part(x, 1), part(x, 2), bias,
                                                       scale);
   const Tensor xg = to_gpu(x, DType::kF16), bg = to_gpu(bias, DType::kF16);
-  ASSERT_EQ(attention_cuda_auto_path(part(xg, 0), part(xg, 1), part(xg, 2)),
+  ASSERT_EQ(attention_cuda_auto_path(part(xg, 0), part(xg, 1), part(xg, 2), bg),
             AttentionPath::kGemm);
   GraphReplay replay;
   const Tensor y = replay.run(

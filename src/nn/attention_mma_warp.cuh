@@ -16,7 +16,9 @@
 // combines them into the row's max and sum. Pass 2 recomputes each step's scores with the same
 // code (so bit-identical), forms P = exp(s - max) / sum rounded to float16 exactly as the
 // one-pass path does and accumulates O = P v. Only the float32 summation order of the row sum
-// differs between the two.
+// differs between the two. The two passes are also callable on a share of the steps
+// (lane_stats, row_stats, accumulate_pv), so that a kernel can split a row group's keys over
+// several warps and combine their row statistics (attention_mma_cuda.cu).
 // Scores are kept in log2 units (scale and bias pre-multiplied by log2 e) so that each exp is one
 // ex2.approx (a few float32 ulp of error, far below the float16 rounding of P: 2^-11).
 // Shared-memory layout the core reads: q, k and v rows of 32 halfs at a stride of kLd = 40 halfs
@@ -169,6 +171,76 @@ __device__ __forceinline__ void pv_step(float (&o)[kKeyDim / 8][4], const float 
   }
 }
 
+// Pass 1 of the two-pass path over steps [s0, s1): per lane, the running max of its scores and
+// their exp-sum relative to it, for rows i0 and i1 (m = -inf and sum = 0 without any score).
+// (Steps unrolled by 4: a full unroll hoists every step's bias loads and takes all 128
+// registers, spilling in the scalar-bias variants; by 4, 208 keys take 70 registers with bias
+// pairs, 90 with scalar bias loads.)
+struct LaneStats {
+  float m0, m1, sum0, sum1;
+};
+template <BiasRead B>
+__device__ __forceinline__ LaneStats lane_stats(const LaneRows& rows, const __half* ks, int n,
+                                                int s0, int s1, int lane) {
+  float m0 = -INFINITY, m1 = -INFINITY, sum0 = 0.f, sum1 = 0.f;
+#pragma unroll 4
+  for (int m = s0; m < s1; ++m) {
+    float sc[2][4];
+    step_scores<B>(sc, rows, ks, m * 16, n, lane);
+    const float n0 = fmaxf(m0, fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1])));
+    const float n1 = fmaxf(m1, fmaxf(fmaxf(sc[0][2], sc[0][3]), fmaxf(sc[1][2], sc[1][3])));
+    const float b0 = exp_base(n0), b1 = exp_base(n1);
+    float add0 = 0.f, add1 = 0.f;
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        add0 += exp2_approx(sc[u][e] - b0);
+        add1 += exp2_approx(sc[u][2 + e] - b1);
+      }
+    }
+    sum0 = sum0 * exp2_approx(m0 - b0) + add0;  // m0 = -inf (no score yet): sum0 is 0
+    sum1 = sum1 * exp2_approx(m1 - b1) + add1;
+    m0 = n0;
+    m1 = n1;
+  }
+  return {m0, m1, sum0, sum1};
+}
+
+// A row's statistics over the keys seen: its max (-inf without any score) and its exp-sum
+// relative to exp_base(max).
+struct RowStats {
+  float max, sum;
+  __device__ __forceinline__ float inv() const { return sum > 0.f ? 1.f / sum : 0.f; }
+};
+// The quad's four lane statistics of one row (lane_stats' m, sum) -> the row's.
+__device__ __forceinline__ RowStats row_stats(float m, float sum) {
+  const float mx = quad_max(m);
+  return {mx, quad_sum(sum * exp2_approx(m - exp_base(mx)))};
+}
+
+// Pass 2 over steps [s0, s1): the same scores again, P = exp(s - base) * inv, O += P v.
+template <BiasRead B>
+__device__ __forceinline__ void accumulate_pv(float (&o)[kKeyDim / 8][4], const LaneRows& rows,
+                                              const __half* ks, const __half* vs, int n, int s0,
+                                              int s1, float base0, float base1, float inv0,
+                                              float inv1, int lane) {
+#pragma unroll 4
+  for (int m = s0; m < s1; ++m) {
+    float sc[2][4];
+    step_scores<B>(sc, rows, ks, m * 16, n, lane);
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        sc[u][e] = exp2_approx(sc[u][e] - base0);
+        sc[u][2 + e] = exp2_approx(sc[u][2 + e] - base1);
+      }
+    }
+    pv_step(o, sc, inv0, inv1, vs, m * 16, lane);
+  }
+}
+
 // o = softmax(scores) v for the warp's 16 rows over keys 0 .. n - 1 staged as `steps` 16-key
 // steps (zero rows past n). kSteps: the step count when known at compile time (one pass when it
 // is at most kOnePassSteps), 0 = `steps` at run time (two passes). o[dn][e]: row i0 (e < 2) or
@@ -215,52 +287,11 @@ __device__ __forceinline__ void attend_rows(float (&o)[kKeyDim / 8][4], const La
     for (int m = 0; m < kSteps; ++m) pv_step(o, s[m], inv0, inv1, vs, m * 16, lane);
   } else {
     const int ns = kSteps > 0 ? kSteps : steps;
-    // Pass 1: per lane, the running max of its scores and their exp-sum relative to it.
-    // (Steps unrolled by 4: a full unroll hoists every step's bias loads and takes all 128
-    // registers, spilling in the scalar-bias variants; by 4, 208 keys take 70 registers with
-    // bias pairs, 90 with scalar bias loads.)
-    float m0 = -INFINITY, m1 = -INFINITY, sum0 = 0.f, sum1 = 0.f;
-#pragma unroll 4
-    for (int m = 0; m < ns; ++m) {
-      float sc[2][4];
-      step_scores<B>(sc, rows, ks, m * 16, n, lane);
-      const float n0 = fmaxf(m0, fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1])));
-      const float n1 = fmaxf(m1, fmaxf(fmaxf(sc[0][2], sc[0][3]), fmaxf(sc[1][2], sc[1][3])));
-      const float b0 = exp_base(n0), b1 = exp_base(n1);
-      float add0 = 0.f, add1 = 0.f;
-#pragma unroll
-      for (int u = 0; u < 2; ++u) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          add0 += exp2_approx(sc[u][e] - b0);
-          add1 += exp2_approx(sc[u][2 + e] - b1);
-        }
-      }
-      sum0 = sum0 * exp2_approx(m0 - b0) + add0;  // m0 = -inf (no score yet): sum0 is 0
-      sum1 = sum1 * exp2_approx(m1 - b1) + add1;
-      m0 = n0;
-      m1 = n1;
-    }
+    const LaneStats st = lane_stats<B>(rows, ks, n, 0, ns, lane);
     // The quad's four partial statistics of each row -> the row's max and exp-sum.
-    const float base0 = exp_base(quad_max(m0)), base1 = exp_base(quad_max(m1));
-    sum0 = quad_sum(sum0 * exp2_approx(m0 - base0));
-    sum1 = quad_sum(sum1 * exp2_approx(m1 - base1));
-    const float inv0 = sum0 > 0.f ? 1.f / sum0 : 0.f, inv1 = sum1 > 0.f ? 1.f / sum1 : 0.f;
-    // Pass 2: the same scores again, P = exp(s - max) / sum, O += P v.
-#pragma unroll 4
-    for (int m = 0; m < ns; ++m) {
-      float sc[2][4];
-      step_scores<B>(sc, rows, ks, m * 16, n, lane);
-#pragma unroll
-      for (int u = 0; u < 2; ++u) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          sc[u][e] = exp2_approx(sc[u][e] - base0);
-          sc[u][2 + e] = exp2_approx(sc[u][2 + e] - base1);
-        }
-      }
-      pv_step(o, sc, inv0, inv1, vs, m * 16, lane);
-    }
+    const RowStats r0 = row_stats(st.m0, st.sum0), r1 = row_stats(st.m1, st.sum1);
+    accumulate_pv<B>(o, rows, ks, vs, n, 0, ns, exp_base(r0.max), exp_base(r1.max), r0.inv(),
+                     r1.inv(), lane);
   }
 }
 

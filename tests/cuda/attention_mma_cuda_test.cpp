@@ -3,8 +3,8 @@
 // path forced through attention_cuda_with_path(..., AttentionPath::kMma) against the CPU
 // reference op (float16-rounded inputs on both sides, kF16Tol of the output's scale) and against
 // the GEMM path it replaces for D-FINE (both round P to float16 before P v: they agree far
-// tighter than the CPU tolerance); key counts around the 16-key steps and the one-/two-pass
-// boundary (64 keys), query counts around the 64-row blocks, D-FINE's head views of its packed
+// tighter than the CPU tolerance); key counts around the 16-key steps, the one-/two-pass
+// boundary (64 keys) and the key split over 2 or 4 warps, very negative scores, query counts around the 64-row blocks, D-FINE's head views of its packed
 // projections read in place, the heads-merged output layout, large scores, what it refuses, the
 // automatic dispatch, and a capture into a CUDA graph.
 #include <gtest/gtest.h>
@@ -54,8 +54,9 @@ void expect_mma(const Case& c, uint32_t seed, float lo = -2.f, float hi = 2.f) {
 
 TEST(AttentionMmaCuda, KeyCountsAroundTheSteps) {
   UM_REQUIRE_CUDA();
-  // 1..4 steps run the one-pass variant (compile-time steps), more the two-pass one; zero key
-  // rows pad the last step.
+  // 1..4 steps run the one-pass variant (compile-time steps), more the two-pass one with the keys
+  // split over 2 warps per row group (5..8 steps) or 4 (9 and more; 9 steps leave the 4th warp
+  // no key at all); zero key rows pad the last step.
   uint32_t seed = 100;
   for (int64_t lk : {1, 7, 15, 16, 17, 33, 48, 63, 64, 65, 80, 129, 300, 400, 511, 512}) {
     expect_mma({2, 3, 49, lk, 32}, seed);
@@ -80,6 +81,26 @@ TEST(AttentionMmaCuda, DFineShapesAndLargeScores) {
   // |q|, |k| up to 6: scores up to ~200 after the scale; the max-subtracted exponent must not
   // overflow or lose the rows.
   expect_mma({2, 4, 100, 120, 32}, 420, -6.f, 6.f);
+}
+
+// Every score of a row equal and very negative (q = 6, k = -6: -204 after the scale, -294 in
+// the kernel's log2 units): the rows' max must come out of the key shares' statistics without
+// overflow, also when a share has no key (129 keys: 9 steps over 4 warps); the softmax is
+// uniform, the output the mean of v.
+TEST(AttentionMmaCuda, VeryNegativeScoresAndAnEmptyKeyShare) {
+  UM_REQUIRE_CUDA();
+  for (int64_t lk : {80, 129, 300}) {
+    SCOPED_TRACE("Lk " + std::to_string(lk));
+    const Tensor q = Tensor::full({1, 2, 20, 32}, 6.f);
+    const Tensor k = Tensor::full({1, 2, lk, 32}, -6.f);
+    const Tensor v = f16_rounded(random_cpu({1, 2, lk, 32}, 450));
+    const float scale = 1.f / std::sqrt(32.f);
+    const Tensor ref = nn::scaled_dot_product_attention(q, k, v, Tensor(), scale);
+    const Tensor y = attention_cuda_with_path(to_gpu(q, DType::kF16), to_gpu(k, DType::kF16),
+                                              to_gpu(v, DType::kF16), Tensor(), scale,
+                                              AttentionPath::kMma);
+    EXPECT_LE(rel_err(y, ref), kF16Tol);
+  }
 }
 
 // D-FINE's decoder: q and k are the two halves of one [B, L, 2E] projection, v its own [B, L, E]

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/device_pool.h"
@@ -97,6 +98,50 @@ nn::MsDeformParams deform_params() {
       p.point_scale.push_back(1.f / static_cast<float>(p.points[l]));
   p.heads = 8;
   return p;
+}
+
+// The two kernels of ms_deformable_cuda.cu on their shapes: D-FINE's (head dim 32, 3 x 4
+// points: one warp per query and head) and beyond the warp kernel's limits (36 points; head dim
+// 64: one thread per element), float32 against the CPU within 1e-5, float16 memory/weights 2e-2.
+TEST(DFineOpsCuda, DeformableSampleKernelsMatchCpuOnTheirShapes) {
+  UM_REQUIRE_CUDA();
+  struct Shape3 {
+    const char* what;
+    int64_t e;
+    int heads;
+    std::vector<int> points;
+  };
+  const Shape3 shapes[] = {{"D-FINE: head dim 32, 12 points", 256, 8, {4, 4, 4}},
+                           {"36 points", 64, 8, {12, 12, 12}},
+                           {"head dim 64", 128, 2, {4, 4, 4}}};
+  uint32_t seed = 30;
+  for (const Shape3& sh : shapes) {
+    SCOPED_TRACE(sh.what);
+    nn::MsDeformParams p;
+    p.level_shapes = {{24, 20}, {12, 10}, {6, 5}};
+    p.points = sh.points;
+    for (int l = 0; l < 3; ++l)
+      for (int k = 0; k < p.points[l]; ++k)
+        p.point_scale.push_back(1.f / static_cast<float>(p.points[l]));
+    p.heads = sh.heads;
+    const int64_t b = 1, q = 37, len = 480 + 120 + 30;
+    const int64_t total = static_cast<int64_t>(p.point_scale.size());
+    const Tensor memory = random_cpu({b, len, sh.e}, seed);
+    const Tensor ref = random_cpu({b, q, 4}, seed + 1, -0.1f, 1.1f);  // partly outside
+    const Tensor off = random_cpu({b, q, p.heads * total * 2}, seed + 2, -4.f, 4.f);
+    const Tensor attn = random_cpu({b, q, p.heads * total}, seed + 3, -3.f, 3.f);
+    const Tensor want = nn::ms_deformable_sample(memory, ref, off, attn, p);
+    EXPECT_LE(max_abs_diff_gpu(nn::ms_deformable_sample(to_gpu(memory), to_gpu(ref), to_gpu(off),
+                                                        to_gpu(attn), p),
+                               want),
+              1e-5f);
+    EXPECT_LE(max_abs_diff_gpu(nn::ms_deformable_sample(to_gpu(memory, DType::kF16), to_gpu(ref),
+                                                        to_gpu(off), to_gpu(attn, DType::kF16),
+                                                        p),
+                               want),
+              2e-2f);
+    seed += 10;
+  }
 }
 
 TEST(DFineOpsCuda, DeformableSampleMatchesCpu) {

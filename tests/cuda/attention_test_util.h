@@ -1,7 +1,8 @@
 // Helpers shared by the attention GPU tests (attention_fast_cuda_test.cpp for the key-tiled
-// kernel, attention_gemm_cuda_test.cpp for the tensor-core path): the tolerances, the relative
-// error against the CPU reference (NaN-aware for fully masked rows), the case description and
-// the operands of one random case (CPU reference output and the GPU copies).
+// kernel, attention_gemm_cuda_test.cpp for the tensor-core GEMM path, attention_mma_cuda_test.cpp
+// for the fused tensor-core kernel): the tolerances, the relative error against the CPU
+// reference (NaN-aware for fully masked rows), the case description, the operands of one random
+// case (CPU reference output and the GPU copies) and the empty-shape checks of a forced path.
 // Usage (inside a test file's anonymous namespace in um): using namespace attention_test;
 //        const AttentionOperands o = make_attention_operands(c, seed, bias, dtype);
 //        EXPECT_LE(rel_err(<gpu output>, o.ref), tol_of(dtype));
@@ -107,6 +108,20 @@ inline std::vector<BiasPattern> bias_broadcast_patterns(uint32_t seed) {
           {60, random_cpu({3, 4, 49, 1}, seed + 61, -3.f, 3.f)}};
 }
 
+// Empty operands on a forced path: no keys give zeros (an empty softmax sums to 0, as on the
+// CPU); no queries an empty output.
+inline void expect_empty_shapes(nn::detail::AttentionPath path) {
+  using nn::detail::attention_cuda_with_path;
+  const Tensor q = to_gpu(random_cpu({1, 2, 5, 32}, 700), DType::kF16);
+  const Tensor k0 = Tensor::empty({1, 2, 0, 32}, DType::kF16, Device::cuda());
+  const Tensor yc = to_cpu_f32(attention_cuda_with_path(q, k0, k0, Tensor(), 0.1f, path));
+  EXPECT_EQ(shape_str(yc.shape()), shape_str(Shape{1, 2, 5, 32}));
+  for (int64_t i = 0; i < yc.numel(); ++i) EXPECT_EQ(yc.data<float>()[i], 0.f);
+  const Tensor q0 = Tensor::empty({1, 2, 0, 32}, DType::kF16, Device::cuda());
+  const Tensor k = to_gpu(random_cpu({1, 2, 7, 32}, 701), DType::kF16);
+  EXPECT_EQ(attention_cuda_with_path(q0, k, k, Tensor(), 0.1f, path).numel(), 0);
+}
+
 }  // namespace um::test
 
 // What the attention tests use unqualified: one using-directive brings it in.
@@ -117,6 +132,7 @@ using nn::detail::attention_cuda_auto_path;
 using nn::detail::attention_cuda_with_path;
 using test::AttentionOperands;
 using test::bias_broadcast_patterns;
+using test::expect_empty_shapes;
 using test::f16_rounded;
 using test::kF16Tol;
 using test::kF32Tol;

@@ -31,8 +31,9 @@ enum class AttentionPath {
 AttentionPath attention_cuda_auto_path(const Tensor& q, const Tensor& k, const Tensor& v,
                                        const Tensor& bias = Tensor());
 
-// scaled_dot_product_attention_cuda forced onto one path. kTiled throws um::Error when the
-// operands do not qualify (see attention_tiled_supported); kGemm takes any valid operands (also
+// scaled_dot_product_attention_cuda forced onto one path. kTiled and kMma throw um::Error when
+// the operands do not qualify (see attention_tiled_supported, attention_mma_supported; kMma also
+// with a bias); kGemm takes any valid operands (also
 // float32, with true-fp32 GEMMs, and head dims above the fused kernels' 128).
 Tensor attention_cuda_with_path(const Tensor& q, const Tensor& k, const Tensor& v,
                                 const Tensor& bias, float scale, AttentionPath path);

@@ -108,7 +108,9 @@ Tensor gather_rows(const Tensor& x, const Tensor& index, int64_t dim);
 
 // ---- Attention (attention.cpp) -----------------------------------------------------------------
 // softmax(q k^T * scale + bias) v with q [B, H, Lq, D], k/v [B, H, Lk, D]; bias broadcastable to
-// [B, H, Lq, Lk] or undefined. Softmax statistics in float32.
+// [B, H, Lq, Lk] or undefined. Softmax statistics in float32. The result [B, H, Lq, D] may be a
+// view (on CUDA, the fused float16 kernel returns that of a [B, Lq, H, D] tensor, so permuting
+// the heads back to [B, Lq, H * D] is free); callers that need memory order call contiguous().
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const Tensor& bias, float scale);
 

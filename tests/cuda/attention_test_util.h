@@ -73,13 +73,15 @@ struct AttentionOperands {
   Tensor qg, kg, vg, bg;   // GPU, `dtype`; bg undefined without a bias
 };
 
+// qk_range: q and k are uniform in [-qk_range, qk_range] (larger: larger scores).
 inline AttentionOperands make_attention_operands(const AttnCase& c, uint32_t seed,
-                                                 const Tensor& bias_in, DType dtype) {
+                                                 const Tensor& bias_in, DType dtype,
+                                                 float qk_range = 2.f) {
   const bool half = dtype == DType::kF16;
   auto prep = [&](const Tensor& t) { return half ? f16_rounded(t) : t; };
   AttentionOperands o;
-  o.q = prep(random_cpu({c.b, c.h, c.lq, c.d}, seed, -2.f, 2.f));
-  o.k = prep(random_cpu({c.b, c.h, c.lk, c.d}, seed + 1, -2.f, 2.f));
+  o.q = prep(random_cpu({c.b, c.h, c.lq, c.d}, seed, -qk_range, qk_range));
+  o.k = prep(random_cpu({c.b, c.h, c.lk, c.d}, seed + 1, -qk_range, qk_range));
   o.v = prep(random_cpu({c.b, c.h, c.lk, c.d}, seed + 2));
   o.bias = bias_in.defined() ? prep(bias_in) : Tensor();
   o.scale = 1.f / std::sqrt(static_cast<float>(c.d));

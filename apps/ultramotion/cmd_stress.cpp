@@ -116,6 +116,10 @@ void register_stress(CLI::App& app) {
   cmd->add_option("--fault-timeout", o.fault_timeout_s,
                   "a fault must be followed by fresh output on its stream within this")
       ->capture_default_str();
+  cmd->add_option("--min-faults", o.min_faults,
+                  "with --faults: measure until at least this many faults have ended, even past "
+                  "--duration (0: what fits in it)")
+      ->capture_default_str();
   cmd->add_option("--max-growth-pct", o.max_growth_pct,
                   "fail when RSS or GPU memory grows more than this (steady state; < 0: report only)")
       ->capture_default_str();

@@ -86,6 +86,8 @@ std::vector<std::string> option_errors(const StressOptions& o) {
   if (!(o.max_fps > 0 && o.max_fps <= 1000)) e.push_back("--max-fps must be in (0, 1000]");
   if (o.fault_interval_s < 0) e.push_back("--fault-interval must be >= 0 (0 = auto)");
   if (!(o.fault_timeout_s > 0)) e.push_back("--fault-timeout must be > 0 seconds");
+  if (o.min_faults < 0) e.push_back("--min-faults must be >= 0");
+  if (o.min_faults > 0 && !o.faults) e.push_back("--min-faults needs --faults");
   if (o.backend != "cpu" && o.backend != "cuda")
     e.push_back("--backend must be cpu or cuda (got '" + o.backend + "')");
   if (o.precision != "fp32" && o.precision != "fp16")

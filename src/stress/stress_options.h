@@ -39,6 +39,9 @@ struct StressOptions {
   bool faults = false;
   double fault_interval_s = 0.0;      // 0: auto (see fault_interval())
   double fault_timeout_s = 30.0;      // a fault must be followed by fresh output within this
+  // The measured phase lasts --duration AND until this many faults have ended (recovered or
+  // timed out): a run on a slow or busy machine still goes through the rotation's first kinds.
+  int min_faults = 0;
   double max_growth_pct = -1.0;       // >= 0: RSS/GPU memory growth above it fails the run
 
   // Gateway configuration.

@@ -89,6 +89,9 @@ class Run {
   void poll(double t);
   void manage_faults(double t, double measured_end);
   bool first_labelmap_everywhere() const;
+  bool faults_owed() const {  // --min-faults not reached yet
+    return o_.faults && result_.faults.size() < static_cast<size_t>(o_.min_faults);
+  }
   void inject(double t);
   void finish_fault(double t, bool recovered);
   Status restart_simulator(size_t i);
@@ -369,6 +372,9 @@ Result<RunResult> Run::execute() {
       next_fault_t_ = t + fault_interval(o_);
       snapshot_sent(sent_at_warmup_end_);
     }
+    // --min-faults: the measured phase goes on, one tick at a time, until enough faults ended
+    // (each ends by its --fault-timeout at the latest, so this is bounded).
+    if (!ended && t >= measured_end && faults_owed()) measured_end = t + kTickMs * 1e-3;
     if (!ended && (t >= measured_end || !gateway_->alive())) {
       ended = true;
       snapshot_sent(sent_at_measured_end_);

@@ -47,6 +47,7 @@ TEST(StressOptions, ReportsEveryBadOption) {
   o.config_format = "legacy";
   o.stream_counts = {1, 2};
   o.gateway_set = {"novalue"};
+  o.min_faults = -1;
   const std::vector<std::string> e = option_errors(o);
   auto has = [&](const std::string& s) {
     for (const auto& x : e)
@@ -58,7 +59,14 @@ TEST(StressOptions, ReportsEveryBadOption) {
   EXPECT_TRUE(has("--duration"));
   EXPECT_TRUE(has("legacy holds one stream"));
   EXPECT_TRUE(has("--gateway-set"));
+  EXPECT_TRUE(has("--min-faults must be >= 0"));
   EXPECT_TRUE(option_errors(StressOptions{}).empty());
+  StressOptions min_without_faults;
+  min_without_faults.min_faults = 3;
+  EXPECT_EQ(option_errors(min_without_faults),
+            std::vector<std::string>{"--min-faults needs --faults"});
+  min_without_faults.faults = true;
+  EXPECT_TRUE(option_errors(min_without_faults).empty());
 }
 
 TEST(StressOptions, FaultIntervalAutoIsClamped) {

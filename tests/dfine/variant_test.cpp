@@ -1,8 +1,9 @@
 // D-FINE variants without fixtures: a D-FINE-M layout with 3 classes and a mono-stem small model,
 // both written by the test as safetensors with random weights, load, are auto-detected and run;
-// letterbox mode maps boxes back to the frame.
+// letterbox mode maps boxes back to the frame; a batch of two frames agrees with each frame alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -132,6 +133,43 @@ TEST(DFineVariant, GrayInputOnRgbStemEqualsReplicatedGray) {
     s = std::max(s, std::fabs(eb.data<float>()[i]));
   }
   EXPECT_LE(m, 1e-4f * std::max(s, 1.f));
+}
+
+// A batch of two frames gives each frame's backbone and encoder outputs alone (the HG blocks'
+// and the encoder's concats included), to float rounding: batched GEMMs may sum in another
+// order (measured here: 0 for the backbone, < 1e-7 for the encoder). The decoder's outputs are
+// not compared: with random weights many query scores nearly tie, and a 1e-7 difference picks
+// other queries in the top-k.
+TEST(DFineVariant, BatchOfTwoEqualsEachFrameAloneThroughTheEncoder) {
+  const io::TensorMap sd = test::make_dfine_state_dict(test::small_spec(2));
+  Options opt;
+  opt.input_height = opt.input_width = 256;
+  auto model = DFine::from_tensors(sd, opt);
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  Tensor batch = Tensor::empty({2, 3, 256, 256});
+  for (int64_t i = 0; i < batch.numel(); ++i)
+    batch.data<float>()[i] = static_cast<float>((i * 37 + i / 4099) % 101) / 100.f;
+  const ForwardOutput both = (*model)->forward(batch, /*keep_intermediates=*/true);
+  int compared = 0;
+  for (int64_t n = 0; n < 2; ++n) {
+    const ForwardOutput one =
+        (*model)->forward(batch.slice(0, n, n + 1).contiguous(), /*keep_intermediates=*/true);
+    for (const auto& [name, want] : one.intermediates) {
+      if (name.rfind("backbone.", 0) != 0 && name.rfind("encoder.", 0) != 0) continue;
+      ASSERT_TRUE(both.intermediates.count(name)) << name;
+      const Tensor got = both.intermediates.at(name).slice(0, n, n + 1).contiguous();
+      ASSERT_EQ(got.shape(), want.shape()) << name;
+      const Tensor w = want.contiguous();
+      float m = 0.f, s = 0.f;
+      for (int64_t i = 0; i < got.numel(); ++i) {
+        m = std::max(m, std::fabs(got.data<float>()[i] - w.data<float>()[i]));
+        s = std::max(s, std::fabs(w.data<float>()[i]));
+      }
+      EXPECT_LE(m, 1e-5f * std::max(s, 1.f)) << name << ", frame " << n;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 2 * 4);  // two backbone stages and two encoder levels per frame at least
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "models/dfine/dfine.h"
+#include "diff_and_scale.h"
 #include "test_support.h"
 
 namespace um::dfine {
@@ -23,18 +24,6 @@ struct Loaded {
   io::TensorMap ref;
   io::Image frame;
 };
-
-// Max |a - b| and max |b| (the reference's scale).
-std::pair<float, float> diff_and_scale(const Tensor& a_in, const Tensor& b_in) {
-  const Tensor a = a_in.contiguous(), b = b_in.to(DType::kF32).contiguous();
-  float d = 0.f, s = 0.f;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    const float e = std::fabs(a.data<float>()[i] - b.data<float>()[i]);
-    if (!(e <= d)) d = e;
-    s = std::max(s, std::fabs(b.data<float>()[i]));
-  }
-  return {d, s};
-}
 
 class DFineFixture : public ::testing::TestWithParam<std::string> {};
 
@@ -68,7 +57,7 @@ TEST_P(DFineFixture, ReproducesOfficialModel) {
     ASSERT_TRUE(out.intermediates.count(name)) << name;
     const Tensor& got = out.intermediates.at(name);
     ASSERT_EQ(shape_str(got.shape()), shape_str(want.shape())) << name;
-    auto [d, s] = diff_and_scale(got, want);
+    auto [d, s] = test::diff_and_scale(got, want);
     EXPECT_LE(d, 1e-4f * std::max(s, 1.f)) << name << " max abs diff " << d << " scale " << s;
     ++compared;
   }

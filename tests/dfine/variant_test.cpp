@@ -9,6 +9,7 @@
 
 #include "io/safetensors.h"
 #include "models/dfine/dfine.h"
+#include "diff_and_scale.h"
 #include "synthetic_checkpoint.h"
 
 namespace um::dfine {
@@ -125,13 +126,8 @@ TEST(DFineVariant, GrayInputOnRgbStemEqualsReplicatedGray) {
   for (int64_t i = 0; i < gray.numel(); ++i) gray.data<float>()[i] = static_cast<float>((i * 37) % 101) / 100.f;
   const Tensor rgb = nn::concat({gray, gray, gray}, 1);
   const ForwardOutput a = (*model)->forward(gray, true), b = (*model)->forward(rgb, true);
-  const Tensor& ea = a.intermediates.at("backbone.0");
-  const Tensor& eb = b.intermediates.at("backbone.0");
-  float m = 0.f, s = 0.f;
-  for (int64_t i = 0; i < ea.numel(); ++i) {
-    m = std::max(m, std::fabs(ea.data<float>()[i] - eb.data<float>()[i]));
-    s = std::max(s, std::fabs(eb.data<float>()[i]));
-  }
+  const auto [m, s] =
+      test::diff_and_scale(a.intermediates.at("backbone.0"), b.intermediates.at("backbone.0"));
   EXPECT_LE(m, 1e-4f * std::max(s, 1.f));
 }
 
@@ -159,12 +155,7 @@ TEST(DFineVariant, BatchOfTwoEqualsEachFrameAloneThroughTheEncoder) {
       ASSERT_TRUE(both.intermediates.count(name)) << name;
       const Tensor got = both.intermediates.at(name).slice(0, n, n + 1).contiguous();
       ASSERT_EQ(got.shape(), want.shape()) << name;
-      const Tensor w = want.contiguous();
-      float m = 0.f, s = 0.f;
-      for (int64_t i = 0; i < got.numel(); ++i) {
-        m = std::max(m, std::fabs(got.data<float>()[i] - w.data<float>()[i]));
-        s = std::max(s, std::fabs(w.data<float>()[i]));
-      }
+      const auto [m, s] = test::diff_and_scale(got, want);
       EXPECT_LE(m, 1e-5f * std::max(s, 1.f)) << name << ", frame " << n;
       ++compared;
     }
